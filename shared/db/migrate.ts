@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Db } from './port.js';
+import type { DbNames } from './names.js';
+import { splitStatements } from './params.js';
+import { reportingViewStatements } from './views.js';
+import type { Logger } from '../util/logger.js';
+import { silentLogger } from '../util/logger.js';
+
+/**
+ * `dualtrack db migrate`: creates `<prefix>_core`, `<prefix>_reporting` and one database per
+ * configured platform, applies the versioned files of `sql/core/` to core and of `sql/platform/`
+ * (the per-platform template) to each platform database, records version and SHA-256 checksum in
+ * `<prefix>_core.schema_migrations`, refuses (naming the file) when an applied file was edited, and
+ * recreates the reporting views. Running it again changes nothing.
+ *
+ * Each statement is sent on its own (the Data API runs one statement per call; MySQL DDL commits
+ * implicitly anyway), so a file is applied statement by statement and only recorded once all of
+ * them succeeded; statements are written `IF NOT EXISTS` so a half-applied file can be re-run.
+ */
+
+export class MigrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+export interface MigrationFile {
+  scope: 'core' | 'platform';
+  version: number;
+  name: string;
+  file: string;
+  text: string;
+  checksum: string;
+}
+
+export const SQL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
+
+export function loadMigrationFiles(sqlDir = SQL_DIR): MigrationFile[] {
+  const out: MigrationFile[] = [];
+  for (const scope of ['core', 'platform'] as const) {
+    const dir = join(sqlDir, scope);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+    const seen = new Map<number, string>();
+    for (const f of files) {
+      const m = /^(\d{3})_([a-z0-9_]+)\.sql$/.exec(f);
+      if (!m) throw new MigrationError(`sql/${scope}/${f}: migration files are named NNN_name.sql`);
+      const version = Number(m[1]);
+      if (seen.has(version)) throw new MigrationError(`sql/${scope}/${f}: version ${m[1]} is also used by ${seen.get(version)}`);
+      seen.set(version, f);
+      const text = readFileSync(join(dir, f), 'utf8');
+      out.push({ scope, version, name: m[2], file: `sql/${scope}/${f}`, text, checksum: createHash('sha256').update(text).digest('hex') });
+    }
+  }
+  return out;
+}
+
+export interface MigrateResult {
+  created: string[];
+  applied: { database: string; file: string }[];
+  views: number;
+}
+
+export async function migrate(db: Db, names: DbNames, platforms: readonly string[], options: { logger?: Logger; files?: MigrationFile[] } = {}): Promise<MigrateResult> {
+  const logger = options.logger ?? silentLogger;
+  const files = options.files ?? loadMigrationFiles();
+  const databases = [names.core, names.reporting, ...platforms.map((p) => names.platform(p))];
+  const existing = new Set((await db.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')).map((r) => r.name));
+  const created: string[] = [];
+  for (const d of databases) {
+    if (existing.has(d)) continue;
+    await db.execute(`CREATE DATABASE IF NOT EXISTS ${d} CHARACTER SET utf8mb4`);
+    created.push(d);
+    logger.info('database created', { database: d });
+  }
+  await db.execute(`CREATE TABLE IF NOT EXISTS ${names.core}.schema_migrations (
+      db_name     VARCHAR(64)  NOT NULL,
+      version     INT          NOT NULL,
+      name        VARCHAR(128) NOT NULL,
+      checksum    CHAR(64)     NOT NULL,
+      applied_at  DATETIME(3)  NOT NULL,
+      PRIMARY KEY (db_name, version)
+    )`);
+  const recorded = await db.query<{ db_name: string; version: number; checksum: string }>(`SELECT db_name, version, checksum FROM ${names.core}.schema_migrations`);
+  const done = new Map(recorded.map((r) => [`${r.db_name}/${r.version}`, r.checksum]));
+
+  // Refuse before applying anything when an applied file was edited.
+  const targets: { database: string; file: MigrationFile; render: (t: string) => string }[] = [];
+  for (const f of files) {
+    const dbs = f.scope === 'core' ? [names.core] : platforms.map((p) => names.platform(p));
+    for (const database of dbs) {
+      const render = (t: string) => t.replaceAll('{{core}}', names.core).replaceAll('{{reporting}}', names.reporting).replaceAll('{{db}}', database);
+      const prior = done.get(`${database}/${f.version}`);
+      if (prior === undefined) targets.push({ database, file: f, render });
+      else if (prior !== f.checksum) {
+        throw new MigrationError(`${f.file} was edited after it was applied to ${database} (checksum ${prior.slice(0, 12)}… recorded, ${f.checksum.slice(0, 12)}… on disk): add a new migration instead of changing an applied one`);
+      }
+    }
+  }
+  const applied: MigrateResult['applied'] = [];
+  for (const t of targets) {
+    for (const stmt of splitStatements(t.render(t.file.text))) await db.execute(stmt);
+    await db.execute(`INSERT INTO ${names.core}.schema_migrations (db_name, version, name, checksum, applied_at) VALUES (:db, :v, :n, :c, NOW(3))`, {
+      db: t.database,
+      v: t.file.version,
+      n: t.file.name,
+      c: t.file.checksum,
+    });
+    applied.push({ database: t.database, file: t.file.file });
+    logger.info('migration applied', { database: t.database, file: t.file.file });
+  }
+  const views = reportingViewStatements(names, platforms);
+  for (const v of views) await db.execute(v);
+  return { created, applied, views: views.length };
+}

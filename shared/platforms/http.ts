@@ -1,0 +1,139 @@
+import { PlatformApiError, type FetchContext } from './types.js';
+import { sleep } from './rate-limit.js';
+
+/**
+ * One HTTP call to a platform with the shared budget, timeouts and retries every connector needs:
+ * - takes a token from ctx.rateLimiter before every attempt (the budget is shared across workers);
+ * - 429: waits `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`, else backs off, and
+ *   pauses the shared bucket so other workers hold off too;
+ * - 5xx, network errors, timeouts and bodies cut short: exponential backoff with full jitter;
+ * - other 4xx: a non-retryable PlatformApiError carrying the status and the start of the body.
+ * The secret travels only in the request; error messages carry the endpoint label, never the URL
+ * (HitPath puts its key in the query string).
+ */
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Per-attempt timeout. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 30_000, timeoutMs: 60_000 };
+
+export interface HttpRequest {
+  platform: string;
+  /** A label for errors and logs, without secrets (`/v1/networks/reporting/conversions`). */
+  endpoint: string;
+  url: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpReply<T = string> {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** What `parse` returned (the text itself when no parser was given). */
+  value: T;
+  attempts: number;
+}
+
+export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(random() * cap);
+}
+
+/** Milliseconds the server asked us to wait, from Retry-After or X-RateLimit-Reset, or null. */
+export function serverRetryDelay(headers: Headers, nowMs: number): number | null {
+  const ra = headers.get('retry-after');
+  if (ra !== null && ra.trim() !== '') {
+    const secs = Number(ra);
+    if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+    const at = Date.parse(ra);
+    if (!Number.isNaN(at)) return Math.max(0, at - nowMs);
+  }
+  const reset = headers.get('x-ratelimit-reset');
+  if (reset !== null && reset.trim() !== '') {
+    const n = Number(reset);
+    if (Number.isFinite(n)) {
+      // Either seconds-until-reset or an epoch timestamp (seconds); tell them apart by size.
+      return n > 1e9 ? Math.max(0, n * 1000 - nowMs) : Math.max(0, n * 1000);
+    }
+  }
+  return null;
+}
+
+/**
+ * `parse` turns a 2xx body into a value; when it throws a retryable PlatformApiError (a body cut
+ * short or malformed, Everflow's `incomplete_results`… whatever the connector decides), the call
+ * is retried like a 5xx. A non-retryable error from `parse` is thrown at once.
+ */
+export async function requestWithRetry<T = string>(req: HttpRequest, ctx: FetchContext, parse?: (text: string, headers: Headers) => T): Promise<HttpReply<T>> {
+  const policy: RetryPolicy = { ...DEFAULT_RETRY, ...ctx.retry };
+  let lastError: PlatformApiError | null = null;
+  for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+    await ctx.rateLimiter.acquire(req.platform, ctx.signal);
+    const timeout = AbortSignal.timeout(policy.timeoutMs);
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+    let res: Response;
+    let text: string;
+    try {
+      res = await ctx.fetch(req.url, { method: req.method ?? 'GET', headers: req.headers, body: req.body, signal });
+      text = await res.text();
+    } catch (e) {
+      if (ctx.signal?.aborted) throw e;
+      const what = timeout.aborted ? `timed out after ${policy.timeoutMs} ms` : `network error: ${(e as Error).message}`;
+      lastError = new PlatformApiError(req.platform, req.endpoint, what, { retryable: true, cause: e });
+      ctx.logger.warn('platform call failed, retrying', { platform: req.platform, endpoint: req.endpoint, attempt, error: what });
+      if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy), ctx.signal);
+      continue;
+    }
+    if (res.status === 429) {
+      const wait = serverRetryDelay(res.headers, ctx.clock.now().getTime()) ?? backoffDelay(attempt, policy);
+      const waitMs = Math.min(wait, policy.maxDelayMs);
+      lastError = new PlatformApiError(req.platform, req.endpoint, `429 Too Many Requests (after ${attempt} attempts)`, { status: 429, retryable: true });
+      ctx.logger.warn('platform rate limit hit', { platform: req.platform, endpoint: req.endpoint, attempt, waitMs });
+      await ctx.rateLimiter.pause(req.platform, waitMs);
+      continue;
+    }
+    if (res.status >= 500) {
+      lastError = new PlatformApiError(req.platform, req.endpoint, `HTTP ${res.status}: ${snippet(text)}`, { status: res.status, retryable: true });
+      ctx.logger.warn('platform server error, retrying', { platform: req.platform, endpoint: req.endpoint, attempt, status: res.status });
+      if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy), ctx.signal);
+      continue;
+    }
+    if (res.status >= 400) {
+      throw new PlatformApiError(req.platform, req.endpoint, `HTTP ${res.status}: ${snippet(text)}`, { status: res.status, retryable: false });
+    }
+    if (!parse) return { status: res.status, headers: res.headers, text, value: text as T, attempts: attempt };
+    try {
+      return { status: res.status, headers: res.headers, text, value: parse(text, res.headers), attempts: attempt };
+    } catch (e) {
+      if (!(e instanceof PlatformApiError) || !e.retryable) throw e;
+      lastError = e;
+      ctx.logger.warn('platform reply unusable, retrying', { platform: req.platform, endpoint: req.endpoint, attempt, error: e.message });
+      if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy), ctx.signal);
+    }
+  }
+  throw lastError ?? new PlatformApiError(req.platform, req.endpoint, 'no attempts made', { retryable: true });
+}
+
+function snippet(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > 200 ? `${t.slice(0, 197)}...` : t || '(empty body)';
+}
+
+/**
+ * Parses a JSON body; a body that does not parse (cut short, malformed) is a retryable error,
+ * since a truncated reply usually succeeds when asked again.
+ */
+export function parseJsonBody(platform: string, endpoint: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new PlatformApiError(platform, endpoint, `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`, { retryable: true, cause: e });
+  }
+}

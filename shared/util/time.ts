@@ -1,0 +1,88 @@
+/**
+ * Time helpers. Inside dualtrack every time is UTC. A platform's local wall-clock time is turned
+ * into UTC once, at the connector, with the platform's IANA zone (`zonedToUtc`), DST-correct.
+ */
+
+/** `2026-10-12T13:02:11.000Z` → `2026-10-12 13:02:11.000` (what DATETIME(3) columns and the Data API TIMESTAMP hint take). */
+export function toSqlDateTime(d: Date | string | number): string {
+  const iso = new Date(d).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+}
+
+/** A DATETIME string from the database (UTC by convention) → ISO-8601 with Z. */
+export function fromSqlDateTime(s: string): string {
+  const [date, time = '00:00:00'] = s.split(' ');
+  const [hms, frac = ''] = time.split('.');
+  return `${date}T${hms}.${(frac + '000').slice(0, 3)}Z`;
+}
+
+/** Parses an ISO-8601 instant that carries a zone (`Z` or `±hh:mm`); throws naming the input otherwise. */
+export function parseInstant(s: string, what = 'time'): Date {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(s)) {
+    throw new Error(`${what}: expected ISO-8601 with a zone, like 2026-10-12T00:00:00Z (got ${JSON.stringify(s)})`);
+  }
+  const d = new Date(s);
+  if (Number.isNaN(d.getTime())) throw new Error(`${what}: not a valid time (got ${JSON.stringify(s)})`);
+  return d;
+}
+
+const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
+function partsIn(zone: string, ms: number): number[] {
+  let f = offsetFormatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    offsetFormatters.set(zone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return [Number(p.year), Number(p.month), Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)];
+}
+
+/** The zone's offset from UTC at instant `ms`, in milliseconds (New York in winter: -5 h). */
+export function zoneOffsetMs(zone: string, ms: number): number {
+  const [y, mo, d, h, mi, s] = partsIn(zone, ms);
+  const asUtc = Date.UTC(y, mo - 1, d, h, mi, s);
+  return asUtc - (ms - (ms % 1000 + 1000) % 1000);
+}
+
+/**
+ * A wall-clock time in `zone` → the UTC instant. In the autumn DST overlap (01:30 happens twice)
+ * the earlier instant is chosen; in the spring gap (02:30 does not exist) the time is moved
+ * forward by the gap, as platforms that log in local time effectively do.
+ */
+export function zonedToUtc(zone: string, y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): Date {
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  const o1 = zoneOffsetMs(zone, wall);
+  const o2 = zoneOffsetMs(zone, wall - o1);
+  // Candidates: with the offset before and after a transition; keep the ones that round-trip.
+  const candidates = [wall - o1, wall - o2].filter((t) => t + zoneOffsetMs(zone, t) === wall).sort((a, b) => a - b);
+  if (candidates.length > 0) return new Date(candidates[0]);
+  return new Date(wall - Math.min(o1, o2)); // spring-forward gap
+}
+
+/** Parses a local wall-clock string (`2026-11-01 01:30:00`, `2026-11-01T01:30:00.250`, `11/1/2026 1:30:00 AM`) in `zone`. */
+export function parseLocalTime(s: string, zone: string): Date | null {
+  let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$/.exec(s.trim());
+  if (m) {
+    const frac = m[7] ? Number((m[7] + '00').slice(0, 3)) : 0;
+    return zonedToUtc(zone, +m[1], +m[2], +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0), frac);
+  }
+  m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(AM|PM)?)?$/i.exec(s.trim());
+  if (m) {
+    let h = +(m[4] ?? 0);
+    const ampm = m[7]?.toUpperCase();
+    if (ampm === 'PM' && h < 12) h += 12;
+    if (ampm === 'AM' && h === 12) h = 0;
+    return zonedToUtc(zone, +m[3], +m[1], +m[2], h, +(m[5] ?? 0), +(m[6] ?? 0));
+  }
+  return null;
+}
+
+/** The wall-clock date-time of a UTC instant in `zone`, as `YYYY-MM-DD HH:MM:SS` (for APIs that take local times). */
+export function formatInZone(d: Date, zone: string): string {
+  const [y, mo, day, h, mi, s] = partsIn(zone, d.getTime());
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${y}-${p(mo)}-${p(day)} ${p(h)}:${p(mi)}:${p(s)}`;
+}
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
