@@ -132,3 +132,23 @@ export class SimServer {
     res.end(out.body);
   }
 }
+
+/** What every platform simulator (`shared/simulators/<kind>.ts`) exposes. */
+export interface PlatformSimulator {
+  readonly kind: string;
+  readonly server: SimServer;
+  /** Starts on 127.0.0.1:<ephemeral>; resolves to the base URL to put in the platform's config. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface SimulatorOptions {
+  /** The platform key in the scenario whose data this simulator serves. */
+  platform: string;
+  /** The credential the simulator accepts (Partnerize: `applicationKey:userApiKey`). */
+  secret: string;
+  /** The simulator's "now" (epoch ms): records after it are invisible, statuses are as of it. */
+  now?: () => number;
+  /** The instance zone for platforms that speak local time (HitPath, CAKE); default UTC. */
+  timezone?: string;
+}
