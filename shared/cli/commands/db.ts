@@ -1,0 +1,29 @@
+import { migrate } from '../../db/migrate.js';
+import { parseArgs } from '../args.js';
+import { UsageError, type CliCommand } from '../context.js';
+
+export const command: CliCommand = {
+  name: 'db',
+  summary: 'db migrate: create or upgrade every database (idempotent, checksums recorded)',
+  usage: `usage: dualtrack db migrate [--config FILE]
+
+Creates <prefix>_core, <prefix>_reporting and one <prefix>_<platform> database per configured
+platform, applies sql/core and the sql/platform template, records each file's checksum, refuses
+an applied file that was edited, and recreates the reporting views. A second run changes nothing.`,
+  async run(argv, ctx) {
+    const { positionals } = parseArgs(argv, {});
+    if (positionals[0] !== 'migrate' || positionals.length > 1) throw new UsageError(positionals[0] ? `unknown subcommand "${positionals.join(' ')}"` : 'missing subcommand (migrate)');
+    const config = ctx.config();
+    const names = ctx.names();
+    const platforms = Object.keys(config.platforms);
+    const result = await migrate(ctx.db(), names, platforms, { logger: ctx.logger });
+    for (const d of result.created) ctx.stdout.write(`created database ${d}\n`);
+    for (const a of result.applied) ctx.stdout.write(`applied ${a.file} to ${a.database}\n`);
+    ctx.stdout.write(
+      result.applied.length === 0 && result.created.length === 0
+        ? `up to date: ${[names.core, names.reporting, ...platforms.map((p) => names.platform(p))].join(', ')} (${result.views} reporting views refreshed)\n`
+        : `done: ${result.created.length} databases created, ${result.applied.length} migrations applied, ${result.views} reporting views\n`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,102 @@
+import { loadConfig, ConfigError } from '../config/load.js';
+import { createMysqlDb } from '../db/mysql.js';
+import { dbNames } from '../db/names.js';
+import type { Db } from '../db/port.js';
+import type { Config } from '../config/schema.js';
+import { systemClock } from '../util/clock.js';
+import { jsonLogger } from '../util/logger.js';
+import { UsageError, type CliCommand, type CliContext } from './context.js';
+import { COMMANDS } from './commands/index.js';
+
+/**
+ * `dualtrack <command>` (DESIGN.md §8). Global flags, before or after the command:
+ *   --config FILE   config file (else DUALTRACK_CONFIG, else ./dualtrack.config.json)
+ *   --verbose       debug logs on stderr
+ * The database comes from DATABASE_URL (default mysql://root@127.0.0.1:3306).
+ */
+
+const GLOBAL_USAGE = (cmds: CliCommand[]) => `usage: dualtrack <command> [flags] [--config FILE]
+
+commands:
+${cmds.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
+
+Run \`dualtrack <command> --help\` for a command's flags. The database is DATABASE_URL
+(default mysql://root@127.0.0.1:3306); times are ISO-8601 with a zone (2026-10-12T00:00:00Z).
+`;
+
+export async function main(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv } = process): Promise<number> {
+  const rest: string[] = [];
+  let configPath: string | undefined;
+  let verbose = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--config') {
+      configPath = argv[++i];
+      if (!configPath) return usageFail(io.stderr, 'dualtrack', '--config needs a file');
+    } else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
+    else if (a === '--verbose') verbose = true;
+    else rest.push(a);
+  }
+  const [name, ...args] = rest;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(GLOBAL_USAGE(COMMANDS));
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) return usageFail(io.stderr, 'dualtrack', `unknown command "${name}"\n\n${GLOBAL_USAGE(COMMANDS)}`);
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
+    return 0;
+  }
+
+  let config: Config | undefined;
+  let db: Db | undefined;
+  const ctx: CliContext = {
+    config: () => (config ??= loadConfig(configPath, io.env)),
+    db: () => (db ??= createMysqlDb(io.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306')),
+    names: () => dbNames(ctx.config().databases.prefix),
+    env: io.env,
+    clock: systemClock,
+    logger: jsonLogger(verbose ? 'debug' : 'warn', io.stderr),
+    stdout: io.stdout,
+    stderr: io.stderr,
+  };
+  try {
+    return await command.run(args, ctx);
+  } catch (e) {
+    if (e instanceof UsageError) return usageFail(io.stderr, `dualtrack ${name}`, `${e.message}\n\n${command.usage}`);
+    if (e instanceof ConfigError) {
+      io.stderr.write(`dualtrack ${name}: ${e.message}\n`);
+      return 2;
+    }
+    const err = e as Error & { code?: string; cause?: { code?: string } };
+    const code = err.code ?? err.cause?.code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ER_ACCESS_DENIED_ERROR') {
+      io.stderr.write(`dualtrack ${name}: cannot reach the database at DATABASE_URL (${code}). Start MySQL 8 or MariaDB, or set DATABASE_URL=mysql://user:pass@host:3306\n`);
+      return 1;
+    }
+    io.stderr.write(`dualtrack ${name}: ${err.message}\n`);
+    if (verbose && err.stack) io.stderr.write(`${err.stack}\n`);
+    return 1;
+  } finally {
+    await db?.close().catch(() => undefined);
+  }
+}
+
+function usageFail(stderr: NodeJS.WritableStream, who: string, message: string): number {
+  stderr.write(`${who}: ${message}\n`);
+  return 2;
+}
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`dualtrack: ${(e as Error).stack}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
