@@ -65,9 +65,15 @@ export const HITPATH_DEFAULT_COLUMNS = {
   event_name: 'event',
 } as const;
 export type HitpathColumnKey = keyof typeof HITPATH_DEFAULT_COLUMNS;
+/** Columns a deployment may map that have no default header (HitPath's vocabulary has no "unique" flag; absent → every click unique). */
+export const HITPATH_OPTIONAL_COLUMNS = ['is_unique'] as const;
+export type HitpathOptionalColumnKey = (typeof HITPATH_OPTIONAL_COLUMNS)[number];
 
 const hitpathColumns = z.strictObject(
-  Object.fromEntries(Object.keys(HITPATH_DEFAULT_COLUMNS).map((k) => [k, z.string().min(1).optional()])) as Record<HitpathColumnKey, z.ZodOptional<z.ZodString>>,
+  Object.fromEntries([...Object.keys(HITPATH_DEFAULT_COLUMNS), ...HITPATH_OPTIONAL_COLUMNS].map((k) => [k, z.string().min(1).optional()])) as Record<
+    HitpathColumnKey | HitpathOptionalColumnKey,
+    z.ZodOptional<z.ZodString>
+  >,
 );
 
 export const platformSchema = z.discriminatedUnion('kind', [
