@@ -33,15 +33,29 @@ CREATE TABLE IF NOT EXISTS {{core}}.fetch_slices (
 );
 
 -- Per-message progress of a slice's normalize messages (idempotent counting under redelivery).
+-- Keyed by fetch attempt: a re-fetched slice counts only its latest attempt's messages.
 CREATE TABLE IF NOT EXISTS {{core}}.slice_messages (
   slice_id          CHAR(36)      NOT NULL,
+  attempt           INT           NOT NULL,
   seq               INT           NOT NULL,
   records           INT           NOT NULL,
   rows_loaded       INT           NOT NULL DEFAULT 0,
   rows_quarantined  INT           NOT NULL DEFAULT 0,
   status            VARCHAR(16)   NOT NULL,
   processed_at      DATETIME(3)   NULL,
-  PRIMARY KEY (slice_id, seq)
+  PRIMARY KEY (slice_id, attempt, seq)
+);
+
+-- Local runs only: messages that exhausted their retries in the in-process queue, kept so that
+-- `dualtrack replay-dlq` can move them back (in AWS the SQS DLQs hold them).
+CREATE TABLE IF NOT EXISTS {{core}}.local_dlq (
+  id          BIGINT        NOT NULL AUTO_INCREMENT,
+  queue       VARCHAR(64)   NOT NULL,
+  body        LONGTEXT      NOT NULL,
+  error       TEXT          NULL,
+  receives    INT           NOT NULL,
+  created_at  DATETIME(3)   NOT NULL,
+  PRIMARY KEY (id)
 );
 
 CREATE TABLE IF NOT EXISTS {{core}}.watermarks (

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refreshRollups, touchedGroups, upsertClicks, upsertConversions } from '../../shared/db/upsert.js';
+import { freshDatabase, tableDigest, type TestDatabase } from '../helpers/db.js';
+import { clickRow, conversionRow } from '../helpers/factories.js';
+
+let t: TestDatabase;
+let ev: string;
+beforeAll(async () => {
+  t = await freshDatabase(['everflow']);
+  ev = t.names.platform('everflow');
+});
+afterAll(async () => t.drop());
+
+const conversions = Array.from({ length: 700 }, (_, i) =>
+  conversionRow({ conversion_id: `c${i}`, order_id: `o${i}`, affiliate_id: `a${i % 7}`, offer_id: `f${i % 3}`, converted_at: new Date(Date.UTC(2026, 9, 12, i % 24, i % 60)).toISOString(), revenue: `${i}.10`, payout: `${i % 10}.05` }),
+);
+const clicks = Array.from({ length: 2500 }, (_, i) =>
+  clickRow({ click_id: `k${i}`, affiliate_id: `a${i % 7}`, offer_id: `f${i % 3}`, clicked_at: new Date(Date.UTC(2026, 9, 12, i % 24, i % 60)).toISOString(), is_unique: i % 5 !== 0 }),
+);
+
+async function load(fetchedAt: string) {
+  await upsertConversions(t.db, ev, conversions, fetchedAt);
+  await upsertClicks(t.db, ev, clicks);
+  await refreshRollups(t.db, ev, 'conversions', touchedGroups(conversions, (r: { converted_at: string }) => r.converted_at));
+  await refreshRollups(t.db, ev, 'clicks', touchedGroups(clicks, (r: { clicked_at: string }) => r.clicked_at));
+}
+
+describe('idempotent upserts', () => {
+  it('loading the same rows twice leaves identical tables, split across statements under the SQL limit', async () => {
+    await load('2026-10-13T00:00:00.000Z');
+    const once = await tableDigest(t.db, [`${ev}.conversions`, `${ev}.clicks`, `${ev}.hourly_rollups`]);
+    await load('2026-10-13T00:00:00.000Z');
+    const twice = await tableDigest(t.db, [`${ev}.conversions`, `${ev}.clicks`, `${ev}.hourly_rollups`]);
+    expect(twice).toBe(once);
+    const [counts] = await t.db.query<{ c: number; k: number }>(`SELECT (SELECT COUNT(*) FROM ${ev}.conversions) AS c, (SELECT COUNT(*) FROM ${ev}.clicks) AS k`);
+    expect(counts).toEqual({ c: 700, k: 2500 });
+  });
+
+  it('rollups equal the base tables and money sums exactly', async () => {
+    const [r] = await t.db.query<{ clicks: string; uniq: string; conv: string; revenue: string; payout: string }>(
+      `SELECT SUM(clicks) AS clicks, SUM(unique_clicks) AS uniq, SUM(conversions) AS conv, SUM(revenue) AS revenue, SUM(payout) AS payout FROM ${ev}.hourly_rollups`,
+    );
+    expect({ clicks: r.clicks, uniq: r.uniq, conv: r.conv }).toEqual({ clicks: '2500', uniq: '2000', conv: '700' });
+    // Exact decimal totals: sum(i + 0.10) for i < 700 and sum((i % 10) + 0.05).
+    expect(r.revenue).toBe('244720.000000');
+    expect(r.payout).toBe('3185.000000');
+  });
+
+  it('an older fetch delivered late does not roll back a newer status, and first_seen_at keeps the earliest fetch', async () => {
+    const newer = [conversionRow({ conversion_id: 'c-late', order_id: 'o5', affiliate_id: 'a-solo', offer_id: 'f2', converted_at: conversions[5].converted_at, status: 'rejected', revenue: '5.10', payout: '5.05' })];
+    const older = [conversionRow({ ...newer[0], status: 'pending' })];
+    await upsertConversions(t.db, ev, newer, '2026-10-15T00:00:00.000Z');
+    await upsertConversions(t.db, ev, older, '2026-10-14T00:00:00.000Z');
+    const [row] = await t.db.query<{ status: string; first_seen_at: string; updated_at: string }>(`SELECT status, first_seen_at, updated_at FROM ${ev}.conversions WHERE conversion_id = 'c-late'`);
+    expect(row).toEqual({ status: 'rejected', first_seen_at: '2026-10-14 00:00:00.000', updated_at: '2026-10-15 00:00:00.000' });
+    await refreshRollups(t.db, ev, 'conversions', touchedGroups(newer, (r: { converted_at: string }) => r.converted_at));
+    const [h] = await t.db.query<{ conversions: number }>(`SELECT conversions FROM ${ev}.hourly_rollups WHERE affiliate_id = 'a-solo' AND offer_id = 'f2' AND hour = :h`, { h: `${conversions[5].converted_at.slice(0, 10)} ${conversions[5].converted_at.slice(11, 13)}:00:00` });
+    // c-late is the only conversion of its group and hour, and it is rejected: it counts for nothing.
+    expect(h.conversions).toBe(0);
+  });
+});

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { createMysqlDb } from '../../shared/db/mysql.js';
+import { migrate } from '../../shared/db/migrate.js';
+import { dbNames, type DbNames } from '../../shared/db/names.js';
+import type { Db } from '../../shared/db/port.js';
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
+
+export interface TestDatabase {
+  db: Db;
+  names: DbNames;
+  platforms: string[];
+  /** Drops every database of this prefix and closes the pool. */
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated install under a random prefix (`t` + 7 chars), so test files can run in parallel. */
+export async function freshDatabase(platforms: string[], prefix = `t${randomBytes(4).toString('hex').slice(0, 7)}`): Promise<TestDatabase> {
+  const db = createMysqlDb(DATABASE_URL);
+  const names = dbNames(prefix);
+  await migrate(db, names, platforms);
+  return {
+    db,
+    names,
+    platforms,
+    async drop() {
+      for (const d of [names.core, names.reporting, ...platforms.map((p) => names.platform(p))]) await db.execute(`DROP DATABASE IF EXISTS ${d}`);
+      await db.close();
+    },
+  };
+}
+
+/** A digest of whole tables (every column, ordered by primary key), for "identical after replay" checks. */
+export async function tableDigest(db: Db, tables: string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const t of tables) {
+    const rows = await db.query(`SELECT * FROM ${t}`);
+    const lines = rows.map((r) => JSON.stringify(r)).sort();
+    parts.push(`${t}:${lines.length}:${lines.join('\n')}`);
+  }
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256').update(parts.join('\n#\n')).digest('hex');
+}
