@@ -11,8 +11,32 @@
  * (parse it yourself). NULL → null. INT/TINYINT → number.
  */
 
+/**
+ * A decimal parameter (money): `decimal('12.50')`. A plain string parameter is just a string (the
+ * SQL around it decides how MySQL converts it); a SqlDecimal is sent as a DECIMAL value, so
+ * `:a + :b` is exact arithmetic on both adapters: the Data API gets stringValue + typeHint DECIMAL,
+ * mysql2 inlines the validated literal through `toSqlString()`.
+ */
+export class SqlDecimal {
+  constructor(readonly value: string) {
+    if (!/^[+-]?\d{1,40}(\.\d{1,30})?$/.test(value)) throw new Error(`decimal(): not a plain decimal number: ${JSON.stringify(value)}`);
+  }
+  /** mysql2 (sqlstring) writes objects with toSqlString() raw into the statement: safe, the value was validated above. */
+  toSqlString(): string {
+    return this.value;
+  }
+  toString(): string {
+    return this.value;
+  }
+}
+
+/** Marks a decimal string parameter (see SqlDecimal). Throws on anything but `[+-]digits[.digits]`. */
+export function decimal(value: string): SqlDecimal {
+  return new SqlDecimal(value);
+}
+
 /** A parameter value. Arrays are expanded into `(:p_0, :p_1, …)` for IN lists by the adapters. */
-export type SqlScalar = string | number | boolean | null | Date | bigint;
+export type SqlScalar = string | number | boolean | null | Date | bigint | SqlDecimal;
 export type SqlValue = SqlScalar | readonly SqlScalar[];
 export type Params = Record<string, SqlValue>;
 export type Row = Record<string, unknown>;
