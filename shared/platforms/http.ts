@@ -4,7 +4,8 @@ import { sleep } from './rate-limit.js';
 /**
  * One HTTP call to a platform with the shared budget, timeouts and retries every connector needs:
  * - takes a token from ctx.rateLimiter before every attempt (the budget is shared across workers);
- * - 429: waits `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`, else backs off, and
+ * - 429: waits `Retry-After` (seconds or HTTP date), `X-RateLimit-Retry-After` or `X-RateLimit-Reset`,
+ *   else backs off, and
  *   pauses the shared bucket so other workers hold off too;
  * - 5xx, network errors, timeouts and bodies cut short: exponential backoff with full jitter;
  * - other 4xx: a non-retryable PlatformApiError carrying the status and the start of the body.
@@ -46,7 +47,7 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
   return Math.floor(random() * cap);
 }
 
-/** Milliseconds the server asked us to wait, from Retry-After or X-RateLimit-Reset, or null. */
+/** Milliseconds the server asked us to wait, from Retry-After, X-RateLimit-Retry-After or X-RateLimit-Reset, or null. */
 export function serverRetryDelay(headers: Headers, nowMs: number): number | null {
   const ra = headers.get('retry-after');
   if (ra !== null && ra.trim() !== '') {
@@ -55,6 +56,9 @@ export function serverRetryDelay(headers: Headers, nowMs: number): number | null
     const at = Date.parse(ra);
     if (!Number.isNaN(at)) return Math.max(0, at - nowMs);
   }
+  // Partnerize sends its own `X-RateLimit-Retry-After` (integer seconds), not Retry-After.
+  const xra = headers.get('x-ratelimit-retry-after');
+  if (xra !== null && xra.trim() !== '' && Number.isFinite(Number(xra))) return Math.max(0, Number(xra) * 1000);
   const reset = headers.get('x-ratelimit-reset');
   if (reset !== null && reset.trim() !== '') {
     const n = Number(reset);
