@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS {{core}}.fetch_slices (
   KEY fetch_slices_platform (platform, stream, window_from),
   KEY fetch_slices_status (status, planned_at),
   KEY fetch_slices_backfill (backfill_id),
-  CONSTRAINT fetch_slices_status_ck CHECK (status IN ('planned', 'fetching', 'fetched', 'done', 'failed'))
+  -- superseded: a failed scheduled slice whose window a later run re-planned (it no longer holds the watermark back).
+  CONSTRAINT fetch_slices_status_ck CHECK (status IN ('planned', 'fetching', 'fetched', 'done', 'failed', 'superseded'))
 );
 
 -- Per-message progress of a slice's normalize messages (idempotent counting under redelivery).

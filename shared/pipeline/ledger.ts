@@ -1,0 +1,216 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Db } from '../db/port.js';
+import type { DbNames } from '../db/names.js';
+import type { Stream } from '../model/canonical.js';
+import { toSqlDateTime, fromSqlDateTime } from '../util/time.js';
+
+/**
+ * The fetch ledger (`<prefix>_core.fetch_slices` + `slice_messages`): one row per planned slice and
+ * one per normalize message of its latest fetch attempt. The ledger's counts add up once a slice is
+ * done: records_fetched = rows_loaded + rows_quarantined + records_dlq.
+ *
+ * Slice states: planned → fetching → fetched (all messages sent, messages_total known) → done (all
+ * messages loaded). failed: the fetch itself failed (error, error_kind). superseded: a failed
+ * scheduled slice whose window a later run re-planned.
+ */
+
+export interface PlannedSlice {
+  sliceId: string;
+  platform: string;
+  stream: Stream;
+  from: string;
+  to: string;
+  backfillId: string | null;
+}
+
+export type ErrorKind = 'api' | 'auth' | 'config' | 'internal';
+
+/** A stable id for a slice of a backfill/ingest run, so re-running the same request resumes it. */
+export function deterministicSliceId(runKey: string, platform: string, stream: string, from: string, to: string): string {
+  const h = createHash('sha256').update([runKey, platform, stream, from, to].join('|')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+export function newSliceId(): string {
+  return randomUUID();
+}
+
+export class Ledger {
+  private readonly t: string;
+  private readonly m: string;
+  constructor(
+    private readonly db: Db,
+    private readonly names: DbNames,
+  ) {
+    this.t = `${names.core}.fetch_slices`;
+    this.m = `${names.core}.slice_messages`;
+  }
+
+  /** Records slices as planned; a slice id already in the ledger is left as it is (resume). Returns the ids that still need fetching. */
+  async plan(slices: readonly PlannedSlice[], now: Date): Promise<PlannedSlice[]> {
+    if (slices.length === 0) return [];
+    for (let i = 0; i < slices.length; i += 200) {
+      const chunk = slices.slice(i, i + 200);
+      const params: Record<string, string | null> = { now: toSqlDateTime(now) };
+      const tuples = chunk.map((s, j) => {
+        Object.assign(params, { [`i${j}`]: s.sliceId, [`p${j}`]: s.platform, [`s${j}`]: s.stream, [`f${j}`]: toSqlDateTime(s.from), [`t${j}`]: toSqlDateTime(s.to), [`b${j}`]: s.backfillId });
+        return `(:i${j}, :p${j}, :s${j}, :f${j}, :t${j}, :b${j}, 'planned', :now)`;
+      });
+      await this.db.execute(
+        `INSERT INTO ${this.t} (slice_id, platform, stream, window_from, window_to, backfill_id, status, planned_at) VALUES ${tuples.join(', ')}
+         ON DUPLICATE KEY UPDATE slice_id = slice_id`,
+        params,
+      );
+    }
+    const rows = await this.db.query<{ slice_id: string; status: string }>(`SELECT slice_id, status FROM ${this.t} WHERE slice_id IN (:ids)`, { ids: slices.map((s) => s.sliceId) });
+    const done = new Set(rows.filter((r) => r.status === 'done').map((r) => r.slice_id));
+    return slices.filter((s) => !done.has(s.sliceId));
+  }
+
+  /** Marks a slice as being fetched and returns its new attempt number. */
+  async startFetch(sliceId: string, now: Date): Promise<number> {
+    await this.db.execute(
+      `UPDATE ${this.t} SET status = 'fetching', attempts = attempts + 1, started_at = :now, error = NULL, error_kind = NULL,
+              pages = 0, records_fetched = 0, messages_total = NULL, messages_done = 0, rows_loaded = 0, rows_quarantined = 0, records_dlq = 0
+        WHERE slice_id = :id`,
+      { id: sliceId, now: toSqlDateTime(now) },
+    );
+    const [row] = await this.db.query<{ attempts: number }>(`SELECT attempts FROM ${this.t} WHERE slice_id = :id`, { id: sliceId });
+    if (!row) throw new Error(`slice ${sliceId} is not in the ledger`);
+    return row.attempts;
+  }
+
+  async finishFetch(sliceId: string, attempt: number, counts: { pages: number; records: number; messages: number }, now: Date): Promise<void> {
+    await this.db.execute(
+      `UPDATE ${this.t} SET status = 'fetched', pages = :pages, records_fetched = :records, messages_total = :messages, fetched_at = :now
+        WHERE slice_id = :id AND attempts = :attempt`,
+      { id: sliceId, attempt, pages: counts.pages, records: counts.records, messages: counts.messages, now: toSqlDateTime(now) },
+    );
+    await this.completeIfDone(sliceId, now);
+  }
+
+  async failFetch(sliceId: string, error: string, kind: ErrorKind, now: Date): Promise<void> {
+    await this.db.execute(`UPDATE ${this.t} SET status = 'failed', error = :error, error_kind = :kind, finished_at = :now WHERE slice_id = :id`, {
+      id: sliceId,
+      error: error.slice(0, 2000),
+      kind,
+      now: toSqlDateTime(now),
+    });
+  }
+
+  /** Records one normalize message's outcome (idempotent: a redelivered message overwrites its own row). */
+  async recordMessage(
+    tx: Db,
+    m: { sliceId: string; attempt: number; seq: number; records: number; loaded: number; quarantined: number; status: 'done' | 'dlq' },
+    now: Date,
+  ): Promise<void> {
+    await tx.execute(
+      `INSERT INTO ${this.m} (slice_id, attempt, seq, records, rows_loaded, rows_quarantined, status, processed_at)
+       VALUES (:id, :attempt, :seq, :records, :loaded, :quarantined, :status, :now)
+       ON DUPLICATE KEY UPDATE records = IF(status = 'done', records, VALUES(records)),
+                               rows_loaded = IF(status = 'done', rows_loaded, VALUES(rows_loaded)),
+                               rows_quarantined = IF(status = 'done', rows_quarantined, VALUES(rows_quarantined)),
+                               processed_at = IF(status = 'done', processed_at, VALUES(processed_at)),
+                               status = IF(status = 'done', status, VALUES(status))`,
+      { id: m.sliceId, attempt: m.attempt, seq: m.seq, records: m.records, loaded: m.loaded, quarantined: m.quarantined, status: m.status, now: toSqlDateTime(now) },
+    );
+  }
+
+  /** Rolls the latest attempt's message counts up into the slice; marks it done when every message is loaded. Returns true when done. */
+  async completeIfDone(sliceId: string, now: Date): Promise<boolean> {
+    const [slice] = await this.db.query<{ attempts: number; status: string; messages_total: number | null }>(`SELECT attempts, status, messages_total FROM ${this.t} WHERE slice_id = :id`, { id: sliceId });
+    if (!slice) return false;
+    const [m] = await this.db.query<{ done: string | null; loaded: string | null; quarantined: string | null; dlq: string | null }>(
+      `SELECT SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END) AS done,
+              SUM(CASE WHEN status = 'done' THEN rows_loaded ELSE 0 END) AS loaded,
+              SUM(CASE WHEN status = 'done' THEN rows_quarantined ELSE 0 END) AS quarantined,
+              SUM(CASE WHEN status = 'dlq' THEN records ELSE 0 END) AS dlq
+         FROM ${this.m} WHERE slice_id = :id AND attempt = :attempt`,
+      { id: sliceId, attempt: slice.attempts },
+    );
+    const done = Number(m.done ?? 0);
+    const isDone = (slice.status === 'fetched' || slice.status === 'done') && slice.messages_total !== null && done >= slice.messages_total;
+    await this.db.execute(
+      `UPDATE ${this.t} SET messages_done = :done, rows_loaded = :loaded, rows_quarantined = :quarantined, records_dlq = :dlq,
+              status = IF(:isDone = 1, 'done', status), finished_at = IF(:isDone = 1 AND status <> 'done', :now, finished_at)
+        WHERE slice_id = :id AND attempts = :attempt`,
+      { id: sliceId, attempt: slice.attempts, done, loaded: Number(m.loaded ?? 0), quarantined: Number(m.quarantined ?? 0), dlq: Number(m.dlq ?? 0), isDone: isDone ? 1 : 0, now: toSqlDateTime(now) },
+    );
+    return isDone;
+  }
+
+  /**
+   * Moves the (platform, stream) watermark to the end of the last scheduled slice such that every
+   * scheduled slice starting before it is done. Backfills never move it.
+   */
+  async advanceWatermark(platform: string, stream: string, now: Date): Promise<string | null> {
+    const [p] = await this.db.query<{ pending: string | null }>(
+      `SELECT MIN(window_from) AS pending FROM ${this.t}
+        WHERE platform = :p AND stream = :s AND backfill_id IS NULL AND status NOT IN ('done', 'superseded')`,
+      { p: platform, s: stream },
+    );
+    const [w] = await this.db.query<{ wm: string | null }>(
+      `SELECT MAX(window_to) AS wm FROM ${this.t}
+        WHERE platform = :p AND stream = :s AND backfill_id IS NULL AND status = 'done' AND (:pending IS NULL OR window_to <= :pending)`,
+      { p: platform, s: stream, pending: p.pending },
+    );
+    if (!w.wm) return null;
+    await this.db.execute(
+      `INSERT INTO ${this.names.core}.watermarks (platform, stream, watermark, updated_at) VALUES (:p, :s, :wm, :now)
+       ON DUPLICATE KEY UPDATE updated_at = IF(VALUES(watermark) > watermark, VALUES(updated_at), updated_at), watermark = GREATEST(watermark, VALUES(watermark))`,
+      { p: platform, s: stream, wm: w.wm, now: toSqlDateTime(now) },
+    );
+    return fromSqlDateTime(w.wm);
+  }
+
+  async watermark(platform: string, stream: string): Promise<Date | null> {
+    const [row] = await this.db.query<{ watermark: string }>(`SELECT watermark FROM ${this.names.core}.watermarks WHERE platform = :p AND stream = :s`, { p: platform, s: stream });
+    return row ? new Date(fromSqlDateTime(row.watermark)) : null;
+  }
+
+  /** A later scheduled run re-planned these windows: failed slices inside [from, to) stop holding the watermark back. */
+  async supersedeFailed(platform: string, stream: string, from: string, to: string): Promise<number> {
+    const r = await this.db.execute(
+      `UPDATE ${this.t} SET status = 'superseded'
+        WHERE platform = :p AND stream = :s AND backfill_id IS NULL AND status = 'failed' AND window_from >= :f AND window_to <= :t`,
+      { p: platform, s: stream, f: toSqlDateTime(from), t: toSqlDateTime(to) },
+    );
+    return r.affectedRows;
+  }
+
+  async sliceTotals(where: { backfillId?: string; sliceIds?: string[] }): Promise<SliceTotals> {
+    const cond = where.backfillId ? 'backfill_id = :b' : 'slice_id IN (:ids)';
+    const rows = await this.db.query<{ platform: string; status: string; n: number; fetched: string; loaded: string; quarantined: string; dlq: string }>(
+      `SELECT platform, status, COUNT(*) AS n, SUM(records_fetched) AS fetched, SUM(rows_loaded) AS loaded, SUM(rows_quarantined) AS quarantined, SUM(records_dlq) AS dlq
+         FROM ${this.t} WHERE ${cond} GROUP BY platform, status`,
+      { b: where.backfillId ?? null, ids: where.sliceIds ?? [] },
+    );
+    const totals: SliceTotals = { slices: 0, done: 0, failed: 0, fetched: 0, loaded: 0, quarantined: 0, dlq: 0, byPlatform: {} };
+    for (const r of rows) {
+      const p = (totals.byPlatform[r.platform] ??= { slices: 0, done: 0, failed: 0, fetched: 0, loaded: 0, quarantined: 0, dlq: 0 });
+      for (const t of [totals, p]) {
+        t.slices += Number(r.n);
+        if (r.status === 'done') t.done += Number(r.n);
+        if (r.status === 'failed') t.failed += Number(r.n);
+        t.fetched += Number(r.fetched);
+        t.loaded += Number(r.loaded);
+        t.quarantined += Number(r.quarantined);
+        t.dlq += Number(r.dlq);
+      }
+    }
+    return totals;
+  }
+}
+
+export interface Counts {
+  slices: number;
+  done: number;
+  failed: number;
+  fetched: number;
+  loaded: number;
+  quarantined: number;
+  dlq: number;
+}
+export interface SliceTotals extends Counts {
+  byPlatform: Record<string, Counts>;
+}

@@ -1,0 +1,87 @@
+import { ENTITY_STREAMS, type Stream } from '../model/canonical.js';
+import type { Connector } from '../platforms/types.js';
+import type { PlatformConfig } from '../config/schema.js';
+import { deterministicSliceId, newSliceId, type PlannedSlice } from './ledger.js';
+import { DAY_MS, HOUR_MS } from '../util/time.js';
+
+/** A request outside what the platform allows, or malformed: planned nothing, says why. */
+export class PlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanError';
+  }
+}
+
+const isEntity = (s: Stream) => (ENTITY_STREAMS as readonly string[]).includes(s);
+
+/** Cuts [from, to) into windows of at most `hours`, aligned to UTC hour multiples so re-plans reuse the same edges. */
+export function windows(from: Date, to: Date, hours: number): [Date, Date][] {
+  const step = Math.max(1, hours) * HOUR_MS;
+  const out: [Date, Date][] = [];
+  let start = from.getTime();
+  while (start < to.getTime()) {
+    const aligned = Math.floor(start / step) * step + step;
+    const end = Math.min(aligned, to.getTime());
+    out.push([new Date(start), new Date(end)]);
+    start = end;
+  }
+  return out;
+}
+
+export interface WindowRequest {
+  platform: string;
+  connector: Connector;
+  streams: readonly Stream[];
+  from: Date;
+  to: Date;
+  now: Date;
+  /** Deterministic ids (backfill/ingest: re-running resumes); null for scheduled runs (fresh ids each run). */
+  runKey: string | null;
+  backfillId: string | null;
+}
+
+/** Validates a window against the platform (streams offered, horizon) and cuts it into slices. */
+export function planWindow(req: WindowRequest): PlannedSlice[] {
+  const { connector, platform } = req;
+  if (!(req.from.getTime() < req.to.getTime())) throw new PlanError(`the window is empty: --to (${req.to.toISOString()}) must be after --from (${req.from.toISOString()})`);
+  if (req.to.getTime() > req.now.getTime() + HOUR_MS) throw new PlanError(`--to ${req.to.toISOString()} is in the future (now is ${req.now.toISOString()})`);
+  const unknown = req.streams.filter((s) => !connector.streams.includes(s));
+  if (unknown.length) throw new PlanError(`${platform} (${connector.kind}) does not offer ${unknown.join(', ')}; it offers ${connector.streams.join(', ')}`);
+  if (connector.horizonDays !== null) {
+    const earliest = req.now.getTime() - connector.horizonDays * DAY_MS;
+    if (req.from.getTime() < earliest) {
+      throw new PlanError(
+        `${platform}: ${req.from.toISOString()} is beyond the platform's horizon: its API serves at most ${connector.horizonDays} days back (earliest ${new Date(earliest).toISOString()})`,
+      );
+    }
+  }
+  const out: PlannedSlice[] = [];
+  for (const stream of req.streams) {
+    const ws: [Date, Date][] = isEntity(stream) ? [[req.from, req.to]] : windows(req.from, req.to, connector.sliceHours(stream));
+    for (const [f, t] of ws) {
+      const from = f.toISOString();
+      const to = t.toISOString();
+      out.push({ sliceId: req.runKey ? deterministicSliceId(req.runKey, platform, stream, from, to) : newSliceId(), platform, stream, from, to, backfillId: req.backfillId });
+    }
+  }
+  return out;
+}
+
+/**
+ * The window a scheduled run fetches for one stream: from the watermark minus the lookback (status
+ * and payout changes are re-read, DESIGN.md §3) up to now, clamped to the platform's horizon. With
+ * no watermark yet, the first run reads one lookback (or one schedule interval) back.
+ */
+export function scheduledWindow(p: PlatformConfig, connector: Connector, watermark: Date | null, now: Date): { from: Date; to: Date; clamped: boolean } {
+  const lookback = Math.max(p.lookbackHours * HOUR_MS, p.scheduleMinutes * 60_000);
+  let from = new Date((watermark?.getTime() ?? now.getTime()) - lookback);
+  let clamped = false;
+  if (connector.horizonDays !== null) {
+    const earliest = now.getTime() - connector.horizonDays * DAY_MS + HOUR_MS;
+    if (from.getTime() < earliest) {
+      from = new Date(earliest);
+      clamped = true;
+    }
+  }
+  return { from, to: now, clamped };
+}
