@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Db, Params, SqlScalar } from './port.js';
 import type { ClickRow, ConversionRow, EntityRow } from '../model/canonical.js';
 import { toSqlDateTime } from '../util/time.js';
@@ -7,10 +8,14 @@ import { toSqlDateTime } from '../util/time.js';
  * `INSERT … ON DUPLICATE KEY UPDATE col = VALUES(col)` on the natural key, so delivering a message
  * twice, or replaying a window, leaves the tables byte-for-byte the same.
  *
- * Conversions and entities carry the fetch time of the version stored (`updated_at`): a row is only
- * overwritten by a version fetched at the same time or later, so an older re-read that SQS happens
- * to deliver after a newer one cannot roll a status back. `first_seen_at` keeps the earliest fetch.
- * MySQL evaluates ON DUPLICATE KEY assignments left to right, so `updated_at` comes last.
+ * Conversions and entities carry `row_hash` (MD5 of their content) and `updated_at` (the fetch time
+ * of the version stored). A row changes only when a version with different content arrives that
+ * was fetched at the same time or later: a re-read with the same content (the 72 h lookback, a
+ * replay) changes nothing at all, and an older fetch that SQS delivers after a newer one cannot
+ * roll a status back. `first_seen_at` keeps the earliest fetch. MySQL evaluates ON DUPLICATE KEY
+ * assignments left to right, each seeing the columns already assigned, so the condition's inputs
+ * (`updated_at`, then `row_hash`) are assigned last. (Known limit: content that flips back, A→B→A,
+ * with the B fetch delivered last, ends as B until the next re-read.)
  *
  * Statements are cut so their SQL stays under the Data API's 65,536 characters (placeholders are
  * short, `:p123`), which also keeps mysql2 far under its placeholder limit.
@@ -53,20 +58,27 @@ function entityValues(r: EntityRow): SqlScalar[] {
   return [r.id, r.name, r.status, r.email, r.raw === undefined ? null : JSON.stringify(r.raw)];
 }
 
+function contentHash(values: SqlScalar[]): string {
+  return createHash('md5').update(JSON.stringify(values)).digest('hex');
+}
+
 function updateClause(spec: TableSpec): string {
   const key = spec.columns[0];
   const cols = spec.columns.filter((c) => c !== key);
   if (!spec.versioned) return cols.map((c) => `${c} = VALUES(${c})`).join(', ');
+  const newer = 'NOT (VALUES(row_hash) <=> row_hash) AND VALUES(updated_at) >= updated_at';
   return [
-    ...cols.map((c) => `${c} = IF(VALUES(updated_at) >= updated_at, VALUES(${c}), ${c})`),
+    ...cols.map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`),
     ...(spec.columns === CONVERSION_COLUMNS ? ['first_seen_at = LEAST(first_seen_at, VALUES(first_seen_at))'] : []),
-    'updated_at = GREATEST(updated_at, VALUES(updated_at))',
+    `updated_at = IF(${newer}, VALUES(updated_at), updated_at)`,
+    // updated_at now holds the new value when the row changed, so this condition still holds then.
+    `row_hash = IF(${newer}, VALUES(row_hash), row_hash)`,
   ].join(', ');
 }
 
 async function upsertRows(db: Db, table: string, spec: TableSpec, rows: SqlScalar[][], trailing: SqlScalar[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const allCols = [...spec.columns, ...(spec.versioned ? (spec.columns === CONVERSION_COLUMNS ? ['first_seen_at', 'updated_at'] : ['updated_at']) : [])];
+  const allCols = [...spec.columns, ...(spec.versioned ? (spec.columns === CONVERSION_COLUMNS ? ['first_seen_at', 'updated_at', 'row_hash'] : ['updated_at', 'row_hash']) : [])];
   const head = `INSERT INTO ${table} (${allCols.join(', ')}) VALUES `;
   const tail = ` ON DUPLICATE KEY UPDATE ${updateClause(spec)}`;
   let affected = 0;
@@ -83,7 +95,7 @@ async function upsertRows(db: Db, table: string, spec: TableSpec, rows: SqlScala
     length = head.length + tail.length;
   };
   for (const row of rows) {
-    const values = [...row, ...trailing];
+    const values = spec.versioned ? [...row, ...trailing, contentHash(row)] : [...row, ...trailing];
     const names = values.map((v) => {
       const name = `p${n++}`;
       params[name] = v;

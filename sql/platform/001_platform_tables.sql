@@ -29,10 +29,12 @@ CREATE TABLE IF NOT EXISTS {{db}}.conversions (
   user_agent_hash CHAR(64)      NULL,
   country_code    CHAR(2)       NULL,
   raw             JSON          NULL,
-  -- Fetch time of the first version seen / of the version stored (the upsert keeps the newest
-  -- fetch, whatever order SQS delivers messages in; see shared/db/upsert.ts).
+  -- Fetch time of the first version seen / of the fetch that last changed the row; row_hash is an
+  -- MD5 of the row's content. A re-read with the same content changes nothing; an older fetch
+  -- delivered after a newer one is ignored (see shared/db/upsert.ts).
   first_seen_at   DATETIME(3)   NOT NULL,
   updated_at      DATETIME(3)   NOT NULL,
+  row_hash        CHAR(32)      NULL,
   PRIMARY KEY (conversion_id),
   KEY conversions_converted_at (converted_at),
   KEY conversions_order_id (order_id),
@@ -90,6 +92,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.affiliates (
   email       VARCHAR(255)  NULL,
   raw         JSON          NULL,
   updated_at  DATETIME(3)   NOT NULL,
+  row_hash    CHAR(32)      NULL,
   PRIMARY KEY (id),
   CONSTRAINT affiliates_status CHECK (status IN ('active', 'inactive', 'pending'))
 );
@@ -101,6 +104,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.offers (
   email       VARCHAR(255)  NULL,
   raw         JSON          NULL,
   updated_at  DATETIME(3)   NOT NULL,
+  row_hash    CHAR(32)      NULL,
   PRIMARY KEY (id),
   CONSTRAINT offers_status CHECK (status IN ('active', 'inactive', 'pending'))
 );
@@ -112,6 +116,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.advertisers (
   email       VARCHAR(255)  NULL,
   raw         JSON          NULL,
   updated_at  DATETIME(3)   NOT NULL,
+  row_hash    CHAR(32)      NULL,
   PRIMARY KEY (id),
   CONSTRAINT advertisers_status CHECK (status IN ('active', 'inactive', 'pending'))
 );

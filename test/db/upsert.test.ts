@@ -36,6 +36,12 @@ describe('idempotent upserts', () => {
     expect(counts).toEqual({ c: 700, k: 2500 });
   });
 
+  it('a later re-read of the same content changes nothing (not even updated_at)', async () => {
+    const before = await tableDigest(t.db, [`${ev}.conversions`]);
+    await upsertConversions(t.db, ev, conversions, '2026-10-20T00:00:00.000Z');
+    expect(await tableDigest(t.db, [`${ev}.conversions`])).toBe(before);
+  });
+
   it('rollups equal the base tables and money sums exactly', async () => {
     const [r] = await t.db.query<{ clicks: string; uniq: string; conv: string; revenue: string; payout: string }>(
       `SELECT SUM(clicks) AS clicks, SUM(unique_clicks) AS uniq, SUM(conversions) AS conv, SUM(revenue) AS revenue, SUM(payout) AS payout FROM ${ev}.hourly_rollups`,
