@@ -1,0 +1,136 @@
+import type { Finding, RuleContext, RuleDefinition } from './types.js';
+import { fingerprintOf, severityFor } from './types.js';
+import { hourCutoff, isoDay, orderIds, orderedPlatforms, pct, round, sqlTime } from './common.js';
+import { twoProportionZTest } from './stats.js';
+import { DAY_MS } from '../util/time.js';
+
+/**
+ * conversion-rate-discrepancy (DESIGN.md §6): the same mapped offer (and offer × affiliate) converts
+ * at different rates on two platforms over the last `windowDays` (complete hours before `at`).
+ * Rate = base conversions / clicks from hourly_rollups. For every subject and every pair of
+ * platforms where BOTH sides have ≥ `minClicks` clicks and ≥ `minConversions` conversions, one
+ * comparison is tested. A comparison fires when all three hold:
+ *   - practical: |rate_b / rate_a − 1| > `relativeTolerance`, with `a` the legacy-side (config order
+ *     first) platform as the reference;
+ *   - statistical: a pooled two-proportion z-test gives p < `pValue` / m (Bonferroni), where m is the
+ *     number of comparisons tested in this evaluation (offers and offer × affiliate together);
+ *   - volume: the minimums above.
+ * Offer × affiliate subjects need the affiliate mapped too; offer totals include unmapped affiliates.
+ */
+
+type Agg = {
+  offer_key: string;
+  aff_key: string | null;
+  offer_id: string;
+  affiliate_id: string;
+  clicks: string | number;
+  conversions: string | number;
+};
+
+interface Side {
+  clicks: number;
+  conversions: number;
+  offerId: string;
+  affiliateId?: string;
+}
+
+export const conversionRateDiscrepancy: RuleDefinition = {
+  id: 'conversion-rate-discrepancy',
+  defaultSeverity: 'warning',
+  async evaluate(ctx: RuleContext): Promise<Finding[]> {
+    const cfg = ctx.config.rules['conversion-rate-discrepancy'];
+    const to = hourCutoff(ctx.at);
+    const from = new Date(to.getTime() - cfg.windowDays * DAY_MS);
+    const platforms = orderedPlatforms(ctx.config);
+    // subject key → platform → side
+    const subjects = new Map<string, { offerKey: string; affKey: string | null; sides: Map<string, Side> }>();
+    for (const platform of platforms) {
+      const rows = await ctx.db.query<Agg>(
+        `SELECT mo.canonical_key AS offer_key, ma.canonical_key AS aff_key, MIN(r.offer_id) AS offer_id, MIN(r.affiliate_id) AS affiliate_id,
+                SUM(r.clicks) AS clicks, SUM(r.conversions) AS conversions
+         FROM ${ctx.names.platform(platform)}.hourly_rollups r
+         JOIN ${ctx.names.core}.entity_map mo ON mo.entity_type = 'offer' AND mo.platform = :p AND mo.platform_id = r.offer_id
+         LEFT JOIN ${ctx.names.core}.entity_map ma ON ma.entity_type = 'affiliate' AND ma.platform = :p AND ma.platform_id = r.affiliate_id
+         WHERE r.hour >= :from AND r.hour < :to
+         GROUP BY mo.canonical_key, ma.canonical_key`,
+        { p: platform, from: sqlTime(from), to: sqlTime(to) },
+      );
+      for (const r of rows) {
+        const clicks = Number(r.clicks);
+        const conversions = Number(r.conversions);
+        const offerSubject = subjectFor(subjects, r.offer_key, null);
+        const s = offerSubject.sides.get(platform) ?? { clicks: 0, conversions: 0, offerId: r.offer_id };
+        s.clicks += clicks;
+        s.conversions += conversions;
+        offerSubject.sides.set(platform, s);
+        if (r.aff_key !== null) subjectFor(subjects, r.offer_key, r.aff_key).sides.set(platform, { clicks, conversions, offerId: r.offer_id, affiliateId: r.affiliate_id });
+      }
+    }
+
+    const tests: { offerKey: string; affKey: string | null; a: string; b: string; sa: Side; sb: Side }[] = [];
+    const keys = [...subjects.keys()].sort();
+    for (const k of keys) {
+      const s = subjects.get(k)!;
+      for (let i = 0; i < platforms.length; i++) {
+        for (let j = i + 1; j < platforms.length; j++) {
+          const sa = s.sides.get(platforms[i]);
+          const sb = s.sides.get(platforms[j]);
+          if (!sa || !sb) continue;
+          if (sa.clicks < cfg.minClicks || sb.clicks < cfg.minClicks || sa.conversions < cfg.minConversions || sb.conversions < cfg.minConversions) continue;
+          tests.push({ offerKey: s.offerKey, affKey: s.affKey, a: platforms[i], b: platforms[j], sa, sb });
+        }
+      }
+    }
+    const m = tests.length;
+    const alpha = cfg.pValue / Math.max(1, m);
+    const out: Finding[] = [];
+    for (const t of tests) {
+      const ra = t.sa.conversions / t.sa.clicks;
+      const rb = t.sb.conversions / t.sb.clicks;
+      const rel = ra === 0 ? (rb === 0 ? 0 : Infinity) : Math.abs(rb / ra - 1);
+      if (!(rel > cfg.relativeTolerance)) continue;
+      const { z, p } = twoProportionZTest(t.sa.conversions, t.sa.clicks, t.sb.conversions, t.sb.clicks);
+      if (!(p < alpha)) continue;
+      const offer = orderIds(ctx.config, ctx.crosswalk.subjectIds('offer', { [t.a]: t.sa.offerId, [t.b]: t.sb.offerId }));
+      const affiliate = t.affKey !== null ? orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [t.a]: t.sa.affiliateId!, [t.b]: t.sb.affiliateId! })) : undefined;
+      const who = `offer ${await ctx.labels.label('offer', offer)}${affiliate ? ` for affiliate ${await ctx.labels.label('affiliate', affiliate)}` : ''}`;
+      const lower = rb < ra ? t.b : t.a;
+      out.push({
+        rule: conversionRateDiscrepancy.id,
+        severity: severityFor(ctx.config, conversionRateDiscrepancy),
+        fingerprint: fingerprintOf(conversionRateDiscrepancy.id, { platforms: [t.a, t.b], offer: t.offerKey, affiliate: t.affKey ?? undefined }),
+        subject: affiliate ? { offer, affiliate, platforms: [t.a, t.b] } : { offer, platforms: [t.a, t.b] },
+        summary:
+          `Conversion rate of ${who} differs: ${pct(ra, 2)} on ${t.a} vs ${pct(rb, 2)} on ${t.b} over the last ${cfg.windowDays} days ` +
+          `(${pct(rel === Infinity ? 1 : rel, 0)} relative; p=${p.toExponential(1)}, ${m} comparisons). ${lower} may be losing conversions.`,
+        metrics: {
+          window_from: isoDay(from),
+          [`${t.a}_clicks`]: t.sa.clicks,
+          [`${t.a}_conversions`]: t.sa.conversions,
+          [`${t.a}_rate`]: round(ra),
+          [`${t.b}_clicks`]: t.sb.clicks,
+          [`${t.b}_conversions`]: t.sb.conversions,
+          [`${t.b}_rate`]: round(rb),
+          relative_difference: rel === Infinity ? null : round(rel),
+          z: round(z, 3),
+          p_value: Number(p.toPrecision(3)),
+          comparisons: m,
+          alpha: Number(alpha.toPrecision(3)),
+        },
+        evidence: [],
+        money_at_risk: null,
+      });
+    }
+    return out;
+  },
+};
+
+function subjectFor(map: Map<string, { offerKey: string; affKey: string | null; sides: Map<string, Side> }>, offerKey: string, affKey: string | null) {
+  const k = `${offerKey}\u0000${affKey ?? ''}`;
+  let s = map.get(k);
+  if (!s) {
+    s = { offerKey, affKey, sides: new Map() };
+    map.set(k, s);
+  }
+  return s;
+}

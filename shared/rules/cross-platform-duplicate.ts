@@ -1,0 +1,187 @@
+import type { Finding, RuleContext, RuleDefinition } from './types.js';
+import { fingerprintOf, severityFor } from './types.js';
+import { isoDay, isoFromSql, moneyLookbackStart, orderIds, orderedPlatforms, plural, sqlTime, takeEvidence } from './common.js';
+import { formatMoney, fromMicros, sumMoney } from './money.js';
+
+/**
+ * cross-platform-duplicate (DESIGN.md §6): one sale recorded on two platforms, so the affiliate may
+ * be paid twice. For every pair of configured platforms, a key ladder is tried in order and each
+ * conversion is matched at most once (the first, strongest key wins):
+ *   1. `order_id`: the advertiser's order / transaction id, equal on both sides;
+ *   2. the transaction-id bridge, only between a CAKE and an Everflow platform (CAKE's guide to
+ *      running alongside Everflow passes Everflow's `{transaction_id}` into CAKE `s2` and CAKE's
+ *      request id `#oreqid#` into an Everflow sub id): CAKE `sub2` = Everflow `transaction_id`, or an
+ *      Everflow `sub1`…`sub5` = the CAKE conversion's `click_id` / `transaction_id` (where the CAKE
+ *      connector keeps the request id). Bridge values shorter than 6 characters are ignored: sub ids
+ *      also carry short values such as affiliate ids that would collide by chance;
+ *   3. same mapped offer (crosswalk) + same IP (+ same user-agent hash when both sides have one),
+ *      conversion times within `ipWindowMinutes`; the nearest in time is taken. The IP itself never goes into evidence (personal data).
+ * Only base conversions that are approved or pending count (a rejected one is not paid). The lookback
+ * runs from migration.startDate (at most `maxLookbackDays` before `at`) to `at`. One finding per
+ * platform pair × affiliate × offer (canonical keys of the first platform's side); money at risk is
+ * the sum over matched pairs of the smaller payout of the two (the amount paid twice), computed in
+ * SQL/BigInt, in the platforms' own currency (no FX conversion).
+ */
+
+type PairRow = {
+  a_id: string;
+  b_id: string;
+  a_aff: string;
+  a_offer: string;
+  b_aff: string;
+  b_offer: string;
+  a_at: string;
+  b_at: string;
+  a_payout: string;
+  b_payout: string;
+  dup_payout: string;
+  key_value: string | null;
+};
+
+const PAID = `('approved', 'pending')`;
+const BRIDGE_MIN = 6;
+
+export const crossPlatformDuplicate: RuleDefinition = {
+  id: 'cross-platform-duplicate',
+  defaultSeverity: 'critical',
+  async evaluate(ctx: RuleContext): Promise<Finding[]> {
+    const cfg = ctx.config.rules['cross-platform-duplicate'];
+    const from = moneyLookbackStart(ctx.config, ctx.at, cfg.maxLookbackDays);
+    if (from >= ctx.at) return [];
+    const platforms = orderedPlatforms(ctx.config);
+    const findings: Finding[] = [];
+    for (let i = 0; i < platforms.length; i++) {
+      for (let j = i + 1; j < platforms.length; j++) {
+        findings.push(...(await evaluatePair(ctx, platforms[i], platforms[j], from, Math.round(cfg.ipWindowMinutes * 60))));
+      }
+    }
+    return findings;
+  },
+};
+
+async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, windowSeconds: number): Promise<Finding[]> {
+  const A = ctx.names.platform(p);
+  const B = ctx.names.platform(q);
+  const core = ctx.names.core;
+  const params = { from: sqlTime(from), at: sqlTime(ctx.at), p, q, w: windowSeconds, minlen: BRIDGE_MIN };
+  const cols = `a.conversion_id AS a_id, b.conversion_id AS b_id, a.affiliate_id AS a_aff, a.offer_id AS a_offer, b.affiliate_id AS b_aff, b.offer_id AS b_offer,
+    a.converted_at AS a_at, b.converted_at AS b_at, a.payout AS a_payout, b.payout AS b_payout, LEAST(a.payout, b.payout) AS dup_payout`;
+  const both = `a.converted_at >= :from AND a.converted_at < :at AND a.is_event = 0 AND a.status IN ${PAID}
+    AND b.converted_at >= :from AND b.converted_at < :at AND b.is_event = 0 AND b.status IN ${PAID}`;
+  const order = `ORDER BY a.converted_at, a.conversion_id, b.converted_at, b.conversion_id`;
+
+  const steps: { key: string; rows: PairRow[] }[] = [];
+  steps.push({
+    key: 'order_id',
+    rows: await ctx.db.query<PairRow>(
+      `SELECT ${cols}, a.order_id AS key_value FROM ${A}.conversions a JOIN ${B}.conversions b ON b.order_id = a.order_id
+       WHERE a.order_id IS NOT NULL AND a.order_id <> '' AND ${both} ${order}`,
+      params,
+    ),
+  });
+
+  const kindP = ctx.config.platforms[p].kind;
+  const kindQ = ctx.config.platforms[q].kind;
+  if ((kindP === 'cake' && kindQ === 'everflow') || (kindP === 'everflow' && kindQ === 'cake')) {
+    // Written with `a` = the config-order first platform; the CAKE/Everflow roles decide the columns.
+    const cakeIsA = kindP === 'cake';
+    const c = cakeIsA ? 'a' : 'b';
+    const e = cakeIsA ? 'b' : 'a';
+    const subs = [1, 2, 3, 4, 5].map((n) => `${e}.sub${n}`).join(', ');
+    steps.push({
+      key: 'cake_s2_everflow_transaction_id',
+      rows: await ctx.db.query<PairRow>(
+        `SELECT ${cols}, ${c}.sub2 AS key_value FROM ${A}.conversions a JOIN ${B}.conversions b ON ${e}.transaction_id = ${c}.sub2
+         WHERE CHAR_LENGTH(${c}.sub2) >= :minlen AND ${both} ${order}`,
+        params,
+      ),
+    });
+    steps.push({
+      key: 'everflow_sub_cake_request_id',
+      rows: await ctx.db.query<PairRow>(
+        `SELECT ${cols}, COALESCE(${c}.click_id, ${c}.transaction_id) AS key_value FROM ${A}.conversions a JOIN ${B}.conversions b
+           ON ((CHAR_LENGTH(${c}.click_id) >= :minlen AND ${c}.click_id IN (${subs}))
+            OR (CHAR_LENGTH(${c}.transaction_id) >= :minlen AND ${c}.transaction_id IN (${subs})))
+         WHERE ${both} ${order}`,
+        params,
+      ),
+    });
+  }
+
+  steps.push({
+    key: 'offer_ip',
+    rows: await ctx.db.query<PairRow>(
+      `SELECT ${cols}, NULL AS key_value
+       FROM ${A}.conversions a
+       JOIN ${core}.entity_map ma ON ma.entity_type = 'offer' AND ma.platform = :p AND ma.platform_id = a.offer_id
+       JOIN ${B}.conversions b ON b.ip = a.ip
+         AND b.converted_at >= a.converted_at - INTERVAL :w SECOND AND b.converted_at <= a.converted_at + INTERVAL :w SECOND
+       JOIN ${core}.entity_map mb ON mb.entity_type = 'offer' AND mb.platform = :q AND mb.platform_id = b.offer_id AND mb.canonical_key = ma.canonical_key
+       WHERE a.ip IS NOT NULL AND a.ip <> ''
+         AND (a.user_agent_hash IS NULL OR b.user_agent_hash IS NULL OR a.user_agent_hash = b.user_agent_hash)
+         AND ${both}
+       ORDER BY a.converted_at, a.conversion_id, ABS(TIMESTAMPDIFF(MICROSECOND, a.converted_at, b.converted_at)), b.conversion_id`,
+      params,
+    ),
+  });
+
+  // Greedy one-to-one matching down the ladder.
+  const usedA = new Set<string>();
+  const usedB = new Set<string>();
+  const matches: (PairRow & { match: string })[] = [];
+  for (const step of steps) {
+    for (const r of step.rows) {
+      if (usedA.has(r.a_id) || usedB.has(r.b_id)) continue;
+      usedA.add(r.a_id);
+      usedB.add(r.b_id);
+      matches.push({ ...r, match: step.key });
+    }
+  }
+  if (matches.length === 0) return [];
+
+  const groups = new Map<string, (PairRow & { match: string })[]>();
+  for (const m of matches) {
+    const k = `${ctx.crosswalk.keyOf('affiliate', p, m.a_aff)}\u0000${ctx.crosswalk.keyOf('offer', p, m.a_offer)}`;
+    const g = groups.get(k) ?? [];
+    g.push(m);
+    groups.set(k, g);
+  }
+  const rule = crossPlatformDuplicate;
+  const out: Finding[] = [];
+  for (const [k, rows] of groups) {
+    const [affKey, offerKey] = k.split('\u0000');
+    const first = rows[0];
+    const affiliate = orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [q]: first.b_aff, [p]: first.a_aff }));
+    const offer = orderIds(ctx.config, ctx.crosswalk.subjectIds('offer', { [q]: first.b_offer, [p]: first.a_offer }));
+    const money = sumMoney(rows.map((r) => r.dup_payout));
+    const byKey: Record<string, number> = {};
+    for (const r of rows) byKey[r.match] = (byKey[r.match] ?? 0) + 1;
+    const [affLabel, offerLabel] = [await ctx.labels.label('affiliate', affiliate), await ctx.labels.label('offer', offer)];
+    const firstAt = isoFromSql(rows[0].a_at);
+    const lastAt = isoFromSql(rows[rows.length - 1].a_at);
+    out.push({
+      rule: rule.id,
+      severity: severityFor(ctx.config, rule),
+      fingerprint: fingerprintOf(rule.id, { platforms: [p, q], affiliate: affKey, offer: offerKey }),
+      subject: { offer, affiliate, platforms: [p, q] },
+      summary:
+        `${plural(rows.length, 'sale')} recorded on both ${p} and ${q} for affiliate ${affLabel} on offer ${offerLabel} ` +
+        `(${firstAt?.slice(0, 10)} to ${lastAt?.slice(0, 10)}): ${formatMoney(money)} in payout may be paid twice.`,
+      metrics: { duplicates: rows.length, ...Object.fromEntries(Object.entries(byKey).map(([m, n]) => [`matched_by_${m}`, n])), since: isoDay(from) },
+      evidence: takeEvidence(
+        [...rows].reverse().map((r) => ({
+          match: r.match,
+          key: r.key_value,
+          [`${p}_conversion_id`]: r.a_id,
+          [`${q}_conversion_id`]: r.b_id,
+          [`${p}_converted_at`]: isoFromSql(r.a_at),
+          [`${q}_converted_at`]: isoFromSql(r.b_at),
+          [`${p}_payout`]: fromMicros(sumMoney([r.a_payout])),
+          [`${q}_payout`]: fromMicros(sumMoney([r.b_payout])),
+        })),
+      ),
+      money_at_risk: fromMicros(money),
+    });
+  }
+  return out;
+}

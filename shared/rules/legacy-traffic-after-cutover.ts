@@ -1,0 +1,65 @@
+import type { Finding, RuleContext, RuleDefinition } from './types.js';
+import { fingerprintOf, severityFor } from './types.js';
+import { dateOf, isoFromSql, orderIds, plural, sqlTime, takeEvidence } from './common.js';
+import { formatMoney, fromMicros, toMicros } from './money.js';
+
+/**
+ * legacy-traffic-after-cutover (DESIGN.md §6): per legacy platform and affiliate, base conversions
+ * (not rejected/invalid) converted from migration.cutoverDate 00:00 UTC up to `at` whose CLICK was
+ * also at or after the cutover. Late conversions of clicks made before the cutover are expected
+ * (attribution windows run for days) and never count; a conversion without a click time cannot be
+ * shown to be new traffic and does not count either. Fires at ≥ `minConversions`. Reads
+ * conversions through the converted_at index only.
+ */
+
+type Row = {
+  affiliate_id: string;
+  conversions: number | string;
+  payout: string;
+  first_at: string;
+  last_at: string;
+};
+
+export const legacyTrafficAfterCutover: RuleDefinition = {
+  id: 'legacy-traffic-after-cutover',
+  defaultSeverity: 'warning',
+  async evaluate(ctx: RuleContext): Promise<Finding[]> {
+    const cfg = ctx.config.rules['legacy-traffic-after-cutover'];
+    const cutover = dateOf(ctx.config.migration.cutoverDate);
+    if (cutover >= ctx.at) return [];
+    const out: Finding[] = [];
+    for (const legacy of ctx.config.migration.legacy) {
+      const db = ctx.names.platform(legacy);
+      const where = `converted_at >= :cutover AND converted_at < :at AND clicked_at >= :cutover AND is_event = 0 AND status IN ('approved', 'pending')`;
+      const rows = await ctx.db.query<Row>(
+        `SELECT affiliate_id, COUNT(*) AS conversions, SUM(payout) AS payout, MIN(converted_at) AS first_at, MAX(converted_at) AS last_at
+         FROM ${db}.conversions WHERE ${where}
+         GROUP BY affiliate_id HAVING COUNT(*) >= :min ORDER BY affiliate_id`,
+        { cutover: sqlTime(cutover), at: sqlTime(ctx.at), min: cfg.minConversions },
+      );
+      for (const r of rows) {
+        const samples = await ctx.db.query<{ conversion_id: string; offer_id: string; clicked_at: string; converted_at: string; payout: string }>(
+          `SELECT conversion_id, offer_id, clicked_at, converted_at, payout FROM ${db}.conversions WHERE ${where} AND affiliate_id = :aff
+           ORDER BY converted_at DESC, conversion_id LIMIT 5`,
+          { cutover: sqlTime(cutover), at: sqlTime(ctx.at), aff: r.affiliate_id },
+        );
+        const affiliate = orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [legacy]: r.affiliate_id }));
+        const n = Number(r.conversions);
+        const payout = toMicros(r.payout);
+        out.push({
+          rule: legacyTrafficAfterCutover.id,
+          severity: severityFor(ctx.config, legacyTrafficAfterCutover),
+          fingerprint: fingerprintOf(legacyTrafficAfterCutover.id, { platforms: [legacy], affiliate: ctx.crosswalk.keyOf('affiliate', legacy, r.affiliate_id) }),
+          subject: { affiliate, platforms: [legacy] },
+          summary:
+            `Affiliate ${await ctx.labels.label('affiliate', affiliate)} still sends new traffic to ${legacy} after the ${ctx.config.migration.cutoverDate} cutover: ` +
+            `${plural(n, 'conversion')} from post-cutover clicks (${formatMoney(payout)} payout), the latest at ${isoFromSql(r.last_at)}.`,
+          metrics: { conversions: n, payout: fromMicros(payout), first_at: isoFromSql(r.first_at), last_at: isoFromSql(r.last_at), cutover_date: ctx.config.migration.cutoverDate },
+          evidence: takeEvidence(samples.map((s) => ({ conversion_id: s.conversion_id, offer_id: s.offer_id, clicked_at: isoFromSql(s.clicked_at), converted_at: isoFromSql(s.converted_at), payout: fromMicros(toMicros(s.payout)) }))),
+          money_at_risk: null,
+        });
+      }
+    }
+    return out;
+  },
+};
