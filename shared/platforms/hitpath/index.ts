@@ -1,0 +1,45 @@
+import type { Stream } from '../../model/canonical.js';
+import type { Connector, NormalizeResult } from '../types.js';
+import { HITPATH_HORIZON_DAYS, HITPATH_RATE_LIMIT, fetchHitpathSlice } from './client.js';
+import { mapHitpathClick, mapHitpathSale, type MapContext } from './map.js';
+import { resolveColumns, type HitpathConfig } from './schemas.js';
+
+export { HITPATH_RATE_LIMIT, HITPATH_HORIZON_DAYS } from './client.js';
+
+/**
+ * Slice lengths. The Reporting API takes whole local dates and has no paging, so every slice costs
+ * one call per stream however short it is, and the budget is 2 calls per 5 minutes (576 a day,
+ * shared by both streams and every retry). Hours-long slices would spend that budget re-reading
+ * the same local days; days-long slices spend it well:
+ * - conversions: 72 h — one call re-reads the default 72 h lookback, so an hourly schedule costs
+ *   ~2 sales calls an hour;
+ * - clicks: 24 h — clicks are ~100× the volume and arrive in one unpaged reply that the fetch
+ *   worker holds in memory, so a day per call keeps the reply moderate.
+ * (A UTC-aligned slice covers two local dates in a non-UTC zone; the rows of the extra day are
+ * dropped by the client and read by the neighbouring slice.)
+ */
+const SLICE_HOURS: Partial<Record<Stream, number>> = { conversions: 72, clicks: 24 };
+
+/**
+ * HitPath connector. Streams: conversions (`type=sales`) and clicks (`type=clicks`) only — HitPath
+ * publishes no spec for its Admin API (entity lists) and has no change feed (reference §3.2, §5),
+ * so there are no entity or conversion_changes streams; status changes are caught by the lookback
+ * re-read of `type=sales`, which reports statuses as of now.
+ */
+export function createHitpathConnector(key: string, config: HitpathConfig): Connector {
+  const columns = resolveColumns(config.columns);
+  const mapCtx: MapContext = { platform: key, columns, timezone: config.timezone, currency: config.currency };
+  return {
+    kind: 'hitpath',
+    streams: ['conversions', 'clicks'],
+    horizonDays: HITPATH_HORIZON_DAYS,
+    defaultRateLimit: HITPATH_RATE_LIMIT,
+    sliceHours: (stream) => SLICE_HOURS[stream] ?? 24,
+    fetchSlice: (slice, ctx, onPage) => fetchHitpathSlice({ platform: key, config, columns }, slice, ctx, onPage),
+    normalize<S extends Stream>(stream: S, record: unknown): NormalizeResult<S> {
+      if (stream === 'conversions') return mapHitpathSale(record, mapCtx) as NormalizeResult<S>;
+      if (stream === 'clicks') return mapHitpathClick(record, mapCtx) as NormalizeResult<S>;
+      return { ok: false, reason: `${key} ${stream}: HitPath has no ${stream} stream (only conversions and clicks)` };
+    },
+  };
+}

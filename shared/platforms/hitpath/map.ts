@@ -1,0 +1,232 @@
+import type * as z from 'zod';
+import type { ClickRow, ConversionRow, ConversionStatus } from '../../model/canonical.js';
+import type { NormalizeResult } from '../types.js';
+import { parseLocalTime, zoneOffsetMs } from '../../util/time.js';
+import {
+  hitpathClickRowSchema,
+  hitpathSaleRowSchema,
+  pickColumns,
+  rawRecordSchema,
+  type HitpathColumn,
+  type HitpathColumnMap,
+} from './schemas.js';
+
+/**
+ * HitPath report rows → canonical rows.
+ *
+ * - Times: HitPath writes wall-clock times in the instance's zone (config `timezone`; the API
+ *   documents no zone at all, reference §3.5). Accepted forms are those the reference shows for
+ *   dates (`2008-02-02`, `1/21/2008`) with an optional time (`2026-11-01 01:30:00`,
+ *   `11/1/2026 1:30:00 AM`), optionally followed by a UTC offset (`-05:00`, `Z`) or the zone's
+ *   abbreviation (`EST`/`EDT`). Without either, the repeated autumn hour is ambiguous and takes
+ *   the earlier instant (shared/util/time.ts); a spring-gap time moves forward by the gap.
+ * - Conversion id: HitPath has none — a sale row *is* the click row (reference §5). A base sale
+ *   (empty event column) is `<hitid>`, since non-Multi-Sales campaigns record one sale per HitID;
+ *   a Multi-Sales event is `<hitid>:<event>`, so every event is its own conversion and the base
+ *   sale keeps its id when events arrive. Two fires of the *same* event on one HitID cannot be
+ *   told apart by the report and collapse into one row (the later read wins).
+ * - order_id: HitPath's Trans ID is the advertiser's transaction id. Manually added sales carry
+ *   "added by admin (initials)" there instead (reference §3.4); that is not an order id, and
+ *   keeping it would make every manual sale a "duplicate" of every other, so it becomes null
+ *   (the text stays in `raw`). transaction_id stays null: HitPath's only own id is the HitID,
+ *   which is click_id.
+ * - revenue = the `amount` column (payin, DESIGN.md §3); sale_amount is not in the report → null.
+ */
+
+/** HitPath's status words (case-insensitive) → canonical status. Anything else is quarantined, never guessed. */
+export const HITPATH_STATUS_MAP: Readonly<Record<string, ConversionStatus>> = {
+  approved: 'approved',
+  paid: 'approved',
+  pending: 'pending',
+  unapproved: 'pending',
+  hold: 'pending',
+  'on hold': 'pending',
+  rejected: 'rejected',
+  declined: 'rejected',
+  denied: 'rejected',
+  reversed: 'rejected',
+  returned: 'rejected',
+  refunded: 'rejected',
+  chargeback: 'rejected',
+  void: 'rejected',
+  voided: 'rejected',
+  cancelled: 'rejected',
+  canceled: 'rejected',
+  invalid: 'invalid',
+  fraud: 'invalid',
+  duplicate: 'invalid',
+  scrubbed: 'invalid',
+};
+
+export function mapHitpathStatus(value: string): ConversionStatus | null {
+  return HITPATH_STATUS_MAP[value.trim().toLowerCase().replace(/\s+/g, ' ')] ?? null;
+}
+
+const TRUE_WORDS = new Set(['1', 'y', 'yes', 'true', 't']);
+const FALSE_WORDS = new Set(['0', 'n', 'no', 'false', 'f']);
+
+const abbrevFormatters = new Map<string, Intl.DateTimeFormat>();
+function zoneAbbrev(zone: string, ms: number): string {
+  let f = abbrevFormatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'short' });
+    abbrevFormatters.set(zone, f);
+  }
+  return f.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? '';
+}
+
+/** Every UTC instant whose wall-clock time in `zone` is `wallMs` (two in the autumn overlap, none in the spring gap). */
+function instantsForWall(zone: string, wallMs: number): number[] {
+  const offsets = new Set([zoneOffsetMs(zone, wallMs - 86_400_000), zoneOffsetMs(zone, wallMs), zoneOffsetMs(zone, wallMs + 86_400_000)]);
+  return [...offsets].map((o) => wallMs - o).filter((t) => t + zoneOffsetMs(zone, t) === wallMs);
+}
+
+/**
+ * Parses a HitPath time cell (see the module comment for the forms) in `zone` → UTC, or null when
+ * the text is not a time or names an offset/abbreviation that does not exist at that wall time.
+ */
+export function parseHitpathTime(value: string, zone: string): Date | null {
+  const s = value.trim();
+  const offset = /^(.*\d)\s*(Z|[+-]\d{2}:?\d{2})$/i.exec(s);
+  if (offset) {
+    const wall = parseLocalTime(offset[1], 'UTC');
+    if (!wall) return null;
+    if (offset[2].toUpperCase() === 'Z') return wall;
+    const sign = offset[2][0] === '-' ? -1 : 1;
+    const digits = offset[2].slice(1).replace(':', '');
+    const ms = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
+    return new Date(wall.getTime() - ms);
+  }
+  const abbrev = /^(.*?)\s+([A-Za-z]{1,5}(?:[+-]\d{1,2})?)$/.exec(s);
+  if (abbrev && !/^(AM|PM)$/i.test(abbrev[2])) {
+    const wall = parseLocalTime(abbrev[1], 'UTC');
+    if (!wall) return null;
+    const tag = abbrev[2].toUpperCase();
+    if (tag === 'UTC' || tag === 'GMT') return wall;
+    const hit = instantsForWall(zone, wall.getTime()).find((t) => zoneAbbrev(zone, t).toUpperCase() === tag);
+    return hit === undefined ? null : new Date(hit);
+  }
+  return parseLocalTime(s, zone);
+}
+
+export interface MapContext {
+  /** The platform key (for reasons: `hitpath conversions: …`). */
+  platform: string;
+  columns: HitpathColumnMap;
+  timezone: string;
+  currency: string;
+}
+
+type Fail = { ok: false; reason: string };
+
+function describe(ctx: MapContext, stream: string, col: HitpathColumn, value: unknown, problem: string): string {
+  const shown = typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value) : String(value);
+  return `${ctx.platform} ${stream}: column "${ctx.columns[col] ?? col}" (${col}): ${problem}${value === undefined || value === null ? '' : `, got ${shown}`}`;
+}
+
+function validate<T>(ctx: MapContext, stream: string, record: unknown, type: 'clicks' | 'sales', schema: z.ZodType<T>): { ok: true; row: T } | Fail {
+  const raw = rawRecordSchema.safeParse(record);
+  if (!raw.success) {
+    const issue = raw.error.issues[0];
+    return { ok: false, reason: `${ctx.platform} ${stream}: expected a report row (header → text)${issue.path.length ? ` at "${issue.path.join('.')}"` : ''}: ${issue.message}` };
+  }
+  const picked = pickColumns(raw.data, ctx.columns, type);
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const col = String(issue.path[0]) as HitpathColumn;
+    return { ok: false, reason: describe(ctx, stream, col, picked[col], issue.message) };
+  }
+  return { ok: true, row: parsed.data };
+}
+
+function time(ctx: MapContext, stream: string, col: HitpathColumn, value: string): Date | Fail {
+  const d = parseHitpathTime(value, ctx.timezone);
+  return d ?? { ok: false, reason: describe(ctx, stream, col, value, `expected a time in ${ctx.timezone} like 2026-11-01 13:30:00 or 11/1/2026 1:30:00 PM`) };
+}
+
+/** One `type=sales` row → a conversion (base sale or Multi-Sales event). */
+export function mapHitpathSale(record: unknown, ctx: MapContext): NormalizeResult<'conversions'> {
+  const stream = 'conversions';
+  const v = validate(ctx, stream, record, 'sales', hitpathSaleRowSchema);
+  if (!v.ok) return v;
+  const r = v.row;
+  const convertedAt = time(ctx, stream, 'converted_at', r.converted_at);
+  if (!(convertedAt instanceof Date)) return convertedAt;
+  let clickedAt: Date | null = null;
+  if (r.clicked_at !== null) {
+    const t = time(ctx, stream, 'clicked_at', r.clicked_at);
+    if (!(t instanceof Date)) return t;
+    clickedAt = t;
+  }
+  const status = mapHitpathStatus(r.status);
+  if (status === null) {
+    return { ok: false, reason: describe(ctx, stream, 'status', r.status, `unknown status (known: ${Object.keys(HITPATH_STATUS_MAP).join(', ')})`) };
+  }
+  const row: ConversionRow = {
+    conversion_id: hitpathConversionId(r.click_id, r.event_name),
+    click_id: r.click_id,
+    transaction_id: null,
+    order_id: r.order_id !== null && /^added by admin\b/i.test(r.order_id) ? null : r.order_id,
+    converted_at: convertedAt.toISOString(),
+    clicked_at: clickedAt ? clickedAt.toISOString() : null,
+    affiliate_id: r.affiliate_id,
+    offer_id: r.offer_id,
+    advertiser_id: null,
+    sub1: r.sub1,
+    sub2: r.sub2,
+    sub3: r.sub3,
+    sub4: null,
+    sub5: null,
+    event_name: r.event_name,
+    is_event: r.event_name !== null,
+    status,
+    revenue: r.revenue,
+    payout: r.payout,
+    sale_amount: null,
+    currency: ctx.currency,
+    ip: r.ip,
+    user_agent_hash: null,
+    country_code: null,
+    raw: record,
+  };
+  return { ok: true, row };
+}
+
+export function hitpathConversionId(hitid: string, eventName: string | null): string {
+  return eventName === null ? hitid : `${hitid}:${eventName}`;
+}
+
+/** One `type=clicks` row → a click. Sale columns on the clicks report are ignored (sales come from type=sales). */
+export function mapHitpathClick(record: unknown, ctx: MapContext): NormalizeResult<'clicks'> {
+  const stream = 'clicks';
+  const v = validate(ctx, stream, record, 'clicks', hitpathClickRowSchema);
+  if (!v.ok) return v;
+  const r = v.row;
+  const clickedAt = time(ctx, stream, 'clicked_at', r.clicked_at);
+  if (!(clickedAt instanceof Date)) return clickedAt;
+  let isUnique = true;
+  if (r.is_unique !== null) {
+    const w = r.is_unique.toLowerCase();
+    if (TRUE_WORDS.has(w)) isUnique = true;
+    else if (FALSE_WORDS.has(w)) isUnique = false;
+    else return { ok: false, reason: describe(ctx, stream, 'is_unique', r.is_unique, 'expected 1/0, yes/no or true/false') };
+  }
+  const row: ClickRow = {
+    click_id: r.click_id,
+    clicked_at: clickedAt.toISOString(),
+    affiliate_id: r.affiliate_id,
+    offer_id: r.offer_id,
+    advertiser_id: null,
+    sub1: r.sub1,
+    sub2: r.sub2,
+    sub3: r.sub3,
+    sub4: null,
+    sub5: null,
+    ip: r.ip,
+    user_agent_hash: null,
+    country_code: null,
+    is_unique: isUnique,
+  };
+  return { ok: true, row };
+}
