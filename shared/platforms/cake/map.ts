@@ -1,0 +1,338 @@
+import type * as z from 'zod';
+import type { ClickRow, ConversionRow, ConversionStatus, EntityRow, EntityStatus, Stream } from '../../model/canonical.js';
+import type { NormalizeContext, NormalizeResult } from '../types.js';
+import { zonedToUtc, parseLocalTime, zoneOffsetMs } from '../../util/time.js';
+import { advertiserSchema, affiliateSchema, clickSchema, eventConversionSchema, offerSchema, type CakeClick, type CakeEventConversion } from './schemas.js';
+
+/**
+ * CAKE records → canonical rows (DESIGN.md §4). Decisions the reference leaves open, written down:
+ *
+ * **Dates.** JSON dates are Microsoft `/Date(ms)/`. The reference says CAKE's timezone is NOT FOUND
+ * and to treat CAKE times as instance-local (unconfirmed, §2.5). So by default (`instance-wall`)
+ * the ms value is read as the instance's *wall clock* written as if it were UTC (what ASP.NET's
+ * serializer emits for a zone-less SQL datetime on a server whose OS clock is UTC), and converted
+ * with `config.timezone`, DST-correct via `zonedToUtc`; in the autumn overlap (01:30 happens twice)
+ * the earlier instant is chosen, since the wall clock alone cannot tell them apart.
+ * `utc-epoch` (a connector option) reads ms as a true Unix epoch instead — choose it if a live
+ * instance shows `/Date(ms)/` values that already equal UTC (one public export script adds a fixed
+ * hour to `utcfromtimestamp`, which hints at that; unconfirmed either way). The offset form
+ * `/Date(ms-0500)/` (.NET DataContractJsonSerializer) is always a true epoch and the offset only
+ * says where it was written, so it is read as UTC whatever the setting. Offset-less ISO text (the
+ * XML form, `2013-01-01T00:13:54.903`) is instance-local wall time.
+ *
+ * **Money.** Amounts arrive as the exact text of CAKE's JSON number (see `parseCakeJson`); an
+ * exponent form (`1E-05`) is expanded by moving the decimal point in the string, never via float.
+ *
+ * **Status.** `current_disposition.disposition_type.disposition_type_name`:
+ * approved → approved, pending → pending, rejected → rejected, returned → **invalid** (a CAKE
+ * "return" is the advertiser/buyer sending a conversion back as bad after the fact — the payout is
+ * not owed, which is what Everflow's `invalid` means), and the `returned` flag alone does the same.
+ * No disposition at all → approved: dispositions are an optional workflow in CAKE and an
+ * undispositioned conversion is paid. A `test` conversion (we ask for `non_tests`, so only if CAKE
+ * sends one anyway) → invalid. Any other disposition name is an error naming it.
+ *
+ * **Ids.** `event_conversion_id` → conversion_id; `click_id` → click_id; CAKE's request id
+ * (`click_request_session_id`, else `request_session_id`: the `#reqid#`/`#oreqid#` that the
+ * Everflow parallel-tracking bridge carries) → transaction_id; `transaction_id` (pixel `t`, the
+ * advertiser's order id) → order_id; `sub_id_1..5` → sub1..5 (empty → null).
+ *
+ * **Event.** `event_info.event_name` → event_name; `is_event` is true when `event_info.event_id`
+ * is a non-zero id (the offer's base conversion has event id 0 — unconfirmed; v18's exact
+ * advertiser-sub / event fields are NOT FOUND in the reference).
+ *
+ * **Currency.** `paid.currency_id` is CAKE's numeric currency id (resolved through
+ * `get.asmx/Currencies`, which this connector does not call), so the record's currency is used
+ * only when it carries an ISO code (`currency_abbr`, or a 3-letter `currency_id`); otherwise the
+ * instance currency from config.
+ *
+ * **Personal data.** The user agent becomes `user_agent_hash` (ctx.hash). In `raw`, device ids
+ * (`udid`), `user_id` (the pixel `u`, often an e-mail), user agents and any e-mail-looking string
+ * anywhere in the record are replaced by `hmac:<hash>`. Entity exports keep partner contact e-mails
+ * (business contacts, used for mapping suggestions) but never the partner's `api_key`.
+ */
+
+export type CakeDateSemantics = 'instance-wall' | 'utc-epoch';
+
+export interface CakeMapOptions {
+  /** Label for reasons (the platform key in config). */
+  platform: string;
+  timezone: string;
+  /** Instance currency (config.currency). */
+  currency: string;
+  dateSemantics: CakeDateSemantics;
+}
+
+const MS_DATE = /^\/Date\((-?\d+)(?:([+-])(\d{2})(\d{2}))?\)\/$/;
+
+/** A CAKE date → the UTC instant (see the module comment for the semantics). Throws naming the value. */
+export function parseCakeDate(value: string, timezone: string, semantics: CakeDateSemantics): Date {
+  const m = MS_DATE.exec(value);
+  if (m) {
+    const ms = Number(m[1]);
+    if (!Number.isSafeInteger(ms) || Math.abs(ms) > 8.64e15) throw new Error(`date out of range: ${JSON.stringify(value)}`);
+    if (m[2] !== undefined || semantics === 'utc-epoch') return new Date(ms);
+    const w = new Date(ms);
+    return zonedToUtc(timezone, w.getUTCFullYear(), w.getUTCMonth() + 1, w.getUTCDate(), w.getUTCHours(), w.getUTCMinutes(), w.getUTCSeconds(), w.getUTCMilliseconds());
+  }
+  const local = parseLocalTime(value, timezone);
+  if (local && !Number.isNaN(local.getTime())) return local;
+  throw new Error(`expected /Date(ms)/, got ${JSON.stringify(value)}`);
+}
+
+/** The instance's wall clock for a UTC instant as CAKE writes it in JSON (inverse of parseCakeDate). */
+export function formatCakeDate(utcMs: number, timezone: string, semantics: CakeDateSemantics): string {
+  return `/Date(${semantics === 'utc-epoch' ? utcMs : utcMs + zoneOffsetMs(timezone, utcMs)})/`;
+}
+
+/** A decimal text (maybe with exponent) → plain decimal text, exactly. Throws on anything else. */
+export function decimalString(s: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(s.trim());
+  if (!m) throw new Error(`expected a decimal, got ${JSON.stringify(s)}`);
+  const [, sign, int, frac = '', exp] = m;
+  if (exp === undefined) return `${sign}${int}${frac ? `.${frac}` : ''}`;
+  const e = Number(exp);
+  if (Math.abs(e) > 40) throw new Error(`decimal exponent out of range: ${JSON.stringify(s)}`);
+  let digits = int + frac;
+  let point = int.length + e;
+  if (point <= 0) {
+    digits = '0'.repeat(1 - point) + digits;
+    point = 1;
+  } else if (point > digits.length) digits = digits + '0'.repeat(point - digits.length);
+  const i = digits.slice(0, point).replace(/^0+(?=\d)/, '');
+  const f = digits.slice(point).replace(/0+$/, '');
+  return `${sign}${i}${f ? `.${f}` : ''}`;
+}
+
+const DISPOSITIONS: Record<string, ConversionStatus> = { approved: 'approved', pending: 'pending', rejected: 'rejected', returned: 'invalid' };
+
+export function conversionStatus(rec: CakeEventConversion): ConversionStatus {
+  if (rec.test === true) return 'invalid';
+  if (rec.returned === true) return 'invalid';
+  const name = rec.current_disposition?.disposition_type?.disposition_type_name;
+  if (name === undefined || name === null || name.trim() === '') return 'approved';
+  const s = DISPOSITIONS[name.trim().toLowerCase()];
+  if (!s) throw new FieldError('current_disposition.disposition_type.disposition_type_name', name, 'unknown disposition type (expected approved, pending, rejected or returned)');
+  return s;
+}
+
+const ACCOUNT_STATUSES: Record<string, EntityStatus> = { active: 'active', inactive: 'inactive', pending: 'pending', rejected: 'inactive', suspended: 'inactive', deleted: 'inactive' };
+/** Offer statuses: Public / Private / Apply To Run are all live; Inactive is off. */
+const OFFER_STATUSES: Record<string, EntityStatus> = { public: 'active', private: 'active', 'apply to run': 'active', active: 'active', inactive: 'inactive', pending: 'pending' };
+
+class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FieldError';
+  }
+}
+
+function text(v: string | null | undefined): string | null {
+  if (v === null || v === undefined) return null;
+  const t = v.trim();
+  return t === '' ? null : t;
+}
+
+function toIso(value: string, field: string, o: CakeMapOptions): string {
+  try {
+    return parseCakeDate(value, o.timezone, o.dateSemantics).toISOString();
+  } catch (e) {
+    throw new FieldError(field, value, (e as Error).message);
+  }
+}
+
+function money(value: string, field: string): string {
+  try {
+    return decimalString(value);
+  } catch (e) {
+    throw new FieldError(field, value, (e as Error).message);
+  }
+}
+
+function currencyOf(rec: CakeEventConversion, fallback: string): string {
+  for (const m of [rec.received, rec.paid]) {
+    for (const c of [m.currency_abbr, m.currency_id]) {
+      const t = text(c);
+      if (t && /^[A-Za-z]{3}$/.test(t)) return t.toUpperCase();
+    }
+  }
+  return fallback;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const REDACT_KEYS = new Set(['udid', 'user_id', 'event_conversion_user_agent', 'click_user_agent', 'user_agent']);
+
+const SECRET_KEYS = new Set(['api_key', 'password']);
+
+/** Entity exports carry the partner's own API key (pycake SourceAffiliate.api_key): never stored. */
+export function scrubEntityRaw(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) out[k] = SECRET_KEYS.has(k) && v !== null && v !== '' ? '[redacted]' : v;
+  return out;
+}
+
+/** A deep copy of `raw` with device ids, user ids, user agents and e-mail-looking strings replaced by keyed hashes. */
+export function redactRaw(raw: unknown, ctx: NormalizeContext): unknown {
+  const walk = (v: unknown, key: string | null): unknown => {
+    if (typeof v === 'string') {
+      if (v !== '' && ((key !== null && REDACT_KEYS.has(key)) || EMAIL.test(v.trim()))) return `hmac:${ctx.hash(v)}`;
+      return v;
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x, null));
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, k);
+      return out;
+    }
+    return v;
+  };
+  return walk(raw, null);
+}
+
+function mapConversion(rec: CakeEventConversion, raw: unknown, o: CakeMapOptions, ctx: NormalizeContext): ConversionRow {
+  const eventId = text(rec.event_info?.event_id ?? null);
+  const ua = text(rec.event_conversion_user_agent) ?? text(rec.click_user_agent);
+  return {
+    conversion_id: rec.event_conversion_id,
+    click_id: text(rec.click_id ?? null),
+    transaction_id: text(rec.click_request_session_id ?? null) ?? text(rec.request_session_id ?? null),
+    order_id: text(rec.transaction_id),
+    converted_at: toIso(rec.event_conversion_date, 'event_conversion_date', o),
+    clicked_at: rec.click_date ? toIso(rec.click_date, 'click_date', o) : null,
+    affiliate_id: rec.source_affiliate.source_affiliate_id,
+    offer_id: rec.site_offer.site_offer_id,
+    advertiser_id: rec.brand_advertiser ? rec.brand_advertiser.brand_advertiser_id : null,
+    sub1: text(rec.sub_id_1),
+    sub2: text(rec.sub_id_2),
+    sub3: text(rec.sub_id_3),
+    sub4: text(rec.sub_id_4),
+    sub5: text(rec.sub_id_5),
+    event_name: text(rec.event_info?.event_name),
+    is_event: eventId !== null && !/^0+$/.test(eventId),
+    status: conversionStatus(rec),
+    revenue: money(rec.received.amount, 'received.amount'),
+    payout: money(rec.paid.amount, 'paid.amount'),
+    sale_amount: rec.order_total === null || rec.order_total === undefined ? null : money(rec.order_total, 'order_total'),
+    currency: currencyOf(rec, o.currency),
+    ip: text(rec.event_conversion_ip_address) ?? text(rec.click_ip_address),
+    user_agent_hash: ua ? ctx.hash(ua) : null,
+    country_code: countryCode(rec.country?.country_code),
+    raw: redactRaw(raw, ctx),
+  };
+}
+
+function countryCode(v: string | null | undefined): string | null {
+  const t = text(v);
+  return t ? t.toUpperCase() : null;
+}
+
+function mapClick(rec: CakeClick, o: CakeMapOptions, ctx: NormalizeContext): ClickRow {
+  const ua = text(rec.user_agent);
+  return {
+    click_id: rec.click_id,
+    clicked_at: toIso(rec.click_date, 'click_date', o),
+    affiliate_id: rec.source_affiliate.source_affiliate_id,
+    offer_id: rec.site_offer.site_offer_id,
+    advertiser_id: rec.brand_advertiser ? rec.brand_advertiser.brand_advertiser_id : null,
+    sub1: text(rec.sub_id_1),
+    sub2: text(rec.sub_id_2),
+    sub3: text(rec.sub_id_3),
+    sub4: text(rec.sub_id_4),
+    sub5: text(rec.sub_id_5),
+    ip: text(rec.ip_address),
+    user_agent_hash: ua ? ctx.hash(ua) : null,
+    country_code: countryCode(rec.country?.country_code),
+    is_unique: rec.duplicate !== true,
+  };
+}
+
+function entityStatus(name: string, table: Record<string, EntityStatus>, field: string): EntityStatus {
+  const s = table[name.trim().toLowerCase()];
+  if (!s) throw new FieldError(field, name, `unknown status (expected one of ${Object.keys(table).join(', ')})`);
+  return s;
+}
+
+function firstEmail(contacts: { email_address?: string | null }[] | null | undefined): string | null {
+  for (const c of contacts ?? []) {
+    const e = text(c.email_address);
+    if (e) return e;
+  }
+  return null;
+}
+
+type Parsed<T extends z.ZodType> = { ok: true; value: z.infer<T> } | { ok: false; reason: string };
+
+function validate<T extends z.ZodType>(schema: T, record: unknown, label: string): Parsed<T> {
+  const r = schema.safeParse(record);
+  if (r.success) return { ok: true, value: r.data };
+  const reasons = r.error.issues.slice(0, 3).map((i) => {
+    const path = i.path.map(String).join('.') || '(record)';
+    return `${path}: ${i.message}, got ${describe(valueAt(record, i.path))}`;
+  });
+  return { ok: false, reason: `${label}: ${reasons.join('; ')}` };
+}
+
+function valueAt(record: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = record;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing (field missing)';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** Validates and maps one record of a stream. Never throws: a bad record is `{ ok: false, reason }`. */
+export function normalizeCakeRecord<S extends Stream>(stream: S, record: unknown, o: CakeMapOptions, ctx: NormalizeContext): NormalizeResult<S> {
+  const label = `${o.platform} ${stream}`;
+  try {
+    switch (stream) {
+      case 'conversions':
+      case 'conversion_changes': {
+        const p = validate(eventConversionSchema, record, label);
+        if (!p.ok) return p;
+        return { ok: true, row: mapConversion(p.value, record, o, ctx) } as NormalizeResult<S>;
+      }
+      case 'clicks': {
+        const p = validate(clickSchema, record, label);
+        if (!p.ok) return p;
+        return { ok: true, row: mapClick(p.value, o, ctx) } as NormalizeResult<S>;
+      }
+      case 'affiliates': {
+        const p = validate(affiliateSchema, record, label);
+        if (!p.ok) return p;
+        const r = p.value;
+        const row: EntityRow = { id: r.affiliate_id, name: r.affiliate_name, status: entityStatus(r.account_status.account_status_name, ACCOUNT_STATUSES, 'account_status.account_status_name'), email: firstEmail(r.contacts), raw: scrubEntityRaw(record) };
+        return { ok: true, row } as NormalizeResult<S>;
+      }
+      case 'advertisers': {
+        const p = validate(advertiserSchema, record, label);
+        if (!p.ok) return p;
+        const r = p.value;
+        const row: EntityRow = { id: r.advertiser_id, name: r.advertiser_name, status: entityStatus(r.account_status.account_status_name, ACCOUNT_STATUSES, 'account_status.account_status_name'), email: firstEmail(r.contacts), raw: scrubEntityRaw(record) };
+        return { ok: true, row } as NormalizeResult<S>;
+      }
+      case 'offers': {
+        const p = validate(offerSchema, record, label);
+        if (!p.ok) return p;
+        const r = p.value;
+        const row: EntityRow = { id: r.offer_id, name: r.offer_name, status: entityStatus(r.offer_status.offer_status_name, OFFER_STATUSES, 'offer_status.offer_status_name'), email: null, raw: scrubEntityRaw(record) };
+        return { ok: true, row } as NormalizeResult<S>;
+      }
+      default:
+        return { ok: false, reason: `${label}: stream not offered by CAKE` };
+    }
+  } catch (e) {
+    if (e instanceof FieldError) return { ok: false, reason: `${label}: ${e.field}: ${e.message}, got ${describe(e.value)}` };
+    return { ok: false, reason: `${label}: ${(e as Error).message}` };
+  }
+}
