@@ -184,3 +184,11 @@ export function hours(fromIso: string, toIso: string): string[] {
   for (let ms = Date.parse(fromIso); ms < Date.parse(toIso); ms += 3600_000) out.push(new Date(ms).toISOString());
   return out;
 }
+
+/** Empties every table a rule reads, between tests sharing one prefix. */
+export async function clearAll(tdb: TestDb): Promise<void> {
+  for (const p of Object.keys(tdb.config.platforms)) {
+    for (const table of ['conversions', 'hourly_rollups', 'affiliates', 'offers']) await tdb.db.execute(`DELETE FROM ${tdb.names.platform(p)}.${table}`);
+  }
+  for (const table of ['entity_map', 'fetch_slices', 'migration_plan', 'alerts', 'alert_events']) await tdb.db.execute(`DELETE FROM ${tdb.names.core}.${table}`);
+}

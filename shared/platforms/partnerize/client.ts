@@ -227,6 +227,7 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
     }
   }
 
+  /** Hands one page on; `pages` in the summary counts these (pages left empty by the window filter are not handed on). */
   async function emit(endpoint: string, records: unknown[]): Promise<void> {
     if (records.length === 0) return;
     state.pages++;

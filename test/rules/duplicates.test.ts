@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { evaluateRules } from '../../shared/rules/engine.js';
+import type { RuleId } from '../../shared/config/schema.js';
+import { clearAll, createTestDb, insertConversions, insertEntity, insertRollups, mapEntity, hours, type TestDb } from './helpers.js';
+
+let tdb: TestDb;
+beforeAll(async () => {
+  tdb = await createTestDb();
+});
+afterAll(async () => tdb?.drop());
+beforeEach(async () => {
+  await clearAll(tdb);
+  await mapEntity(tdb, 'affiliate', 'aff-001', { hitpath: '1001', everflow: '57', cake: '301' });
+  await mapEntity(tdb, 'offer', 'off-77', { hitpath: '77', everflow: '12', cake: '900' });
+});
+
+const at = new Date('2026-10-20T12:00:00Z');
+const run = (rule: RuleId, when = at) => evaluateRules({ db: tdb.db, names: tdb.names, config: tdb.config, at: when, only: [rule] });
+
+describe('cross-platform-duplicate', () => {
+  it('matches by advertiser order id and reports the payout paid twice, with per-platform ids', async () => {
+    await insertEntity(tdb, 'hitpath', 'affiliates', '1001', 'Acme Media');
+    await insertConversions(tdb, 'hitpath', [
+      { id: 'h1', at: '2026-10-01T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-1', payout: '12.50' },
+      { id: 'h2', at: '2026-10-02T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-2', payout: '7.25' },
+      { id: 'h3', at: '2026-10-03T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-3', payout: '9.00', status: 'rejected' },
+    ]);
+    await insertConversions(tdb, 'everflow', [
+      { id: 'e1', at: '2026-10-01T10:05:00Z', aff: '57', offer: '12', orderId: 'ORD-1', payout: '12.00' },
+      { id: 'e2', at: '2026-10-02T11:00:00Z', aff: '57', offer: '12', orderId: 'ORD-2', payout: '8.00' },
+      { id: 'e3', at: '2026-10-03T10:00:00Z', aff: '57', offer: '12', orderId: 'ORD-3', payout: '9.00' },
+      { id: 'e4', at: '2026-10-21T10:00:00Z', aff: '57', offer: '12', orderId: 'ORD-9', payout: '9.00' },
+    ]);
+    await insertConversions(tdb, 'hitpath', [{ id: 'h9', at: '2026-10-21T09:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-9' }]);
+    const f = await run('cross-platform-duplicate');
+    expect(f).toHaveLength(1);
+    expect(f[0].subject).toEqual({ offer: { hitpath: '77', cake: '900', everflow: '12' }, affiliate: { hitpath: '1001', cake: '301', everflow: '57' }, platforms: ['hitpath', 'everflow'] });
+    // min(12.50, 12.00) + min(7.25, 8.00); the rejected ORD-3 and the after-`at` ORD-9 do not count.
+    expect(f[0].money_at_risk).toBe('19.25');
+    expect(f[0].metrics.duplicates).toBe(2);
+    expect(f[0].summary).toContain('Acme Media');
+    expect(f[0].evidence.length).toBe(2);
+    expect(f[0].fingerprint).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('bridges CAKE s2 ↔ Everflow transaction_id and Everflow sub ↔ CAKE request id', async () => {
+    await insertConversions(tdb, 'cake', [
+      { id: 'c1', at: '2026-10-05T10:00:00Z', aff: '301', offer: '900', subs: [null, 'ef0123456789abcdef0123456789abcd'], payout: '3.00' },
+      { id: 'c2', at: '2026-10-06T10:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-778899', payout: '4.00' },
+      { id: 'c3', at: '2026-10-07T10:00:00Z', aff: '301', offer: '900', transactionId: '57', payout: '4.00' },
+    ]);
+    await insertConversions(tdb, 'everflow', [
+      { id: 'e1', at: '2026-10-05T10:00:30Z', aff: '57', offer: '12', transactionId: 'ef0123456789abcdef0123456789abcd', clickId: 'ef0123456789abcdef0123456789abcd', payout: '3.50' },
+      { id: 'e2', at: '2026-10-06T10:00:30Z', aff: '57', offer: '12', subs: ['REQ-778899', '301'], payout: '4.00' },
+      // a short sub value equal to a CAKE id by chance must not match
+      { id: 'e3', at: '2026-10-07T10:00:30Z', aff: '57', offer: '12', subs: [null, '57'], payout: '4.00' },
+    ]);
+    const f = await run('cross-platform-duplicate');
+    expect(f).toHaveLength(1);
+    expect(f[0].subject.platforms).toEqual(['cake', 'everflow']);
+    expect(f[0].metrics).toMatchObject({ duplicates: 2, matched_by_cake_s2_everflow_transaction_id: 1, matched_by_everflow_sub_cake_request_id: 1 });
+    expect(f[0].money_at_risk).toBe('7.00');
+  });
+
+  it('matches mapped offer + IP within the window, not just outside it, and not across user agents', async () => {
+    await insertConversions(tdb, 'hitpath', [
+      { id: 'h1', at: '2026-10-08T10:00:00Z', aff: '1001', offer: '77', ip: '203.0.113.5', payout: '5.00' },
+      { id: 'h2', at: '2026-10-09T10:00:00Z', aff: '1001', offer: '77', ip: '203.0.113.6', payout: '5.00' },
+      { id: 'h3', at: '2026-10-10T10:00:00Z', aff: '1001', offer: '77', ip: '203.0.113.7', ua: 'a'.repeat(64), payout: '5.00' },
+    ]);
+    await insertConversions(tdb, 'everflow', [
+      { id: 'e1', at: '2026-10-08T10:09:59Z', aff: '57', offer: '12', ip: '203.0.113.5', payout: '5.00' }, // 9:59 later: duplicate
+      { id: 'e2', at: '2026-10-09T10:10:01Z', aff: '57', offer: '12', ip: '203.0.113.6', payout: '5.00' }, // 10:01 later: not
+      { id: 'e3', at: '2026-10-10T10:01:00Z', aff: '57', offer: '12', ip: '203.0.113.7', ua: 'b'.repeat(64), payout: '5.00' }, // other browser
+    ]);
+    const f = await run('cross-platform-duplicate');
+    expect(f).toHaveLength(1);
+    expect(f[0].metrics).toMatchObject({ duplicates: 1, matched_by_offer_ip: 1 });
+    expect(JSON.stringify(f[0])).not.toContain('203.0.113');
+  });
+
+  it('looks back to migration.startDate but no further', async () => {
+    await insertConversions(tdb, 'hitpath', [{ id: 'h0', at: '2026-08-31T23:59:00Z', aff: '1001', offer: '77', orderId: 'OLD' }]);
+    await insertConversions(tdb, 'everflow', [{ id: 'e0', at: '2026-08-31T23:59:30Z', aff: '57', offer: '12', orderId: 'OLD' }]);
+    expect(await run('cross-platform-duplicate')).toHaveLength(0);
+  });
+});
+
+describe('platform-duplicate', () => {
+  it('fires on an order approved twice on one platform, not on a rejected repeat or events', async () => {
+    await insertConversions(tdb, 'everflow', [
+      { id: 'a', at: '2026-10-10T10:00:00Z', aff: '57', offer: '12', orderId: 'X1', payout: '6.00' },
+      { id: 'b', at: '2026-10-10T11:00:00Z', aff: '57', offer: '12', orderId: 'X1', payout: '6.50' },
+      { id: 'c', at: '2026-10-11T10:00:00Z', aff: '57', offer: '12', orderId: 'X2' },
+      { id: 'd', at: '2026-10-11T11:00:00Z', aff: '57', offer: '12', orderId: 'X2', status: 'rejected' },
+      { id: 'e', at: '2026-10-12T10:00:00Z', aff: '57', offer: '12', orderId: 'X3' },
+      { id: 'f', at: '2026-10-12T11:00:00Z', aff: '57', offer: '12', orderId: 'X3', isEvent: true },
+    ]);
+    const f = await run('platform-duplicate');
+    expect(f).toHaveLength(1);
+    expect(f[0].subject.platforms).toEqual(['everflow']);
+    expect(f[0].money_at_risk).toBe('6.50');
+    expect(f[0].evidence[0]).toMatchObject({ order_id: 'X1', conversion_id: 'b', original_conversion_id: 'a' });
+  });
+});
+
+describe('dual-running', () => {
+  const day = (d: string, platform: string, aff: string, offer: string, clicksPerHour: number, fromH = 0, toH = 24) =>
+    insertRollups(tdb, platform, hours(`${d}T${String(fromH).padStart(2, '0')}:00:00Z`, toH === 24 ? new Date(Date.parse(`${d}T00:00:00Z`) + 86400_000).toISOString() : `${d}T${String(toH).padStart(2, '0')}:00:00Z`).map((h) => ({ hour: h, aff, offer, clicks: clicksPerHour, payout: '1.00' })));
+
+  it('does not fire on a clean switch (legacy stops at midday, target starts)', async () => {
+    await day('2026-10-10', 'hitpath', '1001', '77', 10);
+    await day('2026-10-11', 'hitpath', '1001', '77', 10, 0, 12);
+    await day('2026-10-11', 'everflow', '57', '12', 1, 12, 24); // switch day: 12 target clicks < minClicks 20
+    await day('2026-10-12', 'everflow', '57', '12', 10);
+    expect(await run('dual-running')).toHaveLength(0);
+  });
+
+  it('fires when both sides get ≥ minClicks on the same UTC day, and not at minClicks − 1', async () => {
+    await day('2026-10-10', 'hitpath', '1001', '77', 10);
+    await insertRollups(tdb, 'everflow', [{ hour: '2026-10-10T05:00:00Z', aff: '57', offer: '12', clicks: 19 }]);
+    expect(await run('dual-running')).toHaveLength(0);
+    await insertRollups(tdb, 'everflow', [{ hour: '2026-10-10T05:00:00Z', aff: '57', offer: '12', clicks: 20, payout: '3.00' }]);
+    const f = await run('dual-running');
+    expect(f).toHaveLength(1);
+    expect(f[0].subject).toMatchObject({ platforms: ['hitpath', 'everflow'], affiliate: { hitpath: '1001', everflow: '57' } });
+    expect(f[0].metrics).toMatchObject({ dual_days: 1, legacy_clicks: 240, target_clicks: 20 });
+    expect(f[0].money_at_risk).toBe('3.00');
+  });
+
+  it('ignores unmapped affiliates (no crosswalk, no claim they are the same partner)', async () => {
+    await day('2026-10-10', 'hitpath', '2002', '77', 10);
+    await day('2026-10-10', 'everflow', '99', '12', 10);
+    expect(await run('dual-running')).toHaveLength(0);
+  });
+});
+
+describe('legacy-traffic-after-cutover', () => {
+  it('counts only conversions whose click was also after the cutover', async () => {
+    await insertConversions(tdb, 'hitpath', [
+      // late conversion of a pre-cutover click: expected, not counted
+      { id: 'late', at: '2026-10-16T10:00:00Z', clickedAt: '2026-10-14T23:00:00Z', aff: '1001', offer: '77' },
+      { id: 'nullclick', at: '2026-10-16T10:00:00Z', clickedAt: null, aff: '1001', offer: '77' },
+    ]);
+    expect(await run('legacy-traffic-after-cutover')).toHaveLength(0);
+    await insertConversions(tdb, 'hitpath', [{ id: 'new', at: '2026-10-16T11:00:00Z', clickedAt: '2026-10-15T00:00:00Z', aff: '1001', offer: '77', payout: '2.00' }]);
+    const f = await run('legacy-traffic-after-cutover');
+    expect(f).toHaveLength(1);
+    expect(f[0].subject).toMatchObject({ platforms: ['hitpath'], affiliate: { hitpath: '1001', everflow: '57' } });
+    expect(f[0].metrics).toMatchObject({ conversions: 1, payout: '2.00' });
+    // before the cutover day nothing is "after the cutover"
+    expect(await run('legacy-traffic-after-cutover', new Date('2026-10-14T12:00:00Z'))).toHaveLength(0);
+  });
+
+  it('respects minConversions', async () => {
+    const local = await createTestDb({ rules: { 'legacy-traffic-after-cutover': { minConversions: 3 } } });
+    try {
+      await insertConversions(local, 'cake', [
+        { id: 'c1', at: '2026-10-16T10:00:00Z', clickedAt: '2026-10-16T09:00:00Z', aff: '301', offer: '900' },
+        { id: 'c2', at: '2026-10-16T11:00:00Z', clickedAt: '2026-10-16T10:00:00Z', aff: '301', offer: '900' },
+      ]);
+      const ev = () => evaluateRules({ db: local.db, names: local.names, config: local.config, at, only: ['legacy-traffic-after-cutover'] });
+      expect(await ev()).toHaveLength(0);
+      await insertConversions(local, 'cake', [{ id: 'c3', at: '2026-10-16T12:00:00Z', clickedAt: '2026-10-16T11:00:00Z', aff: '301', offer: '900' }]);
+      expect(await ev()).toHaveLength(1);
+    } finally {
+      await local.drop();
+    }
+  });
+});
