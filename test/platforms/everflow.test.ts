@@ -10,7 +10,8 @@ import { createEverflowSimulator, type EverflowSimulatorOptions } from '../../sh
 import { SimServer } from '../../shared/simulators/server.js';
 import type { Scenario, ScenarioClick, ScenarioConversion, ScenarioEntity } from '../../shared/simulators/scenario/types.js';
 import { PlatformApiError, type FetchContext, type RawPage, type Slice } from '../../shared/platforms/types.js';
-import { MemoryRateLimiter, unlimited, type RateLimiter } from '../../shared/platforms/rate-limit.js';
+import { DbRateLimiter, MemoryRateLimiter, unlimited, type RateLimiter, type RateLimitSpec } from '../../shared/platforms/rate-limit.js';
+import { freshDatabase } from '../helpers/db.js';
 import { systemClock } from '../../shared/util/clock.js';
 import { silentLogger } from '../../shared/util/logger.js';
 import type { PlatformConfig } from '../../shared/config/schema.js';
@@ -541,11 +542,11 @@ describe('everflow connector against the HTTP simulator', () => {
     expect(calls).toBe(2);
   });
 
-  it('two connectors sharing one rate limiter never exceed its budget together', async () => {
+  async function sharedBudget(makeLimiter: (spec: RateLimitSpec) => RateLimiter) {
     const convs = Array.from({ length: 12 }, (_, i) => conversion(i, T0 + i * 60_000));
     const { sim, baseUrl } = await startSim(scenario({ conversions: convs }), { pageSize: 2 });
     const spec = { requests: 3, perSeconds: 0.15 }; // 20 req/s, burst 3
-    const limiter: RateLimiter = new MemoryRateLimiter({ everflow: spec });
+    const limiter = makeLimiter(spec);
     const a = createEverflowConnector('everflow', config(baseUrl));
     const b = createEverflowConnector('everflow', config(baseUrl));
     const slice: Slice = { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) };
@@ -565,5 +566,18 @@ describe('everflow connector against the HTTP simulator', () => {
     }
     // And the pacing really happened: 11 requests beyond the burst at 20/s take ≥ ~0.5 s.
     expect(elapsed).toBeGreaterThanOrEqual(((times.length - spec.requests) / rate) * 0.9);
+  }
+
+  it('two connectors sharing one in-process rate limiter never exceed its budget together', async () => {
+    await sharedBudget((spec) => new MemoryRateLimiter({ everflow: spec }));
+  });
+
+  it('two connectors sharing the MySQL token bucket (DbRateLimiter) never exceed its budget together', async () => {
+    const t = await freshDatabase(['everflow']);
+    try {
+      await sharedBudget((spec) => new DbRateLimiter(t.db, t.names, { everflow: spec }));
+    } finally {
+      await t.drop();
+    }
   });
 });

@@ -210,7 +210,12 @@ export class EverflowClient {
       c.pages += 1;
       c.records += await deliver(records);
       ctx.onProgress?.({ pages: c.pages, records: c.records, calls: c.calls });
-      if (records.length === 0 || page * size >= total) return;
+      if (page * size >= total) return;
+      if (records.length === 0) {
+        // The list shrank while we paged (total_count said more): nothing more to read, but say so.
+        ctx.logger.warn('everflow paging ended early', { platform: this.platform, endpoint, page, pageSize: size, totalCount: total });
+        return;
+      }
     }
   }
 
