@@ -448,6 +448,16 @@ describe('hitpath connector ↔ simulator', () => {
     expect((err as Error).message).toBe('hitpath /api.php (type=clicks): HTTP 400: Error: bad request for key=[key]');
   });
 
+  it('reads error replies sent with HTTP 200 (text or XML) as errors, not as reports', async () => {
+    const { url } = await startSim(sc, { now: () => ms(NOW) });
+    const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url, format: 'xml' }));
+    const reply = (body: string): typeof fetch => async () => new Response(body, { status: 200 });
+    const xmlKey = await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW, { fetch: reply('<?xml version="1.0"?>\n<error>Invalid API key</error>') })).catch((e: unknown) => e);
+    expect((xmlKey as Error).message).toBe('hitpath /api.php (type=clicks): HitPath refused the API key ("Invalid API key"): check the key in HITPATH_API_KEY and that it was issued for this domain');
+    const other = await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW, { fetch: reply('ERROR: end date must not be after today') })).catch((e: unknown) => e);
+    expect(other).toMatchObject({ retryable: false, message: 'hitpath /api.php (type=clicks): HitPath replied with an error: "ERROR: end date must not be after today"' });
+  });
+
   it('quarantines a sale with a bad amount while the rest of the reply maps', async () => {
     const bad = scenario([], [sale('b1', '2026-10-18T05:00:00Z', '2026-10-18T06:00:00Z'), sale('b2', '2026-10-18T05:00:00Z', '2026-10-18T07:00:00Z', { revenue: '1,299.00' }), sale('b3', '2026-10-18T05:00:00Z', '2026-10-18T08:00:00Z')]);
     const { url } = await startSim(bad, { now: () => ms(NOW) });
@@ -535,8 +545,8 @@ describe('hitpath pacing (2 calls per 5 minutes)', () => {
   }
 
   it("never trips the throttle over 5 slices with the connector's (shrunk) budget", async () => {
-    // The default budget scaled by 1/1000 (155 s → 0.155 s per call): shape kept, window shrunk.
-    const config = hitpathConfig({ rateLimit: { requests: 1, perSeconds: 0.16 } });
+    // The default budget's shape (one call per interval, no burst), shrunk like the simulator's clock: 0.2 s ≈ 200 simulated s.
+    const config = hitpathConfig({ rateLimit: { requests: 1, perSeconds: 0.2 } });
     const { sim, ids } = await run(new MemoryRateLimiter({ hitpath: config.rateLimit! }));
     expect(sim.throttledCalls).toBe(0);
     expect(sim.server.requests).toHaveLength(5);

@@ -70,7 +70,7 @@ export interface HitpathClientContext {
   columns: HitpathColumnMap;
 }
 
-const THROTTLE_TEXT = /twice every 5 minutes|rate.?limit|too many (requests|calls)|throttl|try again later|exceeded/i;
+const THROTTLE_TEXT = /twice every 5 minutes|rate.?limit|limit exceeded|too many (requests|calls)|throttl|try again later/i;
 const AUTH_TEXT = /\bkey\b|unauthori[sz]ed|forbidden|denied|not registered|domain/i;
 const ERROR_LINE = /^\s*(error|err|fatal|warning)\b|^\s*(<\?xml[^>]*\?>\s*)?<error\b/i;
 
@@ -125,12 +125,11 @@ export function checkHorizon(platform: string, endpoint: string, start: string, 
 /** Throws a classified error when a body is an error message rather than a report; otherwise returns. */
 function checkErrorBody(platform: string, endpoint: string, text: string, secret: string, apiKeyEnv: string): void {
   const body = text.trim();
-  const firstLine = body.split(/\r?\n/, 1)[0] ?? '';
   const looksLikeError = ERROR_LINE.test(body) || (!body.includes('\n') && body.length < 300 && !body.includes(',') && !body.startsWith('<') && /\b(invalid|denied|limit|not allowed|failed|unauthori[sz]ed)\b/i.test(body));
   if (!looksLikeError) return;
   const msg = scrub(oneLine(body.replace(/<[^>]+>/g, ' ')), secret);
   if (THROTTLE_TEXT.test(body)) throw new HitpathThrottledError(msg);
-  if (AUTH_TEXT.test(firstLine)) {
+  if (AUTH_TEXT.test(msg)) {
     throw new PlatformApiError(platform, endpoint, `HitPath refused the API key ("${msg}"): check the key in ${apiKeyEnv} and that it was issued for this domain`, { retryable: false });
   }
   throw new PlatformApiError(platform, endpoint, `HitPath replied with an error: "${msg}"`, { retryable: false });
