@@ -67,3 +67,12 @@ export async function publishMessages(client: SNSClient, topicArn: string, messa
   }
   return ids;
 }
+
+/** The SNS notifier for `runEvaluation` (one Publish per grouped message). */
+export function createSnsNotifier(client: SNSClient, topicArn: string): { notify(messages: readonly AlertMessage[]): Promise<void> } {
+  return {
+    async notify(messages) {
+      await publishMessages(client, topicArn, messages);
+    },
+  };
+}

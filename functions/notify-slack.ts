@@ -1,0 +1,83 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type { SNSEvent } from 'aws-lambda';
+import * as z from 'zod';
+import { dbNames } from '../shared/db/names.js';
+import type { Db } from '../shared/db/port.js';
+import { deliverSlackMessage } from '../shared/alerts/notify/slack-delivery.js';
+import type { AlertMessage } from '../shared/alerts/notify/message.js';
+import { secretsManagerClient } from './commons/clients.js';
+import { dataApiDbFromEnv, MissingEnvironmentError } from './commons/database.js';
+import { domainLogger, logger } from './commons/powertools.js';
+
+/**
+ * SNS subscriber of the alerts topic: formats each grouped alert message as Slack Block Kit and
+ * posts it to the incoming webhook, idempotently per SNS MessageId (slack_deliveries claim, see
+ * shared/alerts/notify/slack-delivery.ts). The webhook URL is read ONCE per container from Secrets
+ * Manager (SLACK_WEBHOOK_SECRET_ARN; the secret is the URL, or JSON {"url": "…"}) and never logged.
+ * A record whose body is not a dualtrack alert message is logged and skipped on purpose: retrying
+ * cannot fix it, and SNS would retry it for 23 days.
+ */
+
+const messageSchema = z.looseObject({
+  source: z.literal('dualtrack'),
+  version: z.literal(1),
+  severity: z.enum(['critical', 'warning', 'info']),
+  at: z.string(),
+  text: z.string(),
+  notifications: z.array(z.looseObject({ kind: z.string(), alert: z.looseObject({ rule: z.string(), fingerprint: z.string(), summary: z.string() }) })),
+  omitted: z.number().int().min(0),
+});
+const recordSchema = z.looseObject({ Sns: z.looseObject({ MessageId: z.string().min(1), Message: z.string() }) });
+const eventSchema = z.looseObject({ Records: z.array(recordSchema) });
+
+let webhookUrl: Promise<string> | undefined;
+export function webhookUrlOnce(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (!webhookUrl) {
+    const arn = env.SLACK_WEBHOOK_SECRET_ARN;
+    if (!arn) throw new MissingEnvironmentError(['SLACK_WEBHOOK_SECRET_ARN']);
+    webhookUrl = secretsManagerClient.send(new GetSecretValueCommand({ SecretId: arn })).then((r) => {
+      const s = (r.SecretString ?? '').trim();
+      const url = s.startsWith('{') ? String((JSON.parse(s) as { url?: string; webhookUrl?: string }).url ?? (JSON.parse(s) as { webhookUrl?: string }).webhookUrl ?? '') : s;
+      if (!/^https:\/\//.test(url)) throw new Error('the Slack webhook secret does not hold an https URL');
+      return url;
+    });
+    webhookUrl.catch(() => (webhookUrl = undefined)); // a failed read is retried on the next invocation
+  }
+  return webhookUrl;
+}
+
+let dbSingleton: Db | undefined;
+
+export async function notifySlack(event: SNSEvent, deps: { db: Db; prefix: string; webhookUrl: () => Promise<string>; now?: () => Date }) {
+  const { Records } = eventSchema.parse(event);
+  const names = dbNames(deps.prefix);
+  const results: { messageId: string; outcome: 'sent' | 'duplicate' | 'invalid' }[] = [];
+  for (const r of Records) {
+    let body: unknown;
+    try {
+      body = JSON.parse(r.Sns.Message);
+    } catch {
+      body = null;
+    }
+    const parsed = messageSchema.safeParse(body);
+    if (!parsed.success) {
+      domainLogger.error('not a dualtrack alert message; skipped', { messageId: r.Sns.MessageId, issues: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`) });
+      results.push({ messageId: r.Sns.MessageId, outcome: 'invalid' });
+      continue;
+    }
+    const outcome = await deliverSlackMessage({ db: deps.db, names, messageId: r.Sns.MessageId, message: parsed.data as unknown as AlertMessage, webhookUrl: await deps.webhookUrl(), now: deps.now?.() ?? new Date() });
+    domainLogger.info('slack delivery', { messageId: r.Sns.MessageId, outcome, severity: parsed.data.severity, notifications: parsed.data.notifications.length });
+    results.push({ messageId: r.Sns.MessageId, outcome });
+  }
+  return results;
+}
+
+export const handler = middy<SNSEvent>()
+  .use(injectLambdaContext(logger))
+  .handler((event: SNSEvent) => {
+    if (!process.env.DT_DB_PREFIX) throw new MissingEnvironmentError(['DT_DB_PREFIX']);
+    dbSingleton ??= dataApiDbFromEnv();
+    return notifySlack(event, { db: dbSingleton, prefix: process.env.DT_DB_PREFIX, webhookUrl: () => webhookUrlOnce() });
+  });

@@ -1,0 +1,121 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { SNSEvent } from 'aws-lambda';
+import { command as evaluate } from '../../shared/cli/commands/evaluate.js';
+import { command as alerts } from '../../shared/cli/commands/alerts.js';
+import type { CliContext } from '../../shared/cli/context.js';
+import { ManualClock } from '../../shared/util/clock.js';
+import { silentLogger } from '../../shared/util/logger.js';
+import { runEvaluation } from '../../shared/alerts/run.js';
+import { createSnsNotifier } from '../../shared/alerts/notify/sns.js';
+import { notifySlack } from '../../functions/notify-slack.js';
+import { createTestDb, insertConversions, insertSlice, mapEntity, type TestDb } from '../rules/helpers.js';
+
+let tdb: TestDb;
+beforeAll(async () => {
+  tdb = await createTestDb();
+  await mapEntity(tdb, 'affiliate', 'aff-001', { hitpath: '1001', everflow: '57' });
+  await mapEntity(tdb, 'offer', 'off-77', { hitpath: '77', everflow: '12' });
+  await insertConversions(tdb, 'hitpath', [{ id: 'h1', at: '2026-10-01T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-1', payout: '12.50' }]);
+  await insertConversions(tdb, 'everflow', [{ id: 'e1', at: '2026-10-01T10:05:00Z', aff: '57', offer: '12', orderId: 'ORD-1', payout: '12.00' }]);
+  for (const p of ['hitpath', 'cake', 'everflow']) await insertSlice(tdb, { platform: p, status: 'done', plannedAt: '2026-10-20T11:00:00Z', finishedAt: '2026-10-20T11:30:00Z' });
+});
+afterAll(async () => tdb?.drop());
+
+function context(env: NodeJS.ProcessEnv = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => (out += c));
+  stderr.on('data', (c) => (err += c));
+  const ctx: CliContext = { config: () => tdb.config, db: () => tdb.db, names: () => tdb.names, env, clock: new ManualClock(new Date('2026-10-20T12:00:00Z')), logger: silentLogger, stdout, stderr };
+  return { ctx, out: () => out, err: () => err };
+}
+
+const KEYS = ['rule', 'severity', 'state', 'fingerprint', 'subject', 'summary', 'metrics', 'money_at_risk', 'evidence', 'first_seen_at', 'last_seen_at'];
+
+describe('dualtrack evaluate --json / alerts', () => {
+  it('prints one DESIGN §7 object per line and notifies on stderr', async () => {
+    const c = context();
+    expect(await evaluate.run(['--at', '2026-10-20T12:00:00Z', '--json'], c.ctx)).toBe(0);
+    const lines = c.out().trim().split('\n');
+    const objs = lines.map((l) => JSON.parse(l));
+    const dup = objs.find((o) => o.rule === 'cross-platform-duplicate');
+    expect(Object.keys(dup)).toEqual(KEYS);
+    expect(dup).toMatchObject({
+      severity: 'critical',
+      state: 'open',
+      subject: { offer: { hitpath: '77', everflow: '12' }, affiliate: { hitpath: '1001', everflow: '57' }, platforms: ['hitpath', 'everflow'] },
+      money_at_risk: '12.00',
+      first_seen_at: '2026-10-20T12:00:00.000Z',
+      last_seen_at: '2026-10-20T12:00:00.000Z',
+    });
+    expect(dup.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(c.err()).toContain('dualtrack CRITICAL: 1 new');
+    // a second run an hour later is quiet (no notification) but still prints the firing alert
+    const c2 = context();
+    await evaluate.run(['--at', '2026-10-20T13:00:00Z', '--json'], c2.ctx);
+    expect(c2.err()).toBe('');
+    expect(c2.out().trim().split('\n').map((l) => JSON.parse(l).last_seen_at)).toContain('2026-10-20T13:00:00.000Z');
+  });
+
+  it('lists, mutes by prefix and acknowledges', async () => {
+    const l = context();
+    await alerts.run(['list', '--json'], l.ctx);
+    const [first] = l.out().trim().split('\n').map((x) => JSON.parse(x));
+    expect(Object.keys(first)).toEqual(KEYS);
+    const m = context();
+    expect(await alerts.run(['mute', first.fingerprint.slice(0, 8), '--for', '24h', '--note', 'finance aware'], m.ctx)).toBe(0);
+    expect(m.out()).toContain('until 2026-10-21T12:00:00.000Z');
+    const a = context({ USER: 'ops' });
+    expect(await alerts.run(['ack', first.fingerprint], a.ctx)).toBe(0);
+    expect(a.out()).toContain('by ops');
+    const text = context();
+    await alerts.run(['list'], text.ctx);
+    expect(text.out()).toContain('muted until 2026-10-21T12:00:00.000Z acked by ops');
+    const bad = context();
+    expect(await alerts.run(['ack', 'abc'], bad.ctx)).toBe(1);
+    expect(bad.err()).toMatch(/8 to 64 hex/);
+    await expect(alerts.run(['mute', first.fingerprint], context().ctx)).rejects.toThrow(/--until T or --for/);
+  });
+});
+
+describe('SNS → Slack path', () => {
+  let server: Server;
+  let url: string;
+  const posts: unknown[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        posts.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('publishes grouped messages that notify-slack posts once per SNS MessageId', async () => {
+    await tdb.db.execute(`DELETE FROM ${tdb.names.core}.alerts`);
+    const sns = mockClient(SNSClient);
+    sns.on(PublishCommand).resolves({ MessageId: 'x' });
+    const result = await runEvaluation({ db: tdb.db, names: tdb.names, config: tdb.config, at: new Date('2026-10-20T12:00:00Z'), notifier: createSnsNotifier(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:1:alerts') });
+    expect(result.messages.map((m) => m.severity)).toEqual(['critical']);
+    const published = sns.commandCalls(PublishCommand)[0].args[0].input;
+    sns.restore();
+    const event = { Records: [{ Sns: { MessageId: 'sns-1', Message: published.Message } }, { Sns: { MessageId: 'sns-bad', Message: 'hello' } }] } as unknown as SNSEvent;
+    const deps = { db: tdb.db, prefix: tdb.names.prefix, webhookUrl: async () => url };
+    expect((await notifySlack(event, deps)).map((r) => r.outcome)).toEqual(['sent', 'invalid']);
+    expect((await notifySlack(event, deps)).map((r) => r.outcome)).toEqual(['duplicate', 'invalid']);
+    expect(posts).toHaveLength(1);
+    expect(JSON.stringify(posts[0])).toContain('cross-platform-duplicate');
+  });
+});
