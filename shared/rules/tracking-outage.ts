@@ -54,14 +54,15 @@ export const trackingOutage: RuleDefinition = {
       out.push(...offerFindings.findings);
       if (cfg.perAffiliate) {
         const aff = await evaluateLevel(ctx, platform, cutoff, true);
-        out.push(...aff.findings.filter((_, i) => !offerFindings.offers.has(aff.offers_[i])));
+        const firedOffers = new Set(offerFindings.offerIds);
+        out.push(...aff.findings.filter((_, i) => !firedOffers.has(aff.offerIds[i])));
       }
     }
     return out;
   },
 };
 
-async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, perAffiliate: boolean): Promise<{ findings: Finding[]; offers: Set<string>; offers_: string[] }> {
+async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, perAffiliate: boolean): Promise<{ findings: Finding[]; offerIds: string[] }> {
   const cfg = ctx.config.rules['tracking-outage'];
   const db = `${ctx.names.platform(platform)}.hourly_rollups`;
   const recentFrom = new Date(cutoff.getTime() - cfg.minHours * HOUR_MS);
@@ -74,7 +75,7 @@ async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, p
      GROUP BY ${by} HAVING SUM(conversions) = 0 AND SUM(clicks) > 0 ORDER BY ${by}`,
     { from: sqlTime(recentFrom), to: sqlTime(cutoff) },
   );
-  if (silent.length === 0) return { findings: [], offers: new Set(), offers_: [] };
+  if (silent.length === 0) return { findings: [], offerIds: [] };
 
   const candidates: Candidate[] = [];
   for (let i = 0; i < silent.length; i += CHUNK) {
@@ -167,5 +168,6 @@ async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, p
       offersOfFindings.push(c.offerId);
     }
   }
-  return { findings, offers: new Set(offersOfFindings), offers_: offersOfFindings };
+  // offerIds[i] is the platform offer id of findings[i].
+  return { findings, offerIds: offersOfFindings };
 }
