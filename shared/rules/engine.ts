@@ -19,6 +19,10 @@ import { legacyTrafficAfterCutover } from './legacy-traffic-after-cutover.js';
  * `evaluateRules`: every enabled rule of DESIGN.md §6 over the database as of `at`. Deterministic:
  * the same database and `at` give the same findings in the same order (rule order below, then
  * fingerprint). Rules see only events before `at` (see common.ts for the hour/day conventions).
+ *
+ * Tests: test/rules/* craft database states directly. Still to do once the ingestion pipeline is in:
+ * recall/precision of every rule against the simulator scenarios' planted problems, and a rules
+ * benchmark in bench/ (large rollup/conversion volumes).
  */
 
 export const RULES: readonly RuleDefinition[] = [
