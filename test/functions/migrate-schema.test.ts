@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BatchExecuteStatementCommand,
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  ExecuteStatementCommand,
+  RollbackTransactionCommand,
+} from '@aws-sdk/client-rds-data';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rdsDataClient } from '../../functions/commons/clients.js';
+import { createOnEvent, handler, SchemaResourcePropertiesError } from '../../functions/migrate-schema.js';
+import { createDataApiDb } from '../../shared/db/data-api.js';
+import { createMysqlDb } from '../../shared/db/mysql.js';
+import { SQL_DIR } from '../../shared/db/migrate.js';
+import { silentLogger } from '../../shared/util/logger.js';
+import { createDataApiOnMariaDb, FAKE_RESOURCE_ARN, FAKE_SECRET_ARN, type DataApiOnMariaDb } from '../helpers/data-api-on-mariadb.js';
+
+/**
+ * The Custom::DualtrackSchema handler against MariaDB through the Data API adapter (a fake Data
+ * API that runs on MariaDB stands in for the service): Create migrates every database, Update
+ * adds a platform, Delete touches nothing, bad properties are named.
+ */
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
+const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const prefix = 't' + Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
+const inspect = createMysqlDb(DATABASE_URL);
+let fake: DataApiOnMariaDb;
+
+beforeAll(() => {
+  fake = createDataApiOnMariaDb({ url: DATABASE_URL });
+});
+
+afterAll(async () => {
+  const dbs = await inspect.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like', { like: `${prefix}\\_%` });
+  for (const { name } of dbs) await inspect.execute(`DROP DATABASE IF EXISTS ${name}`);
+  await inspect.close();
+  await fake.close();
+});
+
+const base = {
+  ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:framework',
+  ResponseURL: 'https://example.invalid/response',
+  StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/Dualtrack/1',
+  RequestId: 'req-1',
+  LogicalResourceId: 'DatabaseSchema',
+  ResourceType: 'Custom::DualtrackSchema',
+};
+const props = (platforms: string[], p = prefix) => ({ ServiceToken: base.ServiceToken, Prefix: p, Platforms: platforms, Fingerprint: 'abc' });
+
+const schemas = async () =>
+  (await inspect.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like ORDER BY name', { like: `${prefix}\\_%` })).map((r) => r.name);
+
+const onEvent = () =>
+  createOnEvent({ openDb: () => createDataApiDb({ client: fake.client, resourceArn: FAKE_RESOURCE_ARN, secretArn: FAKE_SECRET_ARN, sleep: async () => {} }), sqlDir: SQL_DIR, logger: silentLogger });
+
+describe('migrate-schema custom resource', () => {
+  it('Create migrates core, reporting and every platform database through the Data API', async () => {
+    const res = await onEvent()({ ...base, RequestType: 'Create', ResourceProperties: props(['everflow', 'hitpath']) } as CloudFormationCustomResourceEvent);
+    expect(res.PhysicalResourceId).toBe(`dualtrack-schema-${prefix}`);
+    expect(res.Data).toMatchObject({ Created: 4 });
+    expect(Number(res.Data?.Applied)).toBeGreaterThan(0);
+    expect(await schemas()).toEqual([`${prefix}_core`, `${prefix}_everflow`, `${prefix}_hitpath`, `${prefix}_reporting`]);
+    const applied = await inspect.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${prefix}_core.schema_migrations`);
+    expect(Number(applied[0].n)).toBe(res.Data?.Applied);
+  });
+
+  it('Update with one more platform creates only that database and applies only its files; unchanged is a no-op', async () => {
+    const update = { ...base, RequestType: 'Update', PhysicalResourceId: `dualtrack-schema-${prefix}`, OldResourceProperties: props(['everflow', 'hitpath']) };
+    const added = await onEvent()({ ...update, ResourceProperties: props(['everflow', 'hitpath', 'cake']) } as CloudFormationCustomResourceEvent);
+    expect(added.Data?.Created).toBe(1);
+    expect(await schemas()).toContain(`${prefix}_cake`);
+    const again = await onEvent()({ ...update, ResourceProperties: props(['everflow', 'hitpath', 'cake']) } as CloudFormationCustomResourceEvent);
+    expect(again.Data).toMatchObject({ Created: 0, Applied: 0 });
+  });
+
+  it('Delete leaves every database in place and never opens the database', async () => {
+    const before = await schemas();
+    let opened = false;
+    const del = createOnEvent({
+      openDb: () => {
+        opened = true;
+        throw new Error('must not open');
+      },
+      sqlDir: SQL_DIR,
+      logger: silentLogger,
+    });
+    // Even with properties it cannot parse: a failing delete would block stack removal.
+    const res = await del({ ...base, RequestType: 'Delete', PhysicalResourceId: `dualtrack-schema-${prefix}`, ResourceProperties: { ServiceToken: base.ServiceToken, Prefix: 'BAD' } } as CloudFormationCustomResourceEvent);
+    expect(res).toEqual({ PhysicalResourceId: `dualtrack-schema-${prefix}` });
+    expect(opened).toBe(false);
+    expect(await schemas()).toEqual(before);
+  });
+
+  it('names every bad property before touching the database', async () => {
+    let opened = false;
+    const run = createOnEvent({ openDb: () => ((opened = true), undefined as never), sqlDir: SQL_DIR, logger: silentLogger });
+    const err = await run({ ...base, RequestType: 'Create', ResourceProperties: { ServiceToken: base.ServiceToken, Prefix: 'Has-Dash', Platforms: [] } } as unknown as CloudFormationCustomResourceEvent).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SchemaResourcePropertiesError);
+    expect((err as SchemaResourcePropertiesError).problems).toEqual([expect.stringMatching(/^Prefix: must match/), 'Platforms: must name at least one platform']);
+    expect(opened).toBe(false);
+  });
+});
+
+describe('migrate-schema handler (middy + Powertools, clients and env as in Lambda)', () => {
+  const context = { functionName: 'migrate-schema', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 600_000 } as unknown as Context;
+
+  it('reads the cluster and secret ARNs from the environment and migrates through the shared Data API client', async () => {
+    // Route the module's shared client to the fake Data API.
+    const shared = mockClient(rdsDataClient);
+    for (const Cmd of [ExecuteStatementCommand, BatchExecuteStatementCommand, BeginTransactionCommand, CommitTransactionCommand, RollbackTransactionCommand] as const) {
+      shared.on(Cmd as never).callsFake((input: never) => fake.client.send(new (Cmd as new (i: never) => never)(input)));
+    }
+    process.env.DB_CLUSTER_ARN = FAKE_RESOURCE_ARN;
+    process.env.DB_SECRET_ARN = FAKE_SECRET_ARN;
+    try {
+      const res = await handler({ ...base, RequestType: 'Update', PhysicalResourceId: `dualtrack-schema-${prefix}`, OldResourceProperties: {}, ResourceProperties: props(['everflow', 'hitpath', 'cake', 'partnerize']) } as CloudFormationCustomResourceEvent, context);
+      expect(res).toEqual({ PhysicalResourceId: `dualtrack-schema-${prefix}`, Data: expect.objectContaining({ Created: 1 }) });
+      expect(await schemas()).toContain(`${prefix}_partnerize`);
+      const sent = shared.commandCalls(ExecuteStatementCommand as never);
+      expect(sent.length).toBeGreaterThan(0);
+      expect((sent[0].args[0] as { input: { resourceArn: string } }).input.resourceArn).toBe(FAKE_RESOURCE_ARN);
+    } finally {
+      shared.restore();
+      delete process.env.DB_CLUSTER_ARN;
+      delete process.env.DB_SECRET_ARN;
+    }
+  });
+
+  it('fails with the missing environment variables named', async () => {
+    delete process.env.DB_CLUSTER_ARN;
+    delete process.env.DB_SECRET_ARN;
+    await expect(handler({ ...base, RequestType: 'Create', ResourceProperties: props(['everflow']) } as CloudFormationCustomResourceEvent, context)).rejects.toThrow(/DB_CLUSTER_ARN, DB_SECRET_ARN not set/);
+  });
+});
