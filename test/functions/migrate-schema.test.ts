@@ -110,13 +110,12 @@ describe('migrate-schema handler (middy + Powertools, clients and env as in Lamb
   it('reads the cluster and secret ARNs from the environment and migrates through the shared Data API client', async () => {
     // Route the module's shared client to the fake Data API.
     const shared = mockClient(rdsDataClient);
-    for (const Cmd of [ExecuteStatementCommand, BatchExecuteStatementCommand, BeginTransactionCommand, CommitTransactionCommand, RollbackTransactionCommand] as const) {
-      shared.on(Cmd as never).callsFake((input: never) => fake.client.send(new (Cmd as new (i: never) => never)(input)));
-    }
+    const commands = [ExecuteStatementCommand, BatchExecuteStatementCommand, BeginTransactionCommand, CommitTransactionCommand, RollbackTransactionCommand] as unknown as (new (input: unknown) => ExecuteStatementCommand)[];
+    for (const Cmd of commands) shared.on(Cmd).callsFake((input: unknown) => fake.client.send(new Cmd(input)));
     process.env.DB_CLUSTER_ARN = FAKE_RESOURCE_ARN;
     process.env.DB_SECRET_ARN = FAKE_SECRET_ARN;
     try {
-      const res = await handler({ ...base, RequestType: 'Update', PhysicalResourceId: `dualtrack-schema-${prefix}`, OldResourceProperties: {}, ResourceProperties: props(['everflow', 'hitpath', 'cake', 'partnerize']) } as CloudFormationCustomResourceEvent, context);
+      const res = await handler({ ...base, RequestType: 'Update', PhysicalResourceId: `dualtrack-schema-${prefix}`, OldResourceProperties: {}, ResourceProperties: props(['everflow', 'hitpath', 'cake', 'partnerize']) } as unknown as CloudFormationCustomResourceEvent, context);
       expect(res).toEqual({ PhysicalResourceId: `dualtrack-schema-${prefix}`, Data: expect.objectContaining({ Created: 1 }) });
       expect(await schemas()).toContain(`${prefix}_partnerize`);
       const sent = shared.commandCalls(ExecuteStatementCommand as never);

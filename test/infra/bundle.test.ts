@@ -65,7 +65,7 @@ beforeAll(async () => {
       const Cmd = COMMANDS[req.url ?? ''];
       try {
         if (!Cmd) throw Object.assign(new Error(`no such operation ${req.url}`), { name: 'BadRequestException' });
-        const { $metadata: _m, ...out } = (await fake.client.send(new Cmd(JSON.parse(body) as never))) as Record<string, unknown>;
+        const { $metadata: _m, ...out } = (await fake.client.send(new Cmd(JSON.parse(body) as never))) as unknown as Record<string, unknown>;
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
       } catch (e) {
         const err = e as Error;
