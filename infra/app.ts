@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { App, Annotations, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadAppConfig } from './config.js';
+import { ConfigError } from '../shared/config/load.js';
+import { loadAppConfig, type AppConfig } from './config.js';
 import { DualtrackStack } from './dualtrack-stack.js';
 
 /**
@@ -11,7 +12,16 @@ import { DualtrackStack } from './dualtrack-stack.js';
  * on by default and its findings fail synth).
  */
 const app = new App();
-const { config, path, isExample } = loadAppConfig(app.node.tryGetContext('config'));
+let loaded: AppConfig;
+try {
+  loaded = loadAppConfig(app.node.tryGetContext('config'));
+} catch (e) {
+  // A config problem is the operator's to fix: print the list of problems, not a stack trace.
+  if (!(e instanceof ConfigError)) throw e;
+  process.stderr.write(`${e.message}\n`);
+  process.exit(1);
+}
+const { config, path, isExample } = loaded;
 const stack = new DualtrackStack(app, app.node.tryGetContext('stackName') ?? 'Dualtrack', {
   config,
   description: 'dualtrack: platform-migration monitoring for an affiliate network (ingestion, canonical MySQL, alerts)',

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadConfig } from '../shared/config/load.js';
 import type { Config } from '../shared/config/schema.js';
 import { REPO_ROOT } from './paths.js';
@@ -21,9 +21,10 @@ export interface AppConfig {
  * only the implicit default falls back to the committed example (it holds no secrets), so a fresh
  * clone synthesizes and CI can run cdk-nag without a deployment's config.
  */
-export function loadAppConfig(contextPath: unknown, env: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadAppConfig(contextPath: unknown, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   const named = typeof contextPath === 'string' && contextPath !== '' ? contextPath : env.DUALTRACK_CONFIG;
-  if (named) return { config: loadConfig(named, env), path: named, isExample: false };
-  if (existsSync(DEFAULT_CONFIG_PATH)) return { config: loadConfig(DEFAULT_CONFIG_PATH, env), path: DEFAULT_CONFIG_PATH, isExample: false };
+  if (named) return { config: loadConfig(resolve(cwd, named), env), path: named, isExample: false };
+  const local = resolve(cwd, DEFAULT_CONFIG_PATH);
+  if (existsSync(local)) return { config: loadConfig(local, env), path: DEFAULT_CONFIG_PATH, isExample: false };
   return { config: loadConfig(EXAMPLE_CONFIG_PATH, env), path: EXAMPLE_CONFIG_PATH, isExample: true };
 }
