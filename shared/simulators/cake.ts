@@ -312,6 +312,8 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
     const rows = (scenario.conversions[key] ?? []).filter(
       (c) =>
         c.convertedAt <= t &&
+        c.convertedAt >= start - 15 * 3_600_000 &&
+        c.convertedAt < end + 15 * 3_600_000 &&
         wall(c.convertedAt) >= start &&
         wall(c.convertedAt) < end &&
         (eventType === 'all' || (eventType === 'micro_events') === (c.eventName !== null)) &&
@@ -354,6 +356,9 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
       .filter(
         (c) =>
           c.clickedAt <= t &&
+          // Cheap UTC pre-filter (zone offsets are within ±15 h) before the wall-clock comparison.
+          c.clickedAt >= start - 15 * 3_600_000 &&
+          c.clickedAt < end + 15 * 3_600_000 &&
           wall(c.clickedAt) >= start &&
           wall(c.clickedAt) < end &&
           (dups || c.isUnique) &&

@@ -81,6 +81,11 @@ export class SimServer {
     for (const fault of faults) this.faults.push({ fault, match });
   }
 
+  /** The fault clears: drops every fault not yet served. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   pendingFaults(): number {
     return this.faults.length;
   }

@@ -37,11 +37,25 @@ function partsIn(zone: string, ms: number): number[] {
   return [Number(p.year), Number(p.month), Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)];
 }
 
-/** The zone's offset from UTC at instant `ms`, in milliseconds (New York in winter: -5 h). */
+const QUARTER_HOUR = 900_000;
+const offsetCache = new Map<string, number>();
+
+/**
+ * The zone's offset from UTC at instant `ms`, in milliseconds (New York in winter: -5 h).
+ * Every IANA transition since 1970 falls on a quarter hour, so offsets are cached per zone and
+ * quarter hour: Intl formatting is slow, and connectors and simulators convert every record.
+ */
 export function zoneOffsetMs(zone: string, ms: number): number {
-  const [y, mo, d, h, mi, s] = partsIn(zone, ms);
-  const asUtc = Date.UTC(y, mo - 1, d, h, mi, s);
-  return asUtc - (ms - (ms % 1000 + 1000) % 1000);
+  const bucket = Math.floor(ms / QUARTER_HOUR);
+  const key = `${zone}|${bucket}`;
+  const hit = offsetCache.get(key);
+  if (hit !== undefined) return hit;
+  const at = bucket * QUARTER_HOUR;
+  const [y, mo, d, h, mi, s] = partsIn(zone, at);
+  const offset = Date.UTC(y, mo - 1, d, h, mi, s) - at;
+  if (offsetCache.size > 200_000) offsetCache.clear();
+  offsetCache.set(key, offset);
+  return offset;
 }
 
 /**
