@@ -41,6 +41,8 @@ export interface ScenarioEntity {
   /** Offers only: default revenue and payout per conversion. */
   revenue?: string;
   payout?: string;
+  /** Offers only: post-conversion events and their revenue / payout per event (empty when none). */
+  events?: { name: string; revenue: string; payout: string }[];
   createdAt: number;
 }
 
@@ -114,6 +116,8 @@ export interface GroundTruthIncident {
   affiliateIds?: Record<string, string>;
   offerIds?: Record<string, string>;
   orderId?: string;
+  /** The injected conversions by platform key, where the incident is about particular conversions. */
+  conversionIds?: Record<string, string[]>;
   /** Window in which the incident is observable. */
   from: number;
   to: number;
@@ -127,6 +131,12 @@ export interface MigrationWaveTruth {
   movedOn: string | null;
   /** Last day with legacy clicks, null while still running on legacy at the end. */
   legacyStoppedOn: string | null;
+  /** 1-based rank by legacy revenue before the migration start (set by `generateScenario`). */
+  rank?: number;
+  /** Wave due date (`YYYY-MM-DD`, migration start + 7/14/21 days). */
+  dueDate?: string;
+  /** Revenue (decimal string) of legacy conversions converted before the migration start, not rejected. */
+  legacyRevenueBeforeStart?: string;
 }
 
 export interface CrosswalkRow {
