@@ -3,13 +3,13 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { parseConfig } from '../shared/config/load.js';
 import { dbNames } from '../shared/db/names.js';
 import { runEvaluation } from '../shared/alerts/run.js';
 import { createSnsNotifier } from '../shared/alerts/notify/sns.js';
 import { parseInstant } from '../shared/util/time.js';
 import { snsClient } from './commons/clients.js';
 import { dataApiDbFromEnv, MissingEnvironmentError } from './commons/database.js';
+import { configFromEnv } from './commons/config.js';
 import { domainLogger, logger, metrics } from './commons/powertools.js';
 
 /**
@@ -23,15 +23,6 @@ import { domainLogger, logger, metrics } from './commons/powertools.js';
  */
 
 const eventSchema = z.looseObject({ at: z.string().optional() });
-
-let configCache: ReturnType<typeof parseConfig> | undefined;
-function configFromEnv(env: NodeJS.ProcessEnv) {
-  if (!configCache) {
-    if (!env.DUALTRACK_CONFIG_JSON) throw new MissingEnvironmentError(['DUALTRACK_CONFIG_JSON']);
-    configCache = parseConfig(JSON.parse(env.DUALTRACK_CONFIG_JSON), 'DUALTRACK_CONFIG_JSON');
-  }
-  return configCache;
-}
 
 export async function evaluateAlerts(event: unknown, env: NodeJS.ProcessEnv = process.env, now: () => Date = () => new Date()) {
   const parsed = eventSchema.parse(event ?? {});

@@ -14,3 +14,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 export const snsClient = /* @__PURE__ */ new SNSClient({});
 export const secretsManagerClient = /* @__PURE__ */ new SecretsManagerClient({});
+
+// Ingestion (schedule-fetch and fetch-worker send to the queues).
+import { SQSClient } from '@aws-sdk/client-sqs';
+export const sqsClient = /* @__PURE__ */ new SQSClient({});
