@@ -5,6 +5,7 @@ import { command as backfill } from './backfill.js';
 import { command as evaluate } from './evaluate.js';
 import { command as alerts } from './alerts.js';
 import { command as replayDlq } from './replay-dlq.js';
+import { command as demo } from './demo.js';
 
 /** Every CLI command, in the order `dualtrack --help` lists them. */
-export const COMMANDS: CliCommand[] = [db, ingest, backfill, evaluate, alerts, replayDlq];
+export const COMMANDS: CliCommand[] = [db, ingest, backfill, evaluate, alerts, replayDlq, demo];
