@@ -47,14 +47,23 @@ const COMMANDS: Record<string, new (input: never) => never> = {
   '/RollbackTransaction': RollbackTransactionCommand as never,
 };
 
+type FnResource = { Properties: { Code: { S3Key: string }; Environment?: { Variables?: Record<string, unknown> } } };
+/** Every dualtrack function of the bundled stack: logical id, service name, asset directory. */
+let bundled: { id: string; service: string; dir: string }[] = [];
+let scheduleInput: string;
+
 beforeAll(async () => {
   const app = testApp({ bundle: true });
   const stack = new DualtrackStack(app, 'Bundled', { config: testConfig() });
   app.synth();
-  const fn = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find(
-    (f) => (f as { Properties: { Environment?: { Variables?: Record<string, string> } } }).Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'dualtrack-migrate-schema',
-  ) as { Properties: { Code: { S3Key: string } } };
-  assetDir = join(app.outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
+  const template = Template.fromStack(stack);
+  const assetOf = (f: FnResource) => join(app.outdir, `asset.${f.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
+  bundled = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, FnResource>)
+    .filter(([, f]) => typeof f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'string')
+    .map(([id, f]) => ({ id, service: f.Properties.Environment!.Variables!.POWERTOOLS_SERVICE_NAME as string, dir: assetOf(f) }));
+  assetDir = bundled.find((b) => b.service === 'dualtrack-migrate-schema')!.dir;
+  const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')) as { Properties: { Target: { Input: string } } }[];
+  scheduleInput = schedules.map((s) => s.Properties.Target.Input).find((i) => i.includes('"platform"'))!;
 
   fake = createDataApiOnMariaDb({ url: DATABASE_URL });
   // A minimal RDS Data API endpoint (restJson1: POST /Execute etc., JSON in and out).
@@ -75,7 +84,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
+  // Bundles ten functions with esbuild (about 3 s each on a busy 2-core machine).
+}, 300_000);
 
 afterAll(async () => {
   const dbs = await inspect.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like', { like: `${prefix}\\_%` });
@@ -151,5 +161,61 @@ describe('migrate-schema bundle (esbuild, ESM, SDK bundled)', () => {
     const tables = await inspect.query<{ t: string }>(`SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE :like`, { like: `${prefix}\\_%` });
     expect(tables.map((r) => r.t)).toEqual(expect.arrayContaining([`${prefix}_core.schema_migrations`, `${prefix}_everflow.conversions`, `${prefix}_hitpath.clicks`]));
     expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+  });
+});
+
+/**
+ * Every entry under functions/ bundles (esbuild, ESM, SDK inside) and loads in a plain `node`
+ * process as Lambda would load it: a CJS dependency that `require()`s a built-in, a top-level
+ * await or a missing file shows up here, not on the first invocation in AWS. Sizes are printed.
+ */
+describe('every function bundle', () => {
+  it('covers every entry in functions/ (fetch-worker once per platform)', () => {
+    const entries = readdirSync(join(process.cwd(), 'functions')).filter((f) => f.endsWith('.ts')).map((f) => `dualtrack-${f.replace(/\.ts$/, '')}`).sort();
+    expect([...new Set(bundled.map((b) => b.service))].sort()).toEqual(entries);
+    expect(bundled.filter((b) => b.service === 'dualtrack-fetch-worker')).toHaveLength(2);
+  });
+
+  it('is one minified ESM file with its source map, the AWS SDK and middy inside, under 1 MiB each', () => {
+    const sizes: Record<string, string> = {};
+    for (const b of bundled) {
+      const files = readdirSync(b.dir).filter((f) => f !== 'sql');
+      expect(files.sort(), b.id).toEqual(['index.mjs', 'index.mjs.map']);
+      const code = readFileSync(join(b.dir, 'index.mjs'), 'utf8');
+      expect(code, b.id).not.toMatch(/from\s*["'](@aws-sdk|@middy|@aws-lambda-powertools|zod)\//);
+      const size = statSync(join(b.dir, 'index.mjs')).size;
+      expect(size, b.id).toBeLessThan(1024 * 1024);
+      sizes[b.id] = `${(size / 1024).toFixed(0)} KiB`;
+    }
+    console.info('function bundle sizes (index.mjs):', sizes);
+  });
+
+  it('loads every bundle in node and exports a handler function', async () => {
+    const urls = bundled.map((b) => pathToFileURL(join(b.dir, 'index.mjs')).href);
+    const script = `
+      const out = [];
+      for (const u of ${JSON.stringify(urls)}) {
+        try { const m = await import(u); out.push(typeof m.handler); } catch (e) { out.push(u + ' error: ' + e.message); }
+      }
+      process.stdout.write('\\n@@' + JSON.stringify(out));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'ERROR' },
+    });
+    const loaded = JSON.parse(stdout.slice(stdout.lastIndexOf('\n@@') + 3)) as string[];
+    expect(loaded).toEqual(urls.map(() => 'function'));
+  });
+
+  it("the schedule-fetch bundle accepts its schedule's input (it stops at the missing environment, not the event)", async () => {
+    const dir = bundled.find((b) => b.service === 'dualtrack-schedule-fetch')!.dir;
+    const event = JSON.parse(scheduleInput.replace('<aws.scheduler.scheduled-time>', '2026-10-12T10:00:00Z'));
+    const script = `
+      const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, 'index.mjs')).href)});
+      const context = { functionName: 'schedule-fetch', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 60000 };
+      try { await handler(${JSON.stringify(event)}, context); process.stdout.write('\\n@@ok'); }
+      catch (e) { process.stdout.write('\\n@@' + e.name + ': ' + e.message); }`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_NAMESPACE: 'dualtrack', POWERTOOLS_SERVICE_NAME: 'dualtrack-schedule-fetch' },
+    });
+    expect(stdout.slice(stdout.lastIndexOf('\n@@') + 3)).toMatch(/^MissingEnvironmentError: environment variable\(s\) NORMALIZE_QUEUE_URL, FETCH_QUEUE_URLS_JSON, PLATFORM_SECRET_ARNS_JSON, HASH_KEY_SECRET_ARN not set/);
   });
 });

@@ -114,7 +114,8 @@ describe('DualtrackStack', () => {
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
-    const subs = ofType('AWS::SNS::Subscription');
+    // Email subscriptions only (the Slack poster's Lambda subscription is asserted in pipeline-stack.test.ts).
+    const subs = ofType('AWS::SNS::Subscription').filter(([, s]) => s.Properties.Protocol === 'email');
     expect(subs).toHaveLength(4);
     const filtered = subs.filter(([, s]) => s.Properties.FilterPolicy);
     expect(filtered).toHaveLength(2);

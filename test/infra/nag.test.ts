@@ -35,6 +35,19 @@ describe('cdk-nag AwsSolutions', () => {
     expect(findings).toEqual([]);
   });
 
+  it('passes with every platform kind and an imported platform secret (acknowledgements hold per construct, not per name)', () => {
+    const config = testConfig({
+      migration: { legacy: ['hitpath', 'cake', 'partnerize'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
+      platforms: {
+        everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY' },
+        hitpath: { kind: 'hitpath', baseUrl: 'https://reports.example.net/api.php', apiKeyEnv: 'HITPATH_API_KEY', timezone: 'America/New_York', secretName: 'acme/hitpath' },
+        cake: { kind: 'cake', baseUrl: 'https://cake.example.net', apiKeyEnv: 'CAKE_API_KEY', timezone: 'America/Los_Angeles' },
+        partnerize: { kind: 'partnerize', baseUrl: 'https://api.partnerize.com', apiKeyEnv: 'PZ_USER_KEY', applicationKeyEnv: 'PZ_APP_KEY', networkId: 'n1' },
+      },
+    });
+    expect(nagFindings((app) => new DualtrackStack(app, 'AllKinds', { config }))).toEqual([]);
+  });
+
   it('passes on the reusable constructs wired together (queue consumer, scheduled job, topics, alarms)', () => {
     const findings = nagFindings((app) => new ConstructsFixtureStack(app, 'Fixture'));
     expect(findings).toEqual([]);
