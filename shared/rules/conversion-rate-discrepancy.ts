@@ -2,6 +2,7 @@ import type { Finding, RuleContext, RuleDefinition } from './types.js';
 import { fingerprintOf, severityFor } from './types.js';
 import { hourCutoff, isoDay, orderIds, orderedPlatforms, pct, round, sqlTime } from './common.js';
 import { twoProportionZTest } from './stats.js';
+import { toMicros } from './money.js';
 import { DAY_MS } from '../util/time.js';
 
 /**
@@ -25,13 +26,110 @@ type Agg = {
   affiliate_id: string;
   clicks: string | number;
   conversions: string | number;
+  revenue: string | null;
 };
 
-interface Side {
+export interface Side {
   clicks: number;
   conversions: number;
+  /** Revenue in micro-units (approved + pending, as stored), for the reconciliation report. */
+  revenue: bigint;
   offerId: string;
   affiliateId?: string;
+}
+
+/** One comparison of a subject (offer, or offer × affiliate) between two platforms over the window. */
+export interface RateComparison {
+  offerKey: string;
+  affKey: string | null;
+  a: string;
+  b: string;
+  sa: Side;
+  sb: Side;
+  /** Both sides have the minimum volume, so the comparison counts in the Bonferroni m and may fire. */
+  tested: boolean;
+  rateA: number;
+  rateB: number;
+  /** |rate_b / rate_a − 1| (Infinity when rate_a is 0 and rate_b is not). */
+  relative: number;
+  z: number;
+  p: number;
+  /** All three conditions of the rule hold: this comparison is a finding. */
+  fires: boolean;
+}
+
+export interface RateComparisons {
+  from: Date;
+  to: Date;
+  windowDays: number;
+  /** Number of tested comparisons (the Bonferroni m) and the corrected threshold. */
+  m: number;
+  alpha: number;
+  comparisons: RateComparison[];
+}
+
+/**
+ * The rule's statistics for every subject with volume on two platforms in the window, tested or
+ * not (the parallel-run reconciliation report shows them all; the rule reports the ones that fire).
+ * `windowDays` overrides the configured window (the report's --days); m counts tested comparisons.
+ */
+export async function compareConversionRates(input: Pick<RuleContext, 'db' | 'names' | 'config' | 'at'> & { windowDays?: number }): Promise<RateComparisons> {
+  const cfg = input.config.rules['conversion-rate-discrepancy'];
+  const windowDays = input.windowDays ?? cfg.windowDays;
+  const to = hourCutoff(input.at);
+  const from = new Date(to.getTime() - windowDays * DAY_MS);
+  const platforms = orderedPlatforms(input.config);
+  // subject key → platform → side
+  const subjects = new Map<string, { offerKey: string; affKey: string | null; sides: Map<string, Side> }>();
+  for (const platform of platforms) {
+    const rows = await input.db.query<Agg>(
+      `SELECT mo.canonical_key AS offer_key, ma.canonical_key AS aff_key, MIN(r.offer_id) AS offer_id, MIN(r.affiliate_id) AS affiliate_id,
+              SUM(r.clicks) AS clicks, SUM(r.conversions) AS conversions, SUM(r.revenue) AS revenue
+       FROM ${input.names.platform(platform)}.hourly_rollups r
+       JOIN ${input.names.core}.entity_map mo ON mo.entity_type = 'offer' AND mo.platform = :p AND mo.platform_id = r.offer_id
+       LEFT JOIN ${input.names.core}.entity_map ma ON ma.entity_type = 'affiliate' AND ma.platform = :p AND ma.platform_id = r.affiliate_id
+       WHERE r.hour >= :from AND r.hour < :to
+       GROUP BY mo.canonical_key, ma.canonical_key`,
+      { p: platform, from: sqlTime(from), to: sqlTime(to) },
+    );
+    for (const r of rows) {
+      const clicks = Number(r.clicks);
+      const conversions = Number(r.conversions);
+      const revenue = toMicros(r.revenue ?? '0');
+      const offerSubject = subjectFor(subjects, r.offer_key, null);
+      const s = offerSubject.sides.get(platform) ?? { clicks: 0, conversions: 0, revenue: 0n, offerId: r.offer_id };
+      s.clicks += clicks;
+      s.conversions += conversions;
+      s.revenue += revenue;
+      offerSubject.sides.set(platform, s);
+      if (r.aff_key !== null) subjectFor(subjects, r.offer_key, r.aff_key).sides.set(platform, { clicks, conversions, revenue, offerId: r.offer_id, affiliateId: r.affiliate_id });
+    }
+  }
+
+  const pairs: Omit<RateComparison, 'rateA' | 'rateB' | 'relative' | 'z' | 'p' | 'fires'>[] = [];
+  const keys = [...subjects.keys()].sort();
+  for (const k of keys) {
+    const s = subjects.get(k)!;
+    for (let i = 0; i < platforms.length; i++) {
+      for (let j = i + 1; j < platforms.length; j++) {
+        const sa = s.sides.get(platforms[i]);
+        const sb = s.sides.get(platforms[j]);
+        if (!sa || !sb) continue;
+        const tested = !(sa.clicks < cfg.minClicks || sb.clicks < cfg.minClicks || sa.conversions < cfg.minConversions || sb.conversions < cfg.minConversions);
+        pairs.push({ offerKey: s.offerKey, affKey: s.affKey, a: platforms[i], b: platforms[j], sa, sb, tested });
+      }
+    }
+  }
+  const m = pairs.filter((t) => t.tested).length;
+  const alpha = cfg.pValue / Math.max(1, m);
+  const comparisons = pairs.map((t): RateComparison => {
+    const ra = t.sa.clicks > 0 ? t.sa.conversions / t.sa.clicks : 0;
+    const rb = t.sb.clicks > 0 ? t.sb.conversions / t.sb.clicks : 0;
+    const rel = ra === 0 ? (rb === 0 ? 0 : Infinity) : Math.abs(rb / ra - 1);
+    const { z, p } = twoProportionZTest(t.sa.conversions, t.sa.clicks, t.sb.conversions, t.sb.clicks);
+    return { ...t, rateA: ra, rateB: rb, relative: rel, z, p, fires: t.tested && rel > cfg.relativeTolerance && p < alpha };
+  });
+  return { from, to, windowDays, m, alpha, comparisons };
 }
 
 export const conversionRateDiscrepancy: RuleDefinition = {
@@ -39,58 +137,14 @@ export const conversionRateDiscrepancy: RuleDefinition = {
   defaultSeverity: 'warning',
   async evaluate(ctx: RuleContext): Promise<Finding[]> {
     const cfg = ctx.config.rules['conversion-rate-discrepancy'];
-    const to = hourCutoff(ctx.at);
-    const from = new Date(to.getTime() - cfg.windowDays * DAY_MS);
-    const platforms = orderedPlatforms(ctx.config);
-    // subject key → platform → side
-    const subjects = new Map<string, { offerKey: string; affKey: string | null; sides: Map<string, Side> }>();
-    for (const platform of platforms) {
-      const rows = await ctx.db.query<Agg>(
-        `SELECT mo.canonical_key AS offer_key, ma.canonical_key AS aff_key, MIN(r.offer_id) AS offer_id, MIN(r.affiliate_id) AS affiliate_id,
-                SUM(r.clicks) AS clicks, SUM(r.conversions) AS conversions
-         FROM ${ctx.names.platform(platform)}.hourly_rollups r
-         JOIN ${ctx.names.core}.entity_map mo ON mo.entity_type = 'offer' AND mo.platform = :p AND mo.platform_id = r.offer_id
-         LEFT JOIN ${ctx.names.core}.entity_map ma ON ma.entity_type = 'affiliate' AND ma.platform = :p AND ma.platform_id = r.affiliate_id
-         WHERE r.hour >= :from AND r.hour < :to
-         GROUP BY mo.canonical_key, ma.canonical_key`,
-        { p: platform, from: sqlTime(from), to: sqlTime(to) },
-      );
-      for (const r of rows) {
-        const clicks = Number(r.clicks);
-        const conversions = Number(r.conversions);
-        const offerSubject = subjectFor(subjects, r.offer_key, null);
-        const s = offerSubject.sides.get(platform) ?? { clicks: 0, conversions: 0, offerId: r.offer_id };
-        s.clicks += clicks;
-        s.conversions += conversions;
-        offerSubject.sides.set(platform, s);
-        if (r.aff_key !== null) subjectFor(subjects, r.offer_key, r.aff_key).sides.set(platform, { clicks, conversions, offerId: r.offer_id, affiliateId: r.affiliate_id });
-      }
-    }
-
-    const tests: { offerKey: string; affKey: string | null; a: string; b: string; sa: Side; sb: Side }[] = [];
-    const keys = [...subjects.keys()].sort();
-    for (const k of keys) {
-      const s = subjects.get(k)!;
-      for (let i = 0; i < platforms.length; i++) {
-        for (let j = i + 1; j < platforms.length; j++) {
-          const sa = s.sides.get(platforms[i]);
-          const sb = s.sides.get(platforms[j]);
-          if (!sa || !sb) continue;
-          if (sa.clicks < cfg.minClicks || sb.clicks < cfg.minClicks || sa.conversions < cfg.minConversions || sb.conversions < cfg.minConversions) continue;
-          tests.push({ offerKey: s.offerKey, affKey: s.affKey, a: platforms[i], b: platforms[j], sa, sb });
-        }
-      }
-    }
-    const m = tests.length;
-    const alpha = cfg.pValue / Math.max(1, m);
+    const { from, m, alpha, comparisons } = await compareConversionRates(ctx);
     const out: Finding[] = [];
-    for (const t of tests) {
-      const ra = t.sa.conversions / t.sa.clicks;
-      const rb = t.sb.conversions / t.sb.clicks;
-      const rel = ra === 0 ? (rb === 0 ? 0 : Infinity) : Math.abs(rb / ra - 1);
-      if (!(rel > cfg.relativeTolerance)) continue;
-      const { z, p } = twoProportionZTest(t.sa.conversions, t.sa.clicks, t.sb.conversions, t.sb.clicks);
-      if (!(p < alpha)) continue;
+    for (const t of comparisons) {
+      if (!t.fires) continue;
+      const ra = t.rateA;
+      const rb = t.rateB;
+      const rel = t.relative;
+      const { z, p } = t;
       const offer = orderIds(ctx.config, ctx.crosswalk.subjectIds('offer', { [t.a]: t.sa.offerId, [t.b]: t.sb.offerId }));
       const affiliate = t.affKey !== null ? orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [t.a]: t.sa.affiliateId!, [t.b]: t.sb.affiliateId! })) : undefined;
       const who = `offer ${await ctx.labels.label('offer', offer)}${affiliate ? ` for affiliate ${await ctx.labels.label('affiliate', affiliate)}` : ''}`;
