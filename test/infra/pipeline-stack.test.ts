@@ -1,6 +1,11 @@
 import { existsSync } from 'node:fs';
 import { Template } from 'aws-cdk-lib/assertions';
+import { Stack } from 'aws-cdk-lib';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertEvaluation } from '../../infra/constructs/alert-evaluation.js';
+import { AlertTopic } from '../../infra/constructs/alert-topic.js';
+import type { IDataApiDatabase } from '../../infra/constructs/data-api-database.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { DualtrackFunction } from '../../infra/constructs/dualtrack-function.js';
 import { FETCH_SIZING } from '../../infra/constructs/fetch-sizing.js';
@@ -10,7 +15,7 @@ import { DualtrackStack } from '../../infra/dualtrack-stack.js';
 import { functionEntry } from '../../infra/paths.js';
 import { MissingEnvironmentError } from '../../functions/commons/database.js';
 import { scheduleFetchHandler } from '../../functions/schedule-fetch.js';
-import { removeTestOutdirs, testApp, testConfig } from './fixtures/apps.js';
+import { fixtureEntry, removeTestOutdirs, testApp, testConfig } from './fixtures/apps.js';
 
 afterAll(removeTestOutdirs);
 
@@ -406,6 +411,35 @@ describe('deployment variants', () => {
     const app = testApp();
     new DualtrackStack(app, 'Big', { config: cfg });
     expect(() => app.synth()).toThrow(/environment of Big\/Ingestion\/\w+ may reach ~\d+ bytes, over Lambda's 4096-byte limit \(DUALTRACK_CONFIG_JSON ~\d+ B/);
+  });
+});
+
+describe('AlertEvaluation with a digest entry (as the stack wires functions/daily-digest.ts once it exists)', () => {
+  it('schedules the digest daily at 08:00 UTC by default, with the evaluate-alerts environment, publishing to the topic', () => {
+    const s = new Stack(testApp(), 'Digest');
+    const db: IDataApiDatabase = {
+      clusterArn: 'arn:aws:rds:eu-west-1:111111111111:cluster:c',
+      secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:s',
+      prefix: 'dt',
+      grantDataApiAccess: () => undefined as never,
+    };
+    const topic = new AlertTopic(s, 'Alerts').topic;
+    const dlq = new Queue(s, 'Dlq', { enforceSSL: true });
+    const ev = new AlertEvaluation(s, 'Eval', { config, configJson: lambdaConfigJson(config), database: db, topic, scheduledJobsDlq: dlq, digest: { entry: fixtureEntry('job') } });
+    const t = Template.fromStack(s).toJSON();
+    const id = (c: { node: { defaultChild?: unknown } }) => s.getLogicalId(c.node.defaultChild as never);
+    const digestId = id(ev.digestFunction!);
+    const schedule = Object.values(t.Resources as Record<string, Resource>).find((r) => r.Type === 'AWS::Scheduler::Schedule' && r.Properties.Target.Arn['Fn::GetAtt'][0] === digestId)!;
+    expect(schedule.Properties.ScheduleExpression).toBe('cron(0 8 * * ? *)');
+    expect(JSON.parse(schedule.Properties.Target.Input)).toEqual({ job: 'daily-digest', scheduledTime: '<aws.scheduler.scheduled-time>' });
+    const fn = t.Resources[digestId].Properties;
+    expect(fn.Environment.Variables).toMatchObject({ ALERTS_TOPIC_ARN: { Ref: id(topic) }, DUALTRACK_CONFIG_JSON: lambdaConfigJson(config), DT_DB_PREFIX: 'dt', DB_CLUSTER_ARN: db.clusterArn });
+    expect(fn.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [id(dlq), 'Arn'] } });
+    const roleId = fn.Role['Fn::GetAtt'][0];
+    const statements = Object.values(t.Resources as Record<string, Resource>)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId))
+      .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[]);
+    expect(statements.find((st) => actions(st).includes('sns:Publish'))?.Resource).toEqual({ Ref: id(topic) });
   });
 });
 
