@@ -1,0 +1,132 @@
+/**
+ * `npm run bench` — the benchmarks of the "Ingestion pipeline" and "Rules engine" issues; writes
+ * bench/RESULTS.md (and bench/results.json). Speed is measured here, never asserted in tests.
+ *
+ *   npm run bench                 full sizes: 1M conversions + 5M clicks; rules at 1M, 4M, 16M clicks
+ *   npm run bench -- --quick      10× smaller (100k + 500k; rules at 100k, 400k, 1.6M)
+ *   npm run bench -- --only=ingest,rss,bundles,rules
+ *
+ * Env knobs: BENCH_CONVERSIONS, BENCH_CLICKS (ingestion sizes), BENCH_RULE_CLICKS (comma list),
+ * DATABASE_URL (default mysql://root@127.0.0.1:3306), BENCH_KEEP_DB=1 (keep the databases).
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { measureBundles, type BundleResult } from './bundles.js';
+import { freshBenchDatabase, log, rawConnection } from './common.js';
+import { runIngestBench, type IngestResult } from './ingest.js';
+import { runRulesSize, type RuleSizeResult } from './rules.js';
+import { renderResults } from './report.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = dirname(here);
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',') ?? ['ingest', 'rss', 'bundles', 'rules'];
+const div = quick ? 10 : 1;
+const envInt = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
+
+export interface RssResult {
+  stream: string;
+  messages: number;
+  recordsPerMessage: number[];
+  messageBytes: number[];
+  baselineKb: number;
+  beforeKb: number;
+  peakKb: number;
+  loaded: number;
+  failed: number;
+}
+
+export interface BenchReport {
+  command: string;
+  date: string;
+  finishedAt: string;
+  machine: { cores: number; cpuModel: string; ramGb: number; mariadb: string; node: string; bufferPoolMb: number; flushAtCommit: string; loadAvgStart: number[]; loadAvgEnd: number[] };
+  quick: boolean;
+  ingest?: IngestResult;
+  rss?: RssResult[];
+  bundles?: BundleResult[];
+  rules?: RuleSizeResult[];
+  notes: string[];
+}
+
+async function machine(): Promise<BenchReport['machine']> {
+  const conn = await rawConnection();
+  const [v] = (await conn.query('SELECT VERSION() AS v, @@innodb_buffer_pool_size AS bp, @@innodb_flush_log_at_trx_commit AS f')) as unknown as [{ v: string; bp: string; f: string }[]];
+  await conn.end();
+  return {
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    ramGb: Math.round(totalmem() / 2 ** 30),
+    mariadb: v[0].v,
+    node: process.version,
+    bufferPoolMb: Number(v[0].bp) / 2 ** 20,
+    flushAtCommit: String(v[0].f),
+    loadAvgStart: loadavg(),
+    loadAvgEnd: [],
+  };
+}
+
+async function runRss(): Promise<RssResult[]> {
+  const bdb = await freshBenchDatabase(['everflow', 'hitpath', 'cake'], 2);
+  const out: RssResult[] = [];
+  try {
+    for (const [stream, messages] of [['conversions', 1], ['clicks', 1], ['conversions', 10], ['clicks', 10]] as const) {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(here, 'normalize-rss.ts')], {
+        cwd: root,
+        env: { ...process.env, BENCH_PREFIX: bdb.names.prefix, BENCH_STREAM: stream, BENCH_MESSAGES: String(messages) },
+        maxBuffer: 10_000_000,
+      });
+      const r = JSON.parse(stdout.trim().split('\n').pop()!) as RssResult;
+      log(`rss ${stream} × ${messages}: peak ${(r.peakKb / 1024).toFixed(0)} MB (baseline ${(r.baselineKb / 1024).toFixed(0)} MB)`);
+      out.push(r);
+    }
+  } finally {
+    await bdb.drop();
+  }
+  return out;
+}
+
+const report: BenchReport = {
+  command: `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v} `).join('')}npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+  date: new Date().toISOString(),
+  finishedAt: '',
+  machine: await machine(),
+  quick,
+  notes: [],
+};
+
+const write = () => {
+  report.finishedAt = new Date().toISOString();
+  report.machine.loadAvgEnd = loadavg();
+  writeFileSync(join(here, 'results.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(here, 'RESULTS.md'), renderResults(report));
+};
+
+if (only.includes('bundles')) {
+  log('bundles');
+  report.bundles = await measureBundles(root);
+  write();
+}
+if (only.includes('rss')) {
+  report.rss = await runRss();
+  write();
+}
+if (only.includes('ingest')) {
+  report.ingest = await runIngestBench({ conversions: envInt('BENCH_CONVERSIONS', 1_000_000 / div), clicks: envInt('BENCH_CLICKS', 5_000_000 / div) });
+  write();
+}
+if (only.includes('rules')) {
+  const sizes = process.env.BENCH_RULE_CLICKS ? process.env.BENCH_RULE_CLICKS.split(',').map(Number) : [1_000_000, 4_000_000, 16_000_000].map((n) => n / div);
+  report.rules = [];
+  for (const n of sizes) {
+    report.rules.push(await runRulesSize(n));
+    write();
+  }
+}
+write();
+log(`wrote bench/RESULTS.md`);
