@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Db } from './port.js';
 import type { DbNames } from './names.js';
 import { splitStatements } from './params.js';
-import { reportingViewStatements } from './views.js';
+import { allReportingViewStatements } from './views.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 
@@ -64,7 +64,7 @@ export interface MigrateResult {
   views: number;
 }
 
-export async function migrate(db: Db, names: DbNames, platforms: readonly string[], options: { logger?: Logger; files?: MigrationFile[] } = {}): Promise<MigrateResult> {
+export async function migrate(db: Db, names: DbNames, platforms: readonly string[], options: { logger?: Logger; files?: MigrationFile[]; /** Base currency of the money views (config `baseCurrency`, default USD). */ baseCurrency?: string } = {}): Promise<MigrateResult> {
   const logger = options.logger ?? silentLogger;
   const files = options.files ?? loadMigrationFiles();
   const databases = [names.core, names.reporting, ...platforms.map((p) => names.platform(p))];
@@ -112,7 +112,7 @@ export async function migrate(db: Db, names: DbNames, platforms: readonly string
     applied.push({ database: t.database, file: t.file.file });
     logger.info('migration applied', { database: t.database, file: t.file.file });
   }
-  const views = reportingViewStatements(names, platforms);
+  const views = allReportingViewStatements(names, platforms, options.baseCurrency);
   for (const v of views) await db.execute(v);
   return { created, applied, views: views.length };
 }

@@ -29,3 +29,72 @@ export function unionOver(names: DbNames, platforms: readonly string[], table: s
 export function reportingViewStatements(names: DbNames, platforms: readonly string[]): string[] {
   return Object.entries(VIEW_COLUMNS).map(([table, cols]) => `CREATE OR REPLACE VIEW ${names.reporting}.${table} AS\n${unionOver(names, platforms, table, cols)}`);
 }
+
+/**
+ * Migration and money views (documented column by column in docs/reporting-views.md). They read
+ * the union views above and `<prefix>_core` (crosswalk, plan, FX), so they are created after them.
+ * Amounts in the base currency use the rate of the conversion's currency for the UTC month of
+ * `converted_at` (`fx_rates.month` = first day of that month); the base currency itself has rate 1
+ * without a row; a missing rate gives NULL base amounts (never a silent 1), and the daily view
+ * counts such rows in `fx_missing`. "Counted" conversions are approved or pending, the same rule
+ * as the hourly rollups, so the two daily views agree on revenue.
+ */
+export function migrationViewStatements(names: DbNames, baseCurrency = 'USD'): string[] {
+  if (!/^[A-Z]{3}$/.test(baseCurrency)) throw new Error(`baseCurrency: expected an ISO 4217 code like "USD" (got ${JSON.stringify(baseCurrency)})`);
+  const r = names.reporting;
+  const core = names.core;
+  const rate = `CASE WHEN c.currency = '${baseCurrency}' THEN 1 ELSE fx.rate END`;
+  const counted = `c.status IN ('approved', 'pending')`;
+  return [
+    `CREATE OR REPLACE VIEW ${r}.conversions_base AS
+SELECT c.platform, c.conversion_id, c.converted_at, c.clicked_at, c.affiliate_id, c.offer_id, c.advertiser_id, c.event_name, c.is_event, c.status,
+       CASE WHEN ${counted} THEN 1 ELSE 0 END AS counted,
+       c.currency, c.revenue, c.payout, c.sale_amount,
+       '${baseCurrency}' AS base_currency,
+       ${rate} AS fx_rate,
+       ROUND(c.revenue * (${rate}), 6) AS revenue_base,
+       ROUND(c.payout * (${rate}), 6) AS payout_base,
+       ROUND(c.sale_amount * (${rate}), 6) AS sale_amount_base
+FROM ${r}.conversions c
+LEFT JOIN ${core}.fx_rates fx ON fx.currency = c.currency AND fx.month = CAST(DATE_FORMAT(c.converted_at, '%Y-%m-01') AS DATE)`,
+    `CREATE OR REPLACE VIEW ${r}.daily_platform_revenue AS
+SELECT DATE(b.converted_at) AS day, b.platform,
+       GROUP_CONCAT(DISTINCT b.currency ORDER BY b.currency SEPARATOR ',') AS currencies,
+       SUM(CASE WHEN b.counted = 1 AND b.is_event = 0 THEN 1 ELSE 0 END) AS conversions,
+       SUM(CASE WHEN b.counted = 1 AND b.is_event = 1 THEN 1 ELSE 0 END) AS events,
+       SUM(CASE WHEN b.counted = 0 THEN 1 ELSE 0 END) AS rejected,
+       SUM(CASE WHEN b.counted = 1 THEN b.revenue ELSE 0 END) AS revenue,
+       SUM(CASE WHEN b.counted = 1 THEN b.payout ELSE 0 END) AS payout,
+       CASE WHEN SUM(CASE WHEN b.counted = 1 AND b.fx_rate IS NULL THEN 1 ELSE 0 END) > 0 THEN NULL ELSE SUM(CASE WHEN b.counted = 1 THEN b.revenue_base ELSE 0 END) END AS revenue_base,
+       CASE WHEN SUM(CASE WHEN b.counted = 1 AND b.fx_rate IS NULL THEN 1 ELSE 0 END) > 0 THEN NULL ELSE SUM(CASE WHEN b.counted = 1 THEN b.payout_base ELSE 0 END) END AS payout_base,
+       SUM(CASE WHEN b.counted = 1 AND b.fx_rate IS NULL THEN 1 ELSE 0 END) AS fx_missing
+FROM ${r}.conversions_base b
+GROUP BY DATE(b.converted_at), b.platform`,
+    `CREATE OR REPLACE VIEW ${r}.daily_platform_traffic AS
+SELECT DATE(h.hour) AS day, h.platform,
+       SUM(h.clicks) AS clicks, SUM(h.unique_clicks) AS unique_clicks, SUM(h.conversions) AS conversions, SUM(h.events) AS events,
+       SUM(h.revenue) AS revenue, SUM(h.payout) AS payout,
+       COUNT(DISTINCT CASE WHEN h.clicks > 0 THEN h.affiliate_id END) AS active_affiliates,
+       COUNT(DISTINCT CASE WHEN h.conversions > 0 THEN h.affiliate_id END) AS converting_affiliates
+FROM ${r}.hourly_rollups h
+GROUP BY DATE(h.hour), h.platform`,
+    `CREATE OR REPLACE VIEW ${r}.affiliate_daily AS
+SELECT DATE(h.hour) AS day, h.platform, h.affiliate_id, m.canonical_key,
+       SUM(h.clicks) AS clicks, SUM(h.unique_clicks) AS unique_clicks, SUM(h.conversions) AS conversions, SUM(h.events) AS events,
+       SUM(h.revenue) AS revenue, SUM(h.payout) AS payout
+FROM ${r}.hourly_rollups h
+LEFT JOIN ${core}.entity_map m ON m.entity_type = 'affiliate' AND m.platform = h.platform AND m.platform_id = h.affiliate_id
+GROUP BY DATE(h.hour), h.platform, h.affiliate_id, m.canonical_key`,
+    `CREATE OR REPLACE VIEW ${r}.crosswalk AS
+SELECT entity_type, platform, platform_id, canonical_key, source, confidence, updated_at FROM ${core}.entity_map`,
+    `CREATE OR REPLACE VIEW ${r}.migration_plan AS
+SELECT canonical_key, tier, due_date, legacy_revenue, source, updated_at FROM ${core}.migration_plan`,
+    `CREATE OR REPLACE VIEW ${r}.fx_rates AS
+SELECT currency, month, rate, updated_at FROM ${core}.fx_rates`,
+  ];
+}
+
+/** Every reporting view: the union views, then the migration and money views built on them. */
+export function allReportingViewStatements(names: DbNames, platforms: readonly string[], baseCurrency = 'USD'): string[] {
+  return [...reportingViewStatements(names, platforms), ...migrationViewStatements(names, baseCurrency)];
+}

@@ -16,7 +16,7 @@ an applied file that was edited, and recreates the reporting views. A second run
     const config = ctx.config();
     const names = ctx.names();
     const platforms = Object.keys(config.platforms);
-    const result = await migrate(ctx.db(), names, platforms, { logger: ctx.logger });
+    const result = await migrate(ctx.db(), names, platforms, { logger: ctx.logger, baseCurrency: ctx.config().baseCurrency });
     for (const d of result.created) ctx.stdout.write(`created database ${d}\n`);
     for (const a of result.applied) ctx.stdout.write(`applied ${a.file} to ${a.database}\n`);
     ctx.stdout.write(

@@ -6,6 +6,9 @@ import { command as evaluate } from './evaluate.js';
 import { command as alerts } from './alerts.js';
 import { command as replayDlq } from './replay-dlq.js';
 import { command as demo } from './demo.js';
+import { command as mappings } from './mappings.js';
+import { command as report } from './report.js';
+import { command as fx } from './fx.js';
 
 /** Every CLI command, in the order `dualtrack --help` lists them. */
-export const COMMANDS: CliCommand[] = [db, ingest, backfill, evaluate, alerts, replayDlq, demo];
+export const COMMANDS: CliCommand[] = [db, ingest, backfill, evaluate, alerts, replayDlq, demo, mappings, report, fx];
