@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Key } from 'aws-cdk-lib/aws-kms';
-import type { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Config } from '../shared/config/schema.js';
@@ -15,6 +15,7 @@ import { Ingestion, pascal } from './constructs/ingestion.js';
 import { OperationsDashboard } from './constructs/operations-dashboard.js';
 import { SlackNotifications } from './constructs/slack-notifications.js';
 import { functionEntry } from './paths.js';
+import { ScheduledJob } from './constructs/scheduled-job.js';
 
 export interface DualtrackStackProps extends StackProps {
   /** The validated config file (shared/config): prefix, platforms, alert emails. */
@@ -62,6 +63,7 @@ export class DualtrackStack extends Stack {
   readonly scheduledJobsDlq: Queue;
   readonly ingestion: Ingestion;
   readonly alertEvaluation: AlertEvaluation;
+  readonly purgeClicks: DualtrackFunction;
   readonly slack: SlackNotifications;
   readonly dashboard: OperationsDashboard;
 
@@ -116,8 +118,7 @@ export class DualtrackStack extends Stack {
 
     // ── Alert evaluation (issue "Alerts") ────────────────────────────────────────────────────
     // evaluate-alerts every config.alerts.evaluateEveryMinutes, publishing to this.alerts.topic;
-    // the daily digest the same way. TODO(raw-click retention purge): a daily ScheduledJob once
-    // its function exists (DESIGN.md §4, privacy.clickRetentionDays).
+    // the daily digest the same way.
     const digestEntry = functionEntry('daily-digest');
     this.alertEvaluation = new AlertEvaluation(this, 'AlertEvaluation', {
       config: props.config,
@@ -133,6 +134,24 @@ export class DualtrackStack extends Stack {
     if (!this.alertEvaluation.digestFunction) {
       Annotations.of(this).addWarningV2('dualtrack:no-daily-digest', 'functions/daily-digest.ts does not exist: the daily digest is not deployed');
     }
+
+    // ── Raw-click retention (DESIGN.md §4): daily purge of clicks older than clickRetentionDays ──
+    this.purgeClicks = new DualtrackFunction(this, 'PurgeClicks', {
+      entry: functionEntry('purge-clicks'),
+      description: `Deletes raw clicks older than ${props.config.privacy.clickRetentionDays} days (rollups, conversions and alerts stay)`,
+      serviceName: 'dualtrack-purge-clicks',
+      timeout: Duration.minutes(10),
+      deadLetterQueue: this.scheduledJobsDlq,
+    });
+    this.purgeClicks.bindDatabase(this.database);
+    this.purgeClicks.addEnvironment('DUALTRACK_CONFIG_JSON', configJson);
+    new ScheduledJob(this, 'PurgeClicksSchedule', {
+      target: this.purgeClicks,
+      schedule: ScheduleExpression.cron({ minute: '30', hour: '3' }),
+      input: { job: 'purge-clicks' },
+      deadLetterQueue: this.scheduledJobsDlq,
+      description: 'dualtrack: daily purge of raw clicks past their retention',
+    });
 
     // ── Notifications (issue "Notifications") ────────────────────────────────────────────────
     // notify-slack subscribed to this.alerts.topic (every severity) with a subscription DLQ and an

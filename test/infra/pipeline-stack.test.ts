@@ -175,6 +175,15 @@ describe('schedules', () => {
     }
   });
 
+  it('purges raw clicks daily with the database and config, and nothing else', () => {
+    const target = idOf(stack.purgeClicks);
+    const [, s] = ofType('AWS::Scheduler::Schedule').find(([, x]) => x.Properties.Target.Arn['Fn::GetAtt'][0] === target)!;
+    expect(s.Properties.ScheduleExpression).toBe('cron(30 3 * * ? *)');
+    expect(Object.keys(env(stack.purgeClicks)).sort()).toEqual(expect.arrayContaining(['DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DT_DB_PREFIX', 'DUALTRACK_CONFIG_JSON']));
+    expect(allowedOn(stack.purgeClicks, 'secretsmanager:GetSecretValue')).toEqual([expect.stringMatching(/Database/)]);
+    expect(allowedOn(stack.purgeClicks, 'sqs:SendMessage')).toEqual([idOfQueue(stack.scheduledJobsDlq)]);
+  });
+
   it('wires the daily digest exactly when functions/daily-digest.ts exists', () => {
     if (existsSync(functionEntry('daily-digest'))) {
       const fn = stack.alertEvaluation.digestFunction!;

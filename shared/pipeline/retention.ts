@@ -1,0 +1,33 @@
+import type { Db } from '../db/port.js';
+import type { DbNames } from '../db/names.js';
+import { toSqlDateTime, DAY_MS } from '../util/time.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Raw clicks are purged after `privacy.clickRetentionDays` (default 120, DESIGN.md §4); hourly
+ * rollups, conversions and alert history are kept. Deletes run in bounded batches (by the
+ * clicked_at index) so no statement holds locks for long or outlives a Data API call.
+ */
+export async function purgeOldClicks(
+  db: Db,
+  names: DbNames,
+  platforms: readonly string[],
+  retentionDays: number,
+  now: Date,
+  options: { batch?: number; logger?: Logger } = {},
+): Promise<Record<string, number>> {
+  const cutoff = toSqlDateTime(now.getTime() - retentionDays * DAY_MS);
+  const batch = options.batch ?? 10_000;
+  const purged: Record<string, number> = {};
+  for (const p of platforms) {
+    let total = 0;
+    for (;;) {
+      const r = await db.execute(`DELETE FROM ${names.platform(p)}.clicks WHERE clicked_at < :cutoff ORDER BY clicked_at LIMIT ${batch}`, { cutoff });
+      total += r.affectedRows;
+      if (r.affectedRows < batch) break;
+    }
+    purged[p] = total;
+    options.logger?.info('old clicks purged', { platform: p, rows: total, before: cutoff });
+  }
+  return purged;
+}
