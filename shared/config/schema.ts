@@ -132,7 +132,7 @@ export const rulesSchema = z
       .strictObject({ ...ruleCommon, days: z.number().int().min(1).max(30).default(7), baselineWeeks: z.number().int().min(2).max(12).default(4), minDrop: z.number().gt(0).lt(1).default(0.3), pValue: z.number().gt(0).lt(1).default(0.01) })
       .prefault({}),
     'tracking-outage': z
-      .strictObject({ ...ruleCommon, minHours: z.number().int().min(1).default(6), baselineWeeks: z.number().int().min(1).max(12).default(4), pValue: z.number().gt(0).lt(1).default(0.001), perAffiliate: z.boolean().default(true) })
+      .strictObject({ ...ruleCommon, minHours: z.number().int().min(1).default(6), baselineWeeks: z.number().int().min(1).max(12).default(4), pValue: z.number().gt(0).lt(1).default(0.001), perAffiliate: z.boolean().default(true), minBaselineConversions: z.number().int().min(1).default(20) })
       .prefault({}),
     'stale-source': z.strictObject({ ...ruleCommon, scheduleFactor: positive.default(2) }).prefault({}),
     'migration-lagging-partner': z.strictObject({ ...ruleCommon }).prefault({}),

@@ -15,8 +15,9 @@ import { HOUR_MS } from '../util/time.js';
  * - Expected conversions λ = Σ over stretch hours of clicks(h) × rate(hour-of-week(h)), where rate is
  *   conversions / clicks of the same UTC hour-of-week over the `baselineWeeks` weeks immediately
  *   before the stretch (so the outage never dilutes its own baseline; each hour-of-week appears
- *   exactly `baselineWeeks` times). An hour-of-week with no baseline clicks uses the whole
- *   baseline's rate. Scaling by the stretch's own clicks means a quiet night predicts few conversions.
+ *   exactly `baselineWeeks` times), shrunk toward the whole baseline's rate (SHRINK_CLICKS). A
+ *   baseline with fewer than `minBaselineConversions` conversions gives no verdict. Scaling by the
+ *   stretch's own clicks means a quiet night predicts few conversions.
  * - Fires when P(0 | λ) = e^−λ < `pValue`. It stops firing (the alert resolves) as soon as a
  *   conversion arrives in the last `minHours` hours.
  * Hour-of-week is UTC; a DST change shifts local traffic by an hour in UTC, which moves clicks and
@@ -26,6 +27,12 @@ import { HOUR_MS } from '../util/time.js';
  */
 
 export const MAX_STRETCH_HOURS = 168;
+/**
+ * Each hour-of-week's rate is shrunk toward the whole baseline's rate as if it had this many more
+ * clicks at that rate: with 4 weeks, an hour-of-week has only 4 hours of history, and 1 click with
+ * 1 (late) conversion must not read as a 100% rate.
+ */
+export const SHRINK_CLICKS = 50;
 const CHUNK = 150; // candidates per query: keeps the SQL text far below the Data API's 65,536 characters
 
 interface Candidate {
@@ -102,7 +109,7 @@ async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, p
   const offersOfFindings: string[] = [];
   for (let i = 0; i < candidates.length; i += CHUNK) {
     const chunk = candidates.slice(i, i + CHUNK);
-    const params: Record<string, string | number> = { cutoff: sqlTime(cutoff), bd: cfg.baselineWeeks * 7 };
+    const params: Record<string, string | number> = { cutoff: sqlTime(cutoff), bd: cfg.baselineWeeks * 7, shrink: SHRINK_CLICKS };
     const cand = chunk
       .map((c, j) => {
         params[`o${j}`] = c.offerId;
@@ -123,8 +130,9 @@ async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, p
                FROM cand c JOIN ${db} r ON ${join}
                WHERE r.hour >= c.start AND r.hour < :cutoff GROUP BY c.k, ${how})
        SELECT cur.k AS k, SUM(cur.clicks) AS stretch_clicks,
-              SUM(CASE WHEN base.clicks > 0 THEN cur.clicks * base.conv / base.clicks
-                       WHEN tot.clicks > 0 THEN cur.clicks * tot.conv / tot.clicks ELSE 0 END) AS lambda,
+              SUM(CASE WHEN tot.clicks > 0
+                       THEN cur.clicks * (COALESCE(base.conv, 0) + :shrink * tot.conv / tot.clicks) / (COALESCE(base.clicks, 0) + :shrink)
+                       ELSE 0 END) AS lambda,
               MAX(tot.clicks) AS baseline_clicks, MAX(tot.conv) AS baseline_conversions
        FROM cur JOIN tot ON tot.k = cur.k LEFT JOIN base ON base.k = cur.k AND base.how = cur.how
        GROUP BY cur.k ORDER BY cur.k`,
@@ -133,6 +141,8 @@ async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, p
     for (const r of rows) {
       const lambda = Number(r.lambda ?? 0);
       if (!(lambda > threshold)) continue;
+      // Too little history to know the normal rate (a new offer, the first days of data): no verdict.
+      if (Number(r.baseline_conversions ?? 0) < cfg.minBaselineConversions) continue;
       const c = chunk[Number(r.k)];
       const p = poissonZero(lambda);
       const hours = Math.round((cutoff.getTime() - c.start.getTime()) / HOUR_MS);
