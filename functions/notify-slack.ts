@@ -7,6 +7,7 @@ import { dbNames } from '../shared/db/names.js';
 import type { Db } from '../shared/db/port.js';
 import { deliverSlackMessage } from '../shared/alerts/notify/slack-delivery.js';
 import type { AlertMessage } from '../shared/alerts/notify/message.js';
+import { digestSlackPayload, type DailyDigest } from '../shared/migration/digest-format.js';
 import { secretsManagerClient } from './commons/clients.js';
 import { dataApiDbFromEnv, MissingEnvironmentError } from './commons/database.js';
 import { domainLogger, logger } from './commons/powertools.js';
@@ -28,6 +29,16 @@ const messageSchema = z.looseObject({
   text: z.string(),
   notifications: z.array(z.looseObject({ kind: z.string(), alert: z.looseObject({ rule: z.string(), fingerprint: z.string(), summary: z.string() }) })),
   omitted: z.number().int().min(0),
+});
+const digestSchema = z.looseObject({
+  source: z.literal('dualtrack'),
+  version: z.literal(1),
+  kind: z.literal('digest'),
+  at: z.string(),
+  headline: z.string(),
+  migration: z.looseObject({ states: z.record(z.string(), z.number()), waves: z.array(z.looseObject({})), overdue: z.array(z.looseObject({})) }),
+  revenue: z.array(z.looseObject({ platform: z.string(), sparkline: z.string(), last_day: z.string() })),
+  alerts: z.looseObject({ open: z.number(), top: z.array(z.looseObject({ severity: z.string(), rule: z.string(), summary: z.string() })) }),
 });
 const recordSchema = z.looseObject({ Sns: z.looseObject({ MessageId: z.string().min(1), Message: z.string() }) });
 const eventSchema = z.looseObject({ Records: z.array(recordSchema) });
@@ -60,6 +71,15 @@ export async function notifySlack(event: SNSEvent, deps: { db: Db; prefix: strin
       body = JSON.parse(r.Sns.Message);
     } catch {
       body = null;
+    }
+    // The daily digest (shared/migration/digest.ts) shares the topic; it brings its own Block Kit.
+    const digest = digestSchema.safeParse(body);
+    if (digest.success) {
+      const d = digest.data as unknown as DailyDigest;
+      const outcome = await deliverSlackMessage({ db: deps.db, names, messageId: r.Sns.MessageId, message: { source: 'dualtrack', version: 1, severity: 'info', at: d.at, text: d.headline, counts: {}, notifications: [], omitted: 0 }, payload: digestSlackPayload(d), webhookUrl: await deps.webhookUrl(), now: deps.now?.() ?? new Date() });
+      domainLogger.info('slack delivery', { messageId: r.Sns.MessageId, outcome, kind: 'digest' });
+      results.push({ messageId: r.Sns.MessageId, outcome });
+      continue;
     }
     const parsed = messageSchema.safeParse(body);
     if (!parsed.success) {

@@ -13,6 +13,8 @@ import { localPipelineDeps } from '../../shared/pipeline/local-deps.js';
 import { silentLogger } from '../../shared/util/logger.js';
 import { migrationReport, reconcileReport, stateOn, transitionsByDay } from '../../shared/migration/reports.js';
 import type { MigrationState } from '../../shared/migration/state.js';
+import { acceptSuggestions, suggestMappings } from '../../shared/migration/matching.js';
+import { buildDailyDigest, digestPublishInput, SPARK } from '../../shared/migration/digest.js';
 
 /**
  * Migration reports on the simulated network (small scenario): entity lists and one day of clicks
@@ -224,3 +226,155 @@ describe('report reconcile', () => {
     expect(csv.out.split('\r\n').filter((l) => l.includes(',discrepancy')).length).toBe(flagged.length);
   });
 });
+
+describe('mappings suggest', () => {
+  it('finds the partners whose target accounts were left out of the crosswalk, and --accept stores them as matched', async () => {
+    const target = h.scenario.options.target;
+    const truth = new Map(h.scenario.affiliates[target].map((a) => [a.id, a.canonicalKey]));
+    await h.t.db.execute(`DELETE FROM ${h.t.names.core}.entity_map WHERE entity_type = 'affiliate' AND platform = :p`, { p: target });
+    const suggestions = (await suggestMappings(h.t.db, h.t.names, h.config, { entities: ['affiliate'] })).filter((s) => s.platform === target);
+    // Partners whose legacy account is in an entity list (HitPath has none) can be matched.
+    const cakeKeys = new Set(h.scenario.affiliates.cake.map((a) => a.canonicalKey));
+    const matchable = h.scenario.affiliates[target].filter((a) => cakeKeys.has(a.canonicalKey));
+    expect(matchable.length).toBeGreaterThan(0);
+    expect(suggestions.map((s) => s.platform_id).sort()).toEqual(matchable.map((a) => a.id).sort());
+    for (const s of suggestions) {
+      expect({ id: s.platform_id, key: s.canonical_key, confidence: s.confidence, new_key: s.new_key }).toEqual({ id: s.platform_id, key: truth.get(s.platform_id), confidence: 0.99, new_key: false });
+    }
+    const before = await h.t.db.query(`SELECT COUNT(*) AS n FROM ${h.t.names.core}.entity_map`);
+    const printed = await cli('mappings', 'suggest', '--json');
+    expect(printed.out.trim().split('\n').length).toBeGreaterThanOrEqual(suggestions.length);
+    expect(await h.t.db.query(`SELECT COUNT(*) AS n FROM ${h.t.names.core}.entity_map`)).toEqual(before);
+    expect(await acceptSuggestions(h.t.db, h.t.names, suggestions, h.clock.now())).toBe(suggestions.length);
+    const stored = await h.t.db.query<{ platform_id: string; canonical_key: string; source: string; confidence: string }>(
+      `SELECT platform_id, canonical_key, source, confidence FROM ${h.t.names.core}.entity_map WHERE entity_type = 'affiliate' AND platform = :p`,
+      { p: target },
+    );
+    for (const r of stored) expect(r).toEqual({ platform_id: r.platform_id, canonical_key: truth.get(r.platform_id), source: 'matched', confidence: '0.990' });
+    // Restore the full crosswalk for the other tests.
+    expect((await cli('mappings', 'import', join(dir, 'crosswalk.csv'))).code).toBe(0);
+  });
+});
+
+describe('reporting views and FX', () => {
+  it('return the same totals as the platform tables', async () => {
+    for (const p of Object.keys(h.scenario.options.platforms)) {
+      const db = h.t.names.platform(p);
+      const [t] = await h.t.db.query(
+        `SELECT (SELECT SUM(clicks) FROM ${db}.hourly_rollups) AS clicks, (SELECT SUM(revenue) FROM ${db}.hourly_rollups) AS revenue,
+                (SELECT COUNT(*) FROM ${db}.conversions WHERE is_event = 0 AND status IN ('approved', 'pending')) AS conversions,
+                (SELECT SUM(revenue) FROM ${db}.conversions WHERE status IN ('approved', 'pending')) AS conv_revenue,
+                (SELECT COUNT(*) FROM ${db}.conversions) AS rows_all`,
+      );
+      const [v] = await h.t.db.query(
+        `SELECT (SELECT SUM(clicks) FROM ${h.t.names.reporting}.daily_platform_traffic WHERE platform = :p) AS clicks,
+                (SELECT SUM(revenue) FROM ${h.t.names.reporting}.daily_platform_traffic WHERE platform = :p) AS revenue,
+                (SELECT SUM(conversions) FROM ${h.t.names.reporting}.daily_platform_revenue WHERE platform = :p) AS conversions,
+                (SELECT SUM(revenue) FROM ${h.t.names.reporting}.daily_platform_revenue WHERE platform = :p) AS conv_revenue,
+                (SELECT COUNT(*) FROM ${h.t.names.reporting}.conversions_base WHERE platform = :p) AS rows_all`,
+        { p },
+      );
+      const norm = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, x]) => [k, x === null ? null : String(x)]));
+      expect({ p, ...norm(v) }).toEqual({ p, ...norm(t) });
+      expect(Number(t.clicks)).toBeGreaterThan(0);
+      const [a] = await h.t.db.query(`SELECT SUM(clicks) AS clicks FROM ${h.t.names.reporting}.affiliate_daily WHERE platform = :p`, { p });
+      expect(a.clicks).toEqual(t.clicks);
+    }
+    // USD is the base currency: base amounts equal the amounts.
+    const [usd] = await h.t.db.query(`SELECT SUM(revenue) AS r, SUM(revenue_base) AS b, SUM(fx_missing) AS m FROM ${h.t.names.reporting}.daily_platform_revenue`);
+    expect(Number(usd.m)).toBe(0);
+    expect(toMicrosText(usd.b as string)).toBe(toMicrosText(usd.r as string));
+  });
+
+  const fxHeader = 'currency,month,rate';
+  const badFx: [string, string, number, RegExp][] = [
+    ['a bad currency', [fxHeader, 'EUR,2026-03,1.1', 'EURO,2026-03,1.1'].join('\n'), 3, /not an ISO 4217 code/],
+    ['a bad month', [fxHeader, 'EUR,2026-13,1.1'].join('\n'), 2, /month "2026-13"/],
+    ['a bad rate', [fxHeader, 'EUR,2026-03,1.1', 'GBP,2026-03,-2'].join('\n'), 3, /rate "-2"/],
+    ['a zero rate', [fxHeader, 'GBP,2026-03,0.000'].join('\n'), 2, /greater than 0/],
+    ['a duplicate', [fxHeader, 'EUR,2026-03,1.1', 'GBP,2026-03,1.3', 'EUR,2026-03-01,1.2'].join('\n'), 4, /duplicate EUR 2026-03 \(first on line 2\)/],
+    ['a base-currency rate other than 1', [fxHeader, 'USD,2026-03,1.2'].join('\n'), 2, /USD is the base currency/],
+    ['a missing column', ['currency,rate', 'EUR,1.1'].join('\n'), 1, /missing column month/],
+    ['an empty field', [fxHeader, 'EUR,,1.1'].join('\n'), 2, /empty month/],
+  ];
+  it.each(badFx)('fx import rejects a file with %s, naming the line, and loads nothing', async (_n, text, line, message) => {
+    const r = await cli('fx', 'import', file('fx-bad.csv', text));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`line ${line}: .*${message.source}`));
+    expect(await h.t.db.query(`SELECT * FROM ${h.t.names.core}.fx_rates`)).toEqual([]);
+  });
+
+  it('convert a non-USD platform with the month\'s rate, and leave a month without a rate unknown', async () => {
+    const cake = h.t.names.platform('everflow');
+    await h.t.db.execute(`UPDATE ${cake}.conversions SET currency = 'EUR'`);
+    try {
+      const ok = await cli('fx', 'import', file('fx.csv', [fxHeader, 'EUR,2026-03,1.25', 'GBP,2026-03,1.31'].join('\n')));
+      expect(ok.out).toContain('2 rates: 2 added');
+      expect((await cli('fx', 'import', join(dir, 'fx.csv'))).out).toContain('0 added, 0 changed, 2 unchanged');
+      const [march] = await h.t.db.query(
+        `SELECT CAST(SUM(revenue_base) AS CHAR) AS b, SUM(fx_missing) AS m FROM ${h.t.names.reporting}.daily_platform_revenue WHERE platform = 'everflow' AND day < '2026-04-01'`,
+      );
+      const [truth] = await h.t.db.query(`SELECT CAST(SUM(ROUND(revenue * 1.25, 6)) AS CHAR) AS b FROM ${cake}.conversions WHERE status IN ('approved', 'pending') AND converted_at < '2026-04-01'`);
+      expect(Number(march.m)).toBe(0);
+      expect(toMicrosText(march.b as string)).toBe(toMicrosText(truth.b as string));
+      expect(Number(truth.b)).toBeGreaterThan(0);
+      // April has no EUR rate: a day with counted conversions has an unknown base amount (never a silent 1).
+      const april = await h.t.db.query<{ b: string | null; m: string; n: string }>(`SELECT revenue_base AS b, fx_missing AS m, conversions + events AS n FROM ${h.t.names.reporting}.daily_platform_revenue WHERE platform = 'everflow' AND day >= '2026-04-01'`);
+      expect(april.filter((d) => Number(d.n) > 0).length).toBeGreaterThan(0);
+      for (const d of april) {
+        if (Number(d.n) === 0) continue;
+        expect(d.b).toBeNull();
+        expect(Number(d.m)).toBe(Number(d.n));
+      }
+      const rev = await cli('report', 'revenue', '--from', '2026-03-30T00:00:00Z', '--to', '2026-04-02T00:00:00Z', '--json');
+      const rows = rev.out.trim().split('\n').map((l) => JSON.parse(l));
+      expect(rows).toHaveLength(3 * 3);
+      expect(rows.find((r) => r.platform === 'everflow' && r.day === '2026-04-01').revenue_base).toBeNull();
+      const m31 = rows.find((r) => r.platform === 'everflow' && r.day === '2026-03-31');
+      expect(m31.revenue_base).toMatch(/^\d+\.\d{2}$/);
+      expect(m31.currencies).toBe('EUR');
+    } finally {
+      await h.t.db.execute(`UPDATE ${cake}.conversions SET currency = 'USD'`);
+    }
+  });
+});
+
+describe('daily digest', () => {
+  it('summarizes migration progress, 30-day revenue sparklines and open alerts', async () => {
+    await h.t.db.execute(
+      `INSERT INTO ${h.t.names.core}.alerts (fingerprint, rule, severity, state, subject, summary, first_seen_at, last_seen_at)
+       VALUES (REPEAT('a', 64), 'tracking-outage', 'critical', 'open', '{"platforms":["everflow"]}', 'Offer <x> & co stopped converting', '2026-04-01 00:00:00', '2026-04-06 00:00:00')`,
+    );
+    const d = await buildDailyDigest(h.t.db, h.t.names, h.config, new Date(endMs), h.clock.now());
+    const report = await migrationReport(h.t.db, h.t.names, h.config, new Date(endMs), h.clock.now());
+    expect(d.migration.affiliates).toBe(h.scenario.waves.length);
+    expect(d.migration.on_target).toBe(report.rows.filter((r) => r.state === 'migrated' || r.state === 'retired').length);
+    expect(d.migration.overdue.map((o) => o.canonical_key).sort()).toEqual(report.rows.filter((r) => r.overdue).map((r) => r.canonical_key).sort());
+    expect(d.days).toEqual({ from: day(endMs - 30 * DAY), to: day(endMs) });
+    expect(d.revenue.map((r) => r.platform)).toEqual(['hitpath', 'cake', 'everflow']);
+    for (const r of d.revenue) {
+      expect([...r.sparkline]).toHaveLength(30);
+      expect([...r.sparkline].every((c) => SPARK.includes(c))).toBe(true);
+    }
+    // The cutover curve: legacy falls to its floor, the target rises to its top.
+    const level = (p: string) => [...d.revenue.find((r) => r.platform === p)!.sparkline].map((c) => SPARK.indexOf(c));
+    expect(level('everflow')[0]).toBe(0);
+    expect(level('everflow').at(-1)).toBeGreaterThanOrEqual(6);
+    expect(level('hitpath')[0]).toBeGreaterThan(level('hitpath').at(-1)!);
+    expect(d.alerts).toMatchObject({ open: 1, by_severity: { critical: 1 } });
+    expect(d.text).toContain(d.revenue[0].sparkline);
+    expect(d.headline).toMatch(/partners on everflow, 2 overdue, 1 open alert \(1 critical\)/);
+
+    const input = digestPublishInput('arn:aws:sns:us-east-1:123456789012:alerts', d);
+    expect(input.MessageStructure).toBe('json');
+    const bodies = JSON.parse(input.Message!);
+    expect(bodies.email).toBe(d.text);
+    expect(JSON.parse(bodies.lambda)).toMatchObject({ kind: 'digest', headline: d.headline });
+    expect(input.MessageAttributes).toMatchObject({ kind: { StringValue: 'digest' }, severity: { StringValue: 'info' } });
+  });
+});
+
+function toMicrosText(s: string): string {
+  const [w, f = ''] = s.split('.');
+  return `${w}.${(f + '000000').slice(0, 6)}`;
+}

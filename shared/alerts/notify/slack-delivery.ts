@@ -2,7 +2,7 @@ import type { Db } from '../../db/port.js';
 import type { DbNames } from '../../db/names.js';
 import { toSqlDateTime } from '../../util/time.js';
 import type { AlertMessage } from './message.js';
-import { formatSlackMessage } from './slack.js';
+import { formatSlackMessage, type SlackPayload } from './slack.js';
 import { postSlackWebhook, type PostOptions } from './webhook.js';
 
 /**
@@ -25,6 +25,8 @@ export async function deliverSlackMessage(input: {
   names: DbNames;
   messageId: string;
   message: AlertMessage;
+  /** Posted instead of the formatted `message` (the daily digest brings its own Block Kit). */
+  payload?: SlackPayload;
   webhookUrl: string;
   now: Date;
   post?: PostOptions;
@@ -39,7 +41,7 @@ export async function deliverSlackMessage(input: {
     );
     if (takeover.affectedRows === 0) return 'duplicate';
   }
-  await postSlackWebhook(input.webhookUrl, formatSlackMessage(input.message), input.post);
+  await postSlackWebhook(input.webhookUrl, input.payload ?? formatSlackMessage(input.message), input.post);
   await db.execute(`UPDATE ${names.core}.slack_deliveries SET status = 'sent', delivered_at = :now WHERE message_id = :id`, { id: messageId, now: toSqlDateTime(new Date()) });
   return 'sent';
 }
