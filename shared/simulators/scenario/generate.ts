@@ -7,10 +7,12 @@
  * How the data is made so that the injected incidents fire and nothing else does (under the
  * DESIGN.md §6 rules with the `config/schema.ts` defaults):
  *
- * - Traffic: clicks per affiliate × offer × hour are Poisson around an hour-of-week shape (diurnal ×
- *   weekday) with no trend, and the platform a click lands on only decides where it is counted, so
- *   total traffic and revenue per same weekday stay flat through the migration (revenue-discrepancy
- *   stays quiet).
+ * - Traffic: clicks per affiliate × offer × hour follow an hour-of-week shape (diurnal × weekday)
+ *   with no trend; each hour varies by ±30 % but a running accumulator keeps every day's count within
+ *   a few percent of expectation (Poisson days made a small network's revenue swing ±15 %). The
+ *   platform a click lands on only decides where it is counted, so total traffic and revenue per
+ *   same weekday stay flat through the migration (revenue-discrepancy stays quiet; the injected
+ *   incidents touch cheap offers and cost a few percent of a day at most).
  * - Conversions: the rate depends on the offer only. Which clicks convert is decided per
  *   platform × affiliate × offer stream with a running accumulator (`acc += clicks × rate`, convert
  *   `floor(acc)` random clicks of the hour) rather than an independent coin per click. Counts are
@@ -394,6 +396,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
 
   const roles: OfferDesign['role'][] = ['outage', 'discrepancy', ...Array.from({ length: options.offers - 2 }, () => 'plain' as const)];
   rng.shuffle(roles);
+  let plainIndex = 0;
   const products = rng.shuffle([...PRODUCTS]);
   const offers: OfferDesign[] = roles.map((role, i) => {
     const advertiser = i % options.advertisers;
@@ -405,21 +408,23 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     if (role === 'outage') {
       // A busy lead-gen offer: many conversions an hour (so 12 silent hours are impossible by
       // chance) but cheap ones, so losing half a day of it barely moves total revenue.
-      revenueCents = rng.int(300, 500);
-      rate = 0.075;
-      popularity = 0.55;
+      revenueCents = rng.int(250, 400);
+      rate = 0.1;
+      popularity = 0.75;
     } else if (role === 'discrepancy') {
       // Busy (the z-test needs volume on both sides) but cheap, so converting at half the rate on
       // the target for two weeks costs only a few percent of total revenue.
-      revenueCents = rng.int(300, 550);
+      revenueCents = rng.int(200, 350);
       rate = 0.06;
       popularity = 0.7;
     } else {
       revenueCents = rng.int(1200, 4500);
       rate = rng.float(0.025, 0.06);
       popularity = rng.float(0.4, 1.0);
-      sale = rng.chance(0.4);
-      if (rng.chance(0.35)) {
+      // Every third plain offer has a post-conversion event, every second one is sale-based (so
+      // even a small network has both).
+      sale = plainIndex % 2 === 1;
+      if (plainIndex++ % 3 === 0) {
         const evRevenue = Math.round(revenueCents * rng.float(0.25, 0.4));
         event = { name: rng.pick(EVENT_NAMES), rate: rng.float(0.12, 0.3), revenueCents: evRevenue, payoutCents: Math.round(evRevenue * rng.float(0.55, 0.75)) };
       }
@@ -761,6 +766,10 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const hi = Math.min(dueDay(ai) - DAY, lastMoveDay);
     a.moveAt = lo + rng.int(0, (hi - lo) / DAY) * DAY;
   });
+  // The outage (≥ 4 weeks after the migration start) needs target history for its whole 4-week
+  // hour-of-week baseline: the biggest tier-1 partner running the outage offer moves on day one.
+  const outageStreams = streams.filter((st) => st.offer === outageOffer && tier[st.affiliate] === 1 && st.affiliate !== laggingAffiliate);
+  if (outageStreams.length) affiliates[outageStreams.reduce((a, b) => (b.dailyClicks > a.dailyClicks ? b : a)).affiliate].moveAt = tl.migrationStart;
   const minDayFactor = Math.min(...Array.from({ length: 7 }, (_, d) => shape.slice(d * 24, d * 24 + 24).reduce((x, y) => x + y, 0) / 24));
 
   // Dual running: the tier-1 partner × offer with the most traffic (not the outage or discrepancy
@@ -811,7 +820,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const strayAffiliate = take('legacy-traffic-after-cutover', (ai) => strayOfferFor(ai, straySafe) >= 0);
   const strayOffer = strayOfferFor(strayAffiliate, straySafe);
   const cakeIndex = kinds.findIndex((k, p) => k === 'cake' && p < L);
-  const bridgeAffiliate = cakeIndex >= 0 ? take('CAKE transaction-id bridge', (ai) => affiliates[ai].home === cakeIndex) : -1;
+  // (Its forwarded CAKE click comes on the move day, so that day must still be ≥ LEGACY_SILENCE_DAYS
+  // before the cutover.)
+  const bridgeAffiliate = cakeIndex >= 0 ? take('CAKE transaction-id bridge', (ai) => affiliates[ai].home === cakeIndex && affiliates[ai].moveAt < lastMoveDay) : -1;
   // Their injected legacy clicks come just before the move, inside the migration phase.
   const orderDupAffiliate = take('cross-platform order-id duplicate', movedAfterStart);
   const ipDupAffiliate = take('cross-platform IP duplicate', movedAfterStart);
@@ -852,13 +863,16 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   discrepancyTo = bestWindow.from + DISCREPANCY_DAYS * DAY;
 
   // Tracking outage: the outage offer must be busy enough on the target that 12 silent hours are
-  // impossible by chance (≥ 2 expected conversions an hour).
+  // impossible by chance: ≥ 2 expected conversions an hour both in the window itself and in its
+  // 4-week hour-of-week baseline (the same 12 hours of the four previous weeks, which still include
+  // the migration's ramp-up on the target).
   {
-    const perHour: number[] = [];
-    for (let t = outageFrom; t < outageTo; t += HOUR) perHour.push(expectedClicks(outageOffer, T, t, t + HOUR) * offers[outageOffer].rate);
-    const mean = perHour.reduce((a, b) => a + b, 0) / perHour.length;
-    if (mean < 2 || Math.min(...perHour) < 1) {
-      throw new ScenarioOptionsError('clicksPerDay', `too low for the tracking-outage incident: the outage offer expects ${mean.toFixed(2)} target conversions an hour in the outage window (≥ 2 needed)`);
+    const rate = offers[outageOffer].rate;
+    const perHour = (from: number) => expectedClicks(outageOffer, T, from, from + OUTAGE_HOURS * HOUR) * rate / OUTAGE_HOURS;
+    const now = perHour(outageFrom);
+    const baseline = [1, 2, 3, 4].reduce((a, w) => a + perHour(outageFrom - w * 7 * DAY), 0) / 4;
+    if (now < 2 || baseline < 2) {
+      throw new ScenarioOptionsError('clicksPerDay', `too low for the tracking-outage incident: the outage offer expects ${now.toFixed(2)} target conversions an hour in the outage window and ${baseline.toFixed(2)} in its 4-week baseline (≥ 2 needed)`);
     }
   }
 
