@@ -38,6 +38,8 @@ const propertiesSchema = z.object({
   Prefix: identifier,
   Platforms: z.array(identifier).check(z.minLength(1, 'must name at least one platform')),
   Fingerprint: z.optional(z.string()),
+  /** The config's baseCurrency: the reporting views convert amounts into it (default USD). */
+  BaseCurrency: z.optional(z.string().check(z.regex(/^[A-Z]{3}$/))),
 });
 export type SchemaResourceProperties = z.infer<typeof propertiesSchema>;
 
@@ -66,7 +68,7 @@ export function createOnEvent(deps: MigrateSchemaDeps) {
     const files = loadMigrationFiles(deps.sqlDir);
     const db = deps.openDb();
     try {
-      const result = await migrate(db, dbNames(props.Prefix), props.Platforms, { logger: deps.logger, files });
+      const result = await migrate(db, dbNames(props.Prefix), props.Platforms, { logger: deps.logger, files, baseCurrency: props.BaseCurrency });
       deps.logger.info('schema migrated', { requestType: event.RequestType, prefix: props.Prefix, platforms: props.Platforms, created: result.created, applied: result.applied.length, views: result.views });
       return {
         // One physical resource per prefix: a prefix change makes CloudFormation create a new

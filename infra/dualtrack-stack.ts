@@ -77,6 +77,7 @@ export class DualtrackStack extends Stack {
       ...props.database,
       prefix: props.config.databases.prefix,
       platforms,
+      baseCurrency: props.config.baseCurrency,
     });
 
     // ── Topics ──────────────────────────────────────────────────────────────────────────────

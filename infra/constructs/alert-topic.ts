@@ -8,6 +8,8 @@ import { assertNoProblems } from './props-error.js';
 
 export const SEVERITIES = ['critical', 'warning', 'info'] as const;
 export type AlertSeverity = (typeof SEVERITIES)[number];
+/** The daily digest's `severity` attribute (shared/migration/digest.ts): let through every email filter. */
+export const DIGEST_SEVERITY = 'digest';
 
 export interface AlertTopicProps {
   /**
@@ -57,7 +59,9 @@ export class AlertTopic extends Construct {
       enforceSSL: true,
       displayName: props.displayName,
     });
-    const filterPolicy = severities === 'all' ? undefined : { severity: SubscriptionFilter.stringFilter({ allowlist: [...severities] }) };
+    // The daily digest (attribute kind=digest, severity=info) goes to every email subscriber too:
+    // it is the one message a day that summarizes everything, whatever severities they filter.
+    const filterPolicy = severities === 'all' ? undefined : { severity: SubscriptionFilter.stringFilter({ allowlist: [...severities, DIGEST_SEVERITY] }) };
     for (const email of emails) this.topic.addSubscription(new EmailSubscription(email, { filterPolicy }));
   }
 }

@@ -31,6 +31,11 @@ export interface DataApiDatabaseProps {
   /** Platform keys from the config: one `<prefix>_<key>` database each, created by the migration. */
   readonly platforms: readonly string[];
   /**
+   * The config's `baseCurrency`: the reporting views convert amounts into it through fx_rates.
+   * @default 'USD'
+   */
+  readonly baseCurrency?: string;
+  /**
    * Aurora MySQL engine version. Must be ≥ 3.08: the Data API needs ≥ 3.07 and scale-to-zero
    * (min 0 ACU, auto-pause) needs ≥ 3.08 (aws-limits.md §1.1, §1.2).
    * @default AuroraMysqlEngineVersion.VER_3_10_3
@@ -175,7 +180,8 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
       properties: {
         Prefix: this.prefix,
         Platforms: this.platforms,
-        Fingerprint: schemaFingerprint(this.prefix, this.platforms),
+        BaseCurrency: props.baseCurrency ?? 'USD',
+        Fingerprint: schemaFingerprint(this.prefix, this.platforms, undefined, props.baseCurrency ?? 'USD'),
       },
     });
     // The writer instance must be up before the Data API can run anything.
@@ -197,9 +203,9 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
 }
 
 /** The schema inputs that make a migration worth running: sql/, the migrator's sources, prefix, platforms. */
-export function schemaFingerprint(prefix: string, platforms: readonly string[], sqlDir = SQL_DIR): string {
+export function schemaFingerprint(prefix: string, platforms: readonly string[], sqlDir = SQL_DIR, baseCurrency = 'USD'): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ prefix, platforms: [...platforms].sort() }));
+  h.update(JSON.stringify({ prefix, platforms: [...platforms].sort(), ...(baseCurrency === 'USD' ? {} : { baseCurrency }) }));
   const files = [...listFiles(sqlDir), ...['migrate.ts', 'views.ts', 'params.ts', 'names.ts'].map((f) => join(REPO_ROOT, 'shared', 'db', f))];
   for (const f of files) {
     h.update(`\0${relative(REPO_ROOT, f)}\0`);

@@ -15,8 +15,8 @@ import { DAY_MS } from '../util/time.js';
  * Built from the same reports as the CLI, at `at` (the days shown are the 30 whole UTC days before
  * `at`'s day). Published to the alerts topic as one SNS message with per-protocol bodies
  * (MessageStructure "json"): email gets the text, the Slack subscriber Lambda gets the JSON
- * (`kind: "digest"`) and formats `digestSlackPayload`. Attributes: `kind` = digest, `severity` =
- * info, `rule` = digest, so the alert filter policies can tell it apart.
+ * (`kind: "digest"`) and formats `digestSlackPayload`. Attributes: `kind` = digest, `severity` = digest (every email filter lets it
+ * through, see infra/constructs/alert-topic.ts), `rule` = digest.
  */
 
 
@@ -107,7 +107,8 @@ export function digestPublishInput(topicArn: string, d: DailyDigest): PublishCom
     Message: JSON.stringify({ default: d.text, email: d.text, lambda: JSON.stringify(d) }),
     MessageAttributes: {
       kind: { DataType: 'String', StringValue: 'digest' },
-      severity: { DataType: 'String', StringValue: 'info' },
+      // Its own severity value so email subscriptions filtered to critical still receive it.
+      severity: { DataType: 'String', StringValue: 'digest' },
       rule: { DataType: 'String', StringValue: 'digest' },
     },
   };

@@ -15,7 +15,8 @@ export function smallScenario(): Scenario {
   return (cached ??= generateScenario(smallScenarioOptions()));
 }
 
-export const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 1_000, maxAttempts: 4 };
+// Short backoffs; a generous per-call timeout so a loaded CI machine does not time out healthy calls.
+export const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 15_000, maxAttempts: 4 };
 
 export interface Harness {
   scenario: Scenario;
@@ -23,7 +24,7 @@ export interface Harness {
   clock: ManualClock;
   config: Config;
   t: TestDatabase;
-  runner(options?: LocalRunnerOptions & { maxMessageBytes?: number; maxRecordsPerMessage?: number }): LocalRunner;
+  runner(options?: LocalRunnerOptions & { maxMessageBytes?: number; maxRecordsPerMessage?: number; retry?: Partial<typeof FAST_RETRY> }): LocalRunner;
   close(): Promise<void>;
 }
 
@@ -44,8 +45,8 @@ export async function startHarness(scenario = smallScenario(), platforms?: strin
     config,
     t,
     runner(options = {}) {
-      const { maxMessageBytes, maxRecordsPerMessage, ...queueOptions } = options;
-      const deps = localPipelineDeps({ config, db: t.db, names: t.names, env: network.env, clock, logger: silentLogger, retry: FAST_RETRY });
+      const { maxMessageBytes, maxRecordsPerMessage, retry, ...queueOptions } = options;
+      const deps = localPipelineDeps({ config, db: t.db, names: t.names, env: network.env, clock, logger: silentLogger, retry: { ...FAST_RETRY, ...retry } });
       const all = deps.connectors;
       deps.connectors = Object.fromEntries(Object.entries(all).filter(([k]) => keys.includes(k)));
       return new LocalRunner({ ...deps, maxMessageBytes, maxRecordsPerMessage }, { maxReceiveCount: 3, ...queueOptions });

@@ -208,7 +208,7 @@ describe('AlertTopic', () => {
     const subs = ofType('AWS::SNS::Subscription');
     const alerts = subs.find(([, s]) => s.Properties.TopicArn.Ref === idOf(fixture, fixture.alerts.topic))![1];
     const ops = subs.find(([, s]) => s.Properties.TopicArn.Ref === idOf(fixture, fixture.operations.topic))![1];
-    expect(alerts.Properties).toMatchObject({ Protocol: 'email', Endpoint: 'ops@example.com', FilterPolicy: { severity: ['critical'] } });
+    expect(alerts.Properties).toMatchObject({ Protocol: 'email', Endpoint: 'ops@example.com', FilterPolicy: { severity: ['critical', 'digest'] } });
     expect(ops.Properties.FilterPolicy).toBeUndefined();
   });
 

@@ -65,7 +65,7 @@ describe('DualtrackStack', () => {
     const schema = ofType('Custom::DualtrackSchema');
     expect(schema).toHaveLength(1);
     const [, res] = schema[0];
-    expect(res.Properties).toMatchObject({ Prefix: 'dt', Platforms: ['everflow', 'hitpath'], Fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(res.Properties).toMatchObject({ Prefix: 'dt', Platforms: ['everflow', 'hitpath'], BaseCurrency: 'USD', Fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const [writerId] = ofType('AWS::RDS::DBInstance')[0];
     expect(res.DependsOn).toContain(writerId);
     // The provider's service token points at the framework function, whose target is our handler.
@@ -119,7 +119,7 @@ describe('DualtrackStack', () => {
     expect(subs).toHaveLength(4);
     const filtered = subs.filter(([, s]) => s.Properties.FilterPolicy);
     expect(filtered).toHaveLength(2);
-    for (const [, s] of filtered) expect(s.Properties.FilterPolicy).toEqual({ severity: ['critical', 'warning'] });
+    for (const [, s] of filtered) expect(s.Properties.FilterPolicy).toEqual({ severity: ['critical', 'warning', 'digest'] });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
       KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } })]) },

@@ -206,7 +206,7 @@ describe('alerts topic and Slack', () => {
     const emails = subs.filter((s) => s.Protocol === 'email');
     // Two addresses on each of the two topics; alerts filtered, operations (alarms) unfiltered.
     expect(emails).toHaveLength(4);
-    for (const s of emails.filter((e) => e.TopicArn.Ref === alertsTopic)) expect(s.FilterPolicy).toEqual({ severity: ['critical', 'warning'] });
+    for (const s of emails.filter((e) => e.TopicArn.Ref === alertsTopic)) expect(s.FilterPolicy).toEqual({ severity: ['critical', 'warning', 'digest'] });
     for (const s of emails.filter((e) => e.TopicArn.Ref !== alertsTopic)) expect(s.FilterPolicy).toBeUndefined();
     const lambda = subs.filter((s) => s.Protocol === 'lambda');
     expect(lambda).toEqual([

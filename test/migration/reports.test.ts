@@ -370,7 +370,7 @@ describe('daily digest', () => {
     const bodies = JSON.parse(input.Message!);
     expect(bodies.email).toBe(d.text);
     expect(JSON.parse(bodies.lambda)).toMatchObject({ kind: 'digest', headline: d.headline });
-    expect(input.MessageAttributes).toMatchObject({ kind: { StringValue: 'digest' }, severity: { StringValue: 'info' } });
+    expect(input.MessageAttributes).toMatchObject({ kind: { StringValue: 'digest' }, severity: { StringValue: 'digest' } });
   });
 });
 

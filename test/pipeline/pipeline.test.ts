@@ -78,7 +78,8 @@ describe('faults', () => {
       ef.injectFaults([{ kind: '429', retryAfterSeconds: 0 }, { kind: '429', retryAfterSeconds: 0 }, { kind: '500' }, { kind: 'truncate' }, { kind: 'malformed' }, { kind: 'timeout' }]);
       // More consecutive 500s than one fetch job's retries × receives: HitPath's jobs end in the DLQ.
       hp.injectFaults(Array.from({ length: 200 }, () => ({ kind: '500' as const })));
-      const runner = x.runner({ maxRecordsPerMessage: 500 });
+      // The injected timeout must fire within the test: a short per-call timeout here.
+      const runner = x.runner({ maxRecordsPerMessage: 500, retry: { timeoutMs: 2_000 } });
       const first = await runner.ingest({ from, to });
       expect(first.totals.byPlatform.hitpath.failed).toBeGreaterThan(0);
       expect(first.totals.byPlatform.everflow.failed).toBe(0);
