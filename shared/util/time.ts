@@ -93,9 +93,9 @@ export function parseLocalTime(s: string, zone: string): Date | null {
 
 /** The wall-clock date-time of a UTC instant in `zone`, as `YYYY-MM-DD HH:MM:SS` (for APIs that take local times). */
 export function formatInZone(d: Date, zone: string): string {
-  const [y, mo, day, h, mi, s] = partsIn(zone, d.getTime());
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${y}-${p(mo)}-${p(day)} ${p(h)}:${p(mi)}:${p(s)}`;
+  // The wall clock is the instant shifted by the zone's (cached) offset, read as UTC.
+  const iso = new Date(d.getTime() + zoneOffsetMs(zone, d.getTime())).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
 }
 
 export const HOUR_MS = 3_600_000;
