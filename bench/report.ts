@@ -16,7 +16,9 @@ export function renderResults(r: BenchReport): string {
   const L: string[] = [];
   const m = r.machine;
   L.push('# Benchmark results', '');
-  L.push(`Produced by \`${r.command}\` (bench/run.ts), ${r.date} → ${r.finishedAt}.${r.quick ? ' **Quick mode: 10× smaller than the issues\' sizes.**' : ''}`, '');
+  L.push(`Produced by bench/run.ts (\`npm run bench\`), last run \`${r.command}\`, ${r.date} → ${r.finishedAt}.${r.quick ? ' **Quick mode: 10× smaller than the issues\' sizes.**' : ''}`, '');
+  if (r.runs && r.runs.length > 1) for (const x of r.runs) L.push(`- \`${x.command}\` at ${x.date}: ${x.sections.join(', ')}`);
+  L.push('');
   L.push('## Machine', '');
   L.push(`- ${m.cores} cores (${m.cpuModel}), ${m.ramGb} GB RAM`);
   L.push(`- ${m.mariadb.includes('MariaDB') ? '' : 'MySQL '}${m.mariadb} at 127.0.0.1:3306, innodb_buffer_pool_size ${m.bufferPoolMb} MB, innodb_flush_log_at_trx_commit ${m.flushAtCommit} (server defaults, not changed)`);

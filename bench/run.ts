@@ -10,7 +10,7 @@
  * DATABASE_URL (default mysql://root@127.0.0.1:3306), BENCH_KEEP_DB=1 (keep the databases).
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,8 @@ export interface BenchReport {
   bundles?: BundleResult[];
   rules?: RuleSizeResult[];
   notes: string[];
+  /** Every invocation that contributed a section (with --only, earlier sections are kept). */
+  runs?: { command: string; date: string; sections: string[] }[];
 }
 
 async function machine(): Promise<BenchReport['machine']> {
@@ -91,14 +93,19 @@ async function runRss(): Promise<RssResult[]> {
   return out;
 }
 
+// With --only, the sections not re-run are kept from the previous bench/results.json (their own dates stay in it).
+const previous: Partial<BenchReport> = args.some((a) => a.startsWith('--only=')) && existsSync(join(here, 'results.json')) ? JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')) : {};
 const report: BenchReport = {
+  ...previous,
   command: `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v} `).join('')}npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
   date: new Date().toISOString(),
   finishedAt: '',
   machine: await machine(),
   quick,
   notes: [],
+  runs: [...(previous.runs ?? (previous.command ? [{ command: previous.command, date: previous.date!, sections: ['bundles', 'rss', 'ingest', 'rules'] }] : [])), { command: '', date: new Date().toISOString(), sections: only }],
 };
+report.runs![report.runs!.length - 1].command = report.command;
 
 const write = () => {
   report.finishedAt = new Date().toISOString();
