@@ -16,15 +16,18 @@ import { silentLogger } from '../util/logger.js';
 import { toSqlDateTime, DAY_MS } from '../util/time.js';
 import { ProgressBar, fmt } from '../cli/progress.js';
 import { fromMicros, sumMoney } from '../rules/money.js';
+import { migrationReport } from '../migration/reports.js';
+import { toTable } from '../cli/output.js';
 
 /**
  * `npm run demo`: the whole system on local MySQL/MariaDB with simulated platforms. A network moves
  * from HitPath (and CAKE) to Everflow over ~60 days; the demo starts the platform simulators,
  * creates a fresh set of databases under its own prefix, runs the migrations, loads the entity
- * crosswalk, and then lives through the scenario one day at a time: each simulated day it runs
- * the scheduled fetch for every platform through the real pipeline (local queue), and evaluates the
- * rules as the evaluate schedule would, printing rows loaded, alerts as they open and resolve,
- * money at risk, and a weekly migration progress table. The databases stay for querying.
+ * crosswalk, and then lives through the scenario a week at a time: it runs the scheduled fetch for
+ * every platform through the real pipeline (local queue, 72 h lookback), then evaluates the rules
+ * for each day of that week as the evaluate schedule would, printing rows loaded per platform,
+ * alerts as they open and resolve with money at risk, and the migration progress per wave. The
+ * databases stay for querying.
  */
 
 export interface DemoOptions {
@@ -35,8 +38,6 @@ export interface DemoOptions {
   /** `small`: the 40-day test network (the test runs a shortened demo); default the ~60-day demo network. */
   size?: 'demo' | 'small';
   clicksPerDay?: number;
-  /** Print the weekly progress table (needs the migration report module). */
-  progressTable?: (db: Db, names: DbNames, config: Config, at: Date) => Promise<string>;
 }
 
 export interface DemoResult {
@@ -73,12 +74,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   try {
     const names = dbNames(options.prefix);
     const platforms = Object.keys(scenario.options.platforms);
-    // Daily schedule with a 48 h lookback: each day re-reads the two before it, catching status changes.
-    const raw = simulatedConfig(scenario, network, options.prefix);
-    const config = parseConfig({
-      ...raw,
-      platforms: Object.fromEntries(Object.entries(network.platforms).map(([k, p]) => [k, { ...p, scheduleMinutes: 1440, lookbackHours: 48 }])),
-    });
+    const config = parseConfig(simulatedConfig(scenario, network, options.prefix));
     out.write(header(scenario, names, platforms));
     await dropPrefix(db, names, platforms);
     const m = await migrate(db, names, platforms);
@@ -93,27 +89,32 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     let opened = 0;
     let resolved = 0;
     const days = scenario.options.days;
-    for (let d = 1; d <= days; d++) {
-      const at = new Date(start + d * DAY_MS);
-      clock.set(at);
-      const totals = await runner.scheduleRun();
-      rowsLoaded += totals.loaded;
-      const messages: AlertMessage[] = [];
-      const result = await runEvaluation({ db, names, config, at, notifier: { notify: async (ms) => void messages.push(...ms) } });
+    const migrationStart = Date.parse(`${config.migration.startDate}T00:00:00Z`);
+    // Fetch a week at a time through the scheduled path (watermark − 72 h lookback → now), then
+    // evaluate each day of that week at its own `at`, as the evaluate schedule would have: rules
+    // see only events before `at`, and a fetch made after `at` counts as fresh (stale-source).
+    for (let w = 0; w * 7 < days; w++) {
+      const weekEnd = Math.min(days, (w + 1) * 7);
+      clock.set(new Date(start + weekEnd * DAY_MS));
+      const totals = await runner.scheduleRun(undefined, (p) => bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · week ${w + 1}`));
       bar.done();
-      const day = toSqlDateTime(at.getTime() - 1).slice(0, 10);
-      const perPlatform = Object.entries(totals.byPlatform).map(([p, c]) => `${p} ${fmt(c.loaded)}`).join(' · ');
-      out.write(`${day}  +${fmt(totals.loaded).padStart(7)} rows (${perPlatform})  ${result.firing.length} alerts firing\n`);
-      for (const n of messages.flatMap((mm) => mm.notifications)) {
-        if (n.kind === 'opened' || n.kind === 'reopened') opened++;
-        if (n.kind === 'resolved') resolved++;
-        // Daily reminders of alerts still firing (repeatHours) would drown the changes; the count is on the day line.
-        if (n.kind === 'repeated') continue;
-        const risk = n.alert.money_at_risk ? `  money at risk ${n.alert.money_at_risk} ${config.baseCurrency}` : '';
-        out.write(`            ${n.kind.toUpperCase().padEnd(9)} [${n.alert.severity}] ${n.alert.rule}: ${n.alert.summary}${risk}\n`);
+      rowsLoaded += totals.loaded;
+      const perPlatform = Object.entries(totals.byPlatform).sort(([a], [b]) => a.localeCompare(b)).map(([p, c]) => `${p} ${fmt(c.loaded)}`).join(' · ');
+      out.write(`\nweek ${w + 1}: fetched ${fmt(totals.loaded)} rows (${perPlatform}) in ${fmt(totals.slices)} slices${totals.quarantined ? `, ${fmt(totals.quarantined)} quarantined` : ''}\n`);
+      for (let d = w * 7 + 1; d <= weekEnd; d++) {
+        const at = new Date(start + d * DAY_MS);
+        const messages: AlertMessage[] = [];
+        const result = await runEvaluation({ db, names, config, at, notifier: { notify: async (ms) => void messages.push(...ms) } });
+        const changes = messages.flatMap((mm) => mm.notifications).filter((n) => n.kind !== 'repeated');
+        out.write(`${toSqlDateTime(at.getTime() - 1).slice(0, 10)}  ${String(result.firing.length).padStart(2)} alerts firing\n`);
+        for (const n of changes) {
+          if (n.kind === 'opened' || n.kind === 'reopened') opened++;
+          if (n.kind === 'resolved') resolved++;
+          const risk = n.alert.money_at_risk ? `  money at risk ${n.alert.money_at_risk} ${config.baseCurrency}` : '';
+          out.write(`            ${n.kind.toUpperCase().padEnd(9)} [${n.alert.severity}] ${n.alert.rule}: ${n.alert.summary}${risk}\n`);
+        }
       }
-      if (options.progressTable && (d % 7 === 0 || d === days)) out.write(`\n${await options.progressTable(db, names, config, at)}\n`);
-      bar.update(d, days, `days · ${fmt(rowsLoaded)} rows`);
+      if (start + weekEnd * DAY_MS > migrationStart) out.write(`\n${await progressTable(db, names, config, new Date(start + weekEnd * DAY_MS))}`);
     }
     bar.done();
     const open = await db.query<{ rule: string; n: number; risk: string | null }>(
@@ -129,6 +130,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await network.stop();
     await db.close();
   }
+}
+
+/** Migration progress per wave at `at` (what `dualtrack report migration` shows per affiliate). */
+async function progressTable(db: Db, names: DbNames, config: Config, at: Date): Promise<string> {
+  const report = await migrationReport(db, names, config, at, at);
+  const byWave = new Map<string, Record<string, number | string>>();
+  for (const r of report.rows) {
+    const wave = r.tier === null ? 'no tier' : `wave ${r.tier} (due ${r.due_date})`;
+    const row = byWave.get(wave) ?? { wave, affiliates: 0, 'legacy-only': 0, dual: 0, migrated: 0, retired: 0, overdue: 0 };
+    row.affiliates = Number(row.affiliates) + 1;
+    row[r.state] = Number(row[r.state]) + 1;
+    if (r.overdue) row.overdue = Number(row.overdue) + 1;
+    byWave.set(wave, row);
+  }
+  const rows = [...byWave.values()].sort((a, b) => String(a.wave).localeCompare(String(b.wave)));
+  return `migration progress at ${at.toISOString().slice(0, 10)}:\n${toTable(rows)}`;
 }
 
 function header(s: Scenario, names: DbNames, platforms: string[]): string {

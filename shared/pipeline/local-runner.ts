@@ -124,11 +124,17 @@ export class LocalRunner {
   async scheduleRun(platforms?: string[], onProgress?: (p: ProgressInfo) => void): Promise<SliceTotals> {
     const ids: string[] = [];
     for (const p of platforms ?? Object.keys(this.deps.connectors)) ids.push(...(await scheduleFetch(p, this.deps)).map((s) => s.sliceId));
-    await this.queue.drain(onProgress ? async () => onProgress({ totals: await this.ledger.sliceTotals({ sliceIds: ids }), queued: this.queue.size() }) : undefined);
-    return this.ledger.sliceTotals({ sliceIds: ids });
+    const totals = () => this.ledger.sliceTotals({ sliceIds: ids });
+    await this.drainWithProgress(totals, onProgress);
+    return totals();
   }
 
   async drain(backfillIds: string[], onProgress?: (p: ProgressInfo) => void): Promise<void> {
+    await this.drainWithProgress(() => this.totals(backfillIds), onProgress);
+  }
+
+  /** Drains the queues, reporting ledger totals at most every 200 ms (each report is a query). */
+  private async drainWithProgress(totals: () => Promise<SliceTotals>, onProgress?: (p: ProgressInfo) => void): Promise<void> {
     let last = 0;
     await this.queue.drain(
       onProgress
@@ -136,7 +142,7 @@ export class LocalRunner {
             const t = Date.now();
             if (t - last < 200) return;
             last = t;
-            void this.totals(backfillIds).then((totals) => onProgress({ totals, queued: this.queue.size() }));
+            void totals().then((x) => onProgress({ totals: x, queued: this.queue.size() }));
           }
         : undefined,
     );
