@@ -116,20 +116,56 @@ export function createHitpathSimulator(scenario: Scenario, options: HitpathSimul
   });
   const emptySale: Cells = { converted_at: '', order_id: '', revenue: '', payout: '', status: '', event_name: '' };
 
+  /**
+   * Index of the first item with time ≥ `ms` in a list sorted by that time. The scenario's lists are
+   * sorted (clicks by clickedAt, conversions by convertedAt): a request reads only its own days
+   * instead of formatting every record's local date (that full scan made each call cost seconds).
+   */
+  function lowerBound<T>(list: readonly T[], time: (x: T) => number, ms: number): number {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (time(list[mid]) < ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+  /** The items whose local date is in [start, end] and time ≤ t: a ±1 day UTC range, then the exact local-date test. */
+  function inWindow<T>(list: readonly T[], time: (x: T) => number, start: string, end: string, t: number): T[] {
+    const lo = lowerBound(list, time, Date.parse(`${start}T00:00:00Z`) - DAY_MS);
+    const hi = lowerBound(list, time, Date.parse(`${end}T00:00:00Z`) + 2 * DAY_MS);
+    const out: T[] = [];
+    for (let i = lo; i < hi; i++) {
+      const ms = time(list[i]);
+      if (ms > t) continue;
+      const d = localDate(ms);
+      if (d >= start && d <= end) out.push(list[i]);
+    }
+    return out;
+  }
+  /** Each click's earliest base sale (conversions are sorted by time), built once per conversion list. */
+  let baseSaleOf: { list: readonly ScenarioConversion[]; length: number; map: Map<string, ScenarioConversion> } | null = null;
+  function baseSales(conversions: readonly ScenarioConversion[]): Map<string, ScenarioConversion> {
+    if (!baseSaleOf || baseSaleOf.list !== conversions || baseSaleOf.length !== conversions.length) {
+      const map = new Map<string, ScenarioConversion>();
+      for (const v of conversions) if (v.eventName === null && !map.has(v.clickId)) map.set(v.clickId, v);
+      baseSaleOf = { list: conversions, length: conversions.length, map };
+    }
+    return baseSaleOf.map;
+  }
+
   function rows(type: 'clicks' | 'sales', start: string, end: string, t: number): Cells[] {
-    const inRange = (ms: number) => ms <= t && localDate(ms) >= start && localDate(ms) <= end;
     const conversions = scenario.conversions[options.platform] ?? [];
     if (type === 'sales') {
-      return conversions.filter((v) => inRange(v.convertedAt)).map((v) => ({ ...clickCells(v), ...saleCells(v, t), is_unique: '1' }));
+      return inWindow(conversions, (v) => v.convertedAt, start, end, t).map((v) => ({ ...clickCells(v), ...saleCells(v, t), is_unique: '1' }));
     }
-    const baseSale = new Map<string, ScenarioConversion>();
-    for (const v of conversions) if (v.eventName === null && v.convertedAt <= t && !baseSale.has(v.clickId)) baseSale.set(v.clickId, v);
-    return (scenario.clicks[options.platform] ?? [])
-      .filter((c) => inRange(c.clickedAt))
-      .map((c) => {
-        const sale = baseSale.get(c.clickId);
-        return { ...clickCells(c), ...(sale ? saleCells(sale, t) : emptySale), is_unique: c.isUnique ? '1' : '0' };
-      });
+    const baseSale = baseSales(conversions);
+    return inWindow(scenario.clicks[options.platform] ?? [], (c) => c.clickedAt, start, end, t).map((c) => {
+      const found = baseSale.get(c.clickId);
+      const sale = found && found.convertedAt <= t ? found : undefined;
+      return { ...clickCells(c), ...(sale ? saleCells(sale, t) : emptySale), is_unique: c.isUnique ? '1' : '0' };
+    });
   }
 
   function render(format: 'csv' | 'xml', type: string, start: string, end: string, data: Cells[]): SimResponse {
