@@ -96,7 +96,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (let w = 0; w * 7 < days; w++) {
       const weekEnd = Math.min(days, (w + 1) * 7);
       clock.set(new Date(start + weekEnd * DAY_MS));
-      const totals = await runner.scheduleRun(undefined, (p) => bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · week ${w + 1}`));
+      const progress = (p: { totals: { done: number; failed: number; slices: number } }) => bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · week ${w + 1}`);
+      // Week 1 is the backfill an operator runs at install; from then on the schedule picks up where it ended.
+      const totals =
+        w === 0
+          ? (await runner.ingest({ from: new Date(start).toISOString(), to: clock.now().toISOString() }, progress)).totals
+          : await runner.scheduleRun(undefined, progress);
       bar.done();
       rowsLoaded += totals.loaded;
       const perPlatform = Object.entries(totals.byPlatform).sort(([a], [b]) => a.localeCompare(b)).map(([p, c]) => `${p} ${fmt(c.loaded)}`).join(' · ');

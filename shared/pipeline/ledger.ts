@@ -168,6 +168,16 @@ export class Ledger {
     return row ? new Date(fromSqlDateTime(row.watermark)) : null;
   }
 
+  /**
+   * Where loaded data ends for a (platform, stream) with no watermark yet: the end of the latest
+   * finished slice of any kind (a backfill run at install). The schedule picks up from there
+   * instead of leaving a gap between the backfill and its first run.
+   */
+  async loadedUntil(platform: string, stream: string): Promise<Date | null> {
+    const [row] = await this.db.query<{ t: string | null }>(`SELECT MAX(window_to) AS t FROM ${this.t} WHERE platform = :p AND stream = :s AND status = 'done'`, { p: platform, s: stream });
+    return row?.t ? new Date(fromSqlDateTime(row.t)) : null;
+  }
+
   /** A later scheduled run re-planned these windows: failed slices inside [from, to) stop holding the watermark back. */
   async supersedeFailed(platform: string, stream: string, from: string, to: string): Promise<number> {
     const r = await this.db.execute(

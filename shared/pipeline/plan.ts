@@ -70,7 +70,8 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
 /**
  * The window a scheduled run fetches for one stream: from the watermark minus the lookback (status
  * and payout changes are re-read, DESIGN.md §3) up to now, clamped to the platform's horizon. With
- * no watermark yet, the first run reads one lookback (or one schedule interval) back.
+ * no watermark (nor any loaded data) yet, the first run reads one lookback (or one schedule
+ * interval) back.
  */
 export function scheduledWindow(p: PlatformConfig, connector: Connector, watermark: Date | null, now: Date): { from: Date; to: Date; clamped: boolean } {
   const lookback = Math.max(p.lookbackHours * HOUR_MS, p.scheduleMinutes * 60_000);

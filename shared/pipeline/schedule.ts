@@ -10,6 +10,8 @@ import { PlanError, planWindow, scheduledWindow } from './plan.js';
 /**
  * schedule-fetch: plans one platform's slices from its watermarks minus the lookback up to now,
  * records them in the ledger and enqueues the fetch jobs. Entity lists are re-read every run.
+ * Before the first scheduled slice finishes there is no watermark: the window then starts where
+ * earlier backfills left off, or one lookback back when nothing was ever loaded.
  */
 export async function scheduleFetch(platform: string, deps: PipelineDeps): Promise<PlannedSlice[]> {
   const connector = deps.connectors[platform];
@@ -20,7 +22,7 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
   const slices: PlannedSlice[] = [];
   for (const stream of connector.streams) {
     const isEntity = (ENTITY_STREAMS as readonly string[]).includes(stream);
-    const wm = isEntity ? null : await ledger.watermark(platform, stream);
+    const wm = isEntity ? null : ((await ledger.watermark(platform, stream)) ?? (await ledger.loadedUntil(platform, stream)));
     const w = scheduledWindow(p, connector, wm, now);
     if (w.clamped) deps.logger.warn('scheduled window clamped to the platform horizon', { platform, stream, from: w.from.toISOString() });
     const planned = planWindow({ platform, connector, streams: [stream], from: w.from, to: w.to, now, runKey: null, backfillId: null });

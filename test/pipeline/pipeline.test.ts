@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, truthCounts, seededShuffle, type Harness } from '../helpers/pipeline-harness.js';
 import { tableDigest } from '../helpers/db.js';
 import { PlanError } from '../../shared/pipeline/plan.js';
-import { planBackfill } from '../../shared/pipeline/schedule.js';
+import { planBackfill, scheduleFetch } from '../../shared/pipeline/schedule.js';
 import { normalizeBatch } from '../../shared/pipeline/normalize-worker.js';
 import type { Connector } from '../../shared/platforms/types.js';
 
@@ -180,6 +180,21 @@ describe('faults', () => {
     } finally {
       await x.close();
     }
+  });
+});
+
+describe('scheduled runs', () => {
+  it('with no watermark yet, the first scheduled run starts where the backfill ended (minus the lookback), leaving no gap', async () => {
+    const runner = h.runner();
+    const sent: string[] = [];
+    const deps = { ...runner.deps, queue: { send: async (_q: string, bodies: readonly string[]) => void sent.push(...bodies) } };
+    // h ingested [from, to) as a backfill; the clock stands at the scenario's end, days later.
+    const slices = await scheduleFetch('everflow', deps);
+    const clickSlices = slices.filter((x) => x.stream === 'clicks');
+    const lookbackMs = h.config.platforms.everflow.lookbackHours * 3_600_000;
+    expect(clickSlices[0].from).toBe(new Date(toMs - lookbackMs).toISOString());
+    expect(clickSlices.at(-1)!.to).toBe(h.clock.now().toISOString());
+    expect(sent).toHaveLength(slices.length);
   });
 });
 
