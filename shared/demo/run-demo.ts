@@ -51,6 +51,7 @@ export interface DemoResult {
 }
 
 const DEMO_HASH_KEY = 'dualtrack-demo-hash-key';
+const EVALUATIONS_PER_DAY = 4;
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
@@ -88,6 +89,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     let rowsLoaded = 0;
     let opened = 0;
     let resolved = 0;
+    let evaluations = 0;
+    let evaluationMs = 0;
     const days = scenario.options.days;
     const migrationStart = Date.parse(`${config.migration.startDate}T00:00:00Z`);
     // Fetch a week at a time through the scheduled path (watermark − 72 h lookback → now), then
@@ -107,16 +110,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const perPlatform = Object.entries(totals.byPlatform).sort(([a], [b]) => a.localeCompare(b)).map(([p, c]) => `${p} ${fmt(c.loaded)}`).join(' · ');
       out.write(`\nweek ${w + 1}: fetched ${fmt(totals.loaded)} rows (${perPlatform}) in ${fmt(totals.slices)} slices${totals.quarantined ? `, ${fmt(totals.quarantined)} quarantined` : ''}\n`);
       for (let d = w * 7 + 1; d <= weekEnd; d++) {
-        const at = new Date(start + d * DAY_MS);
-        const messages: AlertMessage[] = [];
-        const result = await runEvaluation({ db, names, config, at, notifier: { notify: async (ms) => void messages.push(...ms) } });
-        const changes = messages.flatMap((mm) => mm.notifications).filter((n) => n.kind !== 'repeated');
-        out.write(`${toSqlDateTime(at.getTime() - 1).slice(0, 10)}  ${String(result.firing.length).padStart(2)} alerts firing\n`);
-        for (const n of changes) {
+        // Every 6 hours (the deployed schedule is hourly): often enough to catch a postback outage
+        // of half a day while it lasts.
+        const changes: { at: Date; n: AlertMessage['notifications'][number] }[] = [];
+        let firing = 0;
+        for (let q = 1; q <= EVALUATIONS_PER_DAY; q++) {
+          const at = new Date(start + (d - 1) * DAY_MS + (q * DAY_MS) / EVALUATIONS_PER_DAY);
+          const messages: AlertMessage[] = [];
+          const t0 = Date.now();
+          const result = await runEvaluation({ db, names, config, at, notifier: { notify: async (ms) => void messages.push(...ms) } });
+          evaluationMs += Date.now() - t0;
+          evaluations++;
+          firing = result.firing.length;
+          for (const n of messages.flatMap((mm) => mm.notifications)) if (n.kind !== 'repeated') changes.push({ at, n });
+        }
+        out.write(`${toSqlDateTime(start + d * DAY_MS - 1).slice(0, 10)}  ${String(firing).padStart(2)} alerts firing\n`);
+        for (const { at, n } of changes) {
           if (n.kind === 'opened' || n.kind === 'reopened') opened++;
           if (n.kind === 'resolved') resolved++;
           const risk = n.alert.money_at_risk ? `  money at risk ${n.alert.money_at_risk} ${config.baseCurrency}` : '';
-          out.write(`            ${n.kind.toUpperCase().padEnd(9)} [${n.alert.severity}] ${n.alert.rule}: ${n.alert.summary}${risk}\n`);
+          out.write(`     ${at.toISOString().slice(11, 16)}  ${n.kind.toUpperCase().padEnd(9)} [${n.alert.severity}] ${n.alert.rule}: ${n.alert.summary}${risk}\n`);
         }
       }
       if (start + weekEnd * DAY_MS > migrationStart) out.write(`\n${await progressTable(db, names, config, new Date(start + weekEnd * DAY_MS))}`);
@@ -128,7 +141,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const moneyAtRisk = fromMicros(sumMoney(open.map((r) => r.risk)));
     const seconds = (Date.now() - started) / 1000;
     out.write(`\nopen alerts at the end:\n${open.map((r) => `  ${r.rule.padEnd(30)} ${String(r.n).padStart(3)}${r.risk ? `   money at risk ${fromMicros(sumMoney([r.risk]))}` : ''}`).join('\n')}\n`);
-    out.write(`\n${fmt(rowsLoaded)} rows loaded over ${days} simulated days in ${seconds.toFixed(0)} s; ${opened} alerts opened, ${resolved} resolved; money at risk ${moneyAtRisk} ${config.baseCurrency}.\n`);
+    out.write(`\n${fmt(rowsLoaded)} rows loaded over ${days} simulated days in ${seconds.toFixed(0)} s (${evaluations} rule evaluations, ${Math.round(evaluationMs / Math.max(1, evaluations))} ms each); ${opened} alerts opened, ${resolved} resolved; money at risk ${moneyAtRisk} ${config.baseCurrency}.\n`);
     out.write(`\nThe databases stay in place. Try:\n  mariadb -h127.0.0.1 -uroot -e "SELECT platform, DATE(converted_at) AS day, COUNT(*) AS conversions, SUM(revenue) AS revenue FROM ${names.reporting}.conversions GROUP BY platform, day ORDER BY day DESC, platform LIMIT 12"\n`);
     return { exitCode: 0, rowsLoaded, alertsOpened: opened, alertsResolved: resolved, openAtEnd: Object.fromEntries(open.map((r) => [r.rule, Number(r.n)])), moneyAtRisk, seconds };
   } finally {
