@@ -16,7 +16,8 @@ import type { AlertJson, AlertNotification, AlertRecord, AlertState, Notificatio
  *      · on escalation — severity above the last notified severity (`escalated`), or
  *      · every `rules.<rule>.repeatHours` since the last notification (`repeated`; 0 = never),
  *        unless acknowledged;
- *  - an open alert of an evaluated rule that no longer fires resolves and notifies (`resolved`);
+ *  - an open alert of an evaluated rule that no longer fires resolves and notifies (`resolved`)
+ *    once it has not fired for `rules.<rule>.resolveAfterHours` (flap damping; 0 = at once);
  *    acknowledged alerts resolve (and notify) like any other;
  *  - a resolved alert that fires again reopens (`reopened`) and loses its acknowledgement
  *    (an ack is about one occurrence);
@@ -170,6 +171,9 @@ export async function applyFindings(input: ApplyFindingsInput): Promise<ApplyFin
 
     for (const row of openOfRules) {
       if (seen.has(row.fingerprint)) continue;
+      // Hysteresis: stays open (quietly) until the rule has missed it for resolveAfterHours.
+      const grace = (config.rules[row.rule as RuleId]?.resolveAfterHours ?? 0) * HOUR_MS;
+      if (at.getTime() - Date.parse(fromSqlDateTime(row.last_seen_at)) < grace) continue;
       await db.execute(`UPDATE ${names.core}.alerts SET state = 'resolved', resolved_at = :at WHERE fingerprint = :fp`, { at: t, fp: row.fingerprint });
       await event(row.fingerprint, 'resolved', row.severity, null);
       const alert = recordOf({ ...row, state: 'resolved' });

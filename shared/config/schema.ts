@@ -105,12 +105,19 @@ export type PlatformConfig = z.infer<typeof platformSchema>;
 const severity = z.enum(['critical', 'warning', 'info']);
 export type Severity = z.infer<typeof severity>;
 
-const ruleCommon = {
+const ruleCommonWith = (resolveAfterHours: number) => ({
   enabled: z.boolean().default(true),
   severity: severity.optional(),
   /** Re-notify an alert that keeps firing after this many hours (0: never). */
   repeatHours: z.number().min(0).default(24),
-};
+  /**
+   * An open alert resolves only once the rule has not found it for this many hours (0: at the
+   * first evaluation without it). Statistical rules sit near their significance edge and would
+   * otherwise flap open/resolved from one evaluation to the next.
+   */
+  resolveAfterHours: z.number().min(0).default(resolveAfterHours),
+});
+const ruleCommon = ruleCommonWith(0);
 
 /** Thresholds per rule (DESIGN.md §6 defaults). */
 export const rulesSchema = z
@@ -120,7 +127,7 @@ export const rulesSchema = z
     'platform-duplicate': z.strictObject({ ...ruleCommon, maxLookbackDays: z.number().int().min(1).max(90).default(90) }).prefault({}),
     'conversion-rate-discrepancy': z
       .strictObject({
-        ...ruleCommon,
+        ...ruleCommonWith(24),
         windowDays: z.number().int().min(1).max(90).default(14),
         relativeTolerance: positive.default(0.1),
         pValue: z.number().gt(0).lt(1).default(0.01),
@@ -129,7 +136,7 @@ export const rulesSchema = z
       })
       .prefault({}),
     'revenue-discrepancy': z
-      .strictObject({ ...ruleCommon, days: z.number().int().min(1).max(30).default(7), baselineWeeks: z.number().int().min(2).max(12).default(4), minDrop: z.number().gt(0).lt(1).default(0.3), pValue: z.number().gt(0).lt(1).default(0.01) })
+      .strictObject({ ...ruleCommonWith(24), days: z.number().int().min(1).max(30).default(7), baselineWeeks: z.number().int().min(2).max(12).default(4), minDrop: z.number().gt(0).lt(1).default(0.3), pValue: z.number().gt(0).lt(1).default(0.01) })
       .prefault({}),
     'tracking-outage': z
       .strictObject({ ...ruleCommon, minHours: z.number().int().min(1).default(6), baselineWeeks: z.number().int().min(1).max(12).default(4), pValue: z.number().gt(0).lt(1).default(0.001), perAffiliate: z.boolean().default(true), minBaselineConversions: z.number().int().min(1).default(20) })

@@ -50,6 +50,19 @@ describe('alert lifecycle', () => {
     expect(history).toEqual(['opened', 'repeated', 'escalated', 'deescalated', 'escalated', 'resolved', 'reopened']);
   });
 
+  it('a statistical rule resolves only after resolveAfterHours without the finding (no flapping at the significance edge)', async () => {
+    const rule: RuleId = 'conversion-rate-discrepancy';
+    const f = finding('warning', 'off-9', rule);
+    const run = (h: number, fs: Finding[]) => apply(h, fs, [rule]);
+    expect(tdb.config.rules[rule].resolveAfterHours).toBe(24);
+    expect(kinds(await run(0, [f]))).toEqual(['opened']);
+    expect(kinds(await run(6, []))).toEqual([]); // missed once: still open, quiet
+    expect(kinds(await run(12, [f]))).toEqual([]); // fires again: not a reopen
+    expect(kinds(await run(35, []))).toEqual([]); // 23 h since last seen
+    expect(kinds(await run(36, []))).toEqual(['resolved']); // 24 h
+    expect((await alertHistory(tdb.db, tdb.names, f.fingerprint)).map((e) => e.event)).toEqual(['opened', 'resolved']);
+  });
+
   it('does not resolve alerts of rules that did not run', async () => {
     await apply(0, [finding()]);
     expect(kinds(await apply(1, [], ['stale-source']))).toEqual([]);
