@@ -253,7 +253,8 @@ async function runPipeline(bdb: BenchDatabase, deps: Omit<PipelineDeps, 'queue'>
     for (const id of r.failedIds) {
       const k = (receives.get(id) ?? 1) + 1;
       receives.set(id, k);
-      const err = r.errors[id].replace(/\[.*$/, '').trim();
+      // Keep the statement's first words (which table deadlocked), drop the rest.
+      const err = r.errors[id].replace(/\[(\S+ \S+ \S+).*$/, '[$1 …]').trim();
       errorKinds[err] = (errorKinds[err] ?? 0) + 1;
       if (k > MAX_RECEIVES) failed.push(`${id}: ${r.errors[id]}`);
       else {
