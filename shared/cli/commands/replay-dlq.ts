@@ -14,7 +14,7 @@ Locally: dead letters are kept in <prefix>_core.local_dlq; this moves them back 
 and processes them (a fetch job fetches its slice again; a normalize message loads its records).
 --aws: starts an SQS redrive (StartMessageMoveTask) from each dead-letter queue back to the queue
 it came from; the deployed workers then process the messages. The DLQ ARNs are stack outputs
-(NormalizeDlqArn, <Platform>FetchDlqArn).`,
+(NormalizeDlqArn, Fetch<Platform>DlqArn).`,
   async run(argv, ctx) {
     const args = parseArgs(argv, { aws: 'boolean', 'dlq-arn': 'multi' });
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
