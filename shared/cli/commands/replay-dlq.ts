@@ -20,7 +20,7 @@ it came from; the deployed workers then process the messages. The DLQ ARNs are s
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const arns = (args.flags['dlq-arn'] as string[] | undefined) ?? [];
     if (args.flags.aws) {
-      if (arns.length === 0) throw new UsageError('--aws needs at least one --dlq-arn (stack outputs NormalizeDlqArn, <Platform>FetchDlqArn)');
+      if (arns.length === 0) throw new UsageError('--aws needs at least one --dlq-arn (stack outputs NormalizeDlqArn, Fetch<Platform>DlqArn)');
       for (const a of arns) if (!/^arn:aws[\w-]*:sqs:[\w-]+:\d{12}:[\w-]+$/.test(a)) throw new UsageError(`--dlq-arn ${a}: not an SQS queue ARN`);
       return redrive(arns, replayClients.sqs(), ctx.stdout);
     }
