@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { parseJsonKeepingNumbers } from '../lossless-json.js';
 import { PlatformApiError } from '../types.js';
 
 /**
@@ -15,46 +16,8 @@ import { PlatformApiError } from '../types.js';
  * records that came through some other parser, as numbers, converted with `String`).
  */
 
-/**
- * JSON.parse with every number literal kept as its source text (a string). Strings are copied
- * verbatim (escapes included), so a `"12.5"` that was already a string stays one. A body that
- * does not parse throws the usual SyntaxError (the caller turns it into a retryable error).
- */
-const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-
-export function parseCakeJson(text: string): unknown {
-  let out = '';
-  let last = 0;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 34 /* " */) {
-      i++;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === 92 /* \ */) i += 2;
-        else if (d === 34) {
-          i++;
-          break;
-        } else i++;
-      }
-      continue;
-    }
-    if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
-      NUMBER.lastIndex = i;
-      const hit = NUMBER.exec(text);
-      if (hit) {
-        out += text.slice(last, i) + '"' + hit[0] + '"';
-        i += hit[0].length;
-        last = i;
-        continue;
-      }
-    }
-    i++;
-  }
-  return JSON.parse(out + text.slice(last));
-}
+/** JSON.parse with every number literal kept as its source text (see platforms/lossless-json.ts). */
+export const parseCakeJson = parseJsonKeepingNumbers;
 
 // ---- field primitives -------------------------------------------------------------------------
 

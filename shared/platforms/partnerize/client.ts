@@ -1,3 +1,4 @@
+import { parseJsonKeepingNumbers, quoteJsonNumbers } from '../lossless-json.js';
 import type * as z from 'zod';
 import { requestWithRetry } from '../http.js';
 import { PlatformApiError, type FetchContext, type FetchSummary, type RawPage, type Slice } from '../types.js';
@@ -63,47 +64,12 @@ const DST_PAD_MS = 3 * HOUR_MS;
 
 // ---- number-preserving JSON --------------------------------------------------------------------
 
-/** Wraps every JSON number literal outside strings in quotes, so `JSON.parse` keeps its exact text. */
-export function quoteJsonNumbers(text: string): string {
-  let out = '';
-  let last = 0;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 34 /* " */) {
-      i++;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === 92 /* \ */) i += 2;
-        else if (d === 34) {
-          i++;
-          break;
-        } else i++;
-      }
-      continue;
-    }
-    if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
-      let j = i + 1;
-      while (j < n) {
-        const d = text.charCodeAt(j);
-        if ((d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45) j++;
-        else break;
-      }
-      out += `${text.slice(last, i)}"${text.slice(i, j)}"`;
-      last = j;
-      i = j;
-      continue;
-    }
-    i++;
-  }
-  return out + text.slice(last);
-}
+export { quoteJsonNumbers };
 
 /** `JSON.parse` with numbers as their literal text. A body that does not parse is retryable. */
 export function parsePartnerizeJson(platform: string, endpoint: string, text: string): unknown {
   try {
-    return JSON.parse(quoteJsonNumbers(text));
+    return parseJsonKeepingNumbers(text);
   } catch (e) {
     throw new PlatformApiError(platform, endpoint, `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`, { retryable: true, cause: e });
   }
