@@ -46,6 +46,12 @@ const platformCommon = {
   rateLimit: rateLimit.optional(),
   /** In AWS: the Secrets Manager secret holding the key (the stack creates one per platform when absent). */
   secretName: z.string().min(1).optional(),
+  /**
+   * Slice length in hours per stream, overriding the connector's default (e.g. Everflow clicks 1 h
+   * to stay under its 10,000-row cap on busy networks; a small network loads faster with 24 h —
+   * the connector still splits a window that hits a cap).
+   */
+  sliceHours: z.strictObject({ conversions: z.number().int().min(1).max(24 * 14), conversion_changes: z.number().int().min(1).max(24 * 14), clicks: z.number().int().min(1).max(24 * 14) }).partial().optional(),
 };
 
 export const HITPATH_DEFAULT_COLUMNS = {

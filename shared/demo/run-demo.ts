@@ -80,7 +80,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   try {
     const names = dbNames(options.prefix);
     const platforms = Object.keys(scenario.options.platforms);
-    const config = parseConfig(simulatedConfig(scenario, network, options.prefix));
+    // A small network: day-long click slices (the connectors still split a window that hits a cap).
+    const raw = simulatedConfig(scenario, network, options.prefix);
+    const config = parseConfig({ ...raw, platforms: Object.fromEntries(Object.entries(network.platforms).map(([k, p]) => [k, { ...p, sliceHours: { clicks: 24 } }])) });
     out.write(header(scenario, names, platforms));
     await dropPrefix(db, names, platforms);
     const m = await migrate(db, names, platforms);

@@ -38,6 +38,8 @@ export interface WindowRequest {
   /** Deterministic ids (backfill/ingest: re-running resumes); null for scheduled runs (fresh ids each run). */
   runKey: string | null;
   backfillId: string | null;
+  /** The config's `platforms.<key>.sliceHours` (overrides the connector's defaults). */
+  sliceHours?: Partial<Record<string, number>>;
 }
 
 /** Validates a window against the platform (streams offered, horizon) and cuts it into slices. */
@@ -57,7 +59,8 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
   }
   const out: PlannedSlice[] = [];
   for (const stream of req.streams) {
-    const ws: [Date, Date][] = isEntity(stream) ? [[req.from, req.to]] : windows(req.from, req.to, connector.sliceHours(stream));
+    const hours = (req.sliceHours as Partial<Record<Stream, number>> | undefined)?.[stream] ?? connector.sliceHours(stream);
+    const ws: [Date, Date][] = isEntity(stream) ? [[req.from, req.to]] : windows(req.from, req.to, hours);
     for (const [f, t] of ws) {
       const from = f.toISOString();
       const to = t.toISOString();

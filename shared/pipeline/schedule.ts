@@ -25,7 +25,7 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
     const wm = isEntity ? null : ((await ledger.watermark(platform, stream)) ?? (await ledger.loadedUntil(platform, stream)));
     const w = scheduledWindow(p, connector, wm, now);
     if (w.clamped) deps.logger.warn('scheduled window clamped to the platform horizon', { platform, stream, from: w.from.toISOString() });
-    const planned = planWindow({ platform, connector, streams: [stream], from: w.from, to: w.to, now, runKey: null, backfillId: null });
+    const planned = planWindow({ platform, connector, streams: [stream], from: w.from, to: w.to, now, runKey: null, backfillId: null, sliceHours: p.sliceHours });
     if (!isEntity) await ledger.supersedeFailed(platform, stream, w.from.toISOString(), w.to.toISOString());
     slices.push(...planned);
   }
@@ -88,7 +88,7 @@ export async function planBackfill(input: unknown, deps: PipelineDeps, options: 
     .update(JSON.stringify([req.platform, from.toISOString(), to.toISOString(), [...streams].sort(), req.fresh ? now.toISOString() : '']))
     .digest('hex');
   const backfillId = `${runKey.slice(0, 8)}-${runKey.slice(8, 12)}-${runKey.slice(12, 16)}-${runKey.slice(16, 20)}-${runKey.slice(20, 32)}`;
-  const slices = planWindow({ platform: req.platform, connector, streams, from, to, now, runKey, backfillId });
+  const slices = planWindow({ platform: req.platform, connector, streams, from, to, now, runKey, backfillId, sliceHours: deps.config.platforms[req.platform]?.sliceHours });
   await deps.db.execute(
     `INSERT INTO ${deps.names.core}.backfills (backfill_id, platform, streams, window_from, window_to, status, slices_total, requested_at)
      VALUES (:id, :p, :s, :f, :t, 'running', :n, :now)
