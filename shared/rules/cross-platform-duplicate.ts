@@ -71,11 +71,23 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
   const order = `ORDER BY a.converted_at, a.conversion_id, b.converted_at, b.conversion_id`;
 
   const steps: { key: string; rows: PairRow[] }[] = [];
+  // Pairs are found on indexes alone (a derived table the optimizer cannot merge: DISTINCT), then
+  // only the matched rows are read; STRAIGHT_JOIN keeps that order. Joining the full rows directly
+  // read every conversion of the window on one side, ~500 bytes each: 1–6.5 s per pair and step at
+  // 16M clicks with a 128 MB buffer pool (bench/RESULTS.md). InnoDB secondary indexes carry the
+  // primary key, so conversions_order_status and conversions_ip (ip, converted_at) cover the inner
+  // joins. The pair conditions on the full rows are applied again outside, unchanged.
+  const window = `a.converted_at >= :from AND a.converted_at < :at AND b.converted_at >= :from AND b.converted_at < :at`;
   steps.push({
     key: 'order_id',
     rows: await ctx.db.query<PairRow>(
-      `SELECT ${cols}, a.order_id AS key_value FROM ${A}.conversions a JOIN ${B}.conversions b ON b.order_id = a.order_id
-       WHERE a.order_id IS NOT NULL AND a.order_id <> '' AND ${both} ${order}`,
+      `SELECT STRAIGHT_JOIN ${cols}, a.order_id AS key_value
+       FROM (SELECT DISTINCT a.conversion_id AS a_pk, b.conversion_id AS b_pk
+             FROM ${A}.conversions a JOIN ${B}.conversions b ON b.order_id = a.order_id
+             WHERE a.order_id IS NOT NULL AND a.order_id <> '' AND ${both}) m
+       JOIN ${A}.conversions a ON a.conversion_id = m.a_pk
+       JOIN ${B}.conversions b ON b.conversion_id = m.b_pk
+       WHERE a.order_id IS NOT NULL AND a.order_id <> '' AND b.order_id = a.order_id AND ${both} ${order}`,
       params,
     ),
   });
@@ -87,15 +99,19 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
     const cakeIsA = kindP === 'cake';
     const c = cakeIsA ? 'a' : 'b';
     const e = cakeIsA ? 'b' : 'a';
-    // One equality join per (CAKE id column, Everflow sub column), so each can use CAKE's click_id /
-    // transaction_id index; the equivalent single join ON (… IN (sub1…sub5)) OR (…) cannot use an
-    // index and compared every CAKE row with every Everflow row (bench/RESULTS.md: 194 s at 30k
-    // conversions). UNION (distinct) keeps each matching pair once, as the single join did.
-    const subJoins = (['click_id', 'transaction_id'] as const).flatMap((col) =>
-      [1, 2, 3, 4, 5].map(
-        (n) => `SELECT ${cols}, COALESCE(${c}.click_id, ${c}.transaction_id) AS key_value FROM ${A}.conversions a JOIN ${B}.conversions b ON ${c}.${col} = ${e}.sub${n}
+    // One equality join per CAKE id column, so each can use CAKE's click_id / transaction_id index
+    // (the single join ON (… IN (sub1…sub5)) OR (…) could not use one and compared every CAKE row with
+    // every Everflow row: 194 s at 30k conversions). The five Everflow subs are unpivoted by a
+    // 5-row table joined after the Everflow rows (STRAIGHT_JOIN, join buffer), so each branch reads
+    // the Everflow table once instead of once per sub column (10 full reads, 8 s at 16M clicks).
+    // UNION (distinct) keeps each matching pair once, as the single join did.
+    const sub = `CASE k.n WHEN 1 THEN ${e}.sub1 WHEN 2 THEN ${e}.sub2 WHEN 3 THEN ${e}.sub3 WHEN 4 THEN ${e}.sub4 ELSE ${e}.sub5 END`;
+    const five = `(SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5) k`;
+    const [first, second] = cakeIsA ? [`${B}.conversions b`, `${A}.conversions a`] : [`${A}.conversions a`, `${B}.conversions b`];
+    const subJoins = (['click_id', 'transaction_id'] as const).map(
+      (col) => `SELECT STRAIGHT_JOIN ${cols}, COALESCE(${c}.click_id, ${c}.transaction_id) AS key_value
+         FROM ${first} JOIN ${five} JOIN ${second} ON ${c}.${col} = ${sub}
          WHERE CHAR_LENGTH(${c}.${col}) >= :minlen AND ${both}`,
-      ),
     );
     steps.push({
       key: 'cake_s2_everflow_transaction_id',
@@ -117,11 +133,15 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
   steps.push({
     key: 'offer_ip',
     rows: await ctx.db.query<PairRow>(
-      `SELECT ${cols}, NULL AS key_value
-       FROM ${A}.conversions a
-       JOIN ${core}.entity_map ma ON ma.entity_type = 'offer' AND ma.platform = :p AND ma.platform_id = a.offer_id
-       JOIN ${B}.conversions b ON b.ip = a.ip
+      `SELECT STRAIGHT_JOIN ${cols}, NULL AS key_value
+       FROM (SELECT DISTINCT a.conversion_id AS a_pk, b.conversion_id AS b_pk
+             FROM ${A}.conversions a JOIN ${B}.conversions b ON b.ip = a.ip
+               AND b.converted_at >= a.converted_at - INTERVAL :w SECOND AND b.converted_at <= a.converted_at + INTERVAL :w SECOND
+             WHERE a.ip IS NOT NULL AND a.ip <> '' AND ${window}) m
+       JOIN ${A}.conversions a ON a.conversion_id = m.a_pk
+       JOIN ${B}.conversions b ON b.conversion_id = m.b_pk AND b.ip = a.ip
          AND b.converted_at >= a.converted_at - INTERVAL :w SECOND AND b.converted_at <= a.converted_at + INTERVAL :w SECOND
+       JOIN ${core}.entity_map ma ON ma.entity_type = 'offer' AND ma.platform = :p AND ma.platform_id = a.offer_id
        JOIN ${core}.entity_map mb ON mb.entity_type = 'offer' AND mb.platform = :q AND mb.platform_id = b.offer_id AND mb.canonical_key = ma.canonical_key
        WHERE a.ip IS NOT NULL AND a.ip <> ''
          AND (a.user_agent_hash IS NULL OR b.user_agent_hash IS NULL OR a.user_agent_hash = b.user_agent_hash)

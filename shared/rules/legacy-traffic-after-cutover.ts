@@ -9,7 +9,7 @@ import { formatMoney, fromMicros, toMicros } from './money.js';
  * also at or after the cutover. Late conversions of clicks made before the cutover are expected
  * (attribution windows run for days) and never count; a conversion without a click time cannot be
  * shown to be new traffic and does not count either. Fires at ≥ `minConversions`. Reads
- * conversions through the converted_at index only.
+ * conversions through the clicked_at index only (conversions_cutover, covering).
  */
 
 type Row = {
@@ -18,6 +18,12 @@ type Row = {
   payout: string;
   first_at: string;
   last_at: string;
+  conversion_id: string;
+  offer_id: string;
+  clicked_at: string;
+  converted_at: string;
+  row_payout: string;
+  rn: number | string;
 };
 
 export const legacyTrafficAfterCutover: RuleDefinition = {
@@ -30,19 +36,29 @@ export const legacyTrafficAfterCutover: RuleDefinition = {
     const out: Finding[] = [];
     for (const legacy of ctx.config.migration.legacy) {
       const db = ctx.names.platform(legacy);
-      const where = `converted_at >= :cutover AND converted_at < :at AND clicked_at >= :cutover AND is_event = 0 AND status IN ('approved', 'pending')`;
+      // One statement per platform: the totals and the 5 latest conversions of every affiliate come
+      // from the same rows (window functions), read from the covering index conversions_cutover
+      // (clicked_at, …; sql/platform/002). The former plan (aggregate, then one sample query per
+      // affiliate walking converted_at backwards through full rows) took 8 s at 16M clicks.
       const rows = await ctx.db.query<Row>(
-        `SELECT affiliate_id, COUNT(*) AS conversions, SUM(payout) AS payout, MIN(converted_at) AS first_at, MAX(converted_at) AS last_at
-         FROM ${db}.conversions WHERE ${where}
-         GROUP BY affiliate_id HAVING COUNT(*) >= :min ORDER BY affiliate_id`,
+        `SELECT affiliate_id, conversions, payout, first_at, last_at, conversion_id, offer_id, clicked_at, converted_at, row_payout, rn FROM (
+           SELECT affiliate_id, conversion_id, offer_id, clicked_at, converted_at, payout AS row_payout,
+                  COUNT(*) OVER (PARTITION BY affiliate_id) AS conversions, SUM(payout) OVER (PARTITION BY affiliate_id) AS payout,
+                  MIN(converted_at) OVER (PARTITION BY affiliate_id) AS first_at, MAX(converted_at) OVER (PARTITION BY affiliate_id) AS last_at,
+                  ROW_NUMBER() OVER (PARTITION BY affiliate_id ORDER BY converted_at DESC, conversion_id) AS rn
+           FROM ${db}.conversions
+           WHERE clicked_at >= :cutover AND converted_at >= :cutover AND converted_at < :at AND is_event = 0 AND status IN ('approved', 'pending')
+         ) x WHERE rn <= 5 AND conversions >= :min ORDER BY affiliate_id, rn`,
         { cutover: sqlTime(cutover), at: sqlTime(ctx.at), min: cfg.minConversions },
       );
-      for (const r of rows) {
-        const samples = await ctx.db.query<{ conversion_id: string; offer_id: string; clicked_at: string; converted_at: string; payout: string }>(
-          `SELECT conversion_id, offer_id, clicked_at, converted_at, payout FROM ${db}.conversions WHERE ${where} AND affiliate_id = :aff
-           ORDER BY converted_at DESC, conversion_id LIMIT 5`,
-          { cutover: sqlTime(cutover), at: sqlTime(ctx.at), aff: r.affiliate_id },
-        );
+      // One partition per affiliate (as the database compares ids), its rows numbered from 1.
+      const byAffiliate: Row[][] = [];
+      for (const row of rows) {
+        if (Number(row.rn) === 1 || byAffiliate.length === 0) byAffiliate.push([]);
+        byAffiliate[byAffiliate.length - 1].push(row);
+      }
+      for (const samples of byAffiliate) {
+        const r = samples[0];
         const affiliate = orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [legacy]: r.affiliate_id }));
         const n = Number(r.conversions);
         const payout = toMicros(r.payout);
@@ -55,7 +71,7 @@ export const legacyTrafficAfterCutover: RuleDefinition = {
             `Affiliate ${await ctx.labels.label('affiliate', affiliate)} still sends new traffic to ${legacy} after the ${ctx.config.migration.cutoverDate} cutover: ` +
             `${plural(n, 'conversion')} from post-cutover clicks (${formatMoney(payout)} payout), the latest at ${isoFromSql(r.last_at)}.`,
           metrics: { conversions: n, payout: fromMicros(payout), first_at: isoFromSql(r.first_at), last_at: isoFromSql(r.last_at), cutover_date: ctx.config.migration.cutoverDate },
-          evidence: takeEvidence(samples.map((s) => ({ conversion_id: s.conversion_id, offer_id: s.offer_id, clicked_at: isoFromSql(s.clicked_at), converted_at: isoFromSql(s.converted_at), payout: fromMicros(toMicros(s.payout)) }))),
+          evidence: takeEvidence(samples.map((s) => ({ conversion_id: s.conversion_id, offer_id: s.offer_id, clicked_at: isoFromSql(s.clicked_at), converted_at: isoFromSql(s.converted_at), payout: fromMicros(toMicros(s.row_payout)) }))),
           money_at_risk: null,
         });
       }
