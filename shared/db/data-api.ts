@@ -405,6 +405,9 @@ const KNOWN_MYSQL_ERRORS: { pattern: RegExp; code: string; errno: number }[] = [
   { pattern: /^Duplicate entry\b/i, code: 'ER_DUP_ENTRY', errno: 1062 },
   { pattern: /^Deadlock found\b/i, code: 'ER_LOCK_DEADLOCK', errno: 1213 },
   { pattern: /^Lock wait timeout exceeded\b/i, code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205 },
+  // The migrator's re-run of a one-index ALTER (shared/db/migrate.ts).
+  { pattern: /^Duplicate key name\b/i, code: 'ER_DUP_KEYNAME', errno: 1061 },
+  { pattern: /^Can't DROP\b/i, code: 'ER_CANT_DROP_FIELD_OR_KEY', errno: 1091 },
 ];
 
 /**

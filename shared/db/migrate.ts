@@ -102,7 +102,7 @@ export async function migrate(db: Db, names: DbNames, platforms: readonly string
   }
   const applied: MigrateResult['applied'] = [];
   for (const t of targets) {
-    for (const stmt of splitStatements(t.render(t.file.text))) await db.execute(stmt);
+    for (const stmt of splitStatements(t.render(t.file.text))) await executeIdempotent(db, stmt);
     await db.execute(`INSERT INTO ${names.core}.schema_migrations (db_name, version, name, checksum, applied_at) VALUES (:db, :v, :n, :c, NOW(3))`, {
       db: t.database,
       v: t.file.version,
@@ -115,4 +115,27 @@ export async function migrate(db: Db, names: DbNames, platforms: readonly string
   const views = allReportingViewStatements(names, platforms, options.baseCurrency);
   for (const v of views) await db.execute(v);
   return { created, applied, views: views.length };
+}
+
+/**
+ * MySQL 8 has no `ADD INDEX IF NOT EXISTS` / `DROP INDEX IF EXISTS`, so a migration adds or drops
+ * one index per `ALTER TABLE` statement, and a re-run of such a statement that finds the index
+ * already there (errno 1061, ER_DUP_KEYNAME) or already gone (1091, ER_CANT_DROP_FIELD_OR_KEY)
+ * leaves the schema as the statement would. Only single-clause statements qualify: in a
+ * multi-clause ALTER that error would hide the clauses not yet applied.
+ */
+const ALREADY_DONE: readonly { statement: RegExp; errno: number }[] = [
+  { statement: /^ALTER\s+TABLE\s+\S+\s+ADD\s+(?:INDEX|KEY)\s+\w+\s*\([^()]*\)$/i, errno: 1061 },
+  { statement: /^ALTER\s+TABLE\s+\S+\s+DROP\s+(?:INDEX|KEY)\s+\w+$/i, errno: 1091 },
+];
+
+async function executeIdempotent(db: Db, stmt: string): Promise<void> {
+  try {
+    await db.execute(stmt);
+  } catch (e) {
+    const errno = (e as { options?: { errno?: number } }).options?.errno;
+    const oneLine = stmt.replace(/\s+/g, ' ').trim();
+    if (ALREADY_DONE.some((d) => d.errno === errno && d.statement.test(oneLine))) return;
+    throw e;
+  }
 }
