@@ -50,7 +50,21 @@ export function createMysqlDb(url: string, options: MysqlDbOptions = {}): Db {
   return new MysqlDb(pool, null);
 }
 
+function needsConversion(v: SqlScalar): boolean {
+  return v instanceof Date || typeof v === 'bigint' || typeof v === 'boolean';
+}
+
 function bindable(params: Record<string, SqlScalar>): Record<string, unknown> {
+  // Fast path: no value needs converting (the usual case: strings, numbers, nulls, decimals), so
+  // the object is passed on as it is instead of being copied parameter by parameter.
+  let convert = false;
+  for (const k in params) {
+    if (needsConversion(params[k])) {
+      convert = true;
+      break;
+    }
+  }
+  if (!convert) return params;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) {
     if (v instanceof Date) out[k] = toSqlDateTime(v);

@@ -7,6 +7,16 @@ import type { Params, SqlScalar } from './port.js';
  * Parameter names inside quoted strings are left alone.
  */
 export function expandArrayParams(sql: string, params: Params = {}): { sql: string; params: Record<string, SqlScalar> } {
+  // Fast path: most statements (every bulk upsert, with thousands of parameters) have no array, and
+  // copying them all into a new object cost about as much as a click's whole parse + validate.
+  let hasArray = false;
+  for (const k in params) {
+    if (Array.isArray(params[k])) {
+      hasArray = true;
+      break;
+    }
+  }
+  if (!hasArray) return { sql, params: params as Record<string, SqlScalar> };
   const out: Record<string, SqlScalar> = {};
   const arrays = new Map<string, readonly SqlScalar[]>();
   for (const [k, v] of Object.entries(params)) {

@@ -99,11 +99,7 @@ export class Ledger {
   }
 
   /** Records one normalize message's outcome (idempotent: a redelivered message overwrites its own row). */
-  async recordMessage(
-    tx: Db,
-    m: { sliceId: string; attempt: number; seq: number; records: number; loaded: number; quarantined: number; status: 'done' | 'dlq' },
-    now: Date,
-  ): Promise<void> {
+  async recordMessage(tx: Db, m: MessageOutcome, now: Date): Promise<void> {
     await tx.execute(
       `INSERT INTO ${this.m} (slice_id, attempt, seq, records, rows_loaded, rows_quarantined, status, processed_at)
        VALUES (:id, :attempt, :seq, :records, :loaded, :quarantined, :status, :now)
@@ -116,21 +112,68 @@ export class Ledger {
     );
   }
 
-  /** Rolls the latest attempt's message counts up into the slice; marks it done when every message is loaded. Returns true when done. */
-  async completeIfDone(sliceId: string, now: Date): Promise<boolean> {
-    const [slice] = await this.db.query<{ attempts: number; status: string; messages_total: number | null }>(`SELECT attempts, status, messages_total FROM ${this.t} WHERE slice_id = :id`, { id: sliceId });
+  /**
+   * Inside the normalize load transaction: records the messages (all of one slice), then rolls the
+   * slice's counts up (completeIfDone's work) in the same commit. The slice row is locked first
+   * (`SELECT … FOR UPDATE`), so concurrent loads of one slice take turns here, and the sums are a
+   * locking read (the latest committed rows, not the transaction's snapshot): the last load to
+   * commit always sees every other one. Returns true when the slice is done.
+   */
+  async recordAndRollUp(tx: Db, messages: readonly MessageOutcome[], now: Date): Promise<boolean> {
+    if (messages.length === 0) return false;
+    const sliceId = messages[0].sliceId;
+    if (messages.some((m) => m.sliceId !== sliceId)) throw new Error('recordAndRollUp: messages of more than one slice');
+    const [slice] = await tx.query<{ attempts: number; status: string; messages_total: number | null }>(`SELECT attempts, status, messages_total FROM ${this.t} WHERE slice_id = :id FOR UPDATE`, { id: sliceId });
+    await this.recordMessages(tx, messages, now);
     if (!slice) return false;
-    const [m] = await this.db.query<{ done: string | null; loaded: string | null; quarantined: string | null; dlq: string | null }>(
+    return this.rollUp(tx, sliceId, slice, now);
+  }
+
+  /** recordMessage for several messages in one statement (same upsert, same idempotence). */
+  private async recordMessages(tx: Db, messages: readonly MessageOutcome[], now: Date): Promise<void> {
+    const params: Record<string, string | number> = { now: toSqlDateTime(now) };
+    const tuples = messages.map((m, j) => {
+      Object.assign(params, { [`i${j}`]: m.sliceId, [`a${j}`]: m.attempt, [`q${j}`]: m.seq, [`r${j}`]: m.records, [`l${j}`]: m.loaded, [`x${j}`]: m.quarantined, [`s${j}`]: m.status });
+      return `(:i${j}, :a${j}, :q${j}, :r${j}, :l${j}, :x${j}, :s${j}, :now)`;
+    });
+    await tx.execute(
+      `INSERT INTO ${this.m} (slice_id, attempt, seq, records, rows_loaded, rows_quarantined, status, processed_at)
+       VALUES ${tuples.join(', ')}
+       ON DUPLICATE KEY UPDATE records = IF(status = 'done', records, VALUES(records)),
+                               rows_loaded = IF(status = 'done', rows_loaded, VALUES(rows_loaded)),
+                               rows_quarantined = IF(status = 'done', rows_quarantined, VALUES(rows_quarantined)),
+                               processed_at = IF(status = 'done', processed_at, VALUES(processed_at)),
+                               status = IF(status = 'done', status, VALUES(status))`,
+      params,
+    );
+  }
+
+  /**
+   * Rolls the latest attempt's message counts up into the slice; marks it done when every message
+   * is loaded. Returns true when done. One transaction with the slice row locked, as
+   * recordAndRollUp, so it cannot write stale sums over a normalize message that commits meanwhile.
+   */
+  async completeIfDone(sliceId: string, now: Date): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const [slice] = await tx.query<{ attempts: number; status: string; messages_total: number | null }>(`SELECT attempts, status, messages_total FROM ${this.t} WHERE slice_id = :id FOR UPDATE`, { id: sliceId });
+      if (!slice) return false;
+      return this.rollUp(tx, sliceId, slice, now);
+    });
+  }
+
+  /** Call with the slice row locked (FOR UPDATE) in `db`'s transaction; the sums are a locking read too (latest committed rows, not a snapshot). */
+  private async rollUp(db: Db, sliceId: string, slice: { attempts: number; status: string; messages_total: number | null }, now: Date): Promise<boolean> {
+    const [m] = await db.query<{ done: string | null; loaded: string | null; quarantined: string | null; dlq: string | null }>(
       `SELECT SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END) AS done,
               SUM(CASE WHEN status = 'done' THEN rows_loaded ELSE 0 END) AS loaded,
               SUM(CASE WHEN status = 'done' THEN rows_quarantined ELSE 0 END) AS quarantined,
               SUM(CASE WHEN status = 'dlq' THEN records ELSE 0 END) AS dlq
-         FROM ${this.m} WHERE slice_id = :id AND attempt = :attempt`,
+         FROM ${this.m} WHERE slice_id = :id AND attempt = :attempt FOR UPDATE`,
       { id: sliceId, attempt: slice.attempts },
     );
     const done = Number(m.done ?? 0);
     const isDone = (slice.status === 'fetched' || slice.status === 'done') && slice.messages_total !== null && done >= slice.messages_total;
-    await this.db.execute(
+    await db.execute(
       `UPDATE ${this.t} SET messages_done = :done, rows_loaded = :loaded, rows_quarantined = :quarantined, records_dlq = :dlq,
               status = IF(:isDone = 1, 'done', status), finished_at = IF(:isDone = 1 AND status <> 'done', :now, finished_at)
         WHERE slice_id = :id AND attempts = :attempt`,
@@ -210,6 +253,17 @@ export class Ledger {
     }
     return totals;
   }
+}
+
+/** One normalize message's outcome, as slice_messages records it. */
+export interface MessageOutcome {
+  sliceId: string;
+  attempt: number;
+  seq: number;
+  records: number;
+  loaded: number;
+  quarantined: number;
+  status: 'done' | 'dlq';
 }
 
 export interface Counts {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../db/port.js';
 import type { ClickRow, ConversionRow, EntityRow, Stream } from '../model/canonical.js';
 import { STREAM_TABLE } from '../model/canonical.js';
-import { refreshRollups, touchedGroups, upsertClicks, upsertConversions, upsertEntities } from '../db/upsert.js';
+import { mergeTouched, refreshRollups, touchedGroups, upsertClicks, upsertConversions, upsertEntities, type TouchedGroups } from '../db/upsert.js';
 import { toSqlDateTime } from '../util/time.js';
 import type { PipelineDeps } from './deps.js';
 import { Ledger } from './ledger.js';
@@ -11,9 +11,10 @@ import { describeZodError, normalizeMessageSchema, type NormalizeMessage } from 
 /**
  * normalize-worker: for each message, validate every record (the connector's zod schema) and map
  * it to canonical rows, then in ONE transaction upsert the rows, quarantine the records that can
- * never load (with their reason), and record the message in the ledger. After the commit it
- * refreshes the hourly rollups the rows touched, completes the slice when its last message is in,
- * and advances the watermark.
+ * never load (with their reason), record the message in the ledger and roll the slice's counts up
+ * (done when its last message is in). After the batch's commits it refreshes, once, the hourly
+ * rollups of every group the batch's rows touched, then advances the watermarks of the
+ * (platform, stream)s whose slices completed. A message counts as processed only after both.
  *
  * A message that is not valid JSON or fails its schema is poison: it is quarantined with the
  * reason and NOT reported as failed (retrying cannot help). Anything else that throws (database
@@ -41,6 +42,13 @@ interface Quarantined {
 
 export async function normalizeBatch(messages: readonly NormalizeInput[], deps: PipelineDeps): Promise<NormalizeOutcome> {
   const out: NormalizeOutcome = { failedIds: [], errors: {}, loaded: 0, quarantined: 0, poison: 0 };
+  const loads: (LoadedMessage & { messageId: string })[] = [];
+  const prepared: (PreparedMessage & { messageId: string })[] = [];
+  const fail = (messageId: string, msg: NormalizeMessage, e: unknown) => {
+    out.failedIds.push(messageId);
+    out.errors[messageId] = (e as Error).message;
+    deps.logger.warn('normalize message failed, will be retried', { messageId, sliceId: msg.sliceId, seq: msg.seq, error: (e as Error).message });
+  };
   for (const m of messages) {
     let msg: NormalizeMessage;
     try {
@@ -58,16 +66,64 @@ export async function normalizeBatch(messages: readonly NormalizeInput[], deps: 
       continue;
     }
     try {
-      const r = await loadMessage(msg, deps);
-      out.loaded += r.loaded;
-      out.quarantined += r.quarantined;
+      prepared.push({ ...prepare(msg, deps), messageId: m.messageId });
     } catch (e) {
-      out.failedIds.push(m.messageId);
-      out.errors[m.messageId] = (e as Error).message;
-      deps.logger.warn('normalize message failed, will be retried', { messageId: m.messageId, sliceId: msg.sliceId, seq: msg.seq, error: (e as Error).message });
+      fail(m.messageId, msg, e);
+    }
+  }
+  // Several messages per transaction, up to TX_ROWS rows (fewer statements and commits, locks held
+  // for a bounded time); if one fails for any reason but a deadlock (retried), its messages are
+  // written one by one, so one bad message fails alone.
+  for (const chunk of chunkByRows(prepared, TX_ROWS)) {
+    try {
+      loads.push(...(await writeInTransaction(chunk, deps)));
+    } catch (e) {
+      if (chunk.length === 1) fail(chunk[0].messageId, chunk[0].msg, e);
+      else
+        for (const p of chunk) {
+          try {
+            loads.push(...(await writeInTransaction([p], deps)));
+          } catch (e2) {
+            fail(p.messageId, p.msg, e2);
+          }
+        }
+    }
+  }
+  // Once for the batch: the rollups of every group the loaded messages touched, then the
+  // watermarks of the slices they completed. A message is reported done only after both, so a
+  // crash or an error here redelivers it, and its (idempotent) reload refreshes again.
+  const failed = await finishLoads(loads, deps);
+  for (const l of loads) {
+    const error = failed.get(l);
+    if (error) {
+      out.failedIds.push(l.messageId);
+      out.errors[l.messageId] = error;
+      deps.logger.warn('normalize message failed after its load, will be retried', { messageId: l.messageId, sliceId: l.msg.sliceId, seq: l.msg.seq, error });
+    } else {
+      out.loaded += l.loaded;
+      out.quarantined += l.quarantined;
     }
   }
   return out;
+}
+
+/** Rows per load transaction (a message with more still goes alone). */
+const TX_ROWS = 2_000;
+
+function chunkByRows<P extends { rows: unknown[] }>(items: readonly P[], maxRows: number): P[][] {
+  const chunks: P[][] = [];
+  let rows = 0;
+  for (const p of items) {
+    const last = chunks[chunks.length - 1];
+    if (last && rows + p.rows.length <= maxRows) {
+      last.push(p);
+      rows += p.rows.length;
+    } else {
+      chunks.push([p]);
+      rows = p.rows.length;
+    }
+  }
+  return chunks;
 }
 
 class PoisonError extends Error {}
@@ -84,7 +140,33 @@ function parseMessage(body: string): NormalizeMessage {
   return r.data;
 }
 
+/** One message, loaded, refreshed and completed on its own (normalizeBatch does the last two once per batch). */
 export async function loadMessage(msg: NormalizeMessage, deps: PipelineDeps): Promise<{ loaded: number; quarantined: number }> {
+  const [l] = await writeInTransaction([prepare(msg, deps)], deps);
+  const failed = await finishLoads([l], deps);
+  const error = failed.get(l);
+  if (error) throw new Error(error);
+  return { loaded: l.loaded, quarantined: l.quarantined };
+}
+
+interface PreparedMessage {
+  msg: NormalizeMessage;
+  rows: unknown[];
+  bad: Quarantined[];
+}
+
+interface LoadedMessage {
+  msg: NormalizeMessage;
+  loaded: number;
+  quarantined: number;
+  /** The rollup groups its rows touched (clicks and conversions). */
+  touched: { database: string; source: 'clicks' | 'conversions'; groups: TouchedGroups } | null;
+  /** Its slice is done (it was the last message, or a redelivery of a done slice's message). */
+  sliceDone: boolean;
+}
+
+/** Validates and maps a message's records (no database). */
+function prepare(msg: NormalizeMessage, deps: PipelineDeps): PreparedMessage {
   const connector = deps.connectors[msg.platform];
   const hashIps = deps.config.privacy.hashIps;
   const rows: unknown[] = [];
@@ -97,24 +179,116 @@ export async function loadMessage(msg: NormalizeMessage, deps: PipelineDeps): Pr
       rows.push(row);
     } else bad.push({ reason: `${r.reason} (record ${i} of message ${msg.seq}, ${msg.endpoint})`, record });
   });
-  const database = deps.names.platform(msg.platform);
-  const table = STREAM_TABLE[msg.stream];
-  const ledger = new Ledger(deps.db, deps.names);
+  return { msg, rows, bad };
+}
+
+/**
+ * In ONE transaction: upserts the messages' rows (those of one table and fetch time together, in
+ * message order, as if loaded one message after the other), quarantines their bad records, and
+ * records them in the ledger with their slices' counts rolled up, slice by slice in sorted order
+ * (a consistent lock order across workers). A deadlock rolls everything back, so the transaction is
+ * simply run again (a few times) rather than failing the messages and paying for redelivery.
+ */
+async function writeInTransaction<P extends PreparedMessage>(prepared: readonly P[], deps: PipelineDeps): Promise<(LoadedMessage & Omit<P, keyof PreparedMessage>)[]> {
   const now = deps.clock.now();
-  await deps.db.transaction(async (tx) => {
-    if (table === 'conversions') await upsertConversions(tx, database, rows as ConversionRow[], msg.fetchedAt);
-    else if (table === 'clicks') await upsertClicks(tx, database, rows as ClickRow[]);
-    else await upsertEntities(tx, database, table, rows as EntityRow[], msg.fetchedAt);
-    await quarantineIn(tx, deps, msg.platform, msg.stream, msg.sliceId, bad);
-    await ledger.recordMessage(tx, { sliceId: msg.sliceId, attempt: msg.attempt, seq: msg.seq, records: msg.records.length, loaded: rows.length, quarantined: bad.length, status: 'done' }, now);
+  const ledger = new Ledger(deps.db, deps.names);
+  const groups = new Map<string, { database: string; table: string; fetchedAt: string; rows: unknown[] }>();
+  for (const p of prepared) {
+    const database = deps.names.platform(p.msg.platform);
+    const table = STREAM_TABLE[p.msg.stream];
+    const key = `${database}\u0000${table}\u0000${table === 'clicks' ? '' : p.msg.fetchedAt}`;
+    const g = groups.get(key) ?? { database, table, fetchedAt: p.msg.fetchedAt, rows: [] };
+    groups.set(key, g);
+    for (const r of p.rows) g.rows.push(r);
+  }
+  const bySlice = new Map<string, P[]>();
+  for (const p of prepared) bySlice.set(p.msg.sliceId, [...(bySlice.get(p.msg.sliceId) ?? []), p]);
+  const done = await retryOnDeadlock(() =>
+    deps.db.transaction(async (tx) => {
+      for (const g of groups.values()) {
+        if (g.table === 'conversions') await upsertConversions(tx, g.database, g.rows as ConversionRow[], g.fetchedAt);
+        else if (g.table === 'clicks') await upsertClicks(tx, g.database, g.rows as ClickRow[]);
+        else await upsertEntities(tx, g.database, g.table as 'affiliates' | 'offers' | 'advertisers', g.rows as EntityRow[], g.fetchedAt);
+      }
+      for (const p of prepared) await quarantineIn(tx, deps, p.msg.platform, p.msg.stream, p.msg.sliceId, p.bad);
+      // Last: the slice row locks are held only for the ledger's few statements and the commit.
+      const sliceDone = new Map<string, boolean>();
+      for (const sliceId of [...bySlice.keys()].sort()) {
+        const ms = bySlice.get(sliceId)!;
+        sliceDone.set(
+          sliceId,
+          await ledger.recordAndRollUp(tx, ms.map((p) => ({ sliceId, attempt: p.msg.attempt, seq: p.msg.seq, records: p.msg.records.length, loaded: p.rows.length, quarantined: p.bad.length, status: 'done' as const })), now),
+        );
+      }
+      return sliceDone;
+    }),
+  );
+  return prepared.map((p) => {
+    const { msg, rows, bad, ...rest } = p;
+    deps.metrics?.add('rowsLoaded', msg.platform, rows.length);
+    deps.metrics?.add('rowsQuarantined', msg.platform, bad.length);
+    const database = deps.names.platform(msg.platform);
+    const table = STREAM_TABLE[msg.stream];
+    let touched: LoadedMessage['touched'] = null;
+    if (table === 'conversions') touched = { database, source: 'conversions', groups: touchedGroups(rows as ConversionRow[], (r: ConversionRow) => r.converted_at) };
+    if (table === 'clicks') touched = { database, source: 'clicks', groups: touchedGroups(rows as ClickRow[], (r: ClickRow) => r.clicked_at) };
+    return { ...rest, msg, loaded: rows.length, quarantined: bad.length, touched, sliceDone: done.get(msg.sliceId) ?? false };
   });
-  // After the commit: rollup recompute reads committed rows (see refreshRollups).
-  if (table === 'conversions') await refreshRollups(deps.db, database, 'conversions', touchedGroups(rows as ConversionRow[], (r: ConversionRow) => r.converted_at));
-  if (table === 'clicks') await refreshRollups(deps.db, database, 'clicks', touchedGroups(rows as ClickRow[], (r: ClickRow) => r.clicked_at));
-  deps.metrics?.add('rowsLoaded', msg.platform, rows.length);
-  deps.metrics?.add('rowsQuarantined', msg.platform, bad.length);
-  if (await ledger.completeIfDone(msg.sliceId, deps.clock.now())) await ledger.advanceWatermark(msg.platform, msg.stream, deps.clock.now());
-  return { loaded: rows.length, quarantined: bad.length };
+}
+
+/**
+ * After the loads commit: refreshes the rollups of the union of their touched groups (one pass per
+ * platform database and source, reading committed rows, see refreshRollups), then advances the
+ * watermark of each (platform, stream) one of them completed a slice of. Returns the loads that
+ * failed here, with the error.
+ */
+async function finishLoads(loads: readonly LoadedMessage[], deps: PipelineDeps): Promise<Map<LoadedMessage, string>> {
+  const failed = new Map<LoadedMessage, string>();
+  const refreshes = new Map<string, { database: string; source: 'clicks' | 'conversions'; groups: TouchedGroups; loads: LoadedMessage[] }>();
+  for (const l of loads) {
+    if (!l.touched) continue;
+    const key = `${l.touched.database}\u0000${l.touched.source}`;
+    const r = refreshes.get(key);
+    if (r) {
+      mergeTouched(r.groups, l.touched.groups);
+      r.loads.push(l);
+    } else refreshes.set(key, { database: l.touched.database, source: l.touched.source, groups: mergeTouched({ keys: new Set(), hours: new Map() }, l.touched.groups), loads: [l] });
+  }
+  for (const r of refreshes.values()) {
+    try {
+      await refreshRollups(deps.db, r.database, r.source, r.groups);
+    } catch (e) {
+      for (const l of r.loads) failed.set(l, (e as Error).message);
+    }
+  }
+  const watermarks = new Map<string, LoadedMessage[]>();
+  for (const l of loads) {
+    if (!l.sliceDone || failed.has(l)) continue;
+    const key = `${l.msg.platform}\u0000${l.msg.stream}`;
+    watermarks.set(key, [...(watermarks.get(key) ?? []), l]);
+  }
+  const ledger = new Ledger(deps.db, deps.names);
+  for (const group of watermarks.values()) {
+    try {
+      await ledger.advanceWatermark(group[0].msg.platform, group[0].msg.stream, deps.clock.now());
+    } catch (e) {
+      for (const l of group) failed.set(l, (e as Error).message);
+    }
+  }
+  return failed;
+}
+
+const DEADLOCK_ERRNOS = new Set([1213 /* ER_LOCK_DEADLOCK */, 1205 /* ER_LOCK_WAIT_TIMEOUT */]);
+
+async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (e) {
+      const errno = (e as { options?: { errno?: number } }).options?.errno;
+      if (i >= attempts || errno === undefined || !DEADLOCK_ERRNOS.has(errno)) throw e;
+    }
+  }
 }
 
 async function quarantine(deps: PipelineDeps, platform: string, stream: string, sliceId: string | null, items: Quarantined[]): Promise<void> {

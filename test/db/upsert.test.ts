@@ -65,3 +65,34 @@ describe('idempotent upserts', () => {
     expect(h.conversions).toBe(0);
   });
 });
+
+describe('rollup refresh', () => {
+  const digestRollups = () => tableDigest(t.db, [`${ev}.hourly_rollups`]);
+  const truth = () =>
+    t.db.query(
+      `SELECT h, affiliate_id, offer_id, CAST(COUNT(*) AS SIGNED) AS clicks FROM (
+         SELECT DATE_FORMAT(clicked_at, '%Y-%m-%d %H:00:00') AS h, affiliate_id, offer_id FROM ${ev}.clicks) x
+        GROUP BY h, affiliate_id, offer_id ORDER BY h, affiliate_id, offer_id`,
+    );
+  const fromRollups = () => t.db.query(`SELECT DATE_FORMAT(hour, '%Y-%m-%d %H:00:00') AS h, affiliate_id, offer_id, clicks FROM ${ev}.hourly_rollups WHERE clicks > 0 ORDER BY h, affiliate_id, offer_id`);
+
+  it('whole-hour (dense) and per-group (sparse) recomputes write the same rollups, equal to the base table', async () => {
+    // A mix: some hours with many rows (dense), a few rows alone in their hour (sparse).
+    const extra = Array.from({ length: 40 }, (_, i) =>
+      clickRow({ click_id: `x${i}`, affiliate_id: `a${i % 4}`, offer_id: `f${i % 2}`, clicked_at: new Date(Date.UTC(2026, 9, 14, i < 36 ? 3 : 7 + i, i)).toISOString() }),
+    );
+    await upsertClicks(t.db, ev, extra);
+    const all = [...clicks, ...extra];
+    const digests: string[] = [];
+    for (const denseHourRows of [1, 50, Number.POSITIVE_INFINITY]) {
+      await t.db.execute(`DELETE FROM ${ev}.hourly_rollups`);
+      await refreshRollups(t.db, ev, 'clicks', touchedGroups(all, (r: { clicked_at: string }) => r.clicked_at), { denseHourRows, groupsPerStatement: 7 });
+      digests.push(await digestRollups());
+      expect(await fromRollups()).toEqual(await truth());
+    }
+    expect(new Set(digests).size).toBe(1);
+    // Restore the conversions' rollups for the tests that follow.
+    await refreshRollups(t.db, ev, 'conversions', touchedGroups(conversions, (r: { converted_at: string }) => r.converted_at));
+  });
+});
+
