@@ -175,7 +175,8 @@ export class Ledger {
     const isDone = (slice.status === 'fetched' || slice.status === 'done') && slice.messages_total !== null && done >= slice.messages_total;
     await db.execute(
       `UPDATE ${this.t} SET messages_done = :done, rows_loaded = :loaded, rows_quarantined = :quarantined, records_dlq = :dlq,
-              status = IF(:isDone = 1, 'done', status), finished_at = IF(:isDone = 1 AND status <> 'done', :now, finished_at)
+              -- finished_at before status: MySQL and MariaDB apply SET assignments left to right.
+              finished_at = IF(:isDone = 1 AND status <> 'done', :now, finished_at), status = IF(:isDone = 1, 'done', status)
         WHERE slice_id = :id AND attempts = :attempt`,
       { id: sliceId, attempt: slice.attempts, done, loaded: Number(m.loaded ?? 0), quarantined: Number(m.quarantined ?? 0), dlq: Number(m.dlq ?? 0), isDone: isDone ? 1 : 0, now: toSqlDateTime(now) },
     );

@@ -52,6 +52,8 @@ describe('ingest through the local queue', () => {
       expect(t.fetched).toBe(t.loaded + t.quarantined + t.dlq);
     }
     expect(totals.done).toBe(totals.slices);
+    const [unfinished] = await h.t.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${h.t.names.core}.fetch_slices WHERE status = 'done' AND finished_at IS NULL`);
+    expect(unfinished.n).toBe(0);
   });
 
   it('delivering every message twice, in shuffled order, leaves every table identical to delivering once', async () => {
