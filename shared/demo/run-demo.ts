@@ -51,9 +51,9 @@ export interface DemoResult {
 }
 
 const DEMO_HASH_KEY = 'dualtrack-demo-hash-key';
-const DEMO_CLICKS_PER_DAY = 8_000;
+const DEMO_CLICKS_PER_DAY = 6_000;
 /** Hours (UTC) at which the demo evaluates each day; the deployed schedule is hourly. */
-const EVALUATION_HOURS = [6, 18];
+const EVALUATION_HOURS = [18];
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
@@ -117,8 +117,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const perPlatform = Object.entries(totals.byPlatform).sort(([a], [b]) => a.localeCompare(b)).map(([p, c]) => `${p} ${fmt(c.loaded)}`).join(' · ');
       out.write(`\nweek ${w + 1}: fetched ${fmt(totals.loaded)} rows (${perPlatform}) in ${fmt(totals.slices)} slices${totals.quarantined ? `, ${fmt(totals.quarantined)} quarantined` : ''}\n`);
       for (let d = w * 7 + 1; d <= weekEnd; d++) {
-        // Twice a day (the deployed schedule is hourly): often enough to catch a postback outage of
-        // half a day while it lasts.
+        // Once a day at 18:00 UTC (the deployed schedule is hourly): late enough in the day to
+        // catch a postback outage of half a day while it lasts, once a day keeps the demo short.
         const changes: { at: Date; n: AlertMessage['notifications'][number] }[] = [];
         let firing = 0;
         for (const hour of EVALUATION_HOURS) {
