@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
 import { outputFormat, writeRows } from '../output.js';
 import { importCrosswalk, parseCrosswalkCsv } from '../../migration/crosswalk-import.js';
-import { CsvFileError } from '../../migration/csv-file.js';
+import { runCsvImport } from '../csv-import.js';
 import { acceptSuggestions, suggestMappings } from '../../migration/matching.js';
 
 const USAGE = `usage: dualtrack mappings import FILE.csv
@@ -25,30 +24,8 @@ export const command: CliCommand = {
   async run(argv, ctx) {
     const [sub, ...rest] = argv;
     switch (sub) {
-      case 'import': {
-        const args = parseArgs(rest, {});
-        if (args.positionals.length !== 1) throw new UsageError(args.positionals.length ? `unexpected argument "${args.positionals[1]}"` : 'import needs FILE.csv');
-        const file = args.positionals[0];
-        let text: string;
-        try {
-          text = readFileSync(file, 'utf8');
-        } catch (e) {
-          ctx.stderr.write(`dualtrack mappings: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
-          return 1;
-        }
-        try {
-          const entries = parseCrosswalkCsv(text, ctx.config(), file);
-          const r = await importCrosswalk(ctx.db(), ctx.names(), entries, ctx.clock.now(), file);
-          ctx.stdout.write(`${file}: ${entries.length} rows: ${r.inserted} added, ${r.updated} changed, ${r.unchanged} unchanged\n`);
-          return 0;
-        } catch (e) {
-          if (e instanceof CsvFileError) {
-            ctx.stderr.write(`dualtrack mappings: ${e.message}\n`);
-            return 1;
-          }
-          throw e;
-        }
-      }
+      case 'import':
+        return runCsvImport('mappings', rest, ctx, 'rows', (text, file) => parseCrosswalkCsv(text, ctx.config(), file), (entries, file) => importCrosswalk(ctx.db(), ctx.names(), entries, ctx.clock.now(), file));
       case 'suggest': {
         const args = parseArgs(rest, { 'min-confidence': 'string', accept: 'boolean', json: 'boolean', csv: 'boolean' });
         if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
