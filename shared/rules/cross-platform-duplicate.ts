@@ -99,32 +99,57 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
     const cakeIsA = kindP === 'cake';
     const c = cakeIsA ? 'a' : 'b';
     const e = cakeIsA ? 'b' : 'a';
-    // One equality join per CAKE id column, so each can use CAKE's click_id / transaction_id index
-    // (the single join ON (… IN (sub1…sub5)) OR (…) could not use one and compared every CAKE row with
-    // every Everflow row: 194 s at 30k conversions). The five Everflow subs are unpivoted by a
-    // 5-row table joined after the Everflow rows (STRAIGHT_JOIN, join buffer), so each branch reads
-    // the Everflow table once instead of once per sub column (10 full reads, 8 s at 16M clicks).
-    // UNION (distinct) keeps each matching pair once, as the single join did.
-    const sub = `CASE k.n WHEN 1 THEN ${e}.sub1 WHEN 2 THEN ${e}.sub2 WHEN 3 THEN ${e}.sub3 WHEN 4 THEN ${e}.sub4 ELSE ${e}.sub5 END`;
-    const five = `(SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5) k`;
-    const [first, second] = cakeIsA ? [`${B}.conversions b`, `${A}.conversions a`] : [`${A}.conversions a`, `${B}.conversions b`];
-    const subJoins = (['click_id', 'transaction_id'] as const).map(
-      (col) => `SELECT STRAIGHT_JOIN ${cols}, COALESCE(${c}.click_id, ${c}.transaction_id) AS key_value
-         FROM ${first} JOIN ${five} JOIN ${second} ON ${c}.${col} = ${sub}
-         WHERE CHAR_LENGTH(${c}.${col}) >= :minlen AND ${both}`,
-    );
+    // s2 bridge: pairs found on two indexes alone (CAKE conversions_sub2 (sub2, converted_at), from
+    // sql/platform/003, and Everflow conversions_transaction_id; both carry the primary key), then
+    // only the paired rows are read, as for order_id. The window is checked on the CAKE side inside
+    // (its index has converted_at) and in full on both rows outside. Before the index this read every
+    // CAKE row of the window: 1.5–3 s at 16M clicks with a 128 MB buffer pool (bench/notes.md).
+    const cakeConv = cakeIsA ? `${A}.conversions` : `${B}.conversions`;
+    const everConv = cakeIsA ? `${B}.conversions` : `${A}.conversions`;
     steps.push({
       key: 'cake_s2_everflow_transaction_id',
       rows: await ctx.db.query<PairRow>(
-        `SELECT ${cols}, ${c}.sub2 AS key_value FROM ${A}.conversions a JOIN ${B}.conversions b ON ${e}.transaction_id = ${c}.sub2
-         WHERE CHAR_LENGTH(${c}.sub2) >= :minlen AND ${both} ${order}`,
+        `SELECT STRAIGHT_JOIN ${cols}, ${c}.sub2 AS key_value
+         FROM (SELECT DISTINCT ${c}.conversion_id AS c_pk, ${e}.conversion_id AS e_pk
+               FROM ${cakeConv} ${c} JOIN ${everConv} ${e} ON ${e}.transaction_id = ${c}.sub2
+               WHERE CHAR_LENGTH(${c}.sub2) >= :minlen AND ${c}.converted_at >= :from AND ${c}.converted_at < :at) m
+         JOIN ${A}.conversions a ON a.conversion_id = m.${cakeIsA ? 'c_pk' : 'e_pk'}
+         JOIN ${B}.conversions b ON b.conversion_id = m.${cakeIsA ? 'e_pk' : 'c_pk'}
+         WHERE ${e}.transaction_id = ${c}.sub2 AND CHAR_LENGTH(${c}.sub2) >= :minlen AND ${both} ${order}`,
         params,
       ),
     });
+    // Everflow sub1…sub5 = CAKE click_id / transaction_id. No index covers the subs, so the Everflow
+    // rows of the window are read, once: the five subs are unpivoted by a 5-row table (join buffer)
+    // and each sub of at least BRIDGE_MIN characters probes CAKE's click_id and transaction_id
+    // indexes (two LEFT JOINs in one pass; it was one UNION branch, and one full Everflow read, per
+    // CAKE column, and every sub, NULL or short, was probed: 1.9M probes at 16M clicks). Both sides
+    // must reach BRIDGE_MIN: they can differ in length only by trailing spaces, which the PAD SPACE
+    // collations ignore in `=`. The inner query
+    // returns (Everflow pk, CAKE pk by click_id, CAKE pk by transaction_id); a 2-row table splits the
+    // two CAKE pks into pairs, whose full rows are then read by primary key and checked in full
+    // (length of the matched CAKE column, both sides' window and status). DISTINCT keeps each pair
+    // once, as the UNION did.
+    const sub = `CASE k.n WHEN 1 THEN ${e}.sub1 WHEN 2 THEN ${e}.sub2 WHEN 3 THEN ${e}.sub3 WHEN 4 THEN ${e}.sub4 ELSE ${e}.sub5 END`;
+    const five = `(SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5) k`;
+    const cakeCol = `CASE j.n WHEN 1 THEN ${c}.click_id ELSE ${c}.transaction_id END`;
+    const subs = `${c}.click_id IN (${e}.sub1, ${e}.sub2, ${e}.sub3, ${e}.sub4, ${e}.sub5)`;
+    const subsT = `${c}.transaction_id IN (${e}.sub1, ${e}.sub2, ${e}.sub3, ${e}.sub4, ${e}.sub5)`;
     steps.push({
       key: 'everflow_sub_cake_request_id',
       rows: await ctx.db.query<PairRow>(
-        `SELECT * FROM (${subJoins.join('\n         UNION\n         ')}) m ORDER BY a_at, a_id, b_at, b_id`,
+        `SELECT DISTINCT STRAIGHT_JOIN ${cols}, COALESCE(${c}.click_id, ${c}.transaction_id) AS key_value
+         FROM (SELECT DISTINCT ${e}.conversion_id AS e_pk, c1.conversion_id AS c1_pk, c2.conversion_id AS c2_pk
+               FROM ${everConv} ${e} STRAIGHT_JOIN ${five} ON CHAR_LENGTH(${sub}) >= :minlen
+                 LEFT JOIN ${cakeConv} c1 ON c1.click_id = ${sub}
+                 LEFT JOIN ${cakeConv} c2 ON c2.transaction_id = ${sub}
+               WHERE ${e}.converted_at >= :from AND ${e}.converted_at < :at AND ${e}.is_event = 0 AND ${e}.status IN ${PAID}
+                 AND (c1.conversion_id IS NOT NULL OR c2.conversion_id IS NOT NULL)) m
+         JOIN (SELECT 1 AS n UNION ALL SELECT 2) j
+         JOIN ${everConv} ${e} ON ${e}.conversion_id = m.e_pk
+         JOIN ${cakeConv} ${c} ON ${c}.conversion_id = CASE j.n WHEN 1 THEN m.c1_pk ELSE m.c2_pk END
+         WHERE CHAR_LENGTH(${cakeCol}) >= :minlen AND (CASE j.n WHEN 1 THEN ${subs} ELSE ${subsT} END) AND ${both}
+         ORDER BY a_at, a_id, b_at, b_id`,
         params,
       ),
     });

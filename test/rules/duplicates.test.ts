@@ -62,6 +62,35 @@ describe('cross-platform-duplicate', () => {
     expect(f[0].money_at_risk).toBe('7.00');
   });
 
+  it('bridges any Everflow sub to a CAKE click_id or transaction_id, within the window and paid statuses, one-to-one', async () => {
+    await insertConversions(tdb, 'cake', [
+      { id: 'c1', at: '2026-10-05T10:00:00Z', aff: '301', offer: '900', clickId: 'CLK-AAAAAA', payout: '1.00' },
+      { id: 'c2', at: '2026-10-05T11:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-BBBBBB', payout: '2.00' },
+      { id: 'c3', at: '2026-10-05T12:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-CCCCCC', status: 'rejected', payout: '2.00' },
+      { id: 'c4', at: '2026-08-20T12:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-DDDDDD', payout: '2.00' }, // before startDate
+      { id: 'c5', at: '2026-10-06T10:00:00Z', aff: '301', offer: '900', clickId: 'CLK-EEEEEE', payout: '3.00' },
+      { id: 'c6', at: '2026-10-06T11:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-FFFFFF', payout: '10.00' },
+    ]);
+    await insertConversions(tdb, 'everflow', [
+      { id: 'e1', at: '2026-10-05T10:00:30Z', aff: '57', offer: '12', subs: [null, null, null, 'CLK-AAAAAA'], payout: '2.00' },
+      { id: 'e2', at: '2026-10-05T11:00:30Z', aff: '57', offer: '12', subs: [null, null, null, null, 'REQ-BBBBBB'], payout: '2.00' },
+      { id: 'e3', at: '2026-10-05T12:00:30Z', aff: '57', offer: '12', subs: ['REQ-CCCCCC'], payout: '2.00' },
+      { id: 'e4', at: '2026-10-05T13:00:30Z', aff: '57', offer: '12', subs: ['REQ-DDDDDD'], payout: '2.00' },
+      // one Everflow sale naming two CAKE conversions: matched once, to the earlier one
+      { id: 'e5', at: '2026-10-06T10:00:30Z', aff: '57', offer: '12', subs: ['CLK-EEEEEE', null, 'REQ-FFFFFF'], payout: '5.00' },
+    ]);
+    const f = await run('cross-platform-duplicate');
+    expect(f).toHaveLength(1);
+    expect(f[0].metrics).toMatchObject({ duplicates: 3, matched_by_everflow_sub_cake_request_id: 3 });
+    expect(f[0].money_at_risk).toBe('6.00');
+    const pairs = f[0].evidence.map((e) => [e.cake_conversion_id, e.everflow_conversion_id, e.key]).sort();
+    expect(pairs).toEqual([
+      ['c1', 'e1', 'CLK-AAAAAA'],
+      ['c2', 'e2', 'REQ-BBBBBB'],
+      ['c5', 'e5', 'CLK-EEEEEE'],
+    ]);
+  });
+
   it('matches mapped offer + IP within the window, not just outside it, and not across user agents', async () => {
     await insertConversions(tdb, 'hitpath', [
       { id: 'h1', at: '2026-10-08T10:00:00Z', aff: '1001', offer: '77', ip: '203.0.113.5', payout: '5.00' },
