@@ -121,7 +121,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         // catch a postback outage of half a day while it lasts, once a day keeps the demo short.
         const changes: { at: Date; n: AlertMessage['notifications'][number] }[] = [];
         let firing = 0;
-        for (const hour of EVALUATION_HOURS) {
+        // The last day also closes with an evaluation at its end, so what resolved that evening shows.
+        for (const hour of d === days ? [...EVALUATION_HOURS, 24] : EVALUATION_HOURS) {
           const at = new Date(start + (d - 1) * DAY_MS + hour * 3_600_000);
           const messages: AlertMessage[] = [];
           const t0 = Date.now();
