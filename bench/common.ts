@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise';
 import { parseConfig } from '../shared/config/load.js';
 import type { Config } from '../shared/config/schema.js';
 import { createMysqlDb, MYSQL8_SQL_MODE } from '../shared/db/mysql.js';
-import { migrate } from '../shared/db/migrate.js';
+import { dropInstall, migrate } from '../shared/db/migrate.js';
 import { dbNames, type DbNames } from '../shared/db/names.js';
 import type { Db } from '../shared/db/port.js';
 
@@ -28,7 +28,7 @@ export async function freshBenchDatabase(platforms: string[], connectionLimit = 
     names,
     platforms,
     async drop() {
-      for (const d of [names.core, names.reporting, ...platforms.map((p) => names.platform(p))]) await db.execute(`DROP DATABASE IF EXISTS ${d}`);
+      await dropInstall(db, names, platforms);
       await db.close();
     },
   };

@@ -64,10 +64,15 @@ export interface MigrateResult {
   views: number;
 }
 
+/** Drops every database of an install (tests, benchmarks and the demo start from a clean prefix). */
+export async function dropInstall(db: Db, names: DbNames, platforms: readonly string[]): Promise<void> {
+  for (const d of names.all(platforms)) await db.execute(`DROP DATABASE IF EXISTS ${d}`);
+}
+
 export async function migrate(db: Db, names: DbNames, platforms: readonly string[], options: { logger?: Logger; files?: MigrationFile[]; /** Base currency of the money views (config `baseCurrency`, default USD). */ baseCurrency?: string } = {}): Promise<MigrateResult> {
   const logger = options.logger ?? silentLogger;
   const files = options.files ?? loadMigrationFiles();
-  const databases = [names.core, names.reporting, ...platforms.map((p) => names.platform(p))];
+  const databases = names.all(platforms);
   const existing = new Set((await db.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')).map((r) => r.name));
   const created: string[] = [];
   for (const d of databases) {

@@ -10,6 +10,8 @@ export interface DbNames {
   core: string;
   reporting: string;
   platform(key: string): string;
+  /** Every database of an install with these platforms: core, reporting, then one per platform. */
+  all(platforms: readonly string[]): string[];
 }
 
 export function dbNames(prefix: string): DbNames {
@@ -21,6 +23,9 @@ export function dbNames(prefix: string): DbNames {
     platform(key: string) {
       if (!IDENT.test(key)) throw new Error(`platform key must match ${IDENT} (got ${JSON.stringify(key)})`);
       return `${prefix}_${key}`;
+    },
+    all(platforms) {
+      return [this.core, this.reporting, ...platforms.map((p) => this.platform(p))];
     },
   };
 }

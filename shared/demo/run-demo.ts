@@ -1,7 +1,7 @@
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createMysqlDb } from '../db/mysql.js';
-import { migrate } from '../db/migrate.js';
+import { dropInstall, migrate } from '../db/migrate.js';
 import { dbNames, type DbNames } from '../db/names.js';
 import type { Db } from '../db/port.js';
 import { runEvaluation } from '../alerts/run.js';
@@ -84,7 +84,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const raw = simulatedConfig(scenario, network, options.prefix);
     const config = parseConfig({ ...raw, platforms: Object.fromEntries(Object.entries(network.platforms).map(([k, p]) => [k, { ...p, sliceHours: { clicks: 24 } }])) });
     out.write(header(scenario, names, platforms));
-    await dropPrefix(db, names, platforms);
+    await dropInstall(db, names, platforms);
     const m = await migrate(db, names, platforms);
     out.write(`databases: ${m.created.join(', ')} (${m.applied.length} migrations, ${m.views} reporting views)\n`);
     const mapped = await loadCrosswalk(db, names, scenario);
@@ -181,10 +181,6 @@ ${s.options.affiliates} affiliates, ${s.options.offers} offers, ~${fmt(s.options
 databases: ${names.prefix}_* (dropped and recreated)
 
 `;
-}
-
-async function dropPrefix(db: Db, names: DbNames, platforms: string[]): Promise<void> {
-  for (const d of [names.core, names.reporting, ...platforms.map((p) => names.platform(p))]) await db.execute(`DROP DATABASE IF EXISTS ${d}`);
 }
 
 /** The scenario's crosswalk, as an operator would import it with `dualtrack mappings import`. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createMysqlDb } from '../../shared/db/mysql.js';
-import { migrate } from '../../shared/db/migrate.js';
+import { dropInstall, migrate } from '../../shared/db/migrate.js';
 import { dbNames, type DbNames } from '../../shared/db/names.js';
 import type { Db } from '../../shared/db/port.js';
 
@@ -24,7 +24,7 @@ export async function freshDatabase(platforms: string[], prefix = `t${randomByte
     names,
     platforms,
     async drop() {
-      for (const d of [names.core, names.reporting, ...platforms.map((p) => names.platform(p))]) await db.execute(`DROP DATABASE IF EXISTS ${d}`);
+      await dropInstall(db, names, platforms);
       await db.close();
     },
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createMysqlDb } from '../../shared/db/mysql.js';
 import { dbNames, type DbNames } from '../../shared/db/names.js';
-import { migrate } from '../../shared/db/migrate.js';
+import { dropInstall, migrate } from '../../shared/db/migrate.js';
 import type { Db } from '../../shared/db/port.js';
 import { parseConfig } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
@@ -49,7 +49,7 @@ export async function createTestDb(extra: Record<string, unknown> = {}, mutate?:
     names,
     config,
     async drop() {
-      for (const d of [names.core, names.reporting, ...Object.keys(config.platforms).map((p) => names.platform(p))]) await db.execute(`DROP DATABASE IF EXISTS ${d}`);
+      await dropInstall(db, names, Object.keys(config.platforms));
       await db.close();
     },
   };

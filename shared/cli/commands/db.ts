@@ -21,7 +21,7 @@ an applied file that was edited, and recreates the reporting views. A second run
     for (const a of result.applied) ctx.stdout.write(`applied ${a.file} to ${a.database}\n`);
     ctx.stdout.write(
       result.applied.length === 0 && result.created.length === 0
-        ? `up to date: ${[names.core, names.reporting, ...platforms.map((p) => names.platform(p))].join(', ')} (${result.views} reporting views refreshed)\n`
+        ? `up to date: ${names.all(platforms).join(', ')} (${result.views} reporting views refreshed)\n`
         : `done: ${result.created.length} databases created, ${result.applied.length} migrations applied, ${result.views} reporting views\n`,
     );
     return 0;
