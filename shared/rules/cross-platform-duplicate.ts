@@ -49,13 +49,12 @@ export const crossPlatformDuplicate: RuleDefinition = {
     const from = moneyLookbackStart(ctx.config, ctx.at, cfg.maxLookbackDays);
     if (from >= ctx.at) return [];
     const platforms = orderedPlatforms(ctx.config);
-    const findings: Finding[] = [];
-    for (let i = 0; i < platforms.length; i++) {
-      for (let j = i + 1; j < platforms.length; j++) {
-        findings.push(...(await evaluatePair(ctx, platforms[i], platforms[j], from, Math.round(cfg.ipWindowMinutes * 60))));
-      }
-    }
-    return findings;
+    const pairs: [string, string][] = [];
+    for (let i = 0; i < platforms.length; i++) for (let j = i + 1; j < platforms.length; j++) pairs.push([platforms[i], platforms[j]]);
+    // The pairs are independent reads (the heaviest rule at volume, bench/RESULTS.md), so they run at
+    // once; each pair's steps too. Findings keep the pair order.
+    const perPair = await Promise.all(pairs.map(([p, q]) => evaluatePair(ctx, p, q, from, Math.round(cfg.ipWindowMinutes * 60))));
+    return perPair.flat();
   },
 };
 
@@ -70,7 +69,9 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
     AND b.converted_at >= :from AND b.converted_at < :at AND b.is_event = 0 AND b.status IN ${PAID}`;
   const order = `ORDER BY a.converted_at, a.conversion_id, b.converted_at, b.conversion_id`;
 
-  const steps: { key: string; rows: PairRow[] }[] = [];
+  // Each step is one statement; they are independent, so they run at once, and the one-to-one
+  // matching below takes their rows in ladder order.
+  const steps: { key: string; rows: Promise<PairRow[]> }[] = [];
   // Pairs are found on indexes alone (a derived table the optimizer cannot merge: DISTINCT), then
   // only the matched rows are read; STRAIGHT_JOIN keeps that order. Joining the full rows directly
   // read every conversion of the window on one side, ~500 bytes each: 1–6.5 s per pair and step at
@@ -80,7 +81,7 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
   const window = `a.converted_at >= :from AND a.converted_at < :at AND b.converted_at >= :from AND b.converted_at < :at`;
   steps.push({
     key: 'order_id',
-    rows: await ctx.db.query<PairRow>(
+    rows: ctx.db.query<PairRow>(
       `SELECT STRAIGHT_JOIN ${cols}, a.order_id AS key_value
        FROM (SELECT DISTINCT a.conversion_id AS a_pk, b.conversion_id AS b_pk
              FROM ${A}.conversions a JOIN ${B}.conversions b ON b.order_id = a.order_id
@@ -108,7 +109,7 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
     const everConv = cakeIsA ? `${B}.conversions` : `${A}.conversions`;
     steps.push({
       key: 'cake_s2_everflow_transaction_id',
-      rows: await ctx.db.query<PairRow>(
+      rows: ctx.db.query<PairRow>(
         `SELECT STRAIGHT_JOIN ${cols}, ${c}.sub2 AS key_value
          FROM (SELECT DISTINCT ${c}.conversion_id AS c_pk, ${e}.conversion_id AS e_pk
                FROM ${cakeConv} ${c} JOIN ${everConv} ${e} ON ${e}.transaction_id = ${c}.sub2
@@ -137,7 +138,7 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
     const subsT = `${c}.transaction_id IN (${e}.sub1, ${e}.sub2, ${e}.sub3, ${e}.sub4, ${e}.sub5)`;
     steps.push({
       key: 'everflow_sub_cake_request_id',
-      rows: await ctx.db.query<PairRow>(
+      rows: ctx.db.query<PairRow>(
         `SELECT DISTINCT STRAIGHT_JOIN ${cols}, COALESCE(${c}.click_id, ${c}.transaction_id) AS key_value
          FROM (SELECT DISTINCT ${e}.conversion_id AS e_pk, c1.conversion_id AS c1_pk, c2.conversion_id AS c2_pk
                FROM ${everConv} ${e} STRAIGHT_JOIN ${five} ON CHAR_LENGTH(${sub}) >= :minlen
@@ -157,7 +158,7 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
 
   steps.push({
     key: 'offer_ip',
-    rows: await ctx.db.query<PairRow>(
+    rows: ctx.db.query<PairRow>(
       `SELECT STRAIGHT_JOIN ${cols}, NULL AS key_value
        FROM (SELECT DISTINCT a.conversion_id AS a_pk, b.conversion_id AS b_pk
              FROM ${A}.conversions a JOIN ${B}.conversions b ON b.ip = a.ip
@@ -180,8 +181,9 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
   const usedA = new Set<string>();
   const usedB = new Set<string>();
   const matches: (PairRow & { match: string })[] = [];
-  for (const step of steps) {
-    for (const r of step.rows) {
+  const stepRows = await Promise.all(steps.map((step) => step.rows));
+  for (const [k, step] of steps.entries()) {
+    for (const r of stepRows[k]) {
       if (usedA.has(r.a_id) || usedB.has(r.b_id)) continue;
       usedA.add(r.a_id);
       usedB.add(r.b_id);

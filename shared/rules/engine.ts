@@ -20,9 +20,8 @@ import { legacyTrafficAfterCutover } from './legacy-traffic-after-cutover.js';
  * the same database and `at` give the same findings in the same order (rule order below, then
  * fingerprint). Rules see only events before `at` (see common.ts for the hour/day conventions).
  *
- * Tests: test/rules/* craft database states directly. Still to do once the ingestion pipeline is in:
- * recall/precision of every rule against the simulator scenarios' planted problems, and a rules
- * benchmark in bench/ (large rollup/conversion volumes).
+ * Tests: test/rules/* craft database states directly; test/rules/scenario.test.ts measures recall and precision
+ * against the simulators' planted problems. Speed: bench/rules.ts (`npm run bench -- --only=rules`).
  */
 
 export const RULES: readonly RuleDefinition[] = [
@@ -44,7 +43,17 @@ export interface EvaluateRulesInput {
   at: Date;
   /** Only these rules (default: every enabled rule). */
   only?: readonly RuleId[];
+  /** Rules evaluated at once (default RULE_CONCURRENCY). 1 runs them one after another. */
+  concurrency?: number;
 }
+
+/**
+ * Rules in flight at once. Each rule issues its statements one after another, so this is about the
+ * number of statements the database works on at once for one evaluation (a few rules also run their
+ * own independent statements side by side). 3 keeps both cores of a small database busy
+ * (bench/RESULTS.md) without queueing on the mysql2 pool (8 connections).
+ */
+export const RULE_CONCURRENCY = 3;
 
 export interface EvaluateRulesResult {
   findings: Finding[];
@@ -67,22 +76,36 @@ export async function evaluateRulesDetailed(input: EvaluateRulesInput): Promise<
   const crosswalk = await Crosswalk.load(db, names);
   const labels = new EntityLabels(db, names, orderedPlatforms(config));
   const ctx = { db, names, config, at, crosswalk, labels };
+  const rules = RULES.filter((rule) => config.rules[rule.id].enabled && (!input.only || input.only.includes(rule.id)));
+  const concurrency = Math.max(1, Math.floor(input.concurrency ?? RULE_CONCURRENCY));
+  // Rules only read, and each reads its own tables and windows, so several run at once: the database
+  // answers them on separate connections (mysql2 pool; independent Data API calls). The output does
+  // not depend on which finishes first: findings are put back in rule order, each rule's sorted by
+  // fingerprint.
+  const results: ({ ok: true; found: Finding[] } | { ok: false; error: unknown } | undefined)[] = new Array(rules.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < rules.length) {
+      const i = next++;
+      try {
+        results[i] = { ok: true, found: await rules[i].evaluate(ctx) };
+      } catch (error) {
+        results[i] = { ok: false, error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, rules.length) }, lane));
   const findings: Finding[] = [];
   const evaluated: RuleId[] = [];
-  for (const rule of RULES) {
-    if (!config.rules[rule.id].enabled) continue;
-    if (input.only && !input.only.includes(rule.id)) continue;
-    let found: Finding[];
-    try {
-      found = await rule.evaluate(ctx);
-    } catch (e) {
-      // One broken rule must be visible, but naming it is the caller's job: fail the run rather than
-      // let the store resolve that rule's open alerts because it "found nothing".
-      throw new RuleEvaluationError(rule.id, e);
-    }
-    found.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
+  for (let i = 0; i < rules.length; i++) {
+    const r = results[i]!;
+    // One broken rule must be visible, but naming it is the caller's job: fail the run rather than
+    // let the store resolve that rule's open alerts because it "found nothing". The other rules were
+    // left to finish (their statements cannot be cancelled) and their findings are dropped with it.
+    if (!r.ok) throw new RuleEvaluationError(rules[i].id, r.error);
+    const found = [...r.found].sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
     findings.push(...found);
-    evaluated.push(rule.id);
+    evaluated.push(rules[i].id);
   }
   return { findings, evaluated };
 }
