@@ -419,6 +419,10 @@ export async function runIngestBench(sizes: { conversions: number; clicks: numbe
   try {
     for (const kind of ['conversions', 'clicks'] as const) {
       const n = sizes[kind];
+      if (n <= 0) {
+        log(`${kind}: skipped (size 0)`);
+        continue;
+      }
       const batchRows = kind === 'conversions' ? 2_000 : 5_000;
       const source = bdb.names.platform('everflow');
 

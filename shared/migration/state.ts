@@ -194,7 +194,7 @@ async function legacyInactiveIds(db: Db, names: DbNames, legacy: string[]): Prom
 
 /**
  * The exact first (MIN) or last (MAX) click time of each affiliate inside the rollup hour found
- * for it: one indexed range of one hour on `clicks_clicked_at` per affiliate, 100 per statement.
+ * for it: one indexed range of one hour on `clicks_time_rollup` (covering) per affiliate, 100 per statement.
  * When raw clicks were purged (retention), the hour itself is the answer (start of the hour for
  * MIN, its last second for MAX).
  */
