@@ -38,11 +38,13 @@ export const dualRunning: RuleDefinition = {
     const to = hourCutoff(ctx.at);
     if (from >= to) return [];
     const target = ctx.config.migration.target;
-    const targetDays = await dailyByCanonical(ctx, target, from, to, cfg.minClicks);
+    // The target's and every legacy platform's days are independent reads: all at once.
+    const legacies = ctx.config.migration.legacy;
+    const [targetDays, ...legacyDaysAll] = await Promise.all([target, ...legacies].map((p) => dailyByCanonical(ctx, p, from, to, cfg.minClicks)));
     const targetIndex = new Map(targetDays.map((r) => [`${r.aff_key}\u0000${r.offer_key}\u0000${r.day}`, r]));
     const out: Finding[] = [];
-    for (const legacy of ctx.config.migration.legacy) {
-      const legacyDays = await dailyByCanonical(ctx, legacy, from, to, cfg.minClicks);
+    for (const [li, legacy] of legacies.entries()) {
+      const legacyDays = legacyDaysAll[li];
       const groups = new Map<string, { l: DayRow; t: DayRow }[]>();
       for (const l of legacyDays) {
         const t = targetIndex.get(`${l.aff_key}\u0000${l.offer_key}\u0000${l.day}`);

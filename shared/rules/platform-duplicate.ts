@@ -33,9 +33,11 @@ export const platformDuplicate: RuleDefinition = {
     const from = moneyLookbackStart(ctx.config, ctx.at, cfg.maxLookbackDays);
     if (from >= ctx.at) return [];
     const out: Finding[] = [];
-    for (const platform of orderedPlatforms(ctx.config)) {
-      const db = ctx.names.platform(platform);
-      const rows = await duplicateRows(ctx, db, from);
+    const platforms = orderedPlatforms(ctx.config);
+    // One independent read per platform: all at once (the engine's note on concurrency).
+    const perPlatform = await Promise.all(platforms.map((platform) => duplicateRows(ctx, ctx.names.platform(platform), from)));
+    for (const [i, platform] of platforms.entries()) {
+      const rows = perPlatform[i];
       const groups = new Map<string, { dup: DupRow; original: DupRow }[]>();
       let original: DupRow | null = null;
       for (const r of rows) {

@@ -33,18 +33,24 @@ export const revenueDiscrepancy: RuleDefinition = {
 
     const totals = new Map<string, bigint>();
     let earliest: string | null = null;
-    for (const p of platforms) {
-      const db = ctx.names.platform(p);
-      const [first] = await ctx.db.query<{ first: string | null }>(`SELECT MIN(hour) AS first FROM ${db}.hourly_rollups`);
-      if (first?.first) {
-        const d = first.first.slice(0, 10);
+    // One independent read per platform: all at once.
+    const perPlatform = await Promise.all(
+      platforms.map(async (p) => {
+        const db = ctx.names.platform(p);
+        const [first] = await ctx.db.query<{ first: string | null }>(`SELECT MIN(hour) AS first FROM ${db}.hourly_rollups`);
+        const rows = await ctx.db.query<{ day: string; revenue: string }>(
+          `SELECT DATE_FORMAT(hour, '%Y-%m-%d') AS day, SUM(revenue) AS revenue FROM ${db}.hourly_rollups
+           WHERE hour >= :from AND hour < :to GROUP BY DATE_FORMAT(hour, '%Y-%m-%d')`,
+          { from: sqlTime(from), to: sqlTime(to) },
+        );
+        return { first: first?.first ?? null, rows };
+      }),
+    );
+    for (const { first, rows } of perPlatform) {
+      if (first) {
+        const d = first.slice(0, 10);
         if (earliest === null || d < earliest) earliest = d;
       }
-      const rows = await ctx.db.query<{ day: string; revenue: string }>(
-        `SELECT DATE_FORMAT(hour, '%Y-%m-%d') AS day, SUM(revenue) AS revenue FROM ${db}.hourly_rollups
-         WHERE hour >= :from AND hour < :to GROUP BY DATE_FORMAT(hour, '%Y-%m-%d')`,
-        { from: sqlTime(from), to: sqlTime(to) },
-      );
       for (const r of rows) totals.set(r.day, (totals.get(r.day) ?? 0n) + toMicros(r.revenue));
     }
     if (earliest === null) return [];

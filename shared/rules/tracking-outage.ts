@@ -55,17 +55,16 @@ export const trackingOutage: RuleDefinition = {
   async evaluate(ctx: RuleContext): Promise<Finding[]> {
     const cfg = ctx.config.rules['tracking-outage'];
     const cutoff = hourCutoff(ctx.at);
-    const out: Finding[] = [];
-    for (const platform of orderedPlatforms(ctx.config)) {
-      const offerFindings = await evaluateLevel(ctx, platform, cutoff, false);
-      out.push(...offerFindings.findings);
-      if (cfg.perAffiliate) {
-        const aff = await evaluateLevel(ctx, platform, cutoff, true);
+    // Platforms are independent: evaluated at once, findings kept in platform order.
+    const perPlatform = await Promise.all(
+      orderedPlatforms(ctx.config).map(async (platform) => {
+        const [offerFindings, aff] = await Promise.all([evaluateLevel(ctx, platform, cutoff, false), cfg.perAffiliate ? evaluateLevel(ctx, platform, cutoff, true) : null]);
+        if (!aff) return offerFindings.findings;
         const firedOffers = new Set(offerFindings.offerIds);
-        out.push(...aff.findings.filter((_, i) => !firedOffers.has(aff.offerIds[i])));
-      }
-    }
-    return out;
+        return [...offerFindings.findings, ...aff.findings.filter((_, i) => !firedOffers.has(aff.offerIds[i]))];
+      }),
+    );
+    return perPlatform.flat();
   },
 };
 
