@@ -69,7 +69,25 @@ export async function dropInstall(db: Db, names: DbNames, platforms: readonly st
   for (const d of names.all(platforms)) await db.execute(`DROP DATABASE IF EXISTS ${d}`);
 }
 
-export async function migrate(db: Db, names: DbNames, platforms: readonly string[], options: { logger?: Logger; files?: MigrationFile[]; /** Base currency of the money views (config `baseCurrency`, default USD). */ baseCurrency?: string } = {}): Promise<MigrateResult> {
+export interface MigrateOptions {
+  logger?: Logger;
+  files?: MigrationFile[];
+  /** Base currency of the money views (config `baseCurrency`, default USD). */
+  baseCurrency?: string;
+  /** How to wait for an index the server is still building after the Data API call timed out (see waitForIndex). */
+  indexWait?: IndexWait;
+}
+
+export interface IndexWait {
+  /** Default: setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Default 10 s. */
+  pollMs?: number;
+  /** Waiting budget for the whole run, all indexes together. Default 8 min (the migration function has 10). */
+  maxMs?: number;
+}
+
+export async function migrate(db: Db, names: DbNames, platforms: readonly string[], options: MigrateOptions = {}): Promise<MigrateResult> {
   const logger = options.logger ?? silentLogger;
   const files = options.files ?? loadMigrationFiles();
   const databases = names.all(platforms);
@@ -106,8 +124,9 @@ export async function migrate(db: Db, names: DbNames, platforms: readonly string
     }
   }
   const applied: MigrateResult['applied'] = [];
+  const waited = { ms: 0 };
   for (const t of targets) {
-    for (const stmt of splitStatements(t.render(t.file.text))) await executeIdempotent(db, stmt);
+    for (const stmt of splitStatements(t.render(t.file.text))) await executeIdempotent(db, stmt, logger, options.indexWait ?? {}, waited);
     await db.execute(`INSERT INTO ${names.core}.schema_migrations (db_name, version, name, checksum, applied_at) VALUES (:db, :v, :n, :c, NOW(3))`, {
       db: t.database,
       v: t.file.version,
@@ -134,13 +153,62 @@ const ALREADY_DONE: readonly { statement: RegExp; errno: number }[] = [
   { statement: /^ALTER\s+TABLE\s+\S+\s+DROP\s+(?:INDEX|KEY)\s+\w+$/i, errno: 1091 },
 ];
 
-async function executeIdempotent(db: Db, stmt: string): Promise<void> {
+async function executeIdempotent(db: Db, stmt: string, logger: Logger, wait: IndexWait, waited: { ms: number }): Promise<void> {
   try {
     await db.execute(stmt);
   } catch (e) {
-    const errno = (e as { options?: { errno?: number } }).options?.errno;
+    const { errno, code } = (e as { options?: { errno?: number; code?: string } }).options ?? {};
     const oneLine = stmt.replace(/\s+/g, ' ').trim();
     if (ALREADY_DONE.some((d) => d.errno === errno && d.statement.test(oneLine))) return;
+    const index = code === 'StatementTimeoutException' ? oneIndexChange(oneLine) : null;
+    if (index) return waitForIndex(db, index, logger, wait, waited);
     throw e;
+  }
+}
+
+interface IndexChange {
+  schema: string;
+  table: string;
+  index: string;
+  /** true: ADD (wait until it exists); false: DROP (wait until it is gone). */
+  add: boolean;
+}
+
+function oneIndexChange(oneLine: string): IndexChange | null {
+  const m = /^ALTER\s+TABLE\s+(\w+)\.(\w+)\s+(ADD|DROP)\s+(?:INDEX|KEY)\s+(\w+)\b/i.exec(oneLine);
+  if (!m || !ALREADY_DONE.some((d) => d.statement.test(oneLine))) return null;
+  return { schema: m[1], table: m[2], index: m[4], add: m[3].toUpperCase() === 'ADD' };
+}
+
+/**
+ * The RDS Data API gives up on a call after 45 s (StatementTimeoutException); DDL is sent with
+ * `continueAfterTimeout`, so the server goes on building (or dropping) the index. On a large table
+ * (an index over tens of millions of clicks) that is the normal case, not a failure: poll
+ * information_schema until the index is there (or gone), logging progress, and go on. If the run's
+ * waits add up to more than `maxMs`, stop with a MigrationError that says so; the server still finishes, and the
+ * next run (deploy again) records the file, as a re-run of a one-index ALTER finds it done.
+ */
+async function waitForIndex(db: Db, ix: IndexChange, logger: Logger, wait: IndexWait, budget: { ms: number }): Promise<void> {
+  const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const pollMs = wait.pollMs ?? 10_000;
+  const maxMs = wait.maxMs ?? 8 * 60_000;
+  const what = `index ${ix.index} on ${ix.schema}.${ix.table}`;
+  logger.info(`the Data API call timed out; the server goes on ${ix.add ? 'building' : 'dropping'} the ${what}, waiting for it`, { index: ix.index, table: `${ix.schema}.${ix.table}` });
+  for (let waited = 0; ; waited += pollMs, budget.ms += pollMs) {
+    const [row] = await db.query<{ n: number | string }>(
+      `SELECT COUNT(*) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = :s AND TABLE_NAME = :t AND INDEX_NAME = :i`,
+      { s: ix.schema, t: ix.table, i: ix.index },
+    );
+    if (Number(row.n) > 0 === ix.add) {
+      logger.info(`${what} ${ix.add ? 'built' : 'dropped'}`, { index: ix.index, waitedSeconds: Math.round(waited / 1000) });
+      return;
+    }
+    if (budget.ms >= maxMs) {
+      throw new MigrationError(
+        `${what} is still being ${ix.add ? 'built' : 'dropped'} on the server after ${Math.round(waited / 1000)} s (the Data API call timed out, the statement goes on running there): run the migration again (deploy again) once it has finished`,
+      );
+    }
+    if (waited > 0 && waited % 60_000 < pollMs) logger.info(`still waiting for the ${what}`, { waitedSeconds: Math.round(waited / 1000) });
+    await sleep(pollMs);
   }
 }

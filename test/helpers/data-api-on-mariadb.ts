@@ -8,6 +8,7 @@ import {
   ExecuteStatementCommand,
   RDSDataClient,
   RollbackTransactionCommand,
+  StatementTimeoutException,
   TransactionNotFoundException,
   UnsupportedResultException,
   type BatchExecuteStatementCommandInput,
@@ -49,6 +50,15 @@ export interface DataApiOnMariaDb {
   mock: AwsClientStub<RDSDataClient>;
   /** Makes the next `times` ExecuteStatement/BatchExecuteStatement calls fail with `error` before touching the database. */
   failNext(error: Error, times?: number): void;
+  /**
+   * ExecuteStatement calls whose SQL matches `sql` time out, as the real API does after 45 s: the
+   * call fails with StatementTimeoutException. With `continueAfterTimeout` the statement keeps
+   * running on the server: it is held back until `finishTimedOut()` runs it (the server finishing
+   * later); without, it is dropped (the server cancels it).
+   */
+  timeOutOn(sql: RegExp): void;
+  /** Runs the statements held back by timeOutOn (in order; their errors are dropped); returns how many. */
+  finishTimedOut(): Promise<number>;
   openTransactions(): number;
   close(): Promise<void>;
 }
@@ -90,6 +100,8 @@ export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): D
   const mock = mockClient(client);
   const transactions = new Map<string, PoolConnection>();
   const failures: Error[] = [];
+  const timeOutPatterns: RegExp[] = [];
+  const heldBack: string[] = [];
 
   function checkArns(input: { resourceArn?: string; secretArn?: string }): void {
     if (!input.resourceArn || !input.secretArn) throw badRequest('resourceArn and secretArn are required');
@@ -126,6 +138,10 @@ export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): D
     const injected = failures.shift();
     if (injected) throw injected;
     if (!input.sql) throw badRequest('sql is required');
+    if (timeOutPatterns.some((p) => p.test(input.sql!))) {
+      if (input.continueAfterTimeout) heldBack.push(input.sql);
+      throw new StatementTimeoutException({ message: 'Request timed out', $metadata: {} });
+    }
     const [result, fields] = await withConnection(input, (c) => run(c, input.sql!, input.parameters));
     if (Array.isArray(result)) {
       if (input.formatRecordsAs !== 'JSON') throw new Error('data-api-on-mariadb: only formatRecordsAs JSON result sets are implemented');
@@ -192,6 +208,16 @@ export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): D
     mock,
     failNext(error: Error, times = 1) {
       for (let i = 0; i < times; i++) failures.push(error);
+    },
+    timeOutOn(sql: RegExp) {
+      timeOutPatterns.push(sql);
+    },
+    async finishTimedOut() {
+      const n = heldBack.length;
+      // Nobody awaits these any more: a statement that fails on the server (a re-sent ADD INDEX
+      // finding the index there) fails unseen, as it would on Aurora.
+      while (heldBack.length > 0) await pool.query(heldBack.shift()!).catch(() => undefined);
+      return n;
     },
     openTransactions: () => transactions.size,
     async close() {
