@@ -23,7 +23,7 @@ export function renderResults(r: BenchReport): string {
   L.push(`- ${m.cores} cores (${m.cpuModel}), ${m.ramGb} GB RAM`);
   L.push(`- ${m.mariadb.includes('MariaDB') ? '' : 'MySQL '}${m.mariadb} at 127.0.0.1:3306, innodb_buffer_pool_size ${m.bufferPoolMb} MB, innodb_flush_log_at_trx_commit ${m.flushAtCommit} (server defaults, not changed)`);
   L.push(`- Node ${m.node}`);
-  L.push(`- Load average (1/5/15 min) at start ${m.loadAvgStart.map((x) => x.toFixed(1)).join(' / ')}, at end ${m.loadAvgEnd.map((x) => x.toFixed(1)).join(' / ')}: other engineers' test suites and demos shared these ${m.cores} cores and this MariaDB server during the run, so absolute figures are pessimistic and noisy; the ratios between runs measured side by side are the meaningful part.`);
+  L.push(`- Load average (1/5/15 min) at start ${m.loadAvgStart.map((x) => x.toFixed(1)).join(' / ')}, at end ${m.loadAvgEnd.map((x) => x.toFixed(1)).join(' / ')} (the bench's own load counts: its normalize lanes and MariaDB share these ${m.cores} cores; the notes below say whether anything else ran). Figures on a shared machine move by ±30% between runs; the ratios measured side by side in one run are the steadier part.`);
   L.push('');
 
   if (r.ingest) {
