@@ -185,8 +185,9 @@ function oneIndexChange(oneLine: string): IndexChange | null {
  * `continueAfterTimeout`, so the server goes on building (or dropping) the index. On a large table
  * (an index over tens of millions of clicks) that is the normal case, not a failure: poll
  * information_schema until the index is there (or gone), logging progress, and go on. If the run's
- * waits add up to more than `maxMs`, stop with a MigrationError that says so; the server still finishes, and the
- * next run (deploy again) records the file, as a re-run of a one-index ALTER finds it done.
+ * waits add up to more than `maxMs`, stop with a MigrationError that says so. The server still
+ * finishes, and the next run (deploy again) records the file: its re-run of the one-index ALTER
+ * finds the index done.
  */
 async function waitForIndex(db: Db, ix: IndexChange, logger: Logger, wait: IndexWait, budget: { ms: number }): Promise<void> {
   const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));

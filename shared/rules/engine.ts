@@ -20,8 +20,9 @@ import { legacyTrafficAfterCutover } from './legacy-traffic-after-cutover.js';
  * the same database and `at` give the same findings in the same order (rule order below, then
  * fingerprint). Rules see only events before `at` (see common.ts for the hour/day conventions).
  *
- * Tests: test/rules/* craft database states directly; test/rules/scenario.test.ts measures recall and precision
- * against the simulators' planted problems. Speed: bench/rules.ts (`npm run bench -- --only=rules`).
+ * Tests: test/rules/* craft database states directly; test/rules/scenario.test.ts measures recall
+ * and precision against the simulators' planted problems. Speed: bench/rules.ts
+ * (`npm run bench -- --only=rules`).
  */
 
 export const RULES: readonly RuleDefinition[] = [
@@ -48,10 +49,12 @@ export interface EvaluateRulesInput {
 }
 
 /**
- * Rules in flight at once. Each rule issues its statements one after another, so this is about the
- * number of statements the database works on at once for one evaluation (a few rules also run their
- * own independent statements side by side). 3 keeps both cores of a small database busy
- * (bench/RESULTS.md) without queueing on the mysql2 pool (8 connections).
+ * Rules in flight at once. The rules also run their own independent reads side by side (per
+ * platform, per platform pair), so an evaluation has about 3–10 statements in flight; beyond the
+ * mysql2 pool's 8 connections they wait for one, and on the Data API each is its own call. At 16M
+ * clicks this took a whole evaluation from 5.2–5.5 s (one rule, one platform at a time) to 2.5–2.8 s
+ * on a 2-core MariaDB (bench/notes.md, fourth pass); with fewer database cores the gain shrinks
+ * towards the one-at-a-time cost.
  */
 export const RULE_CONCURRENCY = 3;
 
