@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { retryOnDeadlock } from './deadlock.js';
 import type { Db, Params, SqlScalar } from './port.js';
 import type { ClickRow, ConversionRow, EntityRow } from '../model/canonical.js';
 import { toSqlDateTime } from '../util/time.js';
@@ -260,6 +261,11 @@ export async function refreshRollups(db: Db, database: string, source: keyof typ
   const groupsPerStatement = opts.groupsPerStatement ?? 200;
   const denseHourRows = opts.denseHourRows ?? 32;
   const s = ROLLUP_SOURCES[source];
+  // Two normalize workers refreshing neighbouring groups deadlock now and then (their locking reads
+  // take next-key locks on the base table's index). The refresh is a recompute in its own
+  // autocommit statement, so re-running just that statement is safe; without this the whole message
+  // failed and was redelivered (bench/RESULTS.md measured 10–13% of messages redelivered at
+  // normalize concurrency 2).
   const refresh = (conds: string[], params: Params) =>
     retryOnDeadlock(() =>
       db.execute(
@@ -271,6 +277,7 @@ export async function refreshRollups(db: Db, database: string, source: keyof typ
        ON DUPLICATE KEY UPDATE ${s.columns.map((c) => `${c} = VALUES(${c})`).join(', ')}`,
         params,
       ),
+      { attempts: 6, pauseMs: 10 },
     );
 
   // Dense hours: whole-hour ranges, neighbouring hours merged, in time order.
@@ -324,26 +331,4 @@ function toRuns(hours: readonly number[]): [number, number][] {
     else if (!last || h !== last[1]) runs.push([h, h]);
   }
   return runs;
-}
-
-const DEADLOCK_ERRNOS = new Set([1213 /* ER_LOCK_DEADLOCK */, 1205 /* ER_LOCK_WAIT_TIMEOUT */]);
-
-/**
- * Two normalize workers refreshing neighbouring groups deadlock now and then (their locking reads
- * take next-key locks on the base table's index). The refresh is a recompute and runs in its own
- * autocommit statement, so re-running just that statement is safe; without this the whole message
- * failed and was redelivered (bench/RESULTS.md measured 10–13% of messages redelivered at
- * normalize concurrency 2).
- */
-async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 6): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await run();
-    } catch (e) {
-      const errno = (e as { options?: { errno?: number } }).options?.errno;
-      if (i >= attempts || errno === undefined || !DEADLOCK_ERRNOS.has(errno)) throw e;
-      // A short random pause: two refreshes retried at once tend to deadlock with each other again.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * i));
-    }
-  }
 }

@@ -5,6 +5,7 @@ import { STREAM_TABLE } from '../model/canonical.js';
 import { mergeTouched, refreshRollups, touchedGroups, upsertClicks, upsertConversions, upsertEntities, type TouchedGroups } from '../db/upsert.js';
 import { toSqlDateTime } from '../util/time.js';
 import type { PipelineDeps } from './deps.js';
+import { retryOnDeadlock } from '../db/deadlock.js';
 import { Ledger } from './ledger.js';
 import { describeZodError, normalizeMessageSchema, type NormalizeMessage } from './messages.js';
 
@@ -222,6 +223,7 @@ async function writeInTransaction<P extends PreparedMessage>(prepared: readonly 
       }
       return sliceDone;
     }),
+    { attempts: 3 },
   );
   return prepared.map((p) => {
     const { msg, rows, bad, ...rest } = p;
@@ -276,19 +278,6 @@ async function finishLoads(loads: readonly LoadedMessage[], deps: PipelineDeps):
     }
   }
   return failed;
-}
-
-const DEADLOCK_ERRNOS = new Set([1213 /* ER_LOCK_DEADLOCK */, 1205 /* ER_LOCK_WAIT_TIMEOUT */]);
-
-async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await run();
-    } catch (e) {
-      const errno = (e as { options?: { errno?: number } }).options?.errno;
-      if (i >= attempts || errno === undefined || !DEADLOCK_ERRNOS.has(errno)) throw e;
-    }
-  }
 }
 
 async function quarantine(deps: PipelineDeps, platform: string, stream: string, sliceId: string | null, items: Quarantined[]): Promise<void> {
