@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import type { ClickRow, ConversionRow, ConversionStatus, EntityRow, EntityStatus, Stream } from '../../model/canonical.js';
+import { valueAt } from '../record-path.js';
 import type { NormalizeContext, NormalizeResult } from '../types.js';
 import { zonedToUtc, parseLocalTime, zoneOffsetMs } from '../../util/time.js';
 import { advertiserSchema, affiliateSchema, clickSchema, eventConversionSchema, offerSchema, type CakeClick, type CakeEventConversion } from './schemas.js';
@@ -274,15 +275,6 @@ function validate<T extends z.ZodType>(schema: T, record: unknown, label: string
     return `${path}: ${i.message}, got ${describe(valueAt(record, i.path))}`;
   });
   return { ok: false, reason: `${label}: ${reasons.join('; ')}` };
-}
-
-function valueAt(record: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = record;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
 }
 
 function describe(v: unknown): string {

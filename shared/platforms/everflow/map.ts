@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import type { ClickRow, ConversionRow, ConversionStatus, EntityRow, EntityStatus, Stream } from '../../model/canonical.js';
+import { valueAt } from '../record-path.js';
 import type { NormalizeContext, NormalizeResult } from '../types.js';
 import {
   advertiserRecordSchema,
@@ -90,15 +91,6 @@ function show(field: string, value: unknown): string {
     s = String(value);
   }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function valueAt(record: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = record;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
 }
 
 function validate<T>(platform: string, stream: Stream, schema: z.ZodType<T>, record: unknown): { ok: true; value: T } | { ok: false; reason: string } {

@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import type { ClickRow, ConversionRow, ConversionStatus, EntityRow, EntityStatus } from '../../model/canonical.js';
+import { valueAt } from '../record-path.js';
 import type { NormalizeContext } from '../types.js';
 import { parseInstant, parseLocalTime } from '../../util/time.js';
 import {
@@ -62,15 +63,6 @@ function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   const s = JSON.stringify(value) ?? String(value);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-function valueAt(record: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = record;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
 }
 
 function recordLabel(record: unknown, idKey: string): string {
