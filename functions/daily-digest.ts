@@ -2,13 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
-import * as z from 'zod';
-import { dbNames } from '../shared/db/names.js';
 import { buildDailyDigest, publishDigest } from '../shared/migration/digest.js';
-import { parseInstant } from '../shared/util/time.js';
+import { alertRunFromEnv } from './commons/alert-run.js';
 import { snsClient } from './commons/clients.js';
-import { dataApiDbFromEnv, MissingEnvironmentError } from './commons/database.js';
-import { configFromEnv } from './commons/config.js';
 import { domainLogger, logger, metrics } from './commons/powertools.js';
 
 /**
@@ -19,17 +15,10 @@ import { domainLogger, logger, metrics } from './commons/powertools.js';
  * Environment: ALERTS_TOPIC_ARN, DB_CLUSTER_ARN, DB_SECRET_ARN, DT_DB_PREFIX, DUALTRACK_CONFIG_JSON.
  */
 
-const eventSchema = z.looseObject({ at: z.string().optional() });
-
 export async function dailyDigest(event: unknown, env: NodeJS.ProcessEnv = process.env, now: () => Date = () => new Date()) {
-  const parsed = eventSchema.parse(event ?? {});
-  const missing = ['ALERTS_TOPIC_ARN', 'DT_DB_PREFIX'].filter((k) => !env[k]);
-  if (missing.length) throw new MissingEnvironmentError(missing);
-  const config = configFromEnv(env);
-  const at = parsed.at ? parseInstant(parsed.at, 'event.at') : now();
-  const db = dataApiDbFromEnv({}, env);
-  const digest = await buildDailyDigest(db, dbNames(env.DT_DB_PREFIX as string), config, at, now());
-  const messageId = await publishDigest(snsClient, env.ALERTS_TOPIC_ARN as string, digest);
+  const { at, config, db, names, topicArn } = alertRunFromEnv(event, env, now);
+  const digest = await buildDailyDigest(db, names, config, at, now());
+  const messageId = await publishDigest(snsClient, topicArn, digest);
   domainLogger.info('daily digest published', { at: digest.at, messageId, affiliates: digest.migration.affiliates, overdue: digest.migration.overdue.length, openAlerts: digest.alerts.open });
   metrics.addMetric('digestOverduePartners', MetricUnit.Count, digest.migration.overdue.length);
   return { at: digest.at, messageId, headline: digest.headline };
