@@ -106,7 +106,7 @@ export async function evaluateRulesDetailed(input: EvaluateRulesInput): Promise<
     // let the store resolve that rule's open alerts because it "found nothing". The other rules were
     // left to finish (their statements cannot be cancelled) and their findings are dropped with it.
     if (!r.ok) throw new RuleEvaluationError(rules[i].id, r.error);
-    const found = [...r.found].sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
+    const found = r.found.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
     findings.push(...found);
     evaluated.push(rules[i].id);
   }
