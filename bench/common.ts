@@ -2,36 +2,18 @@ import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { parseConfig } from '../shared/config/load.js';
 import type { Config } from '../shared/config/schema.js';
-import { createMysqlDb, MYSQL8_SQL_MODE } from '../shared/db/mysql.js';
-import { dropInstall, migrate } from '../shared/db/migrate.js';
-import { dbNames, type DbNames } from '../shared/db/names.js';
-import type { Db } from '../shared/db/port.js';
+import { MYSQL8_SQL_MODE } from '../shared/db/mysql.js';
+import { freshDatabase, type TestDatabase } from '../test/helpers/db.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
 
-/** A fresh, migrated install under a random `b…` prefix (as test/helpers/db.ts does for tests). */
-export interface BenchDatabase {
-  db: Db;
-  names: DbNames;
-  platforms: string[];
-  drop(): Promise<void>;
-}
+/** A fresh, migrated install under a random `b…` prefix (test/helpers/db.ts freshDatabase). */
+export type BenchDatabase = TestDatabase;
 
-export async function freshBenchDatabase(platforms: string[], connectionLimit = 8): Promise<BenchDatabase> {
+export function freshBenchDatabase(platforms: string[], connectionLimit = 8): Promise<BenchDatabase> {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   const prefix = 'b' + Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
-  const db = createMysqlDb(DATABASE_URL, { connectionLimit });
-  const names = dbNames(prefix);
-  await migrate(db, names, platforms);
-  return {
-    db,
-    names,
-    platforms,
-    async drop() {
-      await dropInstall(db, names, platforms);
-      await db.close();
-    },
-  };
+  return freshDatabase(platforms, prefix, { connectionLimit });
 }
 
 /** A raw mysql2 connection (for the ceiling runs and fast data generation: LOAD DATA LOCAL, plain multi-row INSERT). */

@@ -14,9 +14,12 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated install under a random prefix (`t` + 7 chars), so test files can run in parallel. */
-export async function freshDatabase(platforms: string[], prefix = `t${randomBytes(4).toString('hex').slice(0, 7)}`): Promise<TestDatabase> {
-  const db = createMysqlDb(DATABASE_URL);
+/**
+ * A fresh, migrated install under a random prefix (`t` + 7 chars), so test files can run in
+ * parallel. The benchmarks use it too (bench/common.ts, prefix `b…`).
+ */
+export async function freshDatabase(platforms: string[], prefix = `t${randomBytes(4).toString('hex').slice(0, 7)}`, options: { connectionLimit?: number } = {}): Promise<TestDatabase> {
+  const db = createMysqlDb(DATABASE_URL, options);
   const names = dbNames(prefix);
   await migrate(db, names, platforms);
   return {
