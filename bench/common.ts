@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { parseConfig } from '../shared/config/load.js';
-import type { Config } from '../shared/config/schema.js';
-import { MYSQL8_SQL_MODE } from '../shared/db/mysql.js';
+import { parseConfig } from '#shared/config/load.js';
+import type { Config } from '#shared/config/schema.js';
+import { MYSQL8_SQL_MODE } from '#shared/db/mysql.js';
 import { freshDatabase, type TestDatabase } from '../test/helpers/db.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';

@@ -7,14 +7,14 @@
  *
  * Usage: BENCH_PREFIX=… BENCH_STREAM=conversions|clicks BENCH_MESSAGES=1|10 node --import tsx bench/normalize-rss.ts
  */
-import { localPipelineDeps } from '../shared/pipeline/local-deps.js';
-import { deterministicSliceId, Ledger } from '../shared/pipeline/ledger.js';
-import { normalizeBatch, type NormalizeInput } from '../shared/pipeline/normalize-worker.js';
-import type { PipelineDeps } from '../shared/pipeline/deps.js';
-import { createMysqlDb } from '../shared/db/mysql.js';
-import { dbNames } from '../shared/db/names.js';
-import { systemClock } from '../shared/util/clock.js';
-import { silentLogger } from '../shared/util/logger.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
+import { deterministicSliceId, Ledger } from '#shared/pipeline/ledger.js';
+import { normalizeBatch, type NormalizeInput } from '#shared/pipeline/normalize-worker.js';
+import type { PipelineDeps } from '#shared/pipeline/deps.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { dbNames } from '#shared/db/names.js';
+import { systemClock } from '#shared/util/clock.js';
+import { silentLogger } from '#shared/util/logger.js';
 import { benchConfig, DATABASE_URL, HASH_KEY_ENV } from './common.js';
 import { clickFields, clickJson, conversionFields, conversionJson } from './synthetic.js';
 

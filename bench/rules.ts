@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
-import type { RuleId } from '../shared/config/schema.js';
-import { evaluateRulesDetailed, RULES } from '../shared/rules/engine.js';
+import type { RuleId } from '#shared/config/schema.js';
+import { evaluateRulesDetailed, RULES } from '#shared/rules/engine.js';
 import { benchConfig, freshBenchDatabase, log, rawConnection } from './common.js';
 import { h32, hex32 } from './synthetic.js';
 

@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { backfillProgress, planBackfill } from '../shared/pipeline/schedule.js';
+import { backfillProgress, planBackfill } from '#shared/pipeline/schedule.js';
 import { pipelineDepsFromEnv } from './commons/pipeline.js';
 import { logger, metrics } from './commons/powertools.js';
 

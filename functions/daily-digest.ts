@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
-import { buildDailyDigest, publishDigest } from '../shared/migration/digest.js';
+import { buildDailyDigest, publishDigest } from '#shared/migration/digest.js';
 import { alertRunFromEnv } from './commons/alert-run.js';
 import { snsClient } from './commons/clients.js';
 import { domainLogger, logger, metrics } from './commons/powertools.js';

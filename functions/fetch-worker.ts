@@ -2,8 +2,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { fetchSlice } from '../shared/pipeline/fetch-worker.js';
-import { describeZodError, fetchJobSchema } from '../shared/pipeline/messages.js';
+import { fetchSlice } from '#shared/pipeline/fetch-worker.js';
+import { describeZodError, fetchJobSchema } from '#shared/pipeline/messages.js';
 import { pipelineDepsFromEnv } from './commons/pipeline.js';
 import { logger, metrics } from './commons/powertools.js';
 

@@ -2,10 +2,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { SQL_DIR, loadMigrationFiles, migrate } from '../shared/db/migrate.js';
-import { IDENT, dbNames } from '../shared/db/names.js';
-import type { Db } from '../shared/db/port.js';
-import type { Logger } from '../shared/util/logger.js';
+import { SQL_DIR, loadMigrationFiles, migrate } from '#shared/db/migrate.js';
+import { IDENT, dbNames } from '#shared/db/names.js';
+import type { Db } from '#shared/db/port.js';
+import type { Logger } from '#shared/util/logger.js';
 import { dataApiDbFromEnv } from './commons/database.js';
 import { domainLogger, logger } from './commons/powertools.js';
 

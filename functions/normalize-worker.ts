@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { normalizeBatch } from '../shared/pipeline/normalize-worker.js';
+import { normalizeBatch } from '#shared/pipeline/normalize-worker.js';
 import { pipelineDepsFromEnv } from './commons/pipeline.js';
 import { logger, metrics } from './commons/powertools.js';
 

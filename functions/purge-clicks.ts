@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { dbNames } from '../shared/db/names.js';
-import { purgeOldClicks } from '../shared/pipeline/retention.js';
+import { dbNames } from '#shared/db/names.js';
+import { purgeOldClicks } from '#shared/pipeline/retention.js';
 import { configFromEnv } from './commons/config.js';
 import { dataApiDbFromEnv, dbPrefixFromEnv } from './commons/database.js';
 import { domainLogger, logger } from './commons/powertools.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { App, Annotations, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError } from '../shared/config/load.js';
+import { ConfigError } from '#shared/config/load.js';
 import { loadAppConfig, type AppConfig } from './config.js';
 import { DualtrackStack } from './dualtrack-stack.js';
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../shared/config/load.js';
-import type { Config } from '../shared/config/schema.js';
+import { loadConfig } from '#shared/config/load.js';
+import type { Config } from '#shared/config/schema.js';
 import { REPO_ROOT } from './paths.js';
 
 export const DEFAULT_CONFIG_PATH = './dualtrack.config.json';

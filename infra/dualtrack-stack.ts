@@ -4,7 +4,7 @@ import type { Key } from 'aws-cdk-lib/aws-kms';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { Config } from '../shared/config/schema.js';
+import type { Config } from '#shared/config/schema.js';
 import { AlertTopic, createTopicKey } from './constructs/alert-topic.js';
 import { AlertEvaluation } from './constructs/alert-evaluation.js';
 import { DataApiDatabase, type DataApiDatabaseProps } from './constructs/data-api-database.js';

@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import type { Config } from '../../shared/config/schema.js';
-import { dbNames, type DbNames } from '../../shared/db/names.js';
-import type { Db } from '../../shared/db/port.js';
-import { parseInstant } from '../../shared/util/time.js';
+import type { Config } from '#shared/config/schema.js';
+import { dbNames, type DbNames } from '#shared/db/names.js';
+import type { Db } from '#shared/db/port.js';
+import { parseInstant } from '#shared/util/time.js';
 import { configFromEnv } from './config.js';
 import { dataApiDbFromEnv, MissingEnvironmentError } from './database.js';
 

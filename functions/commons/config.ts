@@ -1,5 +1,5 @@
-import { parseConfig } from '../../shared/config/load.js';
-import type { Config } from '../../shared/config/schema.js';
+import { parseConfig } from '#shared/config/load.js';
+import type { Config } from '#shared/config/schema.js';
 import { MissingEnvironmentError } from './database.js';
 
 let cached: Config | undefined;

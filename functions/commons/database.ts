@@ -1,5 +1,5 @@
-import { createDataApiDb } from '../../shared/db/data-api.js';
-import type { Db } from '../../shared/db/port.js';
+import { createDataApiDb } from '#shared/db/data-api.js';
+import type { Db } from '#shared/db/port.js';
 import { rdsDataClient } from './clients.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Logger as LoggerPort } from '../../shared/util/logger.js';
+import type { Logger as LoggerPort } from '#shared/util/logger.js';
 
 /**
  * Powertools singletons, one per Lambda container (STYLE.md: `functions/commons/powertools`).

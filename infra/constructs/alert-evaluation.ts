@@ -4,7 +4,7 @@ import { type ScheduleExpression, ScheduleExpression as Expr } from 'aws-cdk-lib
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { Config } from '../../shared/config/schema.js';
+import type { Config } from '#shared/config/schema.js';
 import { functionEntry } from '../paths.js';
 import type { IDataApiDatabase } from './data-api-database.js';
 import { DualtrackFunction } from './dualtrack-function.js';

@@ -11,7 +11,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { IDENT } from '../../shared/db/names.js';
+import { IDENT } from '#shared/db/names.js';
 import { REPO_ROOT, SQL_DIR, functionEntry } from '../paths.js';
 import { DualtrackFunction } from './dualtrack-function.js';
 import { assertNoProblems } from './props-error.js';

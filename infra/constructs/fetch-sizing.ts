@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import type { PlatformConfig } from '../../shared/config/schema.js';
+import type { PlatformConfig } from '#shared/config/schema.js';
 
 /**
  * How each platform's fetch worker is sized: concurrent invocations of its SQS event source

@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import type { CfnFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import type { Config } from '../../shared/config/schema.js';
+import type { Config } from '#shared/config/schema.js';
 
 /** Lambda's limit on a function's environment: all keys and values together (UTF-8 bytes). */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;

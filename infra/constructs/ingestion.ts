@@ -5,7 +5,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { Config, PlatformConfig } from '../../shared/config/schema.js';
+import type { Config, PlatformConfig } from '#shared/config/schema.js';
 import { functionEntry } from '../paths.js';
 import { alarmOnQueue, type QueueAlarms } from './alarms.js';
 import type { IDataApiDatabase } from './data-api-database.js';

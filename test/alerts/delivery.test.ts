@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { groupNotifications, type AlertMessage } from '../../shared/alerts/notify/message.js';
-import { formatSlackMessage, MAX_BLOCKS, MAX_SECTION_CHARS } from '../../shared/alerts/notify/slack.js';
-import { publishMessages, SNS_MAX_BYTES } from '../../shared/alerts/notify/sns.js';
-import { postSlackWebhook, SlackWebhookError } from '../../shared/alerts/notify/webhook.js';
-import type { AlertNotification } from '../../shared/alerts/types.js';
-import type { RuleId, Severity } from '../../shared/config/schema.js';
+import { groupNotifications, type AlertMessage } from '#shared/alerts/notify/message.js';
+import { formatSlackMessage, MAX_BLOCKS, MAX_SECTION_CHARS } from '#shared/alerts/notify/slack.js';
+import { publishMessages, SNS_MAX_BYTES } from '#shared/alerts/notify/sns.js';
+import { postSlackWebhook, SlackWebhookError } from '#shared/alerts/notify/webhook.js';
+import type { AlertNotification } from '#shared/alerts/types.js';
+import type { RuleId, Severity } from '#shared/config/schema.js';
 
 const at = new Date('2026-10-20T12:00:00Z');
 function note(i: number, severity: Severity, rule: RuleId = 'cross-platform-duplicate', kind: AlertNotification['kind'] = 'opened', summary?: string): AlertNotification {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ackAlert, alertHistory, applyFindings, listAlerts, muteAlert, resolveFingerprint } from '../../shared/alerts/store.js';
-import type { Finding } from '../../shared/rules/types.js';
-import { fingerprintOf } from '../../shared/rules/types.js';
-import type { RuleId, Severity } from '../../shared/config/schema.js';
+import { ackAlert, alertHistory, applyFindings, listAlerts, muteAlert, resolveFingerprint } from '#shared/alerts/store.js';
+import type { Finding } from '#shared/rules/types.js';
+import { fingerprintOf } from '#shared/rules/types.js';
+import type { RuleId, Severity } from '#shared/config/schema.js';
 import { clearAll, createTestDb, type TestDb } from '../rules/helpers.js';
 
 let tdb: TestDb;

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ExecuteStatementCommand } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMysqlDb } from '../../shared/db/mysql.js';
-import { createDataApiDb } from '../../shared/db/data-api.js';
-import { decimal, type Db, type Params } from '../../shared/db/port.js';
-import { dbNames, type DbNames } from '../../shared/db/names.js';
-import { loadMigrationFiles, migrate } from '../../shared/db/migrate.js';
-import { DbRateLimiter } from '../../shared/platforms/rate-limit.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { createDataApiDb } from '#shared/db/data-api.js';
+import { decimal, type Db, type Params } from '#shared/db/port.js';
+import { dbNames, type DbNames } from '#shared/db/names.js';
+import { loadMigrationFiles, migrate } from '#shared/db/migrate.js';
+import { DbRateLimiter } from '#shared/platforms/rate-limit.js';
 import { createDataApiOnMariaDb, FAKE_RESOURCE_ARN, FAKE_SECRET_ARN, type DataApiOnMariaDb } from '../helpers/data-api-on-mariadb.js';
 
 /**

@@ -13,8 +13,8 @@ import {
   UnsupportedResultException,
   type ExecuteStatementCommandInput,
 } from '@aws-sdk/client-rds-data';
-import { createDataApiDb, decimal, MAX_SQL_CHARS, parseFormattedRecords, type DataApiDbOptions } from '../../shared/db/data-api.js';
-import { DbError } from '../../shared/db/port.js';
+import { createDataApiDb, decimal, MAX_SQL_CHARS, parseFormattedRecords, type DataApiDbOptions } from '#shared/db/data-api.js';
+import { DbError } from '#shared/db/port.js';
 
 const resourceArn = 'arn:aws:rds:eu-west-1:123456789012:cluster:dualtrack';
 const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dualtrack-db-AbCdEf';

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataApiDb } from '../../shared/db/data-api.js';
-import { loadMigrationFiles, migrate, MigrationError, type MigrationFile } from '../../shared/db/migrate.js';
-import { createMysqlDb } from '../../shared/db/mysql.js';
-import { dbNames } from '../../shared/db/names.js';
-import type { Logger } from '../../shared/util/logger.js';
+import { createDataApiDb } from '#shared/db/data-api.js';
+import { loadMigrationFiles, migrate, MigrationError, type MigrationFile } from '#shared/db/migrate.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { dbNames } from '#shared/db/names.js';
+import type { Logger } from '#shared/util/logger.js';
 import { createDataApiOnMariaDb, FAKE_RESOURCE_ARN, FAKE_SECRET_ARN, type DataApiOnMariaDb } from '../helpers/data-api-on-mariadb.js';
 
 /**

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMysqlDb } from '../../shared/db/mysql.js';
-import { dbNames } from '../../shared/db/names.js';
-import { loadMigrationFiles, migrate, MigrationError, type MigrationFile } from '../../shared/db/migrate.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { dbNames } from '#shared/db/names.js';
+import { loadMigrationFiles, migrate, MigrationError, type MigrationFile } from '#shared/db/migrate.js';
 
 /** migrate() on the mysql2 adapter: idempotent schema, and applied files are immutable. */
 

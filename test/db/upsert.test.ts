@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { refreshRollups, touchedGroups, upsertClicks, upsertConversions } from '../../shared/db/upsert.js';
+import { refreshRollups, touchedGroups, upsertClicks, upsertConversions } from '#shared/db/upsert.js';
 import { freshDatabase, tableDigest, type TestDatabase } from '../helpers/db.js';
 import { clickRow, conversionRow } from '../helpers/factories.js';
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runDemo } from '../../shared/demo/run-demo.js';
-import { createMysqlDb } from '../../shared/db/mysql.js';
+import { runDemo } from '../../cli/demo/run-demo.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
 import { DATABASE_URL } from '../helpers/db.js';
 
 function sink(): Writable & { text: string } {

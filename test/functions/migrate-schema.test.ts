@@ -11,10 +11,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rdsDataClient } from '../../functions/commons/clients.js';
 import { createOnEvent, handler, SchemaResourcePropertiesError } from '../../functions/migrate-schema.js';
-import { createDataApiDb } from '../../shared/db/data-api.js';
-import { createMysqlDb } from '../../shared/db/mysql.js';
-import { SQL_DIR } from '../../shared/db/migrate.js';
-import { silentLogger } from '../../shared/util/logger.js';
+import { createDataApiDb } from '#shared/db/data-api.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { SQL_DIR } from '#shared/db/migrate.js';
+import { silentLogger } from '#shared/util/logger.js';
 import { createDataApiOnMariaDb, FAKE_RESOURCE_ARN, FAKE_SECRET_ARN, type DataApiOnMariaDb } from '../helpers/data-api-on-mariadb.js';
 
 /**

@@ -19,8 +19,8 @@ import {
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import mysql from 'mysql2/promise';
 import type { FieldPacket, Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
-import { MYSQL8_SQL_MODE } from '../../shared/db/mysql.js';
-import { namedParamsIn } from '../../shared/db/params.js';
+import { MYSQL8_SQL_MODE } from '#shared/db/mysql.js';
+import { namedParamsIn } from '#shared/db/params.js';
 
 /**
  * A fake RDS Data API that executes what it receives on real MariaDB and answers in the Data

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createMysqlDb } from '../../shared/db/mysql.js';
-import { dropInstall, migrate } from '../../shared/db/migrate.js';
-import { dbNames, type DbNames } from '../../shared/db/names.js';
-import type { Db } from '../../shared/db/port.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { dropInstall, migrate } from '#shared/db/migrate.js';
+import { dbNames, type DbNames } from '#shared/db/names.js';
+import type { Db } from '#shared/db/port.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
 

@@ -1,4 +1,4 @@
-import type { ClickRow, ConversionRow } from '../../shared/model/canonical.js';
+import type { ClickRow, ConversionRow } from '#shared/model/canonical.js';
 
 /** A valid canonical conversion with overridable fields. */
 export function conversionRow(o: Partial<ConversionRow> = {}): ConversionRow {

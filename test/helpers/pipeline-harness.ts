@@ -1,12 +1,12 @@
-import { parseConfig } from '../../shared/config/load.js';
-import type { Config } from '../../shared/config/schema.js';
-import { generateScenario, smallScenarioOptions } from '../../shared/simulators/scenario/generate.js';
-import type { Scenario } from '../../shared/simulators/scenario/types.js';
-import { simulatedConfig, startSimulatedNetwork, type SimulatedNetwork } from '../../shared/simulators/network.js';
-import { LocalRunner, type LocalRunnerOptions } from '../../shared/pipeline/local-runner.js';
-import { localPipelineDeps } from '../../shared/pipeline/local-deps.js';
-import { ManualClock } from '../../shared/util/clock.js';
-import { silentLogger } from '../../shared/util/logger.js';
+import { parseConfig } from '#shared/config/load.js';
+import type { Config } from '#shared/config/schema.js';
+import { generateScenario, smallScenarioOptions } from '../../dev/simulators/scenario/generate.js';
+import type { Scenario } from '../../dev/simulators/scenario/types.js';
+import { simulatedConfig, startSimulatedNetwork, type SimulatedNetwork } from '../../dev/simulators/network.js';
+import { LocalRunner, type LocalRunnerOptions } from '#shared/pipeline/local-runner.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
+import { ManualClock } from '#shared/util/clock.js';
+import { silentLogger } from '#shared/util/logger.js';
 import { freshDatabase, type TestDatabase } from './db.js';
 
 let cached: Scenario | null = null;

@@ -16,7 +16,7 @@ import {
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DualtrackStack } from '../../infra/dualtrack-stack.js';
-import { createMysqlDb } from '../../shared/db/mysql.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
 import { createDataApiOnMariaDb, FAKE_RESOURCE_ARN, FAKE_SECRET_ARN, type DataApiOnMariaDb } from '../helpers/data-api-on-mariadb.js';
 import { removeTestOutdirs, testApp, testConfig } from './fixtures/apps.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_CONFIG_PATH, loadAppConfig } from '../../infra/config.js';
-import { ConfigError } from '../../shared/config/load.js';
+import { ConfigError } from '#shared/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dt-appcfg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

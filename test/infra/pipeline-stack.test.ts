@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertEvaluation } from '../../infra/constructs/alert-evaluation.js';
 import { AlertTopic } from '../../infra/constructs/alert-topic.js';
 import type { IDataApiDatabase } from '../../infra/constructs/data-api-database.js';
-import { parseConfig } from '../../shared/config/load.js';
+import { parseConfig } from '#shared/config/load.js';
 import { DualtrackFunction } from '../../infra/constructs/dualtrack-function.js';
 import { FETCH_SIZING } from '../../infra/constructs/fetch-sizing.js';
 import { estimateDeployedLength, lambdaConfigJson } from '../../infra/constructs/function-environment.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../shared/cli/main.js';
+import { main } from '../../cli/main.js';
 import { freshDatabase, DATABASE_URL, type TestDatabase } from '../helpers/db.js';
 
 let t: TestDatabase;

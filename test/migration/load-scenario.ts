@@ -1,7 +1,7 @@
 import type { Harness } from '../helpers/pipeline-harness.js';
-import { refreshRollups, touchedGroups, upsertClicks, upsertConversions } from '../../shared/db/upsert.js';
-import type { ClickRow, ConversionRow } from '../../shared/model/canonical.js';
-import { statusAt } from '../../shared/simulators/scenario/types.js';
+import { refreshRollups, touchedGroups, upsertClicks, upsertConversions } from '#shared/db/upsert.js';
+import type { ClickRow, ConversionRow } from '#shared/model/canonical.js';
+import { statusAt } from '../../dev/simulators/scenario/types.js';
 
 /**
  * Loads the scenario's clicks and conversions of [from, to) (event time) with the pipeline's own

@@ -6,15 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/pipeline-harness.js';
 import { DATABASE_URL, tableDigest } from '../helpers/db.js';
 import { loadScenarioWindow } from './load-scenario.js';
-import { main } from '../../shared/cli/main.js';
-import { crosswalkCsv } from '../../shared/simulators/scenario/generate.js';
-import { LocalRunner } from '../../shared/pipeline/local-runner.js';
-import { localPipelineDeps } from '../../shared/pipeline/local-deps.js';
-import { silentLogger } from '../../shared/util/logger.js';
-import { migrationReport, reconcileReport, stateOn, transitionsByDay } from '../../shared/migration/reports.js';
-import type { MigrationState } from '../../shared/migration/state.js';
-import { acceptSuggestions, suggestMappings } from '../../shared/migration/matching.js';
-import { buildDailyDigest, digestPublishInput, SPARK } from '../../shared/migration/digest.js';
+import { main } from '../../cli/main.js';
+import { crosswalkCsv } from '../../dev/simulators/scenario/generate.js';
+import { LocalRunner } from '#shared/pipeline/local-runner.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
+import { silentLogger } from '#shared/util/logger.js';
+import { migrationReport, reconcileReport, stateOn, transitionsByDay } from '#shared/migration/reports.js';
+import type { MigrationState } from '#shared/migration/state.js';
+import { acceptSuggestions, suggestMappings } from '#shared/migration/matching.js';
+import { buildDailyDigest, digestPublishInput, SPARK } from '#shared/migration/digest.js';
 
 /**
  * Migration reports on the simulated network (small scenario): entity lists and one day of clicks

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { emailDomain, matchScore, nameSimilarity, normalizeName } from '../../shared/migration/matching.js';
-import { sparkline } from '../../shared/migration/digest-format.js';
-import { toCsv, toTable, flatten } from '../../shared/cli/output.js';
-import { readCsv } from '../../shared/migration/csv-file.js';
-import { stateOn } from '../../shared/migration/reports.js';
+import { emailDomain, matchScore, nameSimilarity, normalizeName } from '#shared/migration/matching.js';
+import { sparkline } from '#shared/migration/digest-format.js';
+import { toCsv, toTable, flatten } from '../../cli/output.js';
+import { readCsv } from '#shared/migration/csv-file.js';
+import { stateOn } from '#shared/migration/reports.js';
 
 describe('normalizeName', () => {
   it.each([

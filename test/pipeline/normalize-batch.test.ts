@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../shared/config/load.js';
-import type { Db } from '../../shared/db/port.js';
-import { deterministicSliceId, Ledger } from '../../shared/pipeline/ledger.js';
-import { localPipelineDeps } from '../../shared/pipeline/local-deps.js';
-import { normalizeBatch, type NormalizeInput } from '../../shared/pipeline/normalize-worker.js';
-import type { PipelineDeps } from '../../shared/pipeline/deps.js';
-import { ManualClock } from '../../shared/util/clock.js';
-import { silentLogger } from '../../shared/util/logger.js';
+import { parseConfig } from '#shared/config/load.js';
+import type { Db } from '#shared/db/port.js';
+import { deterministicSliceId, Ledger } from '#shared/pipeline/ledger.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
+import { normalizeBatch, type NormalizeInput } from '#shared/pipeline/normalize-worker.js';
+import type { PipelineDeps } from '#shared/pipeline/deps.js';
+import { ManualClock } from '#shared/util/clock.js';
+import { silentLogger } from '#shared/util/logger.js';
 import { freshDatabase, tableDigest, type TestDatabase } from '../helpers/db.js';
 
 /**

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, truthCounts, seededShuffle, type Harness } from '../helpers/pipeline-harness.js';
 import { tableDigest } from '../helpers/db.js';
-import { PlanError } from '../../shared/pipeline/plan.js';
-import { planBackfill, scheduleFetch } from '../../shared/pipeline/schedule.js';
-import { normalizeBatch } from '../../shared/pipeline/normalize-worker.js';
-import type { Connector } from '../../shared/platforms/types.js';
+import { PlanError } from '#shared/pipeline/plan.js';
+import { planBackfill, scheduleFetch } from '#shared/pipeline/schedule.js';
+import { normalizeBatch } from '#shared/pipeline/normalize-worker.js';
+import type { Connector } from '#shared/platforms/types.js';
 
 const DAY = 86_400_000;
 let h: Harness;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { planWindow, scheduledWindow, windows } from '../../shared/pipeline/plan.js';
-import type { Connector } from '../../shared/platforms/types.js';
-import { parseConfig } from '../../shared/config/load.js';
+import { planWindow, scheduledWindow, windows } from '#shared/pipeline/plan.js';
+import type { Connector } from '#shared/platforms/types.js';
+import { parseConfig } from '#shared/config/load.js';
 
 const connector = { kind: 'everflow', streams: ['conversions', 'clicks', 'affiliates'], horizonDays: 45, defaultRateLimit: { requests: 20, perSeconds: 1 }, sliceHours: (s: string) => (s === 'clicks' ? 1 : 24) } as unknown as Connector;
 const now = new Date('2026-10-20T00:00:00Z');

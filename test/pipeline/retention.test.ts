@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { purgeOldClicks } from '../../shared/pipeline/retention.js';
-import { refreshRollups, touchedGroups, upsertClicks } from '../../shared/db/upsert.js';
+import { purgeOldClicks } from '#shared/pipeline/retention.js';
+import { refreshRollups, touchedGroups, upsertClicks } from '#shared/db/upsert.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { clickRow } from '../helpers/factories.js';
 

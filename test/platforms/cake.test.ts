@@ -1,19 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
-import { platformSchema } from '../../shared/config/schema.js';
-import type { ClickRow, ConversionRow, EntityRow, Stream } from '../../shared/model/canonical.js';
-import { createCakeConnector, type CakeConfig, type CakeConnectorOptions } from '../../shared/platforms/cake/index.js';
-import { parseCakeJson, parseCakeReply } from '../../shared/platforms/cake/schemas.js';
-import { decimalString, parseCakeDate } from '../../shared/platforms/cake/map.js';
-import { localWindow } from '../../shared/platforms/cake/client.js';
-import { PlatformApiError, type FetchContext, type NormalizeContext, type RawPage, type Slice } from '../../shared/platforms/types.js';
-import { unlimited } from '../../shared/platforms/rate-limit.js';
-import { systemClock } from '../../shared/util/clock.js';
-import { silentLogger } from '../../shared/util/logger.js';
-import { createCakeSimulator } from '../../shared/simulators/cake.js';
-import type { PlatformSimulator } from '../../shared/simulators/server.js';
-import type { Scenario, ScenarioClick, ScenarioConversion, ScenarioEntity } from '../../shared/simulators/scenario/types.js';
+import { platformSchema } from '#shared/config/schema.js';
+import type { ClickRow, ConversionRow, EntityRow, Stream } from '#shared/model/canonical.js';
+import { createCakeConnector, type CakeConfig, type CakeConnectorOptions } from '#shared/platforms/cake/index.js';
+import { parseCakeJson, parseCakeReply } from '#shared/platforms/cake/schemas.js';
+import { decimalString, parseCakeDate } from '#shared/platforms/cake/map.js';
+import { localWindow } from '#shared/platforms/cake/client.js';
+import { PlatformApiError, type FetchContext, type NormalizeContext, type RawPage, type Slice } from '#shared/platforms/types.js';
+import { unlimited } from '#shared/platforms/rate-limit.js';
+import { systemClock } from '#shared/util/clock.js';
+import { silentLogger } from '#shared/util/logger.js';
+import { createCakeSimulator } from '../../dev/simulators/cake.js';
+import type { PlatformSimulator } from '../../dev/simulators/server.js';
+import type { Scenario, ScenarioClick, ScenarioConversion, ScenarioEntity } from '../../dev/simulators/scenario/types.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -475,7 +475,7 @@ describe('cake client ↔ simulator', () => {
 
   it('a row_count the pages never reach is an error, not silent loss', async () => {
     // a server that stops returning rows before row_count (rows vanished mid-paging, or 0-based paging)
-    const { SimServer } = await import('../../shared/simulators/server.js');
+    const { SimServer } = await import('../../dev/simulators/server.js');
     const server = new SimServer(() => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"d":{"success":true,"message":"","row_count":5,"event_conversions":[]}}' }));
     const baseUrl = await server.start();
     try {

@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { platformSchema } from '../../shared/config/schema.js';
-import type { ClickRow, ConversionRow } from '../../shared/model/canonical.js';
-import { createHitpathConnector } from '../../shared/platforms/hitpath/index.js';
-import { parseCsvReport, parseXmlReport, checkHeaders } from '../../shared/platforms/hitpath/client.js';
-import { parseHitpathTime } from '../../shared/platforms/hitpath/map.js';
-import { resolveColumns, type HitpathConfig } from '../../shared/platforms/hitpath/schemas.js';
-import { MemoryRateLimiter, unlimited, type RateLimiter } from '../../shared/platforms/rate-limit.js';
-import { PlatformApiError, type Connector, type FetchContext, type RawPage, type Slice } from '../../shared/platforms/types.js';
-import { createHitpathSimulator, HITPATH_SIM_PATH, type HitpathSimulator, type HitpathSimulatorOptions } from '../../shared/simulators/hitpath.js';
-import type { Scenario, ScenarioClick, ScenarioConversion } from '../../shared/simulators/scenario/types.js';
-import { ManualClock } from '../../shared/util/clock.js';
-import { silentLogger } from '../../shared/util/logger.js';
+import { platformSchema } from '#shared/config/schema.js';
+import type { ClickRow, ConversionRow } from '#shared/model/canonical.js';
+import { createHitpathConnector } from '#shared/platforms/hitpath/index.js';
+import { parseCsvReport, parseXmlReport, checkHeaders } from '#shared/platforms/hitpath/client.js';
+import { parseHitpathTime } from '#shared/platforms/hitpath/map.js';
+import { resolveColumns, type HitpathConfig } from '#shared/platforms/hitpath/schemas.js';
+import { MemoryRateLimiter, unlimited, type RateLimiter } from '#shared/platforms/rate-limit.js';
+import { PlatformApiError, type Connector, type FetchContext, type RawPage, type Slice } from '#shared/platforms/types.js';
+import { createHitpathSimulator, HITPATH_SIM_PATH, type HitpathSimulator, type HitpathSimulatorOptions } from '../../dev/simulators/hitpath.js';
+import type { Scenario, ScenarioClick, ScenarioConversion } from '../../dev/simulators/scenario/types.js';
+import { ManualClock } from '#shared/util/clock.js';
+import { silentLogger } from '#shared/util/logger.js';
 
 // ---------- helpers ----------
 

@@ -1,17 +1,17 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { platformSchema, type PlatformConfig } from '../../shared/config/schema.js';
-import type { ClickRow, ConversionRow, EntityRow } from '../../shared/model/canonical.js';
-import { serverRetryDelay } from '../../shared/platforms/http.js';
-import { parsePartnerizeJson, quoteJsonNumbers } from '../../shared/platforms/partnerize/client.js';
-import { createPartnerizeConnector } from '../../shared/platforms/partnerize/index.js';
-import { MemoryRateLimiter, unlimited, type RateLimiter } from '../../shared/platforms/rate-limit.js';
-import { PlatformApiError, type Connector, type FetchContext, type RawPage, type Slice } from '../../shared/platforms/types.js';
-import { createPartnerizeSimulator, type PartnerizeSimulatorOptions } from '../../shared/simulators/partnerize.js';
-import type { Scenario, ScenarioClick, ScenarioConversion, ScenarioEntity, ScenarioOptions } from '../../shared/simulators/scenario/types.js';
-import { systemClock } from '../../shared/util/clock.js';
-import { silentLogger } from '../../shared/util/logger.js';
+import { platformSchema, type PlatformConfig } from '#shared/config/schema.js';
+import type { ClickRow, ConversionRow, EntityRow } from '#shared/model/canonical.js';
+import { serverRetryDelay } from '#shared/platforms/http.js';
+import { parsePartnerizeJson, quoteJsonNumbers } from '#shared/platforms/partnerize/client.js';
+import { createPartnerizeConnector } from '#shared/platforms/partnerize/index.js';
+import { MemoryRateLimiter, unlimited, type RateLimiter } from '#shared/platforms/rate-limit.js';
+import { PlatformApiError, type Connector, type FetchContext, type RawPage, type Slice } from '#shared/platforms/types.js';
+import { createPartnerizeSimulator, type PartnerizeSimulatorOptions } from '../../dev/simulators/partnerize.js';
+import type { Scenario, ScenarioClick, ScenarioConversion, ScenarioEntity, ScenarioOptions } from '../../dev/simulators/scenario/types.js';
+import { systemClock } from '#shared/util/clock.js';
+import { silentLogger } from '#shared/util/logger.js';
 
 const KEY = 'partnerize';
 const APP_KEY = 'app-key-123';

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
-import { main } from '../../shared/cli/main.js';
+import { main } from '../../cli/main.js';
 
 const sqs = mockClient(SQSClient);
 beforeEach(() => sqs.reset());

@@ -1,8 +1,8 @@
 import { describe, expect, it, beforeEach } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { SqsQueueSender } from '../../shared/queue/sqs.js';
-import { batchBodies, SQS_MAX_MESSAGE_BYTES } from '../../shared/queue/port.js';
+import { SqsQueueSender } from '#shared/queue/sqs.js';
+import { batchBodies, SQS_MAX_MESSAGE_BYTES } from '#shared/queue/port.js';
 
 const sqs = mockClient(SQSClient);
 beforeEach(() => sqs.reset());

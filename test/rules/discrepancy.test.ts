@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { evaluateRules } from '../../shared/rules/engine.js';
-import type { RuleId } from '../../shared/config/schema.js';
-import { zonedToUtc } from '../../shared/util/time.js';
+import { evaluateRules } from '#shared/rules/engine.js';
+import type { RuleId } from '#shared/config/schema.js';
+import { zonedToUtc } from '#shared/util/time.js';
 import { clearAll, createTestDb, hours, insertRollups, mapEntity, type RollupInput, type TestDb } from './helpers.js';
 
 let tdb: TestDb;

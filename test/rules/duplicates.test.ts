@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { evaluateRules } from '../../shared/rules/engine.js';
-import type { RuleId } from '../../shared/config/schema.js';
+import { evaluateRules } from '#shared/rules/engine.js';
+import type { RuleId } from '#shared/config/schema.js';
 import { clearAll, createTestDb, insertConversions, insertEntity, insertRollups, mapEntity, hours, type TestDb } from './helpers.js';
 
 let tdb: TestDb;

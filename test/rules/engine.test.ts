@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateRulesDetailed, RuleEvaluationError, RULES } from '../../shared/rules/engine.js';
+import { evaluateRulesDetailed, RuleEvaluationError, RULES } from '#shared/rules/engine.js';
 import { createTestDb, hours, insertConversions, insertRollups, mapEntity, type TestDb } from './helpers.js';
 
 /**

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createMysqlDb } from '../../shared/db/mysql.js';
-import { dbNames, type DbNames } from '../../shared/db/names.js';
-import { dropInstall, migrate } from '../../shared/db/migrate.js';
-import type { Db } from '../../shared/db/port.js';
-import { parseConfig } from '../../shared/config/load.js';
-import type { Config } from '../../shared/config/schema.js';
-import { toSqlDateTime } from '../../shared/util/time.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { dbNames, type DbNames } from '#shared/db/names.js';
+import { dropInstall, migrate } from '#shared/db/migrate.js';
+import type { Db } from '#shared/db/port.js';
+import { parseConfig } from '#shared/config/load.js';
+import type { Config } from '#shared/config/schema.js';
+import { toSqlDateTime } from '#shared/util/time.js';
 
 /**
  * Crafted database states for rule tests: a fresh prefix migrated with the real migrations, rows

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { evaluateRules } from '../../shared/rules/engine.js';
-import { computeMigrationPlan } from '../../shared/migration/plan.js';
-import type { RuleId } from '../../shared/config/schema.js';
+import { evaluateRules } from '#shared/rules/engine.js';
+import { computeMigrationPlan } from '#shared/migration/plan.js';
+import type { RuleId } from '#shared/config/schema.js';
 import { clearAll, createTestDb, insertRollups, insertSlice, mapEntity, type TestDb } from './helpers.js';
 
 let tdb: TestDb;

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_RETRY, startHarness, type Harness } from '../helpers/pipeline-harness.js';
-import { LocalRunner } from '../../shared/pipeline/local-runner.js';
-import { localPipelineDeps } from '../../shared/pipeline/local-deps.js';
-import { runEvaluation } from '../../shared/alerts/run.js';
-import { evaluateRules } from '../../shared/rules/engine.js';
-import type { AlertMessage } from '../../shared/alerts/notify/message.js';
-import type { Finding } from '../../shared/rules/types.js';
-import type { GroundTruthIncident } from '../../shared/simulators/scenario/types.js';
-import { silentLogger } from '../../shared/util/logger.js';
-import { toSqlDateTime } from '../../shared/util/time.js';
+import { LocalRunner } from '#shared/pipeline/local-runner.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
+import { runEvaluation } from '#shared/alerts/run.js';
+import { evaluateRules } from '#shared/rules/engine.js';
+import type { AlertMessage } from '#shared/alerts/notify/message.js';
+import type { Finding } from '#shared/rules/types.js';
+import type { GroundTruthIncident } from '../../dev/simulators/scenario/types.js';
+import { silentLogger } from '#shared/util/logger.js';
+import { toSqlDateTime } from '#shared/util/time.js';
 
 /**
  * The rules engine end to end on the simulated network (issue "Rules engine and alerts"): the small

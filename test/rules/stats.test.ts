@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { erfc, meanAndSd, normalCdf, normalUpperTail, poissonZero, twoProportionZTest } from '../../shared/rules/stats.js';
-import { divMicros, formatMoney, fromMicros, sumMoney, toMicros } from '../../shared/rules/money.js';
+import { erfc, meanAndSd, normalCdf, normalUpperTail, poissonZero, twoProportionZTest } from '#shared/rules/stats.js';
+import { divMicros, formatMoney, fromMicros, sumMoney, toMicros } from '#shared/rules/money.js';
 
 describe('erfc and the normal CDF', () => {
   it('matches reference values across all three approximation ranges', () => {

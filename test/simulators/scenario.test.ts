@@ -7,9 +7,9 @@ import {
   LEGACY_SILENCE_DAYS,
   ScenarioOptionsError,
   smallScenarioOptions,
-} from '../../shared/simulators/scenario/generate.js';
-import { Prng } from '../../shared/simulators/scenario/prng.js';
-import { statusAt, type GroundTruthIncident, type Scenario, type ScenarioClick, type ScenarioConversion } from '../../shared/simulators/scenario/types.js';
+} from '../../dev/simulators/scenario/generate.js';
+import { Prng } from '../../dev/simulators/scenario/prng.js';
+import { statusAt, type GroundTruthIncident, type Scenario, type ScenarioClick, type ScenarioConversion } from '../../dev/simulators/scenario/types.js';
 
 const DAY = 86_400_000;
 // SCENARIO_SEED=n (and SCENARIO_SIZE=demo) run every property check against another network;

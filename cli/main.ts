@@ -1,10 +1,10 @@
-import { loadConfig, ConfigError } from '../config/load.js';
-import { createMysqlDb } from '../db/mysql.js';
-import { dbNames } from '../db/names.js';
-import type { Db } from '../db/port.js';
-import type { Config } from '../config/schema.js';
-import { systemClock } from '../util/clock.js';
-import { jsonLogger } from '../util/logger.js';
+import { loadConfig, ConfigError } from '#shared/config/load.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { dbNames } from '#shared/db/names.js';
+import type { Db } from '#shared/db/port.js';
+import type { Config } from '#shared/config/schema.js';
+import { systemClock } from '#shared/util/clock.js';
+import { jsonLogger } from '#shared/util/logger.js';
 import { UsageError, type CliCommand, type CliContext } from './context.js';
 import { COMMANDS } from './commands/index.js';
 

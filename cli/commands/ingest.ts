@@ -1,10 +1,10 @@
 import { parseArgs, instantFlag } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
 import { ProgressBar, fmt } from '../progress.js';
-import { LocalRunner } from '../../pipeline/local-runner.js';
-import { localPipelineDeps } from '../../pipeline/local-deps.js';
-import { STREAMS, type Stream } from '../../model/canonical.js';
-import type { SliceTotals } from '../../pipeline/ledger.js';
+import { LocalRunner } from '#shared/pipeline/local-runner.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
+import { STREAMS, type Stream } from '#shared/model/canonical.js';
+import type { SliceTotals } from '#shared/pipeline/ledger.js';
 
 export const command: CliCommand = {
   name: 'ingest',

@@ -3,11 +3,11 @@ import { parseArgs, instantFlag } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
 import { ProgressBar, fmt } from '../progress.js';
 import { printSummary } from './ingest.js';
-import { LocalRunner } from '../../pipeline/local-runner.js';
-import { localPipelineDeps } from '../../pipeline/local-deps.js';
-import { backfillProgress } from '../../pipeline/schedule.js';
-import { STREAMS, type Stream } from '../../model/canonical.js';
-import { sleep } from '../../platforms/rate-limit.js';
+import { LocalRunner } from '#shared/pipeline/local-runner.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
+import { backfillProgress } from '#shared/pipeline/schedule.js';
+import { STREAMS, type Stream } from '#shared/model/canonical.js';
+import { sleep } from '#shared/platforms/rate-limit.js';
 
 export const command: CliCommand = {
   name: 'backfill',

@@ -1,5 +1,5 @@
 import { UsageError } from './context.js';
-import { parseInstant } from '../util/time.js';
+import { parseInstant } from '#shared/util/time.js';
 
 export interface FlagSpec {
   /** string: takes a value; boolean: a switch; multi: may repeat (values collected). */

@@ -1,12 +1,12 @@
-import type { Config } from '../config/schema.js';
-import type { Db } from '../db/port.js';
-import type { DbNames } from '../db/names.js';
-import type { Clock } from '../util/clock.js';
-import type { Logger } from '../util/logger.js';
+import type { Config } from '#shared/config/schema.js';
+import type { Db } from '#shared/db/port.js';
+import type { DbNames } from '#shared/db/names.js';
+import type { Clock } from '#shared/util/clock.js';
+import type { Logger } from '#shared/util/logger.js';
 
 /**
- * What every CLI command receives. Commands live in `shared/cli/commands/<name>.ts` and export
- * `command: CliCommand`; `shared/cli/main.ts` parses global flags (`--config`), loads the config,
+ * What every CLI command receives. Commands live in `cli/commands/<name>.ts` and export
+ * `command: CliCommand`; `cli/main.ts` parses global flags (`--config`), loads the config,
  * opens the database from DATABASE_URL and dispatches. A command returns its exit code.
  */
 export interface CliContext {

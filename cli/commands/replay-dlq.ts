@@ -1,8 +1,8 @@
 import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { parseArgs } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
-import { LocalRunner } from '../../pipeline/local-runner.js';
-import { localPipelineDeps } from '../../pipeline/local-deps.js';
+import { LocalRunner } from '#shared/pipeline/local-runner.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
 
 export const command: CliCommand = {
   name: 'replay-dlq',

@@ -1,8 +1,8 @@
 import { SimServer, type PlatformSimulator, type SimRequest, type SimResponse, type SimulatorOptions } from './server.js';
 import { statusAt, type Scenario, type ScenarioConversion, type ScenarioEntity } from './scenario/types.js';
-import { isIanaZone } from '../config/schema.js';
-import { formatInZone, parseInstant, parseLocalTime } from '../util/time.js';
-import type { EntityStatus } from '../model/canonical.js';
+import { isIanaZone } from '#shared/config/schema.js';
+import { formatInZone, parseInstant, parseLocalTime } from '#shared/util/time.js';
+import type { EntityStatus } from '#shared/model/canonical.js';
 
 /**
  * A Partnerize API over HTTP, serving `scenario.*[options.platform]` in the documented wire format

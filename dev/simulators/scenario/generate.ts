@@ -50,7 +50,7 @@ import {
   type ScenarioOptions,
   type ScenarioStatusChange,
 } from './types.js';
-import { PLATFORM_KINDS, type ConversionStatus, type PlatformKind } from '../../model/canonical.js';
+import { PLATFORM_KINDS, type ConversionStatus, type PlatformKind } from '#shared/model/canonical.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;

@@ -6,7 +6,7 @@
  * (HitPath affiliate "1001" and Everflow affiliate "57" are the same partner via `canonicalKey`).
  * A scenario is a pure function of its options (seeded PRNG): same options, same scenario.
  */
-import type { ConversionStatus, EntityStatus, PlatformKind } from '../../model/canonical.js';
+import type { ConversionStatus, EntityStatus, PlatformKind } from '#shared/model/canonical.js';
 
 export interface ScenarioOptions {
   seed: number;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from './args.js';
 import { UsageError, type CliContext } from './context.js';
-import { CsvFileError } from '../migration/csv-file.js';
+import { CsvFileError } from '#shared/migration/csv-file.js';
 
 /**
  * `dualtrack <command> import FILE.csv`: reads the file, validates every line (`parse` throws a

@@ -1,7 +1,7 @@
 import { SimServer, type PlatformSimulator, type SimRequest, type SimResponse, type SimulatorOptions } from './server.js';
 import { statusAt, type Scenario, type ScenarioClick, type ScenarioConversion, type ScenarioEntity } from './scenario/types.js';
-import type { ConversionStatus, EntityStatus } from '../model/canonical.js';
-import { zoneOffsetMs } from '../util/time.js';
+import type { ConversionStatus, EntityStatus } from '#shared/model/canonical.js';
+import { zoneOffsetMs } from '#shared/util/time.js';
 
 /**
  * An HTTP simulator of CAKE's classic ASMX API in JSON mode (reference/platform-apis.md §2),

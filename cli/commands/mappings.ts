@@ -1,9 +1,9 @@
 import { parseArgs } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
 import { outputFormat, writeRows } from '../output.js';
-import { importCrosswalk, parseCrosswalkCsv } from '../../migration/crosswalk-import.js';
+import { importCrosswalk, parseCrosswalkCsv } from '#shared/migration/crosswalk-import.js';
 import { runCsvImport } from '../csv-import.js';
-import { acceptSuggestions, suggestMappings } from '../../migration/matching.js';
+import { acceptSuggestions, suggestMappings } from '#shared/migration/matching.js';
 
 const USAGE = `usage: dualtrack mappings import FILE.csv
        dualtrack mappings suggest [--min-confidence X] [--accept] [--json|--csv]

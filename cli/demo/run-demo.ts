@@ -1,23 +1,23 @@
-import { parseConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { createMysqlDb } from '../db/mysql.js';
-import { dropInstall, migrate } from '../db/migrate.js';
-import { dbNames, type DbNames } from '../db/names.js';
-import type { Db } from '../db/port.js';
-import { runEvaluation } from '../alerts/run.js';
-import type { AlertMessage } from '../alerts/notify/message.js';
-import { LocalRunner } from '../pipeline/local-runner.js';
-import { localPipelineDeps } from '../pipeline/local-deps.js';
-import { generateScenario, demoScenarioOptions, smallScenarioOptions } from '../simulators/scenario/generate.js';
-import type { Scenario } from '../simulators/scenario/types.js';
-import { simulatedConfig, startSimulatedNetwork } from '../simulators/network.js';
-import { ManualClock } from '../util/clock.js';
-import { silentLogger } from '../util/logger.js';
-import { toSqlDateTime, DAY_MS } from '../util/time.js';
-import { ProgressBar, fmt } from '../cli/progress.js';
-import { fromMicros, sumMoney } from '../rules/money.js';
-import { migrationReport } from '../migration/reports.js';
-import { toTable } from '../cli/output.js';
+import { parseConfig } from '#shared/config/load.js';
+import type { Config } from '#shared/config/schema.js';
+import { createMysqlDb } from '#shared/db/mysql.js';
+import { dropInstall, migrate } from '#shared/db/migrate.js';
+import { dbNames, type DbNames } from '#shared/db/names.js';
+import type { Db } from '#shared/db/port.js';
+import { runEvaluation } from '#shared/alerts/run.js';
+import type { AlertMessage } from '#shared/alerts/notify/message.js';
+import { LocalRunner } from '#shared/pipeline/local-runner.js';
+import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
+import { generateScenario, demoScenarioOptions, smallScenarioOptions } from '../../dev/simulators/scenario/generate.js';
+import type { Scenario } from '../../dev/simulators/scenario/types.js';
+import { simulatedConfig, startSimulatedNetwork } from '../../dev/simulators/network.js';
+import { ManualClock } from '#shared/util/clock.js';
+import { silentLogger } from '#shared/util/logger.js';
+import { toSqlDateTime, DAY_MS } from '#shared/util/time.js';
+import { ProgressBar, fmt } from '../progress.js';
+import { fromMicros, sumMoney } from '#shared/rules/money.js';
+import { migrationReport } from '#shared/migration/reports.js';
+import { toTable } from '../output.js';
 
 /**
  * `npm run demo`: the whole system on local MySQL/MariaDB with simulated platforms. A network moves

@@ -1,6 +1,6 @@
 import { SimServer, type PlatformSimulator, type SimRequest, type SimResponse, type SimulatorOptions } from './server.js';
 import { statusAt, type Scenario, type ScenarioClick, type ScenarioConversion, type ScenarioEntity } from './scenario/types.js';
-import { parseLocalTime } from '../util/time.js';
+import { parseLocalTime } from '#shared/util/time.js';
 
 /**
  * An HTTP simulator of Everflow's Network API (reference/platform-apis.md §1), serving one

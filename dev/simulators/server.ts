@@ -138,7 +138,7 @@ export class SimServer {
   }
 }
 
-/** What every platform simulator (`shared/simulators/<kind>.ts`) exposes. */
+/** What every platform simulator (`dev/simulators/<kind>.ts`) exposes. */
 export interface PlatformSimulator {
   readonly kind: string;
   readonly server: SimServer;

@@ -1,8 +1,8 @@
-import { HITPATH_DEFAULT_COLUMNS } from '../config/schema.js';
-import { formatInZone } from '../util/time.js';
+import { HITPATH_DEFAULT_COLUMNS } from '#shared/config/schema.js';
+import { formatInZone } from '#shared/util/time.js';
 import { statusAt, type Scenario, type ScenarioClick, type ScenarioConversion } from './scenario/types.js';
 import { SimServer, type PlatformSimulator, type SimRequest, type SimResponse, type SimulatorOptions } from './server.js';
-import type { ConversionStatus } from '../model/canonical.js';
+import type { ConversionStatus } from '#shared/model/canonical.js';
 
 /**
  * HitPath Reporting API simulator (reference/platform-apis.md §3.3), serving

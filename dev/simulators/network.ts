@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { PlatformKind } from '../model/canonical.js';
+import type { PlatformKind } from '#shared/model/canonical.js';
 import type { Scenario } from './scenario/types.js';
 import type { PlatformSimulator } from './server.js';
 import { createEverflowSimulator } from './everflow.js';

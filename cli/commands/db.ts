@@ -1,4 +1,4 @@
-import { migrate } from '../../db/migrate.js';
+import { migrate } from '#shared/db/migrate.js';
 import { parseArgs } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
 

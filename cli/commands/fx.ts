@@ -1,6 +1,6 @@
 import { UsageError, type CliCommand } from '../context.js';
 import { runCsvImport } from '../csv-import.js';
-import { importFxRates, parseFxCsv } from '../../migration/fx.js';
+import { importFxRates, parseFxCsv } from '#shared/migration/fx.js';
 
 const USAGE = `usage: dualtrack fx import FILE.csv
 

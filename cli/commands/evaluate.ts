@@ -1,8 +1,8 @@
 import { parseArgs, instantFlag } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
-import { runEvaluation } from '../../alerts/run.js';
-import { createLocalNotifier } from '../../alerts/notify/local.js';
-import { toAlertJson, type AlertJson } from '../../alerts/types.js';
+import { runEvaluation } from '#shared/alerts/run.js';
+import { createLocalNotifier } from '#shared/alerts/notify/local.js';
+import { toAlertJson, type AlertJson } from '#shared/alerts/types.js';
 
 export const command: CliCommand = {
   name: 'evaluate',

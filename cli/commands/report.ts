@@ -1,8 +1,8 @@
 import { instantFlag, parseArgs } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
 import { outputFormat, writeRows } from '../output.js';
-import { migrationReport, reconcileReport, revenueReport, stateCounts, transitionsByDay, unmappedReport } from '../../migration/reports.js';
-import { DAY_MS } from '../../util/time.js';
+import { migrationReport, reconcileReport, revenueReport, stateCounts, transitionsByDay, unmappedReport } from '#shared/migration/reports.js';
+import { DAY_MS } from '#shared/util/time.js';
 
 const USAGE = `usage: dualtrack report migration [--at T] [--by-day] [--json|--csv]
        dualtrack report reconcile [--at T] [--days N] [--json|--csv]

@@ -1,6 +1,6 @@
 import { parseArgs } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
-import { runDemo } from '../../demo/run-demo.js';
+import { runDemo } from '../demo/run-demo.js';
 
 export const command: CliCommand = {
   name: 'demo',

@@ -1,8 +1,8 @@
 import { parseArgs, instantFlag } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
-import { ackAlert, AlertNotFoundError, listAlerts, muteAlert } from '../../alerts/store.js';
-import { alertJsonOf } from '../../alerts/store.js';
-import { toAlertJson } from '../../alerts/types.js';
+import { ackAlert, AlertNotFoundError, listAlerts, muteAlert } from '#shared/alerts/store.js';
+import { alertJsonOf } from '#shared/alerts/store.js';
+import { toAlertJson } from '#shared/alerts/types.js';
 import { formatAlertLine } from './evaluate.js';
 
 const USAGE = `usage: dualtrack alerts list [--state open|resolved|all] [--json]
