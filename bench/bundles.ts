@@ -12,7 +12,8 @@ import { build } from 'esbuild';
  * false) and reported apart: it is not loaded on cold start.
  */
 
-const ESM_REQUIRE_BANNER = "import { createRequire as __dtCreateRequire } from 'node:module'; const require = __dtCreateRequire(import.meta.url);";
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __dtCreateRequire } from 'node:module'; const require = __dtCreateRequire(import.meta.url);";
 
 export interface BundleResult {
   entry: string;
@@ -49,9 +50,20 @@ export async function measureBundles(root: string): Promise<BundleResult[]> {
           logLevel: 'silent',
         });
         const code = readFileSync(outfile);
-        results.push({ entry: `functions/${f}`, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes: statSync(`${outfile}.map`).size });
+        results.push({
+          entry: `functions/${f}`,
+          bytes: code.length,
+          gzipBytes: gzipSync(code).length,
+          mapBytes: statSync(`${outfile}.map`).size,
+        });
       } catch (e) {
-        results.push({ entry: `functions/${f}`, bytes: 0, gzipBytes: 0, mapBytes: 0, error: (e as Error).message.split('\n')[0] });
+        results.push({
+          entry: `functions/${f}`,
+          bytes: 0,
+          gzipBytes: 0,
+          mapBytes: 0,
+          error: (e as Error).message.split('\n')[0],
+        });
       }
     }
   } finally {

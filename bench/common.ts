@@ -34,10 +34,19 @@ export async function rawConnection(): Promise<mysql.Connection> {
 export const HASH_KEY_ENV = { DUALTRACK_HASH_KEY: 'bench-hash-key-not-a-secret' };
 
 /** A config with Everflow as the target and HitPath and CAKE as legacy platforms (no network calls are made). */
-export function benchConfig(prefix: string, migration: { startDate: string; cutoverDate: string }, platforms: string[] = ['everflow', 'hitpath', 'cake']): Config {
+export function benchConfig(
+  prefix: string,
+  migration: { startDate: string; cutoverDate: string },
+  platforms: string[] = ['everflow', 'hitpath', 'cake'],
+): Config {
   const all: Record<string, unknown> = {
     everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY' },
-    hitpath: { kind: 'hitpath', baseUrl: 'https://reports.example.net/api.php', apiKeyEnv: 'HITPATH_API_KEY', timezone: 'America/New_York' },
+    hitpath: {
+      kind: 'hitpath',
+      baseUrl: 'https://reports.example.net/api.php',
+      apiKeyEnv: 'HITPATH_API_KEY',
+      timezone: 'America/New_York',
+    },
     cake: { kind: 'cake', baseUrl: 'https://cake.example.net', apiKeyEnv: 'CAKE_API_KEY', timezone: 'America/Chicago' },
   };
   return parseConfig({

@@ -13,8 +13,26 @@ import { touchedGroups, upsertClicks, upsertConversions } from '#shared/db/upser
 import type { ClickRow, ConversionRow } from '#shared/model/canonical.js';
 import { systemClock } from '#shared/util/clock.js';
 import { silentLogger } from '#shared/util/logger.js';
-import { benchConfig, freshBenchDatabase, HASH_KEY_ENV, lanes, log, rawConnection, type BenchDatabase } from './common.js';
-import { clickFields, clickJson, conversionFields, conversionJson, COUNTRY_CODE_OF, fakeRowHash, USER_AGENTS, type ClickFields, type ConversionFields } from './synthetic.js';
+import {
+  benchConfig,
+  freshBenchDatabase,
+  HASH_KEY_ENV,
+  lanes,
+  log,
+  rawConnection,
+  type BenchDatabase,
+} from './common.js';
+import {
+  clickFields,
+  clickJson,
+  conversionFields,
+  conversionJson,
+  COUNTRY_CODE_OF,
+  fakeRowHash,
+  USER_AGENTS,
+  type ClickFields,
+  type ConversionFields,
+} from './synthetic.js';
 
 /**
  * Ingestion benchmark (issue "Ingestion pipeline"): the normalize stage (shared/pipeline/
@@ -48,8 +66,17 @@ export interface StreamResult {
   avgRecordsPerMessage: number;
   avgMessageBytes: number;
   pipeline: { wallMs: number; generateMs: number; rowsPerSec: number; rowsPerSecExGen: number };
-  insert: { wallMs: number; generateMs: number; rowsPerSec: number; rowsPerSecExGen: number; batchRows: number; concurrency: number };
-  loadData: { wallMs: number; generateMs: number; rowsPerSec: number; rowsPerSecExGen: number; rowsPerStatement: number } | { error: string };
+  insert: {
+    wallMs: number;
+    generateMs: number;
+    rowsPerSec: number;
+    rowsPerSecExGen: number;
+    batchRows: number;
+    concurrency: number;
+  };
+  loadData:
+    | { wallMs: number; generateMs: number; rowsPerSec: number; rowsPerSecExGen: number; rowsPerStatement: number }
+    | { error: string };
   /** Pipeline rows/s (excluding synthetic generation) ÷ INSERT rows/s (excluding generation). */
   ratioToInsert: number;
   /** Messages redelivered after a failure (as the queue would), and why they failed. */
@@ -112,7 +139,12 @@ class MessageProducer {
 
   private async finishSlice(): Promise<void> {
     if (this.sliceIndex < 0) return;
-    await this.ledger.finishFetch(this.sliceId, this.attempt, { pages: 1, records: this.sliceRecords, messages: this.seq }, new Date());
+    await this.ledger.finishFetch(
+      this.sliceId,
+      this.attempt,
+      { pages: 1, records: this.sliceRecords, messages: this.seq },
+      new Date(),
+    );
   }
   private sliceRecords = 0;
 
@@ -123,7 +155,10 @@ class MessageProducer {
     const to = new Date((START_SEC + (this.sliceIndex + 1) * this.sliceSec) * 1000).toISOString();
     this.sliceEnd = START_SEC + (this.sliceIndex + 1) * this.sliceSec;
     this.sliceId = deterministicSliceId(this.runKey, 'everflow', this.kind, from, to);
-    await this.ledger.plan([{ sliceId: this.sliceId, platform: 'everflow', stream: this.kind, from, to, backfillId: null }], new Date());
+    await this.ledger.plan(
+      [{ sliceId: this.sliceId, platform: 'everflow', stream: this.kind, from, to, backfillId: null }],
+      new Date(),
+    );
     this.attempt = await this.ledger.startFetch(this.sliceId, new Date());
     this.seq = 0;
     this.sliceRecords = 0;
@@ -150,7 +185,17 @@ class MessageProducer {
         first = this.recordAt(this.i);
         if (first.time >= this.sliceEnd) break;
       }
-      const head: Omit<NormalizeMessage, 'records'> = { kind: 'normalize', sliceId: this.sliceId, attempt: this.attempt, seq: this.seq++, platform: 'everflow', stream: this.kind as Stream, fetchedAt: this.fetchedAt, endpoint: this.kind === 'clicks' ? '/v1/networks/reporting/clicks/stream' : '/v1/networks/reporting/conversions' };
+      const head: Omit<NormalizeMessage, 'records'> = {
+        kind: 'normalize',
+        sliceId: this.sliceId,
+        attempt: this.attempt,
+        seq: this.seq++,
+        platform: 'everflow',
+        stream: this.kind as Stream,
+        fetchedAt: this.fetchedAt,
+        endpoint:
+          this.kind === 'clicks' ? '/v1/networks/reporting/clicks/stream' : '/v1/networks/reporting/conversions',
+      };
       const body = `${JSON.stringify(head).slice(0, -1)},"records":[${chunk.join(',')}]}`;
       this.sliceRecords += chunk.length;
       this.messages++;
@@ -244,7 +289,9 @@ async function runPipeline(bdb: BenchDatabase, deps: Omit<PipelineDeps, 'queue'>
   const t0 = performance.now();
   let lastLog = t0;
   await lanes(NORMALIZE_CONCURRENCY, async () => {
-    const batch = redeliver.length ? redeliver.splice(0, BATCH_MESSAGES).map((r) => r.m) : await producer.take(BATCH_MESSAGES);
+    const batch = redeliver.length
+      ? redeliver.splice(0, BATCH_MESSAGES).map((r) => r.m)
+      : await producer.take(BATCH_MESSAGES);
     if (batch.length === 0) return redeliver.length > 0;
     const b0 = performance.now();
     const r = await normalizeBatch(batch, fullDeps);
@@ -265,14 +312,28 @@ async function runPipeline(bdb: BenchDatabase, deps: Omit<PipelineDeps, 'queue'>
     if (r.poison || r.quarantined) failed.push(`poison ${r.poison}, quarantined ${r.quarantined}`);
     if (performance.now() - lastLog > 15_000) {
       lastLog = performance.now();
-      log(`  pipeline ${kind}: ${loaded.toLocaleString('en-US')} / ${n.toLocaleString('en-US')} rows, ${((loaded / (lastLog - t0)) * 1000).toFixed(0)} rows/s, load ${loadavg()[0].toFixed(1)}`);
+      log(
+        `  pipeline ${kind}: ${loaded.toLocaleString('en-US')} / ${n.toLocaleString('en-US')} rows, ${((loaded / (lastLog - t0)) * 1000).toFixed(0)} rows/s, load ${loadavg()[0].toFixed(1)}`,
+      );
     }
     return failed.length === 0;
   });
   // The producer closes the last slice once it is asked again after running dry.
   await producer.take(1);
   const wallMs = performance.now() - t0;
-  return { wallMs, generateMs: producer.generateMs, messages: producer.messages, bytes: producer.bytes, loaded, failed, retries, errorKinds, dbMs: timing.ms, dbCalls: timing.calls, normalizeMs };
+  return {
+    wallMs,
+    generateMs: producer.generateMs,
+    messages: producer.messages,
+    bytes: producer.bytes,
+    loaded,
+    failed,
+    retries,
+    errorKinds,
+    dbMs: timing.ms,
+    dbCalls: timing.calls,
+    normalizeMs,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,25 +348,108 @@ const uaHashes = USER_AGENTS.map((ua) => hmacContext(HASH_KEY_ENV.DUALTRACK_HASH
 const FETCHED = sqlTime(Math.floor(Date.now() / 1000));
 
 export const CEILING_CONVERSION_COLUMNS = [
-  'conversion_id', 'click_id', 'transaction_id', 'order_id', 'converted_at', 'clicked_at', 'affiliate_id', 'offer_id', 'advertiser_id', 'sub1', 'sub2', 'sub3', 'sub4', 'sub5',
-  'event_name', 'is_event', 'status', 'revenue', 'payout', 'sale_amount', 'currency', 'ip', 'user_agent_hash', 'country_code', 'raw', 'first_seen_at', 'updated_at', 'row_hash',
+  'conversion_id',
+  'click_id',
+  'transaction_id',
+  'order_id',
+  'converted_at',
+  'clicked_at',
+  'affiliate_id',
+  'offer_id',
+  'advertiser_id',
+  'sub1',
+  'sub2',
+  'sub3',
+  'sub4',
+  'sub5',
+  'event_name',
+  'is_event',
+  'status',
+  'revenue',
+  'payout',
+  'sale_amount',
+  'currency',
+  'ip',
+  'user_agent_hash',
+  'country_code',
+  'raw',
+  'first_seen_at',
+  'updated_at',
+  'row_hash',
 ];
-export const CEILING_CLICK_COLUMNS = ['click_id', 'clicked_at', 'affiliate_id', 'offer_id', 'advertiser_id', 'sub1', 'sub2', 'sub3', 'sub4', 'sub5', 'ip', 'user_agent_hash', 'country_code', 'is_unique'];
+export const CEILING_CLICK_COLUMNS = [
+  'click_id',
+  'clicked_at',
+  'affiliate_id',
+  'offer_id',
+  'advertiser_id',
+  'sub1',
+  'sub2',
+  'sub3',
+  'sub4',
+  'sub5',
+  'ip',
+  'user_agent_hash',
+  'country_code',
+  'is_unique',
+];
 
 /** The canonical row's values (what the pipeline stores; `raw` is the record text, the same size as its redacted copy). */
 function conversionRowValues(f: ConversionFields, i: number): (string | number | null)[] {
   return [
-    f.conversionId, f.transactionId, f.transactionId, f.orderId, sqlTime(f.convertedAt), sqlTime(f.clickedAt), String(f.affiliate), String(f.offer), String(f.advertiser),
-    f.sub1, f.sub2, null, null, null, f.isEvent ? 'Upsell' : null, f.isEvent ? 1 : 0, f.status, f.revenue, f.payout, f.saleAmount, 'USD', f.ip, uaHashes[f.ua],
-    COUNTRY_CODE_OF[f.country], conversionJson(f), FETCHED, FETCHED, fakeRowHash(i),
+    f.conversionId,
+    f.transactionId,
+    f.transactionId,
+    f.orderId,
+    sqlTime(f.convertedAt),
+    sqlTime(f.clickedAt),
+    String(f.affiliate),
+    String(f.offer),
+    String(f.advertiser),
+    f.sub1,
+    f.sub2,
+    null,
+    null,
+    null,
+    f.isEvent ? 'Upsell' : null,
+    f.isEvent ? 1 : 0,
+    f.status,
+    f.revenue,
+    f.payout,
+    f.saleAmount,
+    'USD',
+    f.ip,
+    uaHashes[f.ua],
+    COUNTRY_CODE_OF[f.country],
+    conversionJson(f),
+    FETCHED,
+    FETCHED,
+    fakeRowHash(i),
   ];
 }
 function clickRowValues(f: ClickFields): (string | number | null)[] {
-  return [f.clickId, sqlTime(f.clickedAt), String(f.affiliate), String(f.offer), String(f.advertiser), f.sub1, f.sub2, null, null, null, f.ip, uaHashes[f.ua], COUNTRY_CODE_OF[f.country], f.isUnique ? 1 : 0];
+  return [
+    f.clickId,
+    sqlTime(f.clickedAt),
+    String(f.affiliate),
+    String(f.offer),
+    String(f.advertiser),
+    f.sub1,
+    f.sub2,
+    null,
+    null,
+    null,
+    f.ip,
+    uaHashes[f.ua],
+    COUNTRY_CODE_OF[f.country],
+    f.isUnique ? 1 : 0,
+  ];
 }
 
 function rowValues(kind: Kind, i: number, n: number): (string | number | null)[] {
-  return kind === 'conversions' ? conversionRowValues(conversionFields(i, n, START_SEC, DAYS), i) : clickRowValues(clickFields(i, n, START_SEC, DAYS));
+  return kind === 'conversions'
+    ? conversionRowValues(conversionFields(i, n, START_SEC, DAYS), i)
+    : clickRowValues(clickFields(i, n, START_SEC, DAYS));
 }
 
 async function ceilingTable(kind: Kind, ceilingDb: string, source: string): Promise<string> {
@@ -413,7 +557,14 @@ export async function runIngestBench(sizes: { conversions: number; clicks: numbe
   const localInfile = await ensureLocalInfile();
   const bdb = await freshBenchDatabase(['everflow', 'hitpath', 'cake']);
   const config = benchConfig(bdb.names.prefix, { startDate: '2026-10-01', cutoverDate: '2026-10-20' });
-  const deps = localPipelineDeps({ config, db: bdb.db, names: bdb.names, env: HASH_KEY_ENV, clock: systemClock, logger: silentLogger });
+  const deps = localPipelineDeps({
+    config,
+    db: bdb.db,
+    names: bdb.names,
+    env: HASH_KEY_ENV,
+    clock: systemClock,
+    logger: silentLogger,
+  });
   const ceilingDb = `${bdb.names.prefix}_ceiling`;
   const streams: StreamResult[] = [];
   try {
@@ -426,7 +577,9 @@ export async function runIngestBench(sizes: { conversions: number; clicks: numbe
       const batchRows = kind === 'conversions' ? 2_000 : 5_000;
       const source = bdb.names.platform('everflow');
 
-      log(`${kind}: ceiling 1/2, multi-row INSERT of ${n.toLocaleString('en-US')} rows (${batchRows} rows a statement, ${NORMALIZE_CONCURRENCY} connections)`);
+      log(
+        `${kind}: ceiling 1/2, multi-row INSERT of ${n.toLocaleString('en-US')} rows (${batchRows} rows a statement, ${NORMALIZE_CONCURRENCY} connections)`,
+      );
       let table = await ceilingTable(kind, ceilingDb, source);
       const ins = await runInsertCeiling(kind, n, table, batchRows, NORMALIZE_CONCURRENCY);
       log(`  ${rate(n, ins.wallMs).toFixed(0)} rows/s`);
@@ -436,7 +589,12 @@ export async function runIngestBench(sizes: { conversions: number; clicks: numbe
       let ld: StreamResult['loadData'];
       try {
         const r = await runLoadDataCeiling(kind, n, table, 100_000);
-        ld = { ...r, rowsPerSec: rate(n, r.wallMs), rowsPerSecExGen: rate(n, r.wallMs - r.generateMs), rowsPerStatement: 100_000 };
+        ld = {
+          ...r,
+          rowsPerSec: rate(n, r.wallMs),
+          rowsPerSecExGen: rate(n, r.wallMs - r.generateMs),
+          rowsPerStatement: 100_000,
+        };
         log(`  ${ld.rowsPerSec.toFixed(0)} rows/s`);
       } catch (e) {
         ld = { error: (e as Error).message };
@@ -453,14 +611,22 @@ export async function runIngestBench(sizes: { conversions: number; clicks: numbe
       const checks: string[] = [];
       if (p.failed.length) checks.push(`FAILED messages: ${p.failed.slice(0, 3).join(' | ')}`);
       const [cnt] = await bdb.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${source}.${kind}`);
-      checks.push(`${kind} rows in the table: ${Number(cnt.n).toLocaleString('en-US')} (expected ${n.toLocaleString('en-US')})`);
+      checks.push(
+        `${kind} rows in the table: ${Number(cnt.n).toLocaleString('en-US')} (expected ${n.toLocaleString('en-US')})`,
+      );
       const slices = await bdb.db.query<{ status: string; k: number; loaded: string }>(
         `SELECT status, COUNT(*) AS k, SUM(rows_loaded) AS loaded FROM ${bdb.names.core}.fetch_slices WHERE stream = :s GROUP BY status`,
         { s: kind },
       );
-      checks.push(`ledger slices: ${slices.map((s) => `${s.k} ${s.status} (${Number(s.loaded).toLocaleString('en-US')} rows)`).join(', ')}`);
-      const [roll] = await bdb.db.query<{ total: string }>(`SELECT SUM(${kind === 'clicks' ? 'clicks' : 'conversions + events'}) AS total FROM ${source}.hourly_rollups`);
-      checks.push(`hourly_rollups ${kind === 'clicks' ? 'clicks' : 'conversions + events'}: ${Number(roll.total ?? 0).toLocaleString('en-US')}${kind === 'conversions' ? ' (rejected/invalid are not counted)' : ''}`);
+      checks.push(
+        `ledger slices: ${slices.map((s) => `${s.k} ${s.status} (${Number(s.loaded).toLocaleString('en-US')} rows)`).join(', ')}`,
+      );
+      const [roll] = await bdb.db.query<{ total: string }>(
+        `SELECT SUM(${kind === 'clicks' ? 'clicks' : 'conversions + events'}) AS total FROM ${source}.hourly_rollups`,
+      );
+      checks.push(
+        `hourly_rollups ${kind === 'clicks' ? 'clicks' : 'conversions + events'}: ${Number(roll.total ?? 0).toLocaleString('en-US')}${kind === 'conversions' ? ' (rejected/invalid are not counted)' : ''}`,
+      );
       const insRate = rate(n, ins.wallMs - ins.generateMs);
       const pipeRate = rate(n, p.wallMs - p.generateMs);
       log(`  ${rate(n, p.wallMs).toFixed(0)} rows/s wall, ${pipeRate.toFixed(0)} excluding generation`);
@@ -470,13 +636,28 @@ export async function runIngestBench(sizes: { conversions: number; clicks: numbe
         messages: p.messages,
         avgRecordsPerMessage: n / p.messages,
         avgMessageBytes: p.bytes / p.messages,
-        pipeline: { wallMs: p.wallMs, generateMs: p.generateMs, rowsPerSec: rate(n, p.wallMs), rowsPerSecExGen: pipeRate },
-        insert: { ...ins, rowsPerSec: rate(n, ins.wallMs), rowsPerSecExGen: insRate, batchRows, concurrency: NORMALIZE_CONCURRENCY },
+        pipeline: {
+          wallMs: p.wallMs,
+          generateMs: p.generateMs,
+          rowsPerSec: rate(n, p.wallMs),
+          rowsPerSecExGen: pipeRate,
+        },
+        insert: {
+          ...ins,
+          rowsPerSec: rate(n, ins.wallMs),
+          rowsPerSecExGen: insRate,
+          batchRows,
+          concurrency: NORMALIZE_CONCURRENCY,
+        },
         loadData: ld,
         ratioToInsert: pipeRate / insRate,
         retries: p.retries,
         errorKinds: p.errorKinds,
-        breakdownMs: { ...p.dbMs, 'JS (parse, validate, map, build SQL, hash)': p.normalizeMs - Object.values(p.dbMs).reduce((a, b) => a + b, 0) },
+        breakdownMs: {
+          ...p.dbMs,
+          'JS (parse, validate, map, build SQL, hash)':
+            p.normalizeMs - Object.values(p.dbMs).reduce((a, b) => a + b, 0),
+        },
         dbCalls: p.dbCalls,
         cpu: cpuProfile(kind, deps, Math.min(n, 20_000)),
         checks,
@@ -509,7 +690,12 @@ export interface CpuProfile {
 export function cpuProfile(kind: Kind, deps: Omit<PipelineDeps, 'queue'>, n: number): CpuProfile {
   const connector = deps.connectors.everflow;
   const records: string[] = [];
-  for (let i = 0; i < n; i++) records.push(kind === 'conversions' ? conversionJson(conversionFields(i, n, START_SEC, DAYS)) : clickJson(clickFields(i, n, START_SEC, DAYS)));
+  for (let i = 0; i < n; i++)
+    records.push(
+      kind === 'conversions'
+        ? conversionJson(conversionFields(i, n, START_SEC, DAYS))
+        : clickJson(clickFields(i, n, START_SEC, DAYS)),
+    );
   const per = (ms: number) => (ms * 1000) / n;
   const body = `{"kind":"normalize","records":[${records.join(',')}]}`;
   let t = performance.now();
@@ -539,7 +725,10 @@ export function cpuProfile(kind: Kind, deps: Omit<PipelineDeps, 'queue'>, n: num
   else void upsertClicks(sink, 'x', rows as ClickRow[]);
   const sqlMs = performance.now() - t;
   t = performance.now();
-  touchedGroups(rows as { affiliate_id: string; offer_id: string; converted_at?: string; clicked_at?: string }[], (r: { converted_at?: string; clicked_at?: string }) => (r.converted_at ?? r.clicked_at)!);
+  touchedGroups(
+    rows as { affiliate_id: string; offer_id: string; converted_at?: string; clicked_at?: string }[],
+    (r: { converted_at?: string; clicked_at?: string }) => (r.converted_at ?? r.clicked_at)!,
+  );
   const groupsMs = performance.now() - t;
   const total = parseMs + normalizeMs + sqlMs + groupsMs;
   return {

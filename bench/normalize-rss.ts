@@ -28,7 +28,10 @@ const baselineKb = process.resourceUsage().maxRSS;
 const names = dbNames(prefix);
 const db = createMysqlDb(DATABASE_URL);
 const config = benchConfig(prefix, { startDate: '2026-10-01', cutoverDate: '2026-10-20' });
-const deps = { ...localPipelineDeps({ config, db, names, env: HASH_KEY_ENV, clock: systemClock, logger: silentLogger }), queue: { send: async () => undefined } } as unknown as PipelineDeps;
+const deps = {
+  ...localPipelineDeps({ config, db, names, env: HASH_KEY_ENV, clock: systemClock, logger: silentLogger }),
+  queue: { send: async () => undefined },
+} as unknown as PipelineDeps;
 const ledger = new Ledger(db, names);
 const from = '2026-12-01T00:00:00.000Z';
 const to = '2026-12-02T00:00:00.000Z';
@@ -44,14 +47,26 @@ for (let m = 0; m < count; m++) {
   const chunk: string[] = [];
   let bytes = 0;
   for (;;) {
-    const json = stream === 'conversions' ? conversionJson(conversionFields(i, 20_000_000, Date.UTC(2026, 11, 1) / 1000, 1)) : clickJson(clickFields(i, 20_000_000, Date.UTC(2026, 11, 1) / 1000, 1));
+    const json =
+      stream === 'conversions'
+        ? conversionJson(conversionFields(i, 20_000_000, Date.UTC(2026, 11, 1) / 1000, 1))
+        : clickJson(clickFields(i, 20_000_000, Date.UTC(2026, 11, 1) / 1000, 1));
     const size = Buffer.byteLength(json) + 1;
     if (chunk.length > 0 && (bytes + size > MAX_BYTES || chunk.length >= MAX_RECORDS)) break;
     chunk.push(json);
     bytes += size;
     i++;
   }
-  const head = { kind: 'normalize', sliceId, attempt, seq: m, platform: 'everflow', stream, fetchedAt: new Date().toISOString(), endpoint: 'bench' };
+  const head = {
+    kind: 'normalize',
+    sliceId,
+    attempt,
+    seq: m,
+    platform: 'everflow',
+    stream,
+    fetchedAt: new Date().toISOString(),
+    endpoint: 'bench',
+  };
   messages.push({ messageId: `m${m}`, body: `${JSON.stringify(head).slice(0, -1)},"records":[${chunk.join(',')}]}` });
   records.push(chunk.length);
 }
@@ -60,5 +75,16 @@ const r = await normalizeBatch(messages, deps);
 const peakKb = process.resourceUsage().maxRSS;
 await db.close();
 process.stdout.write(
-  JSON.stringify({ stream, messages: count, recordsPerMessage: records, messageBytes: messages.map((m) => Buffer.byteLength(m.body)), baselineKb, beforeKb, peakKb, loaded: r.loaded, failed: r.failedIds.length, errors: r.errors }) + '\n',
+  JSON.stringify({
+    stream,
+    messages: count,
+    recordsPerMessage: records,
+    messageBytes: messages.map((m) => Buffer.byteLength(m.body)),
+    baselineKb,
+    beforeKb,
+    peakKb,
+    loaded: r.loaded,
+    failed: r.failedIds.length,
+    errors: r.errors,
+  }) + '\n',
 );

@@ -79,8 +79,15 @@ function generate(targetClicks: number): Generated {
     }
   }
   const scale = targetClicks / z;
-  const lines = { rollups: { hitpath: [], cake: [], everflow: [] } as Record<P, string[]>, conversions: { hitpath: [], cake: [], everflow: [] } as Record<P, string[]> };
-  const out: Generated = { rollups: { hitpath: [], cake: [], everflow: [] }, conversions: { hitpath: [], cake: [], everflow: [] }, counts: { rollups: 0, conversions: 0, clicks: 0 } };
+  const lines = {
+    rollups: { hitpath: [], cake: [], everflow: [] } as Record<P, string[]>,
+    conversions: { hitpath: [], cake: [], everflow: [] } as Record<P, string[]>,
+  };
+  const out: Generated = {
+    rollups: { hitpath: [], cake: [], everflow: [] },
+    conversions: { hitpath: [], cake: [], everflow: [] },
+    counts: { rollups: 0, conversions: 0, clicks: 0 },
+  };
   const flush = (kind: 'rollups' | 'conversions', p: P, force = false) => {
     const l = lines[kind][p];
     if (l.length >= 5_000 || (force && l.length)) {
@@ -122,8 +129,10 @@ function generate(targetClicks: number): Generated {
             let ip = `${10 + (h32(1, i) >>> 28)}.${(h32(2, i) >>> 8) & 255}.${h32(3, i) & 255}.${(h32(4, i) >>> 16) & 255}`;
             let convAt = at;
             const d = rand();
-            if (p === 'everflow' && recentLegacy.length > 0 && d < 0.003) order = recentLegacy[Math.floor(rand() * recentLegacy.length)].order;
-            else if (recentOwn[p].length > 0 && d < 0.004) order = recentOwn[p][Math.floor(rand() * recentOwn[p].length)];
+            if (p === 'everflow' && recentLegacy.length > 0 && d < 0.003)
+              order = recentLegacy[Math.floor(rand() * recentLegacy.length)].order;
+            else if (recentOwn[p].length > 0 && d < 0.004)
+              order = recentOwn[p][Math.floor(rand() * recentOwn[p].length)];
             else if (p === 'everflow' && recentLegacy.length > 0 && d < 0.005) {
               const src = recentLegacy[recentLegacy.length - 1];
               ip = src.ip;
@@ -140,8 +149,30 @@ function generate(targetClicks: number): Generated {
             // conversion_id, click_id, transaction_id, order_id, converted_at, clicked_at, affiliate_id, offer_id, advertiser_id, sub1, sub2,
             // event_name, is_event, status, revenue, payout, currency, ip, user_agent_hash, country_code, first_seen_at, updated_at
             lines.conversions[p].push(
-              [hex32(700, i), clickId, clickId, order, sqlTime(convAt), sqlTime(convAt - 600_000), affId(p, a), offerId(p, o), String(1 + (o % 20)), `s1-${h32(9, i) % 100_000}`, sub2,
-                '\\N', 0, status, `${(rev / 100).toFixed(2)}`, `${(pay / 100).toFixed(2)}`, 'USD', ip, hex32(800, h32(10, i) % 24) + hex32(900, h32(10, i) % 24), 'US', sqlTime(convAt + 3_600_000), sqlTime(convAt + 3_600_000)].join('\t'),
+              [
+                hex32(700, i),
+                clickId,
+                clickId,
+                order,
+                sqlTime(convAt),
+                sqlTime(convAt - 600_000),
+                affId(p, a),
+                offerId(p, o),
+                String(1 + (o % 20)),
+                `s1-${h32(9, i) % 100_000}`,
+                sub2,
+                '\\N',
+                0,
+                status,
+                `${(rev / 100).toFixed(2)}`,
+                `${(pay / 100).toFixed(2)}`,
+                'USD',
+                ip,
+                hex32(800, h32(10, i) % 24) + hex32(900, h32(10, i) % 24),
+                'US',
+                sqlTime(convAt + 3_600_000),
+                sqlTime(convAt + 3_600_000),
+              ].join('\t'),
             );
             flush('conversions', p);
             out.counts.conversions++;
@@ -152,7 +183,19 @@ function generate(targetClicks: number): Generated {
             }
           }
           // hour, affiliate_id, offer_id, clicks, unique_clicks, conversions, events, revenue, payout
-          lines.rollups[p].push([sqlTime(hourMs).slice(0, 19), affId(p, a), offerId(p, o), clicks, Math.round(clicks * 0.9), counted, 0, (revenue / 100).toFixed(2), (payout / 100).toFixed(2)].join('\t'));
+          lines.rollups[p].push(
+            [
+              sqlTime(hourMs).slice(0, 19),
+              affId(p, a),
+              offerId(p, o),
+              clicks,
+              Math.round(clicks * 0.9),
+              counted,
+              0,
+              (revenue / 100).toFixed(2),
+              (payout / 100).toFixed(2),
+            ].join('\t'),
+          );
           flush('rollups', p);
           out.counts.rollups++;
         }
@@ -183,7 +226,9 @@ export async function runRulesSize(clicks: number): Promise<RuleSizeResult> {
   const { bdb, config, at, counts } = await loadRulesData(clicks);
   try {
     const generateSeconds = (performance.now() - g0) / 1000;
-    log(`  ${counts.rollups.toLocaleString('en-US')} rollup rows, ${counts.conversions.toLocaleString('en-US')} conversions, ${counts.clicks.toLocaleString('en-US')} clicks in rollups (${generateSeconds.toFixed(0)} s); evaluating`);
+    log(
+      `  ${counts.rollups.toLocaleString('en-US')} rollup rows, ${counts.conversions.toLocaleString('en-US')} conversions, ${counts.clicks.toLocaleString('en-US')} clicks in rollups (${generateSeconds.toFixed(0)} s); evaluating`,
+    );
     const evaluations: number[] = [];
     let findings: Record<string, number> = {};
     for (let run = 0; run < 2; run++) {
@@ -200,7 +245,16 @@ export async function runRulesSize(clicks: number): Promise<RuleSizeResult> {
       perRule[rule.id] = (performance.now() - t0) / 1000;
     }
     log(`  evaluate: ${evaluations.map((s) => s.toFixed(2)).join(' s, ')} s`);
-    return { clicks: counts.clicks, rollupRows: counts.rollups, conversionRows: counts.conversions, generateSeconds, evaluations, perRule, findings, loadAvg: loadavg()[0] };
+    return {
+      clicks: counts.clicks,
+      rollupRows: counts.rollups,
+      conversionRows: counts.conversions,
+      generateSeconds,
+      evaluations,
+      perRule,
+      findings,
+      loadAvg: loadavg()[0],
+    };
   } finally {
     if (!process.env.BENCH_KEEP_DB) await bdb.drop();
     else await bdb.db.close();
@@ -211,7 +265,11 @@ export async function runRulesSize(clicks: number): Promise<RuleSizeResult> {
 export async function loadRulesData(clicks: number) {
   const bdb = await freshBenchDatabase([...PLATFORMS]);
   const at = new Date(START_MS + RULE_DAYS * 24 * HOUR);
-  const config = benchConfig(bdb.names.prefix, { startDate: '2026-10-01', cutoverDate: '2026-10-25' }, ['hitpath', 'cake', 'everflow']);
+  const config = benchConfig(bdb.names.prefix, { startDate: '2026-10-01', cutoverDate: '2026-10-25' }, [
+    'hitpath',
+    'cake',
+    'everflow',
+  ]);
   try {
     log(`rules ${clicks.toLocaleString('en-US')} clicks: generating`);
     const data = generate(clicks);
@@ -228,17 +286,37 @@ export async function loadRulesData(clicks: number) {
           infileStreamFactory: () => Readable.from(data.conversions[p]),
         } as never);
         const ents = (n: number, id: (k: number) => string, label: string) =>
-          Array.from({ length: n }, (_, k) => `(${conn.escape(id(k + 1))}, ${conn.escape(`${label} ${k + 1}`)}, 'active', '2026-10-01 00:00:00')`).join(',');
-        await conn.query(`INSERT INTO ${db}.affiliates (id, name, status, updated_at) VALUES ${ents(AFF, (a) => affId(p, a), 'Affiliate')}`);
-        await conn.query(`INSERT INTO ${db}.offers (id, name, status, updated_at) VALUES ${ents(OFFERS, (o) => offerId(p, o), 'Offer')}`);
+          Array.from(
+            { length: n },
+            (_, k) =>
+              `(${conn.escape(id(k + 1))}, ${conn.escape(`${label} ${k + 1}`)}, 'active', '2026-10-01 00:00:00')`,
+          ).join(',');
+        await conn.query(
+          `INSERT INTO ${db}.affiliates (id, name, status, updated_at) VALUES ${ents(AFF, (a) => affId(p, a), 'Affiliate')}`,
+        );
+        await conn.query(
+          `INSERT INTO ${db}.offers (id, name, status, updated_at) VALUES ${ents(OFFERS, (o) => offerId(p, o), 'Offer')}`,
+        );
         const map: string[] = [];
-        for (let a = 1; a <= AFF; a++) if (h32(13, a) % 20 !== 0) map.push(`('affiliate', '${p}', '${affId(p, a)}', 'aff-${a}', 'imported', '2026-10-01 00:00:00')`);
-        for (let o = 1; o <= OFFERS; o++) map.push(`('offer', '${p}', '${offerId(p, o)}', 'off-${o}', 'imported', '2026-10-01 00:00:00')`);
-        await conn.query(`INSERT INTO ${bdb.names.core}.entity_map (entity_type, platform, platform_id, canonical_key, source, updated_at) VALUES ${map.join(',')}`);
+        for (let a = 1; a <= AFF; a++)
+          if (h32(13, a) % 20 !== 0)
+            map.push(`('affiliate', '${p}', '${affId(p, a)}', 'aff-${a}', 'imported', '2026-10-01 00:00:00')`);
+        for (let o = 1; o <= OFFERS; o++)
+          map.push(`('offer', '${p}', '${offerId(p, o)}', 'off-${o}', 'imported', '2026-10-01 00:00:00')`);
+        await conn.query(
+          `INSERT INTO ${bdb.names.core}.entity_map (entity_type, platform, platform_id, canonical_key, source, updated_at) VALUES ${map.join(',')}`,
+        );
       }
-      const plan = Array.from({ length: AFF }, (_, k) => `('aff-${k + 1}', ${1 + (k % 3)}, '${['2026-10-08', '2026-10-15', '2026-10-22'][k % 3]}', ${(1000 - k).toFixed(2)}, 'auto', '2026-10-01 00:00:00')`);
-      await conn.query(`INSERT INTO ${bdb.names.core}.migration_plan (canonical_key, tier, due_date, legacy_revenue, source, updated_at) VALUES ${plan.join(',')}`);
-      for (const p of PLATFORMS) await conn.query(`ANALYZE TABLE ${bdb.names.platform(p)}.conversions, ${bdb.names.platform(p)}.hourly_rollups`);
+      const plan = Array.from(
+        { length: AFF },
+        (_, k) =>
+          `('aff-${k + 1}', ${1 + (k % 3)}, '${['2026-10-08', '2026-10-15', '2026-10-22'][k % 3]}', ${(1000 - k).toFixed(2)}, 'auto', '2026-10-01 00:00:00')`,
+      );
+      await conn.query(
+        `INSERT INTO ${bdb.names.core}.migration_plan (canonical_key, tier, due_date, legacy_revenue, source, updated_at) VALUES ${plan.join(',')}`,
+      );
+      for (const p of PLATFORMS)
+        await conn.query(`ANALYZE TABLE ${bdb.names.platform(p)}.conversions, ${bdb.names.platform(p)}.hourly_rollups`);
     } finally {
       await conn.end();
     }

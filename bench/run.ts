@@ -25,7 +25,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',') ?? ['ingest', 'rss', 'bundles', 'rules'];
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',') ?? ['ingest', 'rss', 'bundles', 'rules'];
 const div = quick ? 10 : 1;
 const envInt = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 
@@ -45,7 +48,17 @@ export interface BenchReport {
   command: string;
   date: string;
   finishedAt: string;
-  machine: { cores: number; cpuModel: string; ramGb: number; mariadb: string; node: string; bufferPoolMb: number; flushAtCommit: string; loadAvgStart: number[]; loadAvgEnd: number[] };
+  machine: {
+    cores: number;
+    cpuModel: string;
+    ramGb: number;
+    mariadb: string;
+    node: string;
+    bufferPoolMb: number;
+    flushAtCommit: string;
+    loadAvgStart: number[];
+    loadAvgEnd: number[];
+  };
   quick: boolean;
   ingest?: IngestResult;
   rss?: RssResult[];
@@ -58,7 +71,9 @@ export interface BenchReport {
 
 async function machine(): Promise<BenchReport['machine']> {
   const conn = await rawConnection();
-  const [v] = (await conn.query('SELECT VERSION() AS v, @@innodb_buffer_pool_size AS bp, @@innodb_flush_log_at_trx_commit AS f')) as unknown as [{ v: string; bp: string; f: string }[]];
+  const [v] = (await conn.query(
+    'SELECT VERSION() AS v, @@innodb_buffer_pool_size AS bp, @@innodb_flush_log_at_trx_commit AS f',
+  )) as unknown as [{ v: string; bp: string; f: string }[]];
   await conn.end();
   return {
     cores: cpus().length,
@@ -77,14 +92,30 @@ async function runRss(): Promise<RssResult[]> {
   const bdb = await freshBenchDatabase(['everflow', 'hitpath', 'cake'], 2);
   const out: RssResult[] = [];
   try {
-    for (const [stream, messages] of [['conversions', 1], ['clicks', 1], ['conversions', 10], ['clicks', 10]] as const) {
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(here, 'normalize-rss.ts')], {
-        cwd: root,
-        env: { ...process.env, BENCH_PREFIX: bdb.names.prefix, BENCH_STREAM: stream, BENCH_MESSAGES: String(messages) },
-        maxBuffer: 10_000_000,
-      });
+    for (const [stream, messages] of [
+      ['conversions', 1],
+      ['clicks', 1],
+      ['conversions', 10],
+      ['clicks', 10],
+    ] as const) {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', join(here, 'normalize-rss.ts')],
+        {
+          cwd: root,
+          env: {
+            ...process.env,
+            BENCH_PREFIX: bdb.names.prefix,
+            BENCH_STREAM: stream,
+            BENCH_MESSAGES: String(messages),
+          },
+          maxBuffer: 10_000_000,
+        },
+      );
       const r = JSON.parse(stdout.trim().split('\n').pop()!) as RssResult;
-      log(`rss ${stream} × ${messages}: peak ${(r.peakKb / 1024).toFixed(0)} MB (baseline ${(r.baselineKb / 1024).toFixed(0)} MB)`);
+      log(
+        `rss ${stream} × ${messages}: peak ${(r.peakKb / 1024).toFixed(0)} MB (baseline ${(r.baselineKb / 1024).toFixed(0)} MB)`,
+      );
       out.push(r);
     }
   } finally {
@@ -94,16 +125,28 @@ async function runRss(): Promise<RssResult[]> {
 }
 
 // With --only, the sections not re-run are kept from the previous bench/results.json (their own dates stay in it).
-const previous: Partial<BenchReport> = args.some((a) => a.startsWith('--only=')) && existsSync(join(here, 'results.json')) ? JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')) : {};
+const previous: Partial<BenchReport> =
+  args.some((a) => a.startsWith('--only=')) && existsSync(join(here, 'results.json'))
+    ? JSON.parse(readFileSync(join(here, 'results.json'), 'utf8'))
+    : {};
 const report: BenchReport = {
   ...previous,
-  command: `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v} `).join('')}npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+  command: `${Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_'))
+    .map(([k, v]) => `${k}=${v} `)
+    .join('')}npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
   date: new Date().toISOString(),
   finishedAt: '',
   machine: await machine(),
   quick,
   notes: [],
-  runs: [...(previous.runs ?? (previous.command ? [{ command: previous.command, date: previous.date!, sections: ['bundles', 'rss', 'ingest', 'rules'] }] : [])), { command: '', date: new Date().toISOString(), sections: only }],
+  runs: [
+    ...(previous.runs ??
+      (previous.command
+        ? [{ command: previous.command, date: previous.date!, sections: ['bundles', 'rss', 'ingest', 'rules'] }]
+        : [])),
+    { command: '', date: new Date().toISOString(), sections: only },
+  ],
 };
 report.runs![report.runs!.length - 1].command = report.command;
 
@@ -124,11 +167,16 @@ if (only.includes('rss')) {
   write();
 }
 if (only.includes('ingest')) {
-  report.ingest = await runIngestBench({ conversions: envInt('BENCH_CONVERSIONS', 1_000_000 / div), clicks: envInt('BENCH_CLICKS', 5_000_000 / div) });
+  report.ingest = await runIngestBench({
+    conversions: envInt('BENCH_CONVERSIONS', 1_000_000 / div),
+    clicks: envInt('BENCH_CLICKS', 5_000_000 / div),
+  });
   write();
 }
 if (only.includes('rules')) {
-  const sizes = process.env.BENCH_RULE_CLICKS ? process.env.BENCH_RULE_CLICKS.split(',').map(Number) : [1_000_000, 4_000_000, 16_000_000].map((n) => n / div);
+  const sizes = process.env.BENCH_RULE_CLICKS
+    ? process.env.BENCH_RULE_CLICKS.split(',').map(Number)
+    : [1_000_000, 4_000_000, 16_000_000].map((n) => n / div);
   report.rules = [];
   for (const n of sizes) {
     report.rules.push(await runRulesSize(n));

@@ -48,9 +48,31 @@ const COUNTRIES = ['United States', 'Canada', 'United Kingdom', 'Germany', 'Fran
 const COUNTRY_CODES = ['US', 'CA', 'GB', 'DE', 'FR', 'AU', 'BR', 'MX'];
 export const USER_AGENTS = Array.from(
   { length: 24 },
-  (_, k) => `Mozilla/5.0 (${['iPhone; CPU iPhone OS 17_5 like Mac OS X', 'Windows NT 10.0; Win64; x64', 'Linux; Android 14; Pixel 8', 'Macintosh; Intel Mac OS X 14_5'][k % 4]}) AppleWebKit/605.1.${k} (KHTML, like Gecko) Version/17.${k % 6} Safari/604.1`,
+  (_, k) =>
+    `Mozilla/5.0 (${['iPhone; CPU iPhone OS 17_5 like Mac OS X', 'Windows NT 10.0; Win64; x64', 'Linux; Android 14; Pixel 8', 'Macintosh; Intel Mac OS X 14_5'][k % 4]}) AppleWebKit/605.1.${k} (KHTML, like Gecko) Version/17.${k % 6} Safari/604.1`,
 );
-const STATUSES = ['approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'pending', 'pending', 'rejected'];
+const STATUSES = [
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'approved',
+  'pending',
+  'pending',
+  'rejected',
+];
 
 /** The fields both renderers (raw record, canonical row) derive from. */
 export interface ConversionFields {

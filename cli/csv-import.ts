@@ -17,19 +17,26 @@ export async function runCsvImport<T>(
   load: (entries: T[], file: string) => Promise<{ inserted: number; updated: number; unchanged: number }>,
 ): Promise<number> {
   const args = parseArgs(argv, {});
-  if (args.positionals.length !== 1) throw new UsageError(args.positionals.length ? `unexpected argument "${args.positionals[1]}"` : 'import needs FILE.csv');
+  if (args.positionals.length !== 1)
+    throw new UsageError(
+      args.positionals.length ? `unexpected argument "${args.positionals[1]}"` : 'import needs FILE.csv',
+    );
   const file = args.positionals[0];
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    ctx.stderr.write(`dualtrack ${command}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    ctx.stderr.write(
+      `dualtrack ${command}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
+    );
     return 1;
   }
   try {
     const entries = parse(text, file);
     const r = await load(entries, file);
-    ctx.stdout.write(`${file}: ${entries.length} ${what}: ${r.inserted} added, ${r.updated} changed, ${r.unchanged} unchanged\n`);
+    ctx.stdout.write(
+      `${file}: ${entries.length} ${what}: ${r.inserted} added, ${r.updated} changed, ${r.unchanged} unchanged\n`,
+    );
     return 0;
   } catch (e) {
     if (e instanceof CsvFileError) {

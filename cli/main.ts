@@ -24,7 +24,10 @@ Run \`dualtrack <command> --help\` for a command's flags. The database is DATABA
 (default mysql://root@127.0.0.1:3306); times are ISO-8601 with a zone (2026-10-12T00:00:00Z).
 `;
 
-export async function main(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv } = process): Promise<number> {
+export async function main(
+  argv: string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv } = process,
+): Promise<number> {
   const rest: string[] = [];
   let configPath: string | undefined;
   let verbose = false;
@@ -72,7 +75,9 @@ export async function main(argv: string[], io: { stdout: NodeJS.WritableStream; 
     const err = e as Error & { code?: string; cause?: { code?: string } };
     const code = err.code ?? err.cause?.code;
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ER_ACCESS_DENIED_ERROR') {
-      io.stderr.write(`dualtrack ${name}: cannot reach the database at DATABASE_URL (${code}). Start MySQL 8 or MariaDB, or set DATABASE_URL=mysql://user:pass@host:3306\n`);
+      io.stderr.write(
+        `dualtrack ${name}: cannot reach the database at DATABASE_URL (${code}). Start MySQL 8 or MariaDB, or set DATABASE_URL=mysql://user:pass@host:3306\n`,
+      );
       return 1;
     }
     io.stderr.write(`dualtrack ${name}: ${err.message}\n`);

@@ -32,7 +32,7 @@ export function flatten(row: Obj, prefix = '', out: Obj = {}): Obj {
 export function columnsOf(rows: readonly Obj[]): string[] {
   const cols: string[] = [];
   const seen = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) (seen.add(k), cols.push(k));
+  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) seen.add(k), cols.push(k);
   return cols;
 }
 
@@ -61,18 +61,36 @@ export function toJsonLines(rows: readonly Obj[]): string {
 export function toTable(rows: readonly Obj[], columns?: string[]): string {
   const shown = rows.map((r) =>
     Object.fromEntries(
-      Object.entries(r).map(([k, v]) => [k, v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v as Obj).map(([p, x]) => `${p} ${cell(x)}`).join(' / ') : v]),
+      Object.entries(r).map(([k, v]) => [
+        k,
+        v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? Object.entries(v as Obj)
+              .map(([p, x]) => `${p} ${cell(x)}`)
+              .join(' / ')
+          : v,
+      ]),
     ),
   );
   const cols = columns ?? columnsOf(shown);
   const text = shown.map((r) => cols.map((c) => (r[c] === null || r[c] === undefined ? '-' : String(r[c]))));
   const width = cols.map((c, i) => Math.max(c.length, ...text.map((t) => t[i].length)));
-  const numeric = cols.map((_, i) => text.length > 0 && text.every((t) => t[i] === '-' || /^-?\d+(\.\d+)?(e-?\d+)?$/.test(t[i])));
-  const line = (vals: string[]) => vals.map((v, i) => (numeric[i] ? v.padStart(width[i]) : v.padEnd(width[i]))).join('  ').trimEnd();
+  const numeric = cols.map(
+    (_, i) => text.length > 0 && text.every((t) => t[i] === '-' || /^-?\d+(\.\d+)?(e-?\d+)?$/.test(t[i])),
+  );
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => (numeric[i] ? v.padStart(width[i]) : v.padEnd(width[i])))
+      .join('  ')
+      .trimEnd();
   return [line(cols), line(width.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n') + '\n';
 }
 
-export function writeRows(out: NodeJS.WritableStream, rows: readonly Obj[], format: OutputFormat, options: { columns?: string[]; empty?: string } = {}): void {
+export function writeRows(
+  out: NodeJS.WritableStream,
+  rows: readonly Obj[],
+  format: OutputFormat,
+  options: { columns?: string[]; empty?: string } = {},
+): void {
   if (format === 'json') out.write(toJsonLines(rows));
   else if (format === 'csv') out.write(toCsv(rows, options.columns));
   else out.write(rows.length ? toTable(rows, options.columns) : `${options.empty ?? 'nothing to show'}\n`);

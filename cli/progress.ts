@@ -16,7 +16,9 @@ export class ProgressBar {
       const width = Math.max(10, Math.min(30, (this.stream.columns ?? 80) - 60));
       const filled = Math.round(pct * width);
       const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-      this.stream.write(`\r\x1b[2K${this.label} ${bar} ${String(Math.round(pct * 100)).padStart(3)}% ${done}/${total} ${detail}`);
+      this.stream.write(
+        `\r\x1b[2K${this.label} ${bar} ${String(Math.round(pct * 100)).padStart(3)}% ${done}/${total} ${detail}`,
+      );
       this.drawn = true;
     } else {
       const now = Date.now();

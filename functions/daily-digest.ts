@@ -15,11 +15,21 @@ import { domainLogger, logger, metrics } from './commons/powertools.js';
  * Environment: ALERTS_TOPIC_ARN, DB_CLUSTER_ARN, DB_SECRET_ARN, DT_DB_PREFIX, DUALTRACK_CONFIG_JSON.
  */
 
-export async function dailyDigest(event: unknown, env: NodeJS.ProcessEnv = process.env, now: () => Date = () => new Date()) {
+export async function dailyDigest(
+  event: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  now: () => Date = () => new Date(),
+) {
   const { at, config, db, names, topicArn } = alertRunFromEnv(event, env, now);
   const digest = await buildDailyDigest(db, names, config, at, now());
   const messageId = await publishDigest(snsClient, topicArn, digest);
-  domainLogger.info('daily digest published', { at: digest.at, messageId, affiliates: digest.migration.affiliates, overdue: digest.migration.overdue.length, openAlerts: digest.alerts.open });
+  domainLogger.info('daily digest published', {
+    at: digest.at,
+    messageId,
+    affiliates: digest.migration.affiliates,
+    overdue: digest.migration.overdue.length,
+    openAlerts: digest.alerts.open,
+  });
   metrics.addMetric('digestOverduePartners', MetricUnit.Count, digest.migration.overdue.length);
   return { at: digest.at, messageId, headline: digest.headline };
 }

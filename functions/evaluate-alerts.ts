@@ -18,13 +18,33 @@ import { domainLogger, logger, metrics } from './commons/powertools.js';
  * platforms, migration dates).
  */
 
-export async function evaluateAlerts(event: unknown, env: NodeJS.ProcessEnv = process.env, now: () => Date = () => new Date()) {
+export async function evaluateAlerts(
+  event: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  now: () => Date = () => new Date(),
+) {
   const { at, config, db, names, topicArn } = alertRunFromEnv(event, env, now);
-  const result = await runEvaluation({ db, names, config, at, notifier: createSnsNotifier(snsClient, topicArn), logger: domainLogger });
+  const result = await runEvaluation({
+    db,
+    names,
+    config,
+    at,
+    notifier: createSnsNotifier(snsClient, topicArn),
+    logger: domainLogger,
+  });
   metrics.addMetric('alertsFiring', MetricUnit.Count, result.firing.length);
-  metrics.addMetric('alertsOpened', MetricUnit.Count, result.notifications.filter((n) => n.kind === 'opened' || n.kind === 'reopened').length);
+  metrics.addMetric(
+    'alertsOpened',
+    MetricUnit.Count,
+    result.notifications.filter((n) => n.kind === 'opened' || n.kind === 'reopened').length,
+  );
   metrics.addMetric('alertsResolved', MetricUnit.Count, result.resolved.length);
-  return { at: at.toISOString(), firing: result.firing.length, notifications: result.notifications.length, messages: result.messages.length };
+  return {
+    at: at.toISOString(),
+    firing: result.firing.length,
+    notifications: result.notifications.length,
+    messages: result.messages.length,
+  };
 }
 
 export const handler = middy()

@@ -26,7 +26,10 @@ export async function fetchWorkerHandler(event: SQSEvent): Promise<SQSBatchRespo
     if (!job.success) {
       // Dropped on purpose: a malformed job can never succeed and nothing was fetched for it, so
       // no data is lost; retrying would only park it in the DLQ after maxReceiveCount tries.
-      logger.error('malformed fetch job dropped', { messageId: record.messageId, reason: job.success ? '' : describeZodError(job.error) });
+      logger.error('malformed fetch job dropped', {
+        messageId: record.messageId,
+        reason: job.success ? '' : describeZodError(job.error),
+      });
       continue;
     }
     try {
@@ -38,4 +41,7 @@ export async function fetchWorkerHandler(event: SQSEvent): Promise<SQSBatchRespo
   return { batchItemFailures };
 }
 
-export const handler = middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(logger)).use(logMetrics(metrics)).handler(fetchWorkerHandler);
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .handler(fetchWorkerHandler);

@@ -45,7 +45,10 @@ export type SchemaResourceProperties = z.infer<typeof propertiesSchema>;
 
 export function parseProperties(input: unknown): SchemaResourceProperties {
   const result = propertiesSchema.safeParse(input);
-  if (!result.success) throw new SchemaResourcePropertiesError(result.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`));
+  if (!result.success)
+    throw new SchemaResourcePropertiesError(
+      result.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`),
+    );
   return result.data;
 }
 
@@ -61,15 +64,28 @@ export function createOnEvent(deps: MigrateSchemaDeps) {
   return async function onEvent(event: CloudFormationCustomResourceEvent): Promise<OnEventResponse> {
     if (event.RequestType === 'Delete') {
       // Never fail a delete over properties: a failed delete blocks the stack's rollback/removal.
-      deps.logger.info('schema resource removed; databases left in place', { physicalResourceId: event.PhysicalResourceId });
+      deps.logger.info('schema resource removed; databases left in place', {
+        physicalResourceId: event.PhysicalResourceId,
+      });
       return { PhysicalResourceId: event.PhysicalResourceId };
     }
     const props = parseProperties(event.ResourceProperties);
     const files = loadMigrationFiles(deps.sqlDir);
     const db = deps.openDb();
     try {
-      const result = await migrate(db, dbNames(props.Prefix), props.Platforms, { logger: deps.logger, files, baseCurrency: props.BaseCurrency });
-      deps.logger.info('schema migrated', { requestType: event.RequestType, prefix: props.Prefix, platforms: props.Platforms, created: result.created, applied: result.applied.length, views: result.views });
+      const result = await migrate(db, dbNames(props.Prefix), props.Platforms, {
+        logger: deps.logger,
+        files,
+        baseCurrency: props.BaseCurrency,
+      });
+      deps.logger.info('schema migrated', {
+        requestType: event.RequestType,
+        prefix: props.Prefix,
+        platforms: props.Platforms,
+        created: result.created,
+        applied: result.applied.length,
+        views: result.views,
+      });
       return {
         // One physical resource per prefix: a prefix change makes CloudFormation create a new
         // resource (migrating the new databases) and delete the old one (a no-op above).

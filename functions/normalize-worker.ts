@@ -19,4 +19,7 @@ export async function normalizeWorkerHandler(event: SQSEvent): Promise<SQSBatchR
   return { batchItemFailures: result.failedIds.map((id) => ({ itemIdentifier: id })) };
 }
 
-export const handler = middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(logger)).use(logMetrics(metrics)).handler(normalizeWorkerHandler);
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .handler(normalizeWorkerHandler);

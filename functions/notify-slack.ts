@@ -27,7 +27,12 @@ const messageSchema = z.looseObject({
   severity: z.enum(['critical', 'warning', 'info']),
   at: z.string(),
   text: z.string(),
-  notifications: z.array(z.looseObject({ kind: z.string(), alert: z.looseObject({ rule: z.string(), fingerprint: z.string(), summary: z.string() }) })),
+  notifications: z.array(
+    z.looseObject({
+      kind: z.string(),
+      alert: z.looseObject({ rule: z.string(), fingerprint: z.string(), summary: z.string() }),
+    }),
+  ),
   omitted: z.number().int().min(0),
 });
 const digestSchema = z.looseObject({
@@ -36,9 +41,16 @@ const digestSchema = z.looseObject({
   kind: z.literal('digest'),
   at: z.string(),
   headline: z.string(),
-  migration: z.looseObject({ states: z.record(z.string(), z.number()), waves: z.array(z.looseObject({})), overdue: z.array(z.looseObject({})) }),
+  migration: z.looseObject({
+    states: z.record(z.string(), z.number()),
+    waves: z.array(z.looseObject({})),
+    overdue: z.array(z.looseObject({})),
+  }),
   revenue: z.array(z.looseObject({ platform: z.string(), sparkline: z.string(), last_day: z.string() })),
-  alerts: z.looseObject({ open: z.number(), top: z.array(z.looseObject({ severity: z.string(), rule: z.string(), summary: z.string() })) }),
+  alerts: z.looseObject({
+    open: z.number(),
+    top: z.array(z.looseObject({ severity: z.string(), rule: z.string(), summary: z.string() })),
+  }),
 });
 const recordSchema = z.looseObject({ Sns: z.looseObject({ MessageId: z.string().min(1), Message: z.string() }) });
 const eventSchema = z.looseObject({ Records: z.array(recordSchema) });
@@ -50,7 +62,13 @@ export function webhookUrlOnce(env: NodeJS.ProcessEnv = process.env): Promise<st
     if (!arn) throw new MissingEnvironmentError(['SLACK_WEBHOOK_SECRET_ARN']);
     webhookUrl = secretsManagerClient.send(new GetSecretValueCommand({ SecretId: arn })).then((r) => {
       const s = (r.SecretString ?? '').trim();
-      const url = s.startsWith('{') ? String((JSON.parse(s) as { url?: string; webhookUrl?: string }).url ?? (JSON.parse(s) as { webhookUrl?: string }).webhookUrl ?? '') : s;
+      const url = s.startsWith('{')
+        ? String(
+            (JSON.parse(s) as { url?: string; webhookUrl?: string }).url ??
+              (JSON.parse(s) as { webhookUrl?: string }).webhookUrl ??
+              '',
+          )
+        : s;
       if (!/^https:\/\//.test(url)) throw new Error('the Slack webhook secret does not hold an https URL');
       return url;
     });
@@ -61,7 +79,10 @@ export function webhookUrlOnce(env: NodeJS.ProcessEnv = process.env): Promise<st
 
 let dbSingleton: Db | undefined;
 
-export async function notifySlack(event: SNSEvent, deps: { db: Db; prefix: string; webhookUrl: () => Promise<string>; now?: () => Date }) {
+export async function notifySlack(
+  event: SNSEvent,
+  deps: { db: Db; prefix: string; webhookUrl: () => Promise<string>; now?: () => Date },
+) {
   const { Records } = eventSchema.parse(event);
   const names = dbNames(deps.prefix);
   const results: { messageId: string; outcome: 'sent' | 'duplicate' | 'invalid' }[] = [];
@@ -76,19 +97,51 @@ export async function notifySlack(event: SNSEvent, deps: { db: Db; prefix: strin
     const digest = digestSchema.safeParse(body);
     if (digest.success) {
       const d = digest.data as unknown as DailyDigest;
-      const outcome = await deliverSlackMessage({ db: deps.db, names, messageId: r.Sns.MessageId, message: { source: 'dualtrack', version: 1, severity: 'info', at: d.at, text: d.headline, counts: {}, notifications: [], omitted: 0 }, payload: digestSlackPayload(d), webhookUrl: await deps.webhookUrl(), now: deps.now?.() ?? new Date() });
+      const outcome = await deliverSlackMessage({
+        db: deps.db,
+        names,
+        messageId: r.Sns.MessageId,
+        message: {
+          source: 'dualtrack',
+          version: 1,
+          severity: 'info',
+          at: d.at,
+          text: d.headline,
+          counts: {},
+          notifications: [],
+          omitted: 0,
+        },
+        payload: digestSlackPayload(d),
+        webhookUrl: await deps.webhookUrl(),
+        now: deps.now?.() ?? new Date(),
+      });
       domainLogger.info('slack delivery', { messageId: r.Sns.MessageId, outcome, kind: 'digest' });
       results.push({ messageId: r.Sns.MessageId, outcome });
       continue;
     }
     const parsed = messageSchema.safeParse(body);
     if (!parsed.success) {
-      domainLogger.error('not a dualtrack alert message; skipped', { messageId: r.Sns.MessageId, issues: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`) });
+      domainLogger.error('not a dualtrack alert message; skipped', {
+        messageId: r.Sns.MessageId,
+        issues: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`),
+      });
       results.push({ messageId: r.Sns.MessageId, outcome: 'invalid' });
       continue;
     }
-    const outcome = await deliverSlackMessage({ db: deps.db, names, messageId: r.Sns.MessageId, message: parsed.data as unknown as AlertMessage, webhookUrl: await deps.webhookUrl(), now: deps.now?.() ?? new Date() });
-    domainLogger.info('slack delivery', { messageId: r.Sns.MessageId, outcome, severity: parsed.data.severity, notifications: parsed.data.notifications.length });
+    const outcome = await deliverSlackMessage({
+      db: deps.db,
+      names,
+      messageId: r.Sns.MessageId,
+      message: parsed.data as unknown as AlertMessage,
+      webhookUrl: await deps.webhookUrl(),
+      now: deps.now?.() ?? new Date(),
+    });
+    domainLogger.info('slack delivery', {
+      messageId: r.Sns.MessageId,
+      outcome,
+      severity: parsed.data.severity,
+      notifications: parsed.data.notifications.length,
+    });
     results.push({ messageId: r.Sns.MessageId, outcome });
   }
   return results;
@@ -99,5 +152,9 @@ export const handler = middy<SNSEvent>()
   .handler((event: SNSEvent) => {
     if (!process.env.DT_DB_PREFIX) throw new MissingEnvironmentError(['DT_DB_PREFIX']);
     dbSingleton ??= dataApiDbFromEnv();
-    return notifySlack(event, { db: dbSingleton, prefix: process.env.DT_DB_PREFIX, webhookUrl: () => webhookUrlOnce() });
+    return notifySlack(event, {
+      db: dbSingleton,
+      prefix: process.env.DT_DB_PREFIX,
+      webhookUrl: () => webhookUrlOnce(),
+    });
   });

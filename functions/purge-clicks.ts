@@ -9,7 +9,14 @@ import { domainLogger, logger } from './commons/powertools.js';
 /** Scheduled daily: delete raw clicks older than privacy.clickRetentionDays (rollups stay). */
 export async function purgeClicksHandler() {
   const config = configFromEnv();
-  const purged = await purgeOldClicks(dataApiDbFromEnv(), dbNames(dbPrefixFromEnv()), Object.keys(config.platforms), config.privacy.clickRetentionDays, new Date(), { logger: domainLogger });
+  const purged = await purgeOldClicks(
+    dataApiDbFromEnv(),
+    dbNames(dbPrefixFromEnv()),
+    Object.keys(config.platforms),
+    config.privacy.clickRetentionDays,
+    new Date(),
+    { logger: domainLogger },
+  );
   return { purged };
 }
 

@@ -26,7 +26,8 @@ const stack = new DualtrackStack(app, app.node.tryGetContext('stackName') ?? 'Du
   config,
   description: 'dualtrack: platform-migration monitoring for an affiliate network (ingestion, canonical MySQL, alerts)',
 });
-if (isExample) Annotations.of(stack).addInfo(`no config named and ./dualtrack.config.json absent: synthesized from ${path}`);
+if (isExample)
+  Annotations.of(stack).addInfo(`no config named and ./dualtrack.config.json absent: synthesized from ${path}`);
 if (app.node.tryGetContext('nag') !== 'false' && app.node.tryGetContext('nag') !== false) {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 }

@@ -21,7 +21,11 @@ export interface AppConfig {
  * only the implicit default falls back to the committed example (it holds no secrets), so a fresh
  * clone synthesizes and CI can run cdk-nag without a deployment's config.
  */
-export function loadAppConfig(contextPath: unknown, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
+export function loadAppConfig(
+  contextPath: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): AppConfig {
   const named = typeof contextPath === 'string' && contextPath !== '' ? contextPath : env.DUALTRACK_CONFIG;
   if (named) return { config: loadConfig(resolve(cwd, named), env), path: named, isExample: false };
   const local = resolve(cwd, DEFAULT_CONFIG_PATH);

@@ -99,8 +99,18 @@ export class DualtrackStack extends Stack {
     // One DLQ for every Scheduler target and the scheduled functions' async invocations: Scheduler
     // invokes Lambda asynchronously, so an event Lambda accepted and then failed twice more would
     // otherwise vanish (aws-limits.md §7). The payload names the job ({"platform"} or {"job"}).
-    this.scheduledJobsDlq = standaloneDeadLetterQueue(this, 'ScheduledJobsDlq', 'EventBridge Scheduler target DLQ and the async-invocation DLQ of the scheduled functions');
-    alarmOnDeadLetterQueue(this, 'ScheduledJobsDlqAlarm', this.scheduledJobsDlq, this.operations.topic, 'scheduled runs that failed: fetch schedules, evaluation, digest');
+    this.scheduledJobsDlq = standaloneDeadLetterQueue(
+      this,
+      'ScheduledJobsDlq',
+      'EventBridge Scheduler target DLQ and the async-invocation DLQ of the scheduled functions',
+    );
+    alarmOnDeadLetterQueue(
+      this,
+      'ScheduledJobsDlqAlarm',
+      this.scheduledJobsDlq,
+      this.operations.topic,
+      'scheduled runs that failed: fetch schedules, evaluation, digest',
+    );
     const configJson = lambdaConfigJson(props.config);
 
     // ── Ingestion (issue "Ingestion") ────────────────────────────────────────────────────────
@@ -133,7 +143,10 @@ export class DualtrackStack extends Stack {
       digest: existsSync(digestEntry) ? { entry: digestEntry, schedule: props.digestSchedule } : undefined,
     });
     if (!this.alertEvaluation.digestFunction) {
-      Annotations.of(this).addWarningV2('dualtrack:no-daily-digest', 'functions/daily-digest.ts does not exist: the daily digest is not deployed');
+      Annotations.of(this).addWarningV2(
+        'dualtrack:no-daily-digest',
+        'functions/daily-digest.ts does not exist: the daily digest is not deployed',
+      );
     }
 
     // ── Raw-click retention (DESIGN.md §4): daily purge of clicks older than clickRetentionDays ──
@@ -173,7 +186,10 @@ export class DualtrackStack extends Stack {
         normalizeWorker: this.ingestion.normalizeWorker.serviceName,
         evaluateAlerts: this.alertEvaluation.evaluateFunction.serviceName,
       },
-      queues: [...platformQueues.map(([k, c]) => ({ label: `fetch ${k}`, queue: c.queue })), { label: 'normalize', queue: this.ingestion.normalize.queue }],
+      queues: [
+        ...platformQueues.map(([k, c]) => ({ label: `fetch ${k}`, queue: c.queue })),
+        { label: 'normalize', queue: this.ingestion.normalize.queue },
+      ],
       deadLetterQueues: [
         ...platformQueues.map(([k, c]) => ({ label: `fetch ${k} DLQ`, queue: c.deadLetterQueue })),
         { label: 'normalize DLQ', queue: this.ingestion.normalize.deadLetterQueue },
@@ -194,13 +210,28 @@ export class DualtrackStack extends Stack {
       description: 'For `dualtrack backfill --aws --function NAME` (or DUALTRACK_BACKFILL_FUNCTION)',
     });
     for (const [key, secret] of Object.entries(this.ingestion.platformSecrets)) {
-      new CfnOutput(this, `${pascal(key)}ApiKeySecretName`, { value: secret.secretName, description: `Put the ${key} API credentials in this secret after deploy` });
+      new CfnOutput(this, `${pascal(key)}ApiKeySecretName`, {
+        value: secret.secretName,
+        description: `Put the ${key} API credentials in this secret after deploy`,
+      });
     }
-    new CfnOutput(this, 'HashKeySecretName', { value: this.ingestion.hashKeySecret.secretName, description: 'Generated HMAC key for personal data; kept when the stack is deleted' });
-    new CfnOutput(this, 'SlackWebhookSecretName', { value: this.slack.webhookSecret.secretName, description: 'Put the Slack incoming-webhook URL in this secret after deploy' });
-    new CfnOutput(this, 'NormalizeDlqArn', { value: this.ingestion.normalize.deadLetterQueue.queueArn, description: 'Redrive: aws sqs start-message-move-task --source-arn <this>' });
+    new CfnOutput(this, 'HashKeySecretName', {
+      value: this.ingestion.hashKeySecret.secretName,
+      description: 'Generated HMAC key for personal data; kept when the stack is deleted',
+    });
+    new CfnOutput(this, 'SlackWebhookSecretName', {
+      value: this.slack.webhookSecret.secretName,
+      description: 'Put the Slack incoming-webhook URL in this secret after deploy',
+    });
+    new CfnOutput(this, 'NormalizeDlqArn', {
+      value: this.ingestion.normalize.deadLetterQueue.queueArn,
+      description: 'Redrive: aws sqs start-message-move-task --source-arn <this>',
+    });
     for (const [key, c] of Object.entries(this.ingestion.fetch)) {
-      new CfnOutput(this, `Fetch${pascal(key)}DlqArn`, { value: c.deadLetterQueue.queueArn, description: `Redrive the ${key} fetch jobs: aws sqs start-message-move-task --source-arn <this>` });
+      new CfnOutput(this, `Fetch${pascal(key)}DlqArn`, {
+        value: c.deadLetterQueue.queueArn,
+        description: `Redrive the ${key} fetch jobs: aws sqs start-message-move-task --source-arn <this>`,
+      });
     }
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
   }

@@ -28,16 +28,23 @@ export const command: CliCommand = {
           const args = parseArgs(rest, { state: 'string', json: 'boolean' });
           if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
           const state = (args.flags.state as string | undefined) ?? 'open';
-          if (!['open', 'resolved', 'all'].includes(state)) throw new UsageError(`--state: expected open, resolved or all (got "${state}")`);
+          if (!['open', 'resolved', 'all'].includes(state))
+            throw new UsageError(`--state: expected open, resolved or all (got "${state}")`);
           const alerts = await listAlerts(ctx.db(), ctx.names(), state as 'open' | 'resolved' | 'all');
           for (const a of alerts) {
             if (args.flags.json) ctx.stdout.write(`${JSON.stringify(toAlertJson(alertJsonOf(a)))}\n`);
             else {
-              const flags = [a.muted_until && Date.parse(a.muted_until) > ctx.clock.now().getTime() ? ` muted until ${a.muted_until}` : '', a.acked_at ? ` acked${a.acked_by ? ` by ${a.acked_by}` : ''}` : ''].join('');
+              const flags = [
+                a.muted_until && Date.parse(a.muted_until) > ctx.clock.now().getTime()
+                  ? ` muted until ${a.muted_until}`
+                  : '',
+                a.acked_at ? ` acked${a.acked_by ? ` by ${a.acked_by}` : ''}` : '',
+              ].join('');
               ctx.stdout.write(formatAlertLine(alertJsonOf(a), flags));
             }
           }
-          if (!args.flags.json && alerts.length === 0) ctx.stdout.write(`no ${state === 'all' ? '' : `${state} `}alerts\n`);
+          if (!args.flags.json && alerts.length === 0)
+            ctx.stdout.write(`no ${state === 'all' ? '' : `${state} `}alerts\n`);
           return 0;
         }
         case 'mute': {
@@ -50,7 +57,12 @@ export const command: CliCommand = {
             until = new Date(now.getTime() + parseDuration(String(args.flags.for)));
           }
           if (!until) throw new UsageError('mute needs --until T or --for DURATION (e.g. --for 24h)');
-          const a = await muteAlert(ctx.db(), ctx.names(), { fingerprint: fp, until, note: args.flags.note as string | undefined, at: now });
+          const a = await muteAlert(ctx.db(), ctx.names(), {
+            fingerprint: fp,
+            until,
+            note: args.flags.note as string | undefined,
+            at: now,
+          });
           ctx.stdout.write(`muted ${a.fingerprint.slice(0, 12)} (${a.rule}) until ${until.toISOString()}\n`);
           return 0;
         }
@@ -58,7 +70,12 @@ export const command: CliCommand = {
           const args = parseArgs(rest, { by: 'string', note: 'string' });
           const fp = onePositional(args.positionals, 'ack');
           const by = (args.flags.by as string | undefined) ?? ctx.env.USER ?? undefined;
-          const a = await ackAlert(ctx.db(), ctx.names(), { fingerprint: fp, by, note: args.flags.note as string | undefined, at: ctx.clock.now() });
+          const a = await ackAlert(ctx.db(), ctx.names(), {
+            fingerprint: fp,
+            by,
+            note: args.flags.note as string | undefined,
+            at: ctx.clock.now(),
+          });
           ctx.stdout.write(`acknowledged ${a.fingerprint.slice(0, 12)} (${a.rule})${by ? ` by ${by}` : ''}\n`);
           return 0;
         }
@@ -86,7 +103,8 @@ function onePositional(p: string[], sub: string): string {
 /** `30m`, `24h`, `7d`, `1h30m` → milliseconds. */
 export function parseDuration(s: string): number {
   const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/.exec(s.trim());
-  if (!m || s.trim() === '' || (!m[1] && !m[2] && !m[3])) throw new UsageError(`--for: expected a duration like 30m, 24h or 7d (got "${s}")`);
+  if (!m || s.trim() === '' || (!m[1] && !m[2] && !m[3]))
+    throw new UsageError(`--for: expected a duration like 30m, 24h or 7d (got "${s}")`);
   const ms = ((Number(m[1] ?? 0) * 24 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 60_000;
   if (ms <= 0) throw new UsageError('--for: must be longer than zero');
   return ms;

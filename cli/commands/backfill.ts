@@ -22,24 +22,52 @@ beyond the platform's horizon, e.g. 45 days for HitPath), then:
             (DATABASE_URL must reach it, e.g. through a tunnel), or prints the backfill id to follow.
 Asking for the same backfill again resumes it; --fresh fetches finished slices again.`,
   async run(argv, ctx) {
-    const args = parseArgs(argv, { platform: 'string', from: 'string', to: 'string', stream: 'multi', fresh: 'boolean', aws: 'boolean', function: 'string', 'no-follow': 'boolean' });
+    const args = parseArgs(argv, {
+      platform: 'string',
+      from: 'string',
+      to: 'string',
+      stream: 'multi',
+      fresh: 'boolean',
+      aws: 'boolean',
+      function: 'string',
+      'no-follow': 'boolean',
+    });
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const platform = args.flags.platform as string | undefined;
     if (!platform) throw new UsageError('--platform is required');
     const from = instantFlag(args, 'from', true);
     const to = instantFlag(args, 'to', true);
     const streams = args.flags.stream as string[] | undefined;
-    for (const s of streams ?? []) if (!(STREAMS as readonly string[]).includes(s)) throw new UsageError(`--stream ${s}: expected one of ${STREAMS.join(', ')}`);
-    const request = { platform, from: from.toISOString(), to: to.toISOString(), streams: streams as Stream[] | undefined, fresh: args.flags.fresh === true || undefined };
+    for (const s of streams ?? [])
+      if (!(STREAMS as readonly string[]).includes(s))
+        throw new UsageError(`--stream ${s}: expected one of ${STREAMS.join(', ')}`);
+    const request = {
+      platform,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      streams: streams as Stream[] | undefined,
+      fresh: args.flags.fresh === true || undefined,
+    };
 
     if (args.flags.aws) {
       const fn = (args.flags.function as string | undefined) ?? ctx.env.DUALTRACK_BACKFILL_FUNCTION;
-      if (!fn) throw new UsageError('--aws needs the backfill function name: --function NAME or DUALTRACK_BACKFILL_FUNCTION (the stack output BackfillFunctionName)');
+      if (!fn)
+        throw new UsageError(
+          '--aws needs the backfill function name: --function NAME or DUALTRACK_BACKFILL_FUNCTION (the stack output BackfillFunctionName)',
+        );
       const lambda = new LambdaClient({});
-      const out = await lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify(request)) }));
-      const payload = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8') || '{}') as { backfillId?: string; slices?: number; errorMessage?: string };
+      const out = await lambda.send(
+        new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify(request)) }),
+      );
+      const payload = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8') || '{}') as {
+        backfillId?: string;
+        slices?: number;
+        errorMessage?: string;
+      };
       if (out.FunctionError || !payload.backfillId) {
-        ctx.stderr.write(`dualtrack backfill: the backfill Lambda refused the request: ${payload.errorMessage ?? out.FunctionError ?? 'no backfill id returned'}\n`);
+        ctx.stderr.write(
+          `dualtrack backfill: the backfill Lambda refused the request: ${payload.errorMessage ?? out.FunctionError ?? 'no backfill id returned'}\n`,
+        );
         return 1;
       }
       ctx.stdout.write(`backfill ${payload.backfillId} planned: ${payload.slices} slices\n`);
@@ -48,7 +76,11 @@ Asking for the same backfill again resumes it; --fresh fetches finished slices a
       for (;;) {
         const p = await backfillProgress(payload.backfillId, { db: ctx.db(), names: ctx.names(), clock: ctx.clock });
         if (!p) throw new Error(`backfill ${payload.backfillId} is not in the database at DATABASE_URL`);
-        bar.update(p.done + p.failed, p.slices, `slices · ${fmt(p.loaded)} rows loaded · ${fmt(p.quarantined)} quarantined`);
+        bar.update(
+          p.done + p.failed,
+          p.slices,
+          `slices · ${fmt(p.loaded)} rows loaded · ${fmt(p.quarantined)} quarantined`,
+        );
         if (p.status !== 'running') {
           bar.done();
           printSummary(ctx.stdout, p, 0);
@@ -59,12 +91,26 @@ Asking for the same backfill again resumes it; --fresh fetches finished slices a
     }
 
     const config = ctx.config();
-    if (!config.platforms[platform]) throw new UsageError(`--platform ${platform}: not in the config (configured: ${Object.keys(config.platforms).join(', ')})`);
-    const runner = new LocalRunner(localPipelineDeps({ config, db: ctx.db(), names: ctx.names(), env: ctx.env, clock: ctx.clock, logger: ctx.logger }));
+    if (!config.platforms[platform])
+      throw new UsageError(
+        `--platform ${platform}: not in the config (configured: ${Object.keys(config.platforms).join(', ')})`,
+      );
+    const runner = new LocalRunner(
+      localPipelineDeps({
+        config,
+        db: ctx.db(),
+        names: ctx.names(),
+        env: ctx.env,
+        clock: ctx.clock,
+        logger: ctx.logger,
+      }),
+    );
     const bar = new ProgressBar(ctx.stderr, `backfill ${platform}`);
     const started = Date.now();
-    const { totals, backfillIds } = await runner.ingest({ ...request, platforms: [platform], fresh: request.fresh }, (p) =>
-      bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · ${fmt(p.totals.loaded)} rows loaded`),
+    const { totals, backfillIds } = await runner.ingest(
+      { ...request, platforms: [platform], fresh: request.fresh },
+      (p) =>
+        bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · ${fmt(p.totals.loaded)} rows loaded`),
     );
     bar.done();
     ctx.stdout.write(`backfill ${backfillIds.join(', ')}\n`);

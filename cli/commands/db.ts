@@ -12,11 +12,17 @@ platform, applies sql/core and the sql/platform template, records each file's ch
 an applied file that was edited, and recreates the reporting views. A second run changes nothing.`,
   async run(argv, ctx) {
     const { positionals } = parseArgs(argv, {});
-    if (positionals[0] !== 'migrate' || positionals.length > 1) throw new UsageError(positionals[0] ? `unknown subcommand "${positionals.join(' ')}"` : 'missing subcommand (migrate)');
+    if (positionals[0] !== 'migrate' || positionals.length > 1)
+      throw new UsageError(
+        positionals[0] ? `unknown subcommand "${positionals.join(' ')}"` : 'missing subcommand (migrate)',
+      );
     const config = ctx.config();
     const names = ctx.names();
     const platforms = Object.keys(config.platforms);
-    const result = await migrate(ctx.db(), names, platforms, { logger: ctx.logger, baseCurrency: ctx.config().baseCurrency });
+    const result = await migrate(ctx.db(), names, platforms, {
+      logger: ctx.logger,
+      baseCurrency: ctx.config().baseCurrency,
+    });
     for (const d of result.created) ctx.stdout.write(`created database ${d}\n`);
     for (const a of result.applied) ctx.stdout.write(`applied ${a.file} to ${a.database}\n`);
     ctx.stdout.write(

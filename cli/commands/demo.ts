@@ -17,7 +17,13 @@ Needs MySQL 8 or MariaDB at DATABASE_URL (default mysql://root@127.0.0.1:3306); 
     const args = parseArgs(argv, { quick: 'boolean', prefix: 'string' });
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const prefix = (args.flags.prefix as string | undefined) ?? 'dtdemo';
-    const r = await runDemo({ databaseUrl: ctx.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306', prefix, out: ctx.stdout, err: ctx.stderr, size: args.flags.quick ? 'small' : 'demo' });
+    const r = await runDemo({
+      databaseUrl: ctx.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306',
+      prefix,
+      out: ctx.stdout,
+      err: ctx.stderr,
+      size: args.flags.quick ? 'small' : 'demo',
+    });
     return r.exitCode;
   },
 };

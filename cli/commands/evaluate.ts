@@ -35,7 +35,9 @@ Then prints the alerts firing at T and those this run resolved.
     if (json) {
       for (const a of alerts) ctx.stdout.write(`${JSON.stringify(toAlertJson(a))}\n`);
     } else {
-      ctx.stdout.write(`${result.firing.length} alert(s) firing at ${at.toISOString()}${result.resolved.length ? `, ${result.resolved.length} resolved` : ''}\n`);
+      ctx.stdout.write(
+        `${result.firing.length} alert(s) firing at ${at.toISOString()}${result.resolved.length ? `, ${result.resolved.length} resolved` : ''}\n`,
+      );
       for (const a of alerts) ctx.stdout.write(formatAlertLine(a));
     }
     return 0;

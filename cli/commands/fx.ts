@@ -17,6 +17,13 @@ export const command: CliCommand = {
     const [sub, ...rest] = argv;
     if (sub === undefined) throw new UsageError('expected a subcommand: import');
     if (sub !== 'import') throw new UsageError(`unknown subcommand "${sub}" (expected import)`);
-    return runCsvImport('fx', rest, ctx, 'rates', (text, file) => parseFxCsv(text, ctx.config(), file), (entries) => importFxRates(ctx.db(), ctx.names(), entries, ctx.clock.now()));
+    return runCsvImport(
+      'fx',
+      rest,
+      ctx,
+      'rates',
+      (text, file) => parseFxCsv(text, ctx.config(), file),
+      (entries) => importFxRates(ctx.db(), ctx.names(), entries, ctx.clock.now()),
+    );
   },
 };

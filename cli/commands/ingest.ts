@@ -22,20 +22,53 @@ finished slices are skipped; --fresh fetches everything again.
   --stream S         ${STREAMS.join(', ')} (repeatable; default: all the platform offers)
   --fresh            re-fetch slices an earlier identical run already loaded`,
   async run(argv, ctx) {
-    const args = parseArgs(argv, { from: 'string', to: 'string', platform: 'multi', stream: 'multi', fresh: 'boolean' });
+    const args = parseArgs(argv, {
+      from: 'string',
+      to: 'string',
+      platform: 'multi',
+      stream: 'multi',
+      fresh: 'boolean',
+    });
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const from = instantFlag(args, 'from', true);
     const to = instantFlag(args, 'to', true);
     const config = ctx.config();
     const platforms = (args.flags.platform as string[] | undefined) ?? Object.keys(config.platforms);
-    for (const p of platforms) if (!config.platforms[p]) throw new UsageError(`--platform ${p}: not in the config (configured: ${Object.keys(config.platforms).join(', ')})`);
+    for (const p of platforms)
+      if (!config.platforms[p])
+        throw new UsageError(
+          `--platform ${p}: not in the config (configured: ${Object.keys(config.platforms).join(', ')})`,
+        );
     const streams = args.flags.stream as string[] | undefined;
-    for (const s of streams ?? []) if (!(STREAMS as readonly string[]).includes(s)) throw new UsageError(`--stream ${s}: expected one of ${STREAMS.join(', ')}`);
-    const runner = new LocalRunner(localPipelineDeps({ config, db: ctx.db(), names: ctx.names(), env: ctx.env, clock: ctx.clock, logger: ctx.logger }));
+    for (const s of streams ?? [])
+      if (!(STREAMS as readonly string[]).includes(s))
+        throw new UsageError(`--stream ${s}: expected one of ${STREAMS.join(', ')}`);
+    const runner = new LocalRunner(
+      localPipelineDeps({
+        config,
+        db: ctx.db(),
+        names: ctx.names(),
+        env: ctx.env,
+        clock: ctx.clock,
+        logger: ctx.logger,
+      }),
+    );
     const bar = new ProgressBar(ctx.stderr, 'ingest');
     const started = Date.now();
-    const { totals } = await runner.ingest({ from: from.toISOString(), to: to.toISOString(), platforms, streams: streams as Stream[] | undefined, fresh: args.flags.fresh === true }, (p) =>
-      bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · ${fmt(p.totals.loaded)} rows loaded · ${fmt(p.totals.quarantined)} quarantined`),
+    const { totals } = await runner.ingest(
+      {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        platforms,
+        streams: streams as Stream[] | undefined,
+        fresh: args.flags.fresh === true,
+      },
+      (p) =>
+        bar.update(
+          p.totals.done + p.totals.failed,
+          p.totals.slices,
+          `slices · ${fmt(p.totals.loaded)} rows loaded · ${fmt(p.totals.quarantined)} quarantined`,
+        ),
     );
     bar.done();
     printSummary(ctx.stdout, totals, (Date.now() - started) / 1000);
@@ -46,9 +79,32 @@ finished slices are skipped; --fresh fetches everything again.
 export function printSummary(out: NodeJS.WritableStream, totals: SliceTotals, seconds: number): void {
   const rows = Object.entries(totals.byPlatform).sort(([a], [b]) => a.localeCompare(b));
   const header = ['platform', 'slices', 'done', 'failed', 'fetched', 'loaded', 'quarantined', 'dlq'];
-  const table = [header, ...rows.map(([p, c]) => [p, c.slices, c.done, c.failed, c.fetched, c.loaded, c.quarantined, c.dlq].map((v) => (typeof v === 'number' ? fmt(v) : v)))];
-  table.push(['total', totals.slices, totals.done, totals.failed, totals.fetched, totals.loaded, totals.quarantined, totals.dlq].map((v) => (typeof v === 'number' ? fmt(v) : v)));
+  const table = [
+    header,
+    ...rows.map(([p, c]) =>
+      [p, c.slices, c.done, c.failed, c.fetched, c.loaded, c.quarantined, c.dlq].map((v) =>
+        typeof v === 'number' ? fmt(v) : v,
+      ),
+    ),
+  ];
+  table.push(
+    [
+      'total',
+      totals.slices,
+      totals.done,
+      totals.failed,
+      totals.fetched,
+      totals.loaded,
+      totals.quarantined,
+      totals.dlq,
+    ].map((v) => (typeof v === 'number' ? fmt(v) : v)),
+  );
   const widths = header.map((_, i) => Math.max(...table.map((r) => String(r[i]).length)));
-  for (const r of table) out.write(r.map((v, i) => (i === 0 ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ') + '\n');
-  out.write(`${fmt(totals.loaded)} rows loaded in ${seconds.toFixed(1)} s${totals.failed ? `; ${totals.failed} slices failed (see the fetch ledger; re-run to retry)` : ''}${totals.dlq ? `; ${fmt(totals.dlq)} records dead-lettered (dualtrack replay-dlq)` : ''}\n`);
+  for (const r of table)
+    out.write(
+      r.map((v, i) => (i === 0 ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ') + '\n',
+    );
+  out.write(
+    `${fmt(totals.loaded)} rows loaded in ${seconds.toFixed(1)} s${totals.failed ? `; ${totals.failed} slices failed (see the fetch ledger; re-run to retry)` : ''}${totals.dlq ? `; ${fmt(totals.dlq)} records dead-lettered (dualtrack replay-dlq)` : ''}\n`,
+  );
 }

@@ -25,25 +25,50 @@ export const command: CliCommand = {
     const [sub, ...rest] = argv;
     switch (sub) {
       case 'import':
-        return runCsvImport('mappings', rest, ctx, 'rows', (text, file) => parseCrosswalkCsv(text, ctx.config(), file), (entries, file) => importCrosswalk(ctx.db(), ctx.names(), entries, ctx.clock.now(), file));
+        return runCsvImport(
+          'mappings',
+          rest,
+          ctx,
+          'rows',
+          (text, file) => parseCrosswalkCsv(text, ctx.config(), file),
+          (entries, file) => importCrosswalk(ctx.db(), ctx.names(), entries, ctx.clock.now(), file),
+        );
       case 'suggest': {
-        const args = parseArgs(rest, { 'min-confidence': 'string', accept: 'boolean', json: 'boolean', csv: 'boolean' });
+        const args = parseArgs(rest, {
+          'min-confidence': 'string',
+          accept: 'boolean',
+          json: 'boolean',
+          csv: 'boolean',
+        });
         if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
         const format = outputFormat(args);
         const raw = args.flags['min-confidence'];
         const min = raw === undefined ? 0.6 : Number(raw);
-        if (!Number.isFinite(min) || min < 0 || min > 1) throw new UsageError(`--min-confidence: expected a number from 0 to 1 (got "${raw}")`);
+        if (!Number.isFinite(min) || min < 0 || min > 1)
+          throw new UsageError(`--min-confidence: expected a number from 0 to 1 (got "${raw}")`);
         const suggestions = await suggestMappings(ctx.db(), ctx.names(), ctx.config(), { minConfidence: min });
         writeRows(
           ctx.stdout,
-          suggestions.map((s) => ({ entity: s.entity, platform: s.platform, platform_id: s.platform_id, name: s.name, canonical_key: s.canonical_key, new_key: s.new_key, matched: s.matched, confidence: s.confidence, reason: s.reason, ambiguous: s.ambiguous })),
+          suggestions.map((s) => ({
+            entity: s.entity,
+            platform: s.platform,
+            platform_id: s.platform_id,
+            name: s.name,
+            canonical_key: s.canonical_key,
+            new_key: s.new_key,
+            matched: s.matched,
+            confidence: s.confidence,
+            reason: s.reason,
+            ambiguous: s.ambiguous,
+          })),
           format,
           { empty: 'no suggestions' },
         );
         if (args.flags.accept) {
           const n = await acceptSuggestions(ctx.db(), ctx.names(), suggestions, ctx.clock.now());
           (format === 'table' ? ctx.stdout : ctx.stderr).write(`stored ${n} crosswalk rows (source "matched")\n`);
-        } else if (format === 'table' && suggestions.length) ctx.stdout.write('nothing stored: review, then run again with --accept (or import a corrected CSV)\n');
+        } else if (format === 'table' && suggestions.length)
+          ctx.stdout.write('nothing stored: review, then run again with --accept (or import a corrected CSV)\n');
         return 0;
       }
       case undefined:

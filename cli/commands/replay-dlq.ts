@@ -20,14 +20,32 @@ it came from; the deployed workers then process the messages. The DLQ ARNs are s
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const arns = (args.flags['dlq-arn'] as string[] | undefined) ?? [];
     if (args.flags.aws) {
-      if (arns.length === 0) throw new UsageError('--aws needs at least one --dlq-arn (stack outputs NormalizeDlqArn, Fetch<Platform>DlqArn)');
-      for (const a of arns) if (!/^arn:aws[\w-]*:sqs:[\w-]+:\d{12}:[\w-]+$/.test(a)) throw new UsageError(`--dlq-arn ${a}: not an SQS queue ARN`);
+      if (arns.length === 0)
+        throw new UsageError(
+          '--aws needs at least one --dlq-arn (stack outputs NormalizeDlqArn, Fetch<Platform>DlqArn)',
+        );
+      for (const a of arns)
+        if (!/^arn:aws[\w-]*:sqs:[\w-]+:\d{12}:[\w-]+$/.test(a))
+          throw new UsageError(`--dlq-arn ${a}: not an SQS queue ARN`);
       return redrive(arns, replayClients.sqs(), ctx.stdout);
     }
     if (arns.length) throw new UsageError('--dlq-arn only goes with --aws');
-    const runner = new LocalRunner(localPipelineDeps({ config: ctx.config(), db: ctx.db(), names: ctx.names(), env: ctx.env, clock: ctx.clock, logger: ctx.logger }));
+    const runner = new LocalRunner(
+      localPipelineDeps({
+        config: ctx.config(),
+        db: ctx.db(),
+        names: ctx.names(),
+        env: ctx.env,
+        clock: ctx.clock,
+        logger: ctx.logger,
+      }),
+    );
     const r = await runner.replayDlq();
-    ctx.stdout.write(r.replayed === 0 ? 'the dead-letter store is empty\n' : `replayed ${r.replayed} messages; ${r.deadAgain} failed again and are back in the dead-letter store\n`);
+    ctx.stdout.write(
+      r.replayed === 0
+        ? 'the dead-letter store is empty\n'
+        : `replayed ${r.replayed} messages; ${r.deadAgain} failed again and are back in the dead-letter store\n`,
+    );
     return r.deadAgain > 0 ? 1 : 0;
   },
 };

@@ -1,7 +1,14 @@
 import { instantFlag, parseArgs } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
 import { outputFormat, writeRows } from '../output.js';
-import { migrationReport, reconcileReport, revenueReport, stateCounts, transitionsByDay, unmappedReport } from '#shared/migration/reports.js';
+import {
+  migrationReport,
+  reconcileReport,
+  revenueReport,
+  stateCounts,
+  transitionsByDay,
+  unmappedReport,
+} from '#shared/migration/reports.js';
 import { DAY_MS } from '#shared/util/time.js';
 
 const USAGE = `usage: dualtrack report migration [--at T] [--by-day] [--json|--csv]
@@ -41,14 +48,23 @@ export const command: CliCommand = {
         const at = instantFlag(args, 'at') ?? ctx.clock.now();
         const report = await migrationReport(db(), ctx.names(), ctx.config(), at, ctx.clock.now());
         if (args.flags['by-day']) {
-          writeRows(ctx.stdout, transitionsByDay(report, ctx.config()) as unknown as Record<string, unknown>[], format, { empty: 'no days since the migration start' });
+          writeRows(
+            ctx.stdout,
+            transitionsByDay(report, ctx.config()) as unknown as Record<string, unknown>[],
+            format,
+            { empty: 'no days since the migration start' },
+          );
           return 0;
         }
-        writeRows(ctx.stdout, report.rows as unknown as Record<string, unknown>[], format, { empty: 'no affiliates in the crosswalk or the data' });
+        writeRows(ctx.stdout, report.rows as unknown as Record<string, unknown>[], format, {
+          empty: 'no affiliates in the crosswalk or the data',
+        });
         if (format === 'table') {
           const c = stateCounts(report);
           const overdue = report.rows.filter((r) => r.overdue).length;
-          ctx.stdout.write(`\n${report.rows.length} affiliates at ${at.toISOString()}: ${c['legacy-only']} legacy-only, ${c.dual} dual, ${c.migrated} migrated, ${c.retired} retired; ${overdue} overdue\n`);
+          ctx.stdout.write(
+            `\n${report.rows.length} affiliates at ${at.toISOString()}: ${c['legacy-only']} legacy-only, ${c.dual} dual, ${c.migrated} migrated, ${c.retired} retired; ${overdue} overdue\n`,
+          );
         }
         return 0;
       }
@@ -59,10 +75,14 @@ export const command: CliCommand = {
         const at = instantFlag(args, 'at') ?? ctx.clock.now();
         const days = args.flags.days === undefined ? undefined : positiveInt(String(args.flags.days), '--days', 90);
         const r = await reconcileReport(db(), ctx.names(), ctx.config(), at, days);
-        writeRows(ctx.stdout, r.rows as unknown as Record<string, unknown>[], format, { empty: 'no mapped offer has volume on two platforms in the window' });
+        writeRows(ctx.stdout, r.rows as unknown as Record<string, unknown>[], format, {
+          empty: 'no mapped offer has volume on two platforms in the window',
+        });
         if (format === 'table') {
           const flagged = r.rows.filter((x) => x.verdict === 'discrepancy').length;
-          ctx.stdout.write(`\n${r.from.toISOString()} – ${r.to.toISOString()}: ${r.rows.length} comparisons, ${r.comparisons} with enough volume, ${flagged} discrepancies\n`);
+          ctx.stdout.write(
+            `\n${r.from.toISOString()} – ${r.to.toISOString()}: ${r.rows.length} comparisons, ${r.comparisons} with enough volume, ${flagged} discrepancies\n`,
+          );
         }
         return 0;
       }
@@ -84,7 +104,9 @@ export const command: CliCommand = {
         const at = instantFlag(args, 'at') ?? ctx.clock.now();
         const days = args.flags.days === undefined ? 30 : positiveInt(String(args.flags.days), '--days', 365);
         const rows = await unmappedReport(db(), ctx.names(), ctx.config(), at, days);
-        writeRows(ctx.stdout, rows as unknown as Record<string, unknown>[], format, { empty: 'every affiliate with traffic is in the crosswalk' });
+        writeRows(ctx.stdout, rows as unknown as Record<string, unknown>[], format, {
+          empty: 'every affiliate with traffic is in the crosswalk',
+        });
         return 0;
       }
       case undefined:
@@ -101,6 +123,7 @@ function noPositionals(p: string[]): void {
 
 function positiveInt(s: string, flag: string, max: number): number {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag}: expected a whole number from 1 to ${max} (got "${s}")`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`${flag}: expected a whole number from 1 to ${max} (got "${s}")`);
   return n;
 }

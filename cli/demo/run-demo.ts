@@ -62,35 +62,65 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   try {
     await db.query('SELECT 1');
   } catch (e) {
-    const code = (e as { code?: string; cause?: { code?: string } }).cause?.code ?? (e as { code?: string }).code ?? 'error';
+    const code =
+      (e as { code?: string; cause?: { code?: string } }).cause?.code ?? (e as { code?: string }).code ?? 'error';
     options.err.write(
       `dualtrack demo: no database at ${redactUrl(options.databaseUrl)} (${code}). Start MySQL 8 or MariaDB (e.g. \`sudo apt-get install mariadb-server\`) or set DATABASE_URL=mysql://user:pass@host:3306\n`,
     );
     await db.close().catch(() => undefined);
-    return { exitCode: 1, rowsLoaded: 0, alertsOpened: 0, alertsResolved: 0, openAtEnd: {}, moneyAtRisk: '0.00', seconds: 0 };
+    return {
+      exitCode: 1,
+      rowsLoaded: 0,
+      alertsOpened: 0,
+      alertsResolved: 0,
+      openAtEnd: {},
+      moneyAtRisk: '0.00',
+      seconds: 0,
+    };
   }
   // ~60 days at DEMO_CLICKS_PER_DAY keeps the demo under 2 minutes on a 2-core machine; every
   // incident of the scenario is still there (the generator refuses sizes too small for them).
   const scenario = generateScenario(
-    options.size === 'small' ? smallScenarioOptions(options.clicksPerDay ? { clicksPerDay: options.clicksPerDay } : {}) : demoScenarioOptions({ clicksPerDay: options.clicksPerDay ?? DEMO_CLICKS_PER_DAY }),
+    options.size === 'small'
+      ? smallScenarioOptions(options.clicksPerDay ? { clicksPerDay: options.clicksPerDay } : {})
+      : demoScenarioOptions({ clicksPerDay: options.clicksPerDay ?? DEMO_CLICKS_PER_DAY }),
   );
   const start = Date.parse(`${scenario.options.startDate}T00:00:00Z`);
   const clock = new ManualClock(new Date(start + DAY_MS));
-  const network = await startSimulatedNetwork(scenario, { now: () => clock.now().getTime(), hashKey: DEMO_HASH_KEY, requestsPerSecond: 2000 });
+  const network = await startSimulatedNetwork(scenario, {
+    now: () => clock.now().getTime(),
+    hashKey: DEMO_HASH_KEY,
+    requestsPerSecond: 2000,
+  });
   try {
     const names = dbNames(options.prefix);
     const platforms = Object.keys(scenario.options.platforms);
     // A small network: day-long click slices (the connectors still split a window that hits a cap).
     const raw = simulatedConfig(scenario, network, options.prefix);
-    const config = parseConfig({ ...raw, platforms: Object.fromEntries(Object.entries(network.platforms).map(([k, p]) => [k, { ...p, sliceHours: { clicks: 24 } }])) });
+    const config = parseConfig({
+      ...raw,
+      platforms: Object.fromEntries(
+        Object.entries(network.platforms).map(([k, p]) => [k, { ...p, sliceHours: { clicks: 24 } }]),
+      ),
+    });
     out.write(header(scenario, names, platforms));
     await dropInstall(db, names, platforms);
     const m = await migrate(db, names, platforms);
     out.write(`databases: ${m.created.join(', ')} (${m.applied.length} migrations, ${m.views} reporting views)\n`);
     const mapped = await loadCrosswalk(db, names, scenario);
-    out.write(`crosswalk: ${mapped} entity mappings loaded (affiliates, offers, advertisers across ${platforms.length} platforms)\n\n`);
+    out.write(
+      `crosswalk: ${mapped} entity mappings loaded (affiliates, offers, advertisers across ${platforms.length} platforms)\n\n`,
+    );
 
-    const deps = localPipelineDeps({ config, db, names, env: network.env, clock, logger: silentLogger, retry: { baseDelayMs: 5, maxDelayMs: 50 } });
+    const deps = localPipelineDeps({
+      config,
+      db,
+      names,
+      env: network.env,
+      clock,
+      logger: silentLogger,
+      retry: { baseDelayMs: 5, maxDelayMs: 50 },
+    });
     const runner = new LocalRunner(deps, { fetchConcurrency: 2, normalizeConcurrency: 3, batchSize: 5 });
     const bar = new ProgressBar(options.err, 'demo');
     let rowsLoaded = 0;
@@ -106,16 +136,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (let w = 0; w * 7 < days; w++) {
       const weekEnd = Math.min(days, (w + 1) * 7);
       clock.set(new Date(start + weekEnd * DAY_MS));
-      const progress = (p: { totals: { done: number; failed: number; slices: number } }) => bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · week ${w + 1}`);
+      const progress = (p: { totals: { done: number; failed: number; slices: number } }) =>
+        bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · week ${w + 1}`);
       // Week 1 is the backfill an operator runs at install; from then on the schedule picks up where it ended.
       const totals =
         w === 0
-          ? (await runner.ingest({ from: new Date(start).toISOString(), to: clock.now().toISOString() }, progress)).totals
+          ? (await runner.ingest({ from: new Date(start).toISOString(), to: clock.now().toISOString() }, progress))
+              .totals
           : await runner.scheduleRun(undefined, progress);
       bar.done();
       rowsLoaded += totals.loaded;
-      const perPlatform = Object.entries(totals.byPlatform).sort(([a], [b]) => a.localeCompare(b)).map(([p, c]) => `${p} ${fmt(c.loaded)}`).join(' · ');
-      out.write(`\nweek ${w + 1}: fetched ${fmt(totals.loaded)} rows (${perPlatform}) in ${fmt(totals.slices)} slices${totals.quarantined ? `, ${fmt(totals.quarantined)} quarantined` : ''}\n`);
+      const perPlatform = Object.entries(totals.byPlatform)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([p, c]) => `${p} ${fmt(c.loaded)}`)
+        .join(' · ');
+      out.write(
+        `\nweek ${w + 1}: fetched ${fmt(totals.loaded)} rows (${perPlatform}) in ${fmt(totals.slices)} slices${totals.quarantined ? `, ${fmt(totals.quarantined)} quarantined` : ''}\n`,
+      );
       for (let d = w * 7 + 1; d <= weekEnd; d++) {
         // Once a day at 18:00 UTC (the deployed schedule is hourly): late enough in the day to
         // catch a postback outage of half a day while it lasts, once a day keeps the demo short.
@@ -126,21 +163,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           const at = new Date(start + (d - 1) * DAY_MS + hour * 3_600_000);
           const messages: AlertMessage[] = [];
           const t0 = Date.now();
-          const result = await runEvaluation({ db, names, config, at, notifier: { notify: async (ms) => void messages.push(...ms) } });
+          const result = await runEvaluation({
+            db,
+            names,
+            config,
+            at,
+            notifier: { notify: async (ms) => void messages.push(...ms) },
+          });
           evaluationMs += Date.now() - t0;
           evaluations++;
           firing = result.firing.length;
-          for (const n of messages.flatMap((mm) => mm.notifications)) if (n.kind !== 'repeated') changes.push({ at, n });
+          for (const n of messages.flatMap((mm) => mm.notifications))
+            if (n.kind !== 'repeated') changes.push({ at, n });
         }
-        out.write(`${toSqlDateTime(start + d * DAY_MS - 1).slice(0, 10)}  ${String(firing).padStart(2)} alerts firing\n`);
+        out.write(
+          `${toSqlDateTime(start + d * DAY_MS - 1).slice(0, 10)}  ${String(firing).padStart(2)} alerts firing\n`,
+        );
         for (const { at, n } of changes) {
           if (n.kind === 'opened' || n.kind === 'reopened') opened++;
           if (n.kind === 'resolved') resolved++;
           const risk = n.alert.money_at_risk ? `  money at risk ${n.alert.money_at_risk} ${config.baseCurrency}` : '';
-          out.write(`     ${at.toISOString().slice(11, 16)}  ${n.kind.toUpperCase().padEnd(9)} [${n.alert.severity}] ${n.alert.rule}: ${n.alert.summary}${risk}\n`);
+          out.write(
+            `     ${at.toISOString().slice(11, 16)}  ${n.kind.toUpperCase().padEnd(9)} [${n.alert.severity}] ${n.alert.rule}: ${n.alert.summary}${risk}\n`,
+          );
         }
       }
-      if (start + weekEnd * DAY_MS > migrationStart) out.write(`\n${await progressTable(db, names, config, new Date(start + weekEnd * DAY_MS))}`);
+      if (start + weekEnd * DAY_MS > migrationStart)
+        out.write(`\n${await progressTable(db, names, config, new Date(start + weekEnd * DAY_MS))}`);
     }
     bar.done();
     const open = await db.query<{ rule: string; n: number; risk: string | null }>(
@@ -148,10 +197,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     );
     const moneyAtRisk = fromMicros(sumMoney(open.map((r) => r.risk)));
     const seconds = (Date.now() - started) / 1000;
-    out.write(`\nopen alerts at the end:\n${open.map((r) => `  ${r.rule.padEnd(30)} ${String(r.n).padStart(3)}${r.risk ? `   money at risk ${fromMicros(sumMoney([r.risk]))}` : ''}`).join('\n')}\n`);
-    out.write(`\n${fmt(rowsLoaded)} rows loaded over ${days} simulated days in ${seconds.toFixed(0)} s (${evaluations} rule evaluations, ${Math.round(evaluationMs / Math.max(1, evaluations))} ms each); ${opened} alerts opened, ${resolved} resolved; money at risk ${moneyAtRisk} ${config.baseCurrency}.\n`);
-    out.write(`\nThe databases stay in place. Try:\n  mariadb -h127.0.0.1 -uroot -e "SELECT platform, DATE(converted_at) AS day, COUNT(*) AS conversions, SUM(revenue) AS revenue FROM ${names.reporting}.conversions GROUP BY platform, day ORDER BY day DESC, platform LIMIT 12"\n`);
-    return { exitCode: 0, rowsLoaded, alertsOpened: opened, alertsResolved: resolved, openAtEnd: Object.fromEntries(open.map((r) => [r.rule, Number(r.n)])), moneyAtRisk, seconds };
+    out.write(
+      `\nopen alerts at the end:\n${open.map((r) => `  ${r.rule.padEnd(30)} ${String(r.n).padStart(3)}${r.risk ? `   money at risk ${fromMicros(sumMoney([r.risk]))}` : ''}`).join('\n')}\n`,
+    );
+    out.write(
+      `\n${fmt(rowsLoaded)} rows loaded over ${days} simulated days in ${seconds.toFixed(0)} s (${evaluations} rule evaluations, ${Math.round(evaluationMs / Math.max(1, evaluations))} ms each); ${opened} alerts opened, ${resolved} resolved; money at risk ${moneyAtRisk} ${config.baseCurrency}.\n`,
+    );
+    out.write(
+      `\nThe databases stay in place. Try:\n  mariadb -h127.0.0.1 -uroot -e "SELECT platform, DATE(converted_at) AS day, COUNT(*) AS conversions, SUM(revenue) AS revenue FROM ${names.reporting}.conversions GROUP BY platform, day ORDER BY day DESC, platform LIMIT 12"\n`,
+    );
+    return {
+      exitCode: 0,
+      rowsLoaded,
+      alertsOpened: opened,
+      alertsResolved: resolved,
+      openAtEnd: Object.fromEntries(open.map((r) => [r.rule, Number(r.n)])),
+      moneyAtRisk,
+      seconds,
+    };
   } finally {
     await network.stop();
     await db.close();
@@ -164,7 +227,15 @@ async function progressTable(db: Db, names: DbNames, config: Config, at: Date): 
   const byWave = new Map<string, Record<string, number | string>>();
   for (const r of report.rows) {
     const wave = r.tier === null ? 'no tier' : `wave ${r.tier} (due ${r.due_date})`;
-    const row = byWave.get(wave) ?? { wave, affiliates: 0, 'legacy-only': 0, dual: 0, migrated: 0, retired: 0, overdue: 0 };
+    const row = byWave.get(wave) ?? {
+      wave,
+      affiliates: 0,
+      'legacy-only': 0,
+      dual: 0,
+      migrated: 0,
+      retired: 0,
+      overdue: 0,
+    };
     row.affiliates = Number(row.affiliates) + 1;
     row[r.state] = Number(row[r.state]) + 1;
     if (r.overdue) row.overdue = Number(row.overdue) + 1;
@@ -189,7 +260,12 @@ async function loadCrosswalk(db: Db, names: DbNames, s: Scenario): Promise<numbe
   for (let i = 0; i < rows.length; i += 200) {
     const params: Record<string, string> = { now: toSqlDateTime(new Date(0)) };
     const tuples = rows.slice(i, i + 200).map((r, j) => {
-      Object.assign(params, { [`e${j}`]: r.entity, [`p${j}`]: r.platform, [`i${j}`]: r.platform_id, [`k${j}`]: r.canonical_key });
+      Object.assign(params, {
+        [`e${j}`]: r.entity,
+        [`p${j}`]: r.platform,
+        [`i${j}`]: r.platform_id,
+        [`k${j}`]: r.canonical_key,
+      });
       return `(:e${j}, :p${j}, :i${j}, :k${j}, 'imported', 1, :now)`;
     });
     await db.execute(

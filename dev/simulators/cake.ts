@@ -1,5 +1,17 @@
-import { SimServer, type PlatformSimulator, type SimRequest, type SimResponse, type SimulatorOptions } from './server.js';
-import { statusAt, type Scenario, type ScenarioClick, type ScenarioConversion, type ScenarioEntity } from './scenario/types.js';
+import {
+  SimServer,
+  type PlatformSimulator,
+  type SimRequest,
+  type SimResponse,
+  type SimulatorOptions,
+} from './server.js';
+import {
+  statusAt,
+  type Scenario,
+  type ScenarioClick,
+  type ScenarioConversion,
+  type ScenarioEntity,
+} from './scenario/types.js';
 import type { ConversionStatus, EntityStatus } from '#shared/model/canonical.js';
 import { zoneOffsetMs } from '#shared/util/time.js';
 
@@ -51,10 +63,33 @@ export const CAKE_SIM_METHODS: Record<string, SimMethod> = {
     version: 18,
     listKey: 'event_conversions',
     params: [
-      'api_key', 'start_date', 'end_date', 'event_type', 'event_id', 'source_affiliate_id', 'brand_advertiser_id', 'channel_id', 'site_offer_id',
-      'site_offer_contract_id', 'source_affiliate_tag_id', 'brand_advertiser_tag_id', 'site_offer_tag_id', 'campaign_id', 'creative_id',
-      'price_format_id', 'source_type', 'payment_percentage_filter', 'disposition_type', 'disposition_id', 'source_affiliate_billing_status',
-      'brand_advertiser_billing_status', 'test_filter', 'start_at_row', 'row_limit', 'sort_field', 'sort_descending',
+      'api_key',
+      'start_date',
+      'end_date',
+      'event_type',
+      'event_id',
+      'source_affiliate_id',
+      'brand_advertiser_id',
+      'channel_id',
+      'site_offer_id',
+      'site_offer_contract_id',
+      'source_affiliate_tag_id',
+      'brand_advertiser_tag_id',
+      'site_offer_tag_id',
+      'campaign_id',
+      'creative_id',
+      'price_format_id',
+      'source_type',
+      'payment_percentage_filter',
+      'disposition_type',
+      'disposition_id',
+      'source_affiliate_billing_status',
+      'brand_advertiser_billing_status',
+      'test_filter',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
     ],
   },
   EventConversionChanges: {
@@ -62,8 +97,19 @@ export const CAKE_SIM_METHODS: Record<string, SimMethod> = {
     version: 18,
     listKey: 'event_conversions',
     params: [
-      'api_key', 'changes_since', 'include_new_event_conversions', 'source_affiliate_id', 'brand_advertiser_id', 'site_offer_id', 'campaign_id',
-      'creative_id', 'include_tests', 'start_at_row', 'row_limit', 'sort_field', 'sort_descending',
+      'api_key',
+      'changes_since',
+      'include_new_event_conversions',
+      'source_affiliate_id',
+      'brand_advertiser_id',
+      'site_offer_id',
+      'campaign_id',
+      'creative_id',
+      'include_tests',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
     ],
   },
   Clicks: {
@@ -71,30 +117,72 @@ export const CAKE_SIM_METHODS: Record<string, SimMethod> = {
     version: 12,
     listKey: 'clicks',
     params: [
-      'api_key', 'start_date', 'end_date', 'affiliate_id', 'advertiser_id', 'offer_id', 'campaign_id', 'creative_id', 'price_format_id',
-      'include_duplicates', 'include_tests', 'start_at_row', 'row_limit',
+      'api_key',
+      'start_date',
+      'end_date',
+      'affiliate_id',
+      'advertiser_id',
+      'offer_id',
+      'campaign_id',
+      'creative_id',
+      'price_format_id',
+      'include_duplicates',
+      'include_tests',
+      'start_at_row',
+      'row_limit',
     ],
   },
   Affiliates: {
     service: 'export',
     version: 5,
     listKey: 'affiliates',
-    params: ['api_key', 'affiliate_id', 'affiliate_name', 'account_manager_id', 'tag_id', 'start_at_row', 'row_limit', 'sort_field', 'sort_descending'],
+    params: [
+      'api_key',
+      'affiliate_id',
+      'affiliate_name',
+      'account_manager_id',
+      'tag_id',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
+    ],
   },
   Offers: {
     service: 'export',
     version: 6,
     listKey: 'offers',
     params: [
-      'api_key', 'offer_id', 'offer_name', 'advertiser_id', 'vertical_id', 'offer_type_id', 'media_type_id', 'offer_status_id', 'tag_id',
-      'start_at_row', 'row_limit', 'sort_field', 'sort_descending',
+      'api_key',
+      'offer_id',
+      'offer_name',
+      'advertiser_id',
+      'vertical_id',
+      'offer_type_id',
+      'media_type_id',
+      'offer_status_id',
+      'tag_id',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
     ],
   },
   Advertisers: {
     service: 'export',
     version: 6,
     listKey: 'advertisers',
-    params: ['api_key', 'advertiser_id', 'advertiser_name', 'account_manager_id', 'tag_id', 'start_at_row', 'row_limit', 'sort_field', 'sort_descending'],
+    params: [
+      'api_key',
+      'advertiser_id',
+      'advertiser_name',
+      'account_manager_id',
+      'tag_id',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
+    ],
   },
 };
 
@@ -119,12 +207,29 @@ function aspNetError(message: string): SimResponse {
   return {
     status: 500,
     headers: { 'content-type': 'application/json; charset=utf-8', jsonerror: 'true' },
-    body: JSON.stringify({ Message: message, StackTrace: '   at System.Web.Script.Services.WebServiceMethodData.CallMethod(Object target, IDictionary`2 parameters)', ExceptionType: 'System.InvalidOperationException' }),
+    body: JSON.stringify({
+      Message: message,
+      StackTrace:
+        '   at System.Web.Script.Services.WebServiceMethodData.CallMethod(Object target, IDictionary`2 parameters)',
+      ExceptionType: 'System.InvalidOperationException',
+    }),
   };
 }
 
-function reply(typeName: string, listKey: string, d: { success: boolean; message: string; rowCount: number; rows: unknown[] }): SimResponse {
-  const body = { d: { __type: `CakeMarketing.Api.${typeName}`, success: d.success, message: d.message, row_count: num(d.rowCount), [listKey]: d.rows } };
+function reply(
+  typeName: string,
+  listKey: string,
+  d: { success: boolean; message: string; rowCount: number; rows: unknown[] },
+): SimResponse {
+  const body = {
+    d: {
+      __type: `CakeMarketing.Api.${typeName}`,
+      success: d.success,
+      message: d.message,
+      row_count: num(d.rowCount),
+      [listKey]: d.rows,
+    },
+  };
   return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: toJson(body) };
 }
 
@@ -157,8 +262,16 @@ const DISPOSITION: Record<ConversionStatus, { id: number; name: string }> = {
   rejected: { id: 3, name: 'Rejected' },
   invalid: { id: 4, name: 'Returned' },
 };
-const ACCOUNT_STATUS: Record<EntityStatus, { id: number; name: string }> = { active: { id: 1, name: 'Active' }, inactive: { id: 2, name: 'Inactive' }, pending: { id: 3, name: 'Pending' } };
-const OFFER_STATUS: Record<EntityStatus, { id: number; name: string }> = { active: { id: 1, name: 'Public' }, inactive: { id: 3, name: 'Inactive' }, pending: { id: 4, name: 'Pending' } };
+const ACCOUNT_STATUS: Record<EntityStatus, { id: number; name: string }> = {
+  active: { id: 1, name: 'Active' },
+  inactive: { id: 2, name: 'Inactive' },
+  pending: { id: 3, name: 'Pending' },
+};
+const OFFER_STATUS: Record<EntityStatus, { id: number; name: string }> = {
+  active: { id: 1, name: 'Public' },
+  inactive: { id: 3, name: 'Inactive' },
+  pending: { id: 4, name: 'Pending' },
+};
 
 function eventId(name: string): number {
   let h = 0;
@@ -199,9 +312,18 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
       click_date: date(c.clickedAt),
       source_date: date(c.convertedAt),
       udid: null,
-      event_info: c.eventName === null ? { event_id: num(0), event_name: null } : { event_id: num(eventId(c.eventName)), event_name: c.eventName },
-      source_affiliate: { source_affiliate_id: wireId(c.affiliateId), source_affiliate_name: affiliateNames.get(c.affiliateId) ?? '' },
-      brand_advertiser: { brand_advertiser_id: wireId(c.advertiserId), brand_advertiser_name: advertiserNames.get(c.advertiserId) ?? '' },
+      event_info:
+        c.eventName === null
+          ? { event_id: num(0), event_name: null }
+          : { event_id: num(eventId(c.eventName)), event_name: c.eventName },
+      source_affiliate: {
+        source_affiliate_id: wireId(c.affiliateId),
+        source_affiliate_name: affiliateNames.get(c.affiliateId) ?? '',
+      },
+      brand_advertiser: {
+        brand_advertiser_id: wireId(c.advertiserId),
+        brand_advertiser_name: advertiserNames.get(c.advertiserId) ?? '',
+      },
       site_offer: { site_offer_id: wireId(c.offerId), site_offer_name: offerNames.get(c.offerId) ?? '' },
       site_offer_contract: null,
       channel: null,
@@ -230,7 +352,11 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
       returned: status === 'invalid',
       test: false,
       transaction_id: c.orderId,
-      current_disposition: { disposition_id: num(disp.id), disposition_name: disp.name, disposition_type: { disposition_type_id: num(disp.id), disposition_type_name: disp.name } },
+      current_disposition: {
+        disposition_id: num(disp.id),
+        disposition_name: disp.name,
+        disposition_type: { disposition_type_id: num(disp.id), disposition_type_name: disp.name },
+      },
       order_total: c.saleAmount === null ? null : num(c.saleAmount),
       event_conversion_score: num(0),
       country: { country_code: c.countryCode, country_name: c.countryCode },
@@ -255,8 +381,14 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
       request_session_id: wireId(c.clickId),
       udid: null,
       click_date: date(c.clickedAt),
-      source_affiliate: { source_affiliate_id: wireId(c.affiliateId), source_affiliate_name: affiliateNames.get(c.affiliateId) ?? '' },
-      brand_advertiser: { brand_advertiser_id: wireId(c.advertiserId), brand_advertiser_name: advertiserNames.get(c.advertiserId) ?? '' },
+      source_affiliate: {
+        source_affiliate_id: wireId(c.affiliateId),
+        source_affiliate_name: affiliateNames.get(c.affiliateId) ?? '',
+      },
+      brand_advertiser: {
+        brand_advertiser_id: wireId(c.advertiserId),
+        brand_advertiser_name: advertiserNames.get(c.advertiserId) ?? '',
+      },
       site_offer: { site_offer_id: wireId(c.offerId), site_offer_name: offerNames.get(c.offerId) ?? '' },
       site_offer_contract: null,
       channel: null,
@@ -308,7 +440,8 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
     const end = parseWall('end_date', String(p.end_date));
     const t = now();
     const eventType = String(p.event_type);
-    if (!['all', 'macro_event_conversions', 'micro_events'].includes(eventType)) throw new CakeFailure('Invalid event_type');
+    if (!['all', 'macro_event_conversions', 'micro_events'].includes(eventType))
+      throw new CakeFailure('Invalid event_type');
     const rows = (scenario.conversions[key] ?? []).filter(
       (c) =>
         c.convertedAt <= t &&
@@ -327,8 +460,12 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
   function sortConversions(rows: ScenarioConversion[], p: Record<string, unknown>): ScenarioConversion[] {
     const desc = bool('sort_descending', p.sort_descending);
     const byId = String(p.sort_field) === 'event_conversion_id';
-    const cmpId = (a: string, b: string) => (a.length - b.length) || (a < b ? -1 : a > b ? 1 : 0);
-    const sorted = [...rows].sort((a, b) => (byId ? cmpId(a.conversionId, b.conversionId) : a.convertedAt - b.convertedAt || cmpId(a.conversionId, b.conversionId)));
+    const cmpId = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+    const sorted = [...rows].sort((a, b) =>
+      byId
+        ? cmpId(a.conversionId, b.conversionId)
+        : a.convertedAt - b.convertedAt || cmpId(a.conversionId, b.conversionId),
+    );
     return desc ? sorted.reverse() : sorted;
   }
 
@@ -373,17 +510,22 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
     const t = now();
     const desc = bool('sort_descending', p.sort_descending);
     const rows = (list ?? []).filter((e) => e.createdAt <= t && idFilter(p, idParam, e.id));
-    rows.sort((a, b) => (a.id.length - b.id.length) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    rows.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return desc ? rows.reverse() : rows;
   }
 
-  const contact = (e: ScenarioEntity) => (e.email ? [{ contact_id: num(1), contact_name: e.name, email_address: e.email }] : []);
+  const contact = (e: ScenarioEntity) =>
+    e.email ? [{ contact_id: num(1), contact_name: e.name, email_address: e.email }] : [];
 
   async function handle(req: SimRequest): Promise<SimResponse> {
     const m = /^\/api\/(\d+)\/(\w+)\.asmx\/(\w+)$/.exec(req.path);
     const method = m ? CAKE_SIM_METHODS[m[3]] : undefined;
     if (!m || !method || method.service !== m[2] || Number(m[1]) !== method.version) {
-      return { status: 404, headers: { 'content-type': 'text/html' }, body: '<html><body><h2>404 - File or directory not found.</h2></body></html>' };
+      return {
+        status: 404,
+        headers: { 'content-type': 'text/html' },
+        body: '<html><body><h2>404 - File or directory not found.</h2></body></html>',
+      };
     }
     let p: Record<string, unknown> = Object.fromEntries(req.query);
     const ct = String(req.headers['content-type'] ?? '');
@@ -421,7 +563,10 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
             affiliate_id: wireId(e.id),
             affiliate_name: e.name,
             third_party_name: '',
-            account_status: { account_status_id: num(ACCOUNT_STATUS[e.status].id), account_status_name: ACCOUNT_STATUS[e.status].name },
+            account_status: {
+              account_status_id: num(ACCOUNT_STATUS[e.status].id),
+              account_status_name: ACCOUNT_STATUS[e.status].name,
+            },
             contacts: contact(e),
             date_created: date(e.createdAt),
           }));
@@ -431,7 +576,10 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
             advertiser_id: wireId(e.id),
             advertiser_name: e.name,
             third_party_name: '',
-            account_status: { account_status_id: num(ACCOUNT_STATUS[e.status].id), account_status_name: ACCOUNT_STATUS[e.status].name },
+            account_status: {
+              account_status_id: num(ACCOUNT_STATUS[e.status].id),
+              account_status_name: ACCOUNT_STATUS[e.status].name,
+            },
             contacts: contact(e),
             date_created: date(e.createdAt),
           }));
@@ -441,20 +589,29 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
             offer_id: wireId(e.id),
             offer_name: e.name,
             third_party_name: '',
-            advertiser: e.advertiserId ? { advertiser_id: wireId(e.advertiserId), advertiser_name: advertiserNames.get(e.advertiserId) ?? '' } : null,
-            offer_status: { offer_status_id: num(OFFER_STATUS[e.status].id), offer_status_name: OFFER_STATUS[e.status].name },
+            advertiser: e.advertiserId
+              ? { advertiser_id: wireId(e.advertiserId), advertiser_name: advertiserNames.get(e.advertiserId) ?? '' }
+              : null,
+            offer_status: {
+              offer_status_id: num(OFFER_STATUS[e.status].id),
+              offer_status_name: OFFER_STATUS[e.status].name,
+            },
             date_created: date(e.createdAt),
           }));
       }
       const pg = page(rows, p);
       return reply(typeName, method.listKey, { success: true, message: '', rowCount: pg.rowCount, rows: pg.rows });
     } catch (e) {
-      if (e instanceof CakeFailure) return reply(typeName, method.listKey, { success: false, message: e.message, rowCount: 0, rows: [] });
+      if (e instanceof CakeFailure)
+        return reply(typeName, method.listKey, { success: false, message: e.message, rowCount: 0, rows: [] });
       throw e;
     }
   }
 
-  const server = new SimServer(handle, { malformedBody: '{"d":{"__type":"CakeMarketing.Api.Response","success":true,"row_count":3,"event_conversions":[{"event_conversion_id":' });
+  const server = new SimServer(handle, {
+    malformedBody:
+      '{"d":{"__type":"CakeMarketing.Api.Response","success":true,"row_count":3,"event_conversions":[{"event_conversion_id":',
+  });
   return {
     kind: 'cake',
     server,

@@ -1,5 +1,17 @@
-import { SimServer, type PlatformSimulator, type SimRequest, type SimResponse, type SimulatorOptions } from './server.js';
-import { statusAt, type Scenario, type ScenarioClick, type ScenarioConversion, type ScenarioEntity } from './scenario/types.js';
+import {
+  SimServer,
+  type PlatformSimulator,
+  type SimRequest,
+  type SimResponse,
+  type SimulatorOptions,
+} from './server.js';
+import {
+  statusAt,
+  type Scenario,
+  type ScenarioClick,
+  type ScenarioConversion,
+  type ScenarioEntity,
+} from './scenario/types.js';
 import { parseLocalTime } from '#shared/util/time.js';
 
 /**
@@ -34,9 +46,24 @@ const DAY = 86_400_000;
 
 /** A small slice of the real list; UTC deliberately at neither of the ids the docs disagree on. */
 export const SIM_TIMEZONES = [
-  { timezone_id: 80, timezone_name: '(UTC-05:00) Eastern Time (US & Canada)', timezone: 'America/New_York', utc_offset: '-05:00' },
-  { timezone_id: 57, timezone_name: '(UTC+00:00) Dublin, Edinburgh, Lisbon, London', timezone: 'Europe/London', utc_offset: '+00:00' },
-  { timezone_id: 36, timezone_name: '(UTC+05:30) Chennai, Kolkata, Mumbai, New Delhi', timezone: 'Asia/Kolkata', utc_offset: '+05:30' },
+  {
+    timezone_id: 80,
+    timezone_name: '(UTC-05:00) Eastern Time (US & Canada)',
+    timezone: 'America/New_York',
+    utc_offset: '-05:00',
+  },
+  {
+    timezone_id: 57,
+    timezone_name: '(UTC+00:00) Dublin, Edinburgh, Lisbon, London',
+    timezone: 'Europe/London',
+    utc_offset: '+00:00',
+  },
+  {
+    timezone_id: 36,
+    timezone_name: '(UTC+05:30) Chennai, Kolkata, Mumbai, New Delhi',
+    timezone: 'Asia/Kolkata',
+    utc_offset: '+05:30',
+  },
   { timezone_id: 113, timezone_name: '(UTC) Coordinated Universal Time', timezone: 'UTC', utc_offset: '+00:00' },
 ];
 const DEFAULT_ZONE = 'America/New_York';
@@ -97,15 +124,26 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
   const convertedClicks = new Set(conversions.map((c) => c.clickId));
 
   const affiliateStatus = (e: ScenarioEntity | undefined) => e?.status ?? 'active';
-  const offerStatus = (e: ScenarioEntity | undefined) => (e?.status === 'inactive' ? 'paused' : (e?.status ?? 'active'));
+  const offerStatus = (e: ScenarioEntity | undefined) =>
+    e?.status === 'inactive' ? 'paused' : (e?.status ?? 'active');
 
   function relOffer(offerId: string, advertiserId: string) {
     const o = offerById.get(offerId);
-    return { network_offer_id: wireId(offerId), network_id: 1, network_advertiser_id: wireId(advertiserId), name: o?.name ?? `Offer ${offerId}`, offer_status: offerStatus(o) };
+    return {
+      network_offer_id: wireId(offerId),
+      network_id: 1,
+      network_advertiser_id: wireId(advertiserId),
+      name: o?.name ?? `Offer ${offerId}`,
+      offer_status: offerStatus(o),
+    };
   }
   function relAffiliate(affiliateId: string) {
     const a = affiliateById.get(affiliateId);
-    return { network_affiliate_id: wireId(affiliateId), name: a?.name ?? `Affiliate ${affiliateId}`, account_status: affiliateStatus(a) };
+    return {
+      network_affiliate_id: wireId(affiliateId),
+      name: a?.name ?? `Affiliate ${affiliateId}`,
+      account_status: affiliateStatus(a),
+    };
   }
 
   function conversionRecord(c: ScenarioConversion, t: number) {
@@ -169,7 +207,11 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
       previous_network_offer_id: 0,
       relationship: {
         offer: relOffer(c.offerId, c.advertiserId),
-        advertiser: { network_advertiser_id: wireId(c.advertiserId), name: adv?.name ?? `Advertiser ${c.advertiserId}`, account_status: adv?.status ?? 'active' },
+        advertiser: {
+          network_advertiser_id: wireId(c.advertiserId),
+          name: adv?.name ?? `Advertiser ${c.advertiserId}`,
+          account_status: adv?.status ?? 'active',
+        },
         affiliate: relAffiliate(c.affiliateId),
         account_manager: null,
       },
@@ -206,7 +248,12 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
       relationship: {
         offer: relOffer(k.offerId, k.advertiserId),
         affiliate: relAffiliate(k.affiliateId),
-        geolocation: { country_code: k.countryCode, country_name: countryName(k.countryCode), region_code: '', city_name: '' },
+        geolocation: {
+          country_code: k.countryCode,
+          country_name: countryName(k.countryCode),
+          region_code: '',
+          city_name: '',
+        },
       },
     };
   }
@@ -223,7 +270,8 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
     const zone = zoneOf(body);
     const read = (field: 'from' | 'to'): number => {
       const v = body[field];
-      if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$/.test(v)) throw new HttpError(400, `Invalid ${field}: expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS`);
+      if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$/.test(v))
+        throw new HttpError(400, `Invalid ${field}: expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS`);
       const d = parseLocalTime(v, zone);
       if (!d) throw new HttpError(400, `Invalid ${field}`);
       // A date-only `to` covers the whole day.
@@ -243,7 +291,8 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
     } catch {
       throw new HttpError(400, 'Request body is not valid JSON');
     }
-    if (b === null || typeof b !== 'object' || Array.isArray(b)) throw new HttpError(400, 'Request body must be a JSON object');
+    if (b === null || typeof b !== 'object' || Array.isArray(b))
+      throw new HttpError(400, 'Request body must be a JSON object');
     return b as Record<string, unknown>;
   }
 
@@ -258,14 +307,25 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
     return { page: raw('page', 1), pageSize: Math.min(raw('page_size', 50), maxPageSize) };
   }
 
-  function page<T>(name: string, list: T[], p: { page: number; pageSize: number }, render: (x: T) => unknown, extra: Record<string, unknown> = {}): SimResponse {
+  function page<T>(
+    name: string,
+    list: T[],
+    p: { page: number; pageSize: number },
+    render: (x: T) => unknown,
+    extra: Record<string, unknown> = {},
+  ): SimResponse {
     const items = list.slice((p.page - 1) * p.pageSize, p.page * p.pageSize).map(render);
-    return json(200, { [name]: items, paging: { page: p.page, page_size: p.pageSize, total_count: list.length }, ...extra });
+    return json(200, {
+      [name]: items,
+      paging: { page: p.page, page_size: p.pageSize, total_count: list.length },
+      ...extra,
+    });
   }
 
   function conversionsReport(req: SimRequest): SimResponse {
     const body = readBody(req);
-    if (typeof body.show_conversions !== 'boolean' || typeof body.show_events !== 'boolean') throw new HttpError(400, 'show_conversions and show_events are required booleans');
+    if (typeof body.show_conversions !== 'boolean' || typeof body.show_events !== 'boolean')
+      throw new HttpError(400, 'show_conversions and show_events are required booleans');
     const { from, to } = range(body);
     const t = now();
     if (from < t - 365 * DAY) throw new HttpError(400, 'Only the prior 365 days can be queried');
@@ -310,7 +370,10 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
       .sort((a, b) => a.clickedAt - b.clickedAt || (a.clickId < b.clickId ? -1 : 1));
     if (incompletePending) {
       incompletePending = false;
-      return json(200, { clicks: matched.slice(0, Math.ceil(Math.min(matched.length, clickCap) / 2)).map(clickRecord), incomplete_results: true });
+      return json(200, {
+        clicks: matched.slice(0, Math.ceil(Math.min(matched.length, clickCap) / 2)).map(clickRecord),
+        incomplete_results: true,
+      });
     }
     return json(200, { clicks: matched.slice(0, clickCap).map(clickRecord) });
   }
@@ -318,16 +381,50 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
   function entityTable(req: SimRequest, kind: 'affiliates' | 'offers' | 'advertisers'): SimResponse {
     const body = readBody(req);
     const p = paging(req, body);
-    const list = [...{ affiliates, offers, advertisers }[kind]].sort((a, b) => Number(a.id) - Number(b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const users = (e: ScenarioEntity) => (e.email ? [{ network_user_id: 1, first_name: '', last_name: '', email: e.email, account_status: 'active' }] : []);
+    const list = [...{ affiliates, offers, advertisers }[kind]].sort(
+      (a, b) => Number(a.id) - Number(b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+    const users = (e: ScenarioEntity) =>
+      e.email ? [{ network_user_id: 1, first_name: '', last_name: '', email: e.email, account_status: 'active' }] : [];
     const created = (e: ScenarioEntity) => Math.floor(e.createdAt / 1000);
     if (kind === 'affiliates') {
-      return page('affiliates', list, p, (e) => ({ network_affiliate_id: wireId(e.id), network_id: 1, name: e.name, account_status: e.status, network_employee_id: 1, default_currency_id: 'USD', time_created: created(e), time_saved: created(e), referrer_id: 0, relationship: { labels: { total: 0, entries: [] }, users: users(e) } }));
+      return page('affiliates', list, p, (e) => ({
+        network_affiliate_id: wireId(e.id),
+        network_id: 1,
+        name: e.name,
+        account_status: e.status,
+        network_employee_id: 1,
+        default_currency_id: 'USD',
+        time_created: created(e),
+        time_saved: created(e),
+        referrer_id: 0,
+        relationship: { labels: { total: 0, entries: [] }, users: users(e) },
+      }));
     }
     if (kind === 'advertisers') {
-      return page('advertisers', list, p, (e) => ({ network_advertiser_id: wireId(e.id), network_id: 1, name: e.name, account_status: e.status, default_currency_id: 'USD', reporting_timezone_id: 80, time_created: created(e), time_saved: created(e), attribution_method: 'last_touch', relationship: { users: users(e) } }));
+      return page('advertisers', list, p, (e) => ({
+        network_advertiser_id: wireId(e.id),
+        network_id: 1,
+        name: e.name,
+        account_status: e.status,
+        default_currency_id: 'USD',
+        reporting_timezone_id: 80,
+        time_created: created(e),
+        time_saved: created(e),
+        attribution_method: 'last_touch',
+        relationship: { users: users(e) },
+      }));
     }
-    return page('offers', list, p, (e) => ({ network_offer_id: wireId(e.id), network_id: 1, network_advertiser_id: e.advertiserId ? wireId(e.advertiserId) : 0, name: e.name, offer_status: offerStatus(e), currency_id: 'USD', time_created: created(e), time_saved: created(e) }));
+    return page('offers', list, p, (e) => ({
+      network_offer_id: wireId(e.id),
+      network_id: 1,
+      network_advertiser_id: e.advertiserId ? wireId(e.advertiserId) : 0,
+      name: e.name,
+      offer_status: offerStatus(e),
+      currency_id: 'USD',
+      time_created: created(e),
+      time_saved: created(e),
+    }));
   }
 
   async function handle(req: SimRequest): Promise<SimResponse> {

@@ -1,7 +1,13 @@
 import { HITPATH_DEFAULT_COLUMNS } from '#shared/config/schema.js';
 import { formatInZone } from '#shared/util/time.js';
 import { statusAt, type Scenario, type ScenarioClick, type ScenarioConversion } from './scenario/types.js';
-import { SimServer, type PlatformSimulator, type SimRequest, type SimResponse, type SimulatorOptions } from './server.js';
+import {
+  SimServer,
+  type PlatformSimulator,
+  type SimRequest,
+  type SimResponse,
+  type SimulatorOptions,
+} from './server.js';
 import type { ConversionStatus } from '#shared/model/canonical.js';
 
 /**
@@ -41,12 +47,18 @@ export interface HitpathSimulator extends PlatformSimulator {
 }
 
 export const HITPATH_SIM_PATH = '/api.php';
-export const HITPATH_THROTTLE_REPLY = 'Error: Data can be accessed up to twice every 5 minutes. Please try again later.';
+export const HITPATH_THROTTLE_REPLY =
+  'Error: Data can be accessed up to twice every 5 minutes. Please try again later.';
 const WINDOW_MS = 5 * 60_000;
 const HORIZON_DAYS = 45;
 const DAY_MS = 86_400_000;
 
-const STATUS_WORD: Record<ConversionStatus, string> = { approved: 'Approved', pending: 'Pending', rejected: 'Rejected', invalid: 'Invalid' };
+const STATUS_WORD: Record<ConversionStatus, string> = {
+  approved: 'Approved',
+  pending: 'Pending',
+  rejected: 'Rejected',
+  invalid: 'Invalid',
+};
 
 type Cells = Record<string, string>;
 
@@ -63,7 +75,9 @@ function parseDateParam(s: string, today: string): string | null {
   const ymd = iso ? [iso[1], iso[2], iso[3]] : us ? [us[3], us[1], us[2]] : null;
   if (!ymd) return null;
   const d = `${ymd[0]}-${ymd[1].padStart(2, '0')}-${ymd[2].padStart(2, '0')}`;
-  return Number.isNaN(Date.parse(`${d}T00:00:00Z`)) || new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) !== d ? null : d;
+  return Number.isNaN(Date.parse(`${d}T00:00:00Z`)) || new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) !== d
+    ? null
+    : d;
 }
 
 function csvCell(v: string): string {
@@ -145,7 +159,8 @@ export function createHitpathSimulator(scenario: Scenario, options: HitpathSimul
     return out;
   }
   /** Each click's earliest base sale (conversions are sorted by time), built once per conversion list. */
-  let baseSaleOf: { list: readonly ScenarioConversion[]; length: number; map: Map<string, ScenarioConversion> } | null = null;
+  let baseSaleOf: { list: readonly ScenarioConversion[]; length: number; map: Map<string, ScenarioConversion> } | null =
+    null;
   function baseSales(conversions: readonly ScenarioConversion[]): Map<string, ScenarioConversion> {
     if (!baseSaleOf || baseSaleOf.list !== conversions || baseSaleOf.length !== conversions.length) {
       const map = new Map<string, ScenarioConversion>();
@@ -158,7 +173,11 @@ export function createHitpathSimulator(scenario: Scenario, options: HitpathSimul
   function rows(type: 'clicks' | 'sales', start: string, end: string, t: number): Cells[] {
     const conversions = scenario.conversions[options.platform] ?? [];
     if (type === 'sales') {
-      return inWindow(conversions, (v) => v.convertedAt, start, end, t).map((v) => ({ ...clickCells(v), ...saleCells(v, t), is_unique: '1' }));
+      return inWindow(conversions, (v) => v.convertedAt, start, end, t).map((v) => ({
+        ...clickCells(v),
+        ...saleCells(v, t),
+        is_unique: '1',
+      }));
     }
     const baseSale = baseSales(conversions);
     return inWindow(scenario.clicks[options.platform] ?? [], (c) => c.clickedAt, start, end, t).map((c) => {
@@ -170,14 +189,30 @@ export function createHitpathSimulator(scenario: Scenario, options: HitpathSimul
 
   function render(format: 'csv' | 'xml', type: string, start: string, end: string, data: Cells[]): SimResponse {
     if (format === 'xml') {
-      const body = data.map((r) => `  <row>${logical.map((k, i) => (r[k] ? `<${headers[i]}>${xmlText(r[k])}</${headers[i]}>` : `<${headers[i]}/>`)).join('')}</row>\n`).join('');
-      return { status: 200, headers: { 'content-type': 'application/xml; charset=utf-8' }, body: `<?xml version="1.0" encoding="UTF-8"?>\n<report type="${type}" start="${start}" end="${end}">\n${body}</report>\n` };
+      const body = data
+        .map(
+          (r) =>
+            `  <row>${logical.map((k, i) => (r[k] ? `<${headers[i]}>${xmlText(r[k])}</${headers[i]}>` : `<${headers[i]}/>`)).join('')}</row>\n`,
+        )
+        .join('');
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/xml; charset=utf-8' },
+        body: `<?xml version="1.0" encoding="UTF-8"?>\n<report type="${type}" start="${start}" end="${end}">\n${body}</report>\n`,
+      };
     }
-    const lines = [headers.map(csvCell).join(','), ...data.map((r) => logical.map((k) => csvCell(r[k] ?? '')).join(','))];
+    const lines = [
+      headers.map(csvCell).join(','),
+      ...data.map((r) => logical.map((k) => csvCell(r[k] ?? '')).join(',')),
+    ];
     return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8' }, body: lines.join('\r\n') + '\r\n' };
   }
 
-  const error = (status: number, message: string): SimResponse => ({ status, headers: { 'content-type': 'text/plain' }, body: `Error: ${message}` });
+  const error = (status: number, message: string): SimResponse => ({
+    status,
+    headers: { 'content-type': 'text/plain' },
+    body: `Error: ${message}`,
+  });
 
   function handle(req: SimRequest): SimResponse {
     if (req.path !== HITPATH_SIM_PATH) return error(404, 'not found');
@@ -203,14 +238,18 @@ export function createHitpathSimulator(scenario: Scenario, options: HitpathSimul
     const end = parseDateParam(q.get('end')!, today);
     if (start === null) return error(400, 'invalid start date');
     if (end === null) return error(400, 'invalid end date');
-    if (start < addDays(today, -HORIZON_DAYS)) return error(400, `start date must be no more than ${HORIZON_DAYS} days before today`);
+    if (start < addDays(today, -HORIZON_DAYS))
+      return error(400, `start date must be no more than ${HORIZON_DAYS} days before today`);
     if (end < start) return error(400, 'end date must be on or after start date');
     if (end > today) return error(400, 'end date must not be after today');
     served.push(t);
     return render(formatParam, type, start, end, rows(type, start, end, t));
   }
 
-  const malformedBody = defaultFormat === 'xml' ? '<?xml version="1.0"?>\n<report>\n  <row><hitid>1</hitid>' : `${headers.join(',')}\r\n"9001,2026-10-01 00:00:00\r\n`;
+  const malformedBody =
+    defaultFormat === 'xml'
+      ? '<?xml version="1.0"?>\n<report>\n  <row><hitid>1</hitid>'
+      : `${headers.join(',')}\r\n"9001,2026-10-01 00:00:00\r\n`;
   const server = new SimServer(handle, { malformedBody });
   return {
     kind: 'hitpath',

@@ -14,7 +14,11 @@ import { createPartnerizeSimulator } from './partnerize.js';
  * networks' own settings (passed to dualtrack through config, as a real deployment would).
  */
 
-export const SIMULATED_ZONES: Partial<Record<PlatformKind, string>> = { hitpath: 'America/New_York', cake: 'America/Chicago', partnerize: 'Europe/London' };
+export const SIMULATED_ZONES: Partial<Record<PlatformKind, string>> = {
+  hitpath: 'America/New_York',
+  cake: 'America/Chicago',
+  partnerize: 'Europe/London',
+};
 
 export interface SimulatedNetwork {
   simulators: Record<string, PlatformSimulator>;
@@ -25,7 +29,10 @@ export interface SimulatedNetwork {
   stop(): Promise<void>;
 }
 
-export async function startSimulatedNetwork(scenario: Scenario, options: { now: () => number; requestsPerSecond?: number; hashKey?: string }): Promise<SimulatedNetwork> {
+export async function startSimulatedNetwork(
+  scenario: Scenario,
+  options: { now: () => number; requestsPerSecond?: number; hashKey?: string },
+): Promise<SimulatedNetwork> {
   const simulators: Record<string, PlatformSimulator> = {};
   const platforms: SimulatedNetwork['platforms'] = {};
   const env: Record<string, string> = { DUALTRACK_HASH_KEY: options.hashKey ?? randomBytes(16).toString('hex') };
@@ -55,10 +62,23 @@ export async function startSimulatedNetwork(scenario: Scenario, options: { now: 
         case 'partnerize': {
           const appEnv = `${key.toUpperCase()}_APP_KEY`;
           const app = randomBytes(8).toString('hex');
-          sim = createPartnerizeSimulator(scenario, { platform: key, secret: `${app}:${secret}`, now: options.now, timezone: zone });
+          sim = createPartnerizeSimulator(scenario, {
+            platform: key,
+            secret: `${app}:${secret}`,
+            now: options.now,
+            timezone: zone,
+          });
           env[envName] = secret;
           env[appEnv] = app;
-          platforms[key] = { kind, baseUrl: '', apiKeyEnv: envName, applicationKeyEnv: appEnv, networkId: '1l1007', timezone: zone, rateLimit };
+          platforms[key] = {
+            kind,
+            baseUrl: '',
+            apiKeyEnv: envName,
+            applicationKeyEnv: appEnv,
+            networkId: '1l1007',
+            timezone: zone,
+            rateLimit,
+          };
           break;
         }
       }
@@ -81,10 +101,20 @@ export async function startSimulatedNetwork(scenario: Scenario, options: { now: 
 }
 
 /** A full config object for a scenario's network (validate it with parseConfig). */
-export function simulatedConfig(scenario: Scenario, network: SimulatedNetwork, prefix: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function simulatedConfig(
+  scenario: Scenario,
+  network: SimulatedNetwork,
+  prefix: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     databases: { prefix },
-    migration: { legacy: scenario.options.legacy, target: scenario.options.target, startDate: scenario.options.migrationStart, cutoverDate: scenario.options.cutoverDate },
+    migration: {
+      legacy: scenario.options.legacy,
+      target: scenario.options.target,
+      startDate: scenario.options.migrationStart,
+      cutoverDate: scenario.options.cutoverDate,
+    },
     platforms: network.platforms,
     ...extra,
   };

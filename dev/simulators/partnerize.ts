@@ -1,4 +1,10 @@
-import { SimServer, type PlatformSimulator, type SimRequest, type SimResponse, type SimulatorOptions } from './server.js';
+import {
+  SimServer,
+  type PlatformSimulator,
+  type SimRequest,
+  type SimResponse,
+  type SimulatorOptions,
+} from './server.js';
 import { statusAt, type Scenario, type ScenarioConversion, type ScenarioEntity } from './scenario/types.js';
 import { isIanaZone } from '#shared/config/schema.js';
 import { formatInZone, parseInstant, parseLocalTime } from '#shared/util/time.js';
@@ -66,7 +72,13 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 }
 
 function error(status: number, message: string): SimResponse {
-  return json(status, { error: { errors: [{ property: '', message, code: String(status), type: status === 401 ? 'unauthorised' : 'error' }], message, code: String(status) } });
+  return json(status, {
+    error: {
+      errors: [{ property: '', message, code: String(status), type: status === 401 ? 'unauthorised' : 'error' }],
+      message,
+      code: String(status),
+    },
+  });
 }
 
 function entityCode(s: EntityStatus): string {
@@ -101,7 +113,8 @@ export function createPartnerizeSimulator(scenario: Scenario, options: Partneriz
     const raw = q.get('limit');
     if (raw === null || raw === '') return pageSize;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new BadRequest(`limit must be a positive integer (got ${JSON.stringify(raw)})`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new BadRequest(`limit must be a positive integer (got ${JSON.stringify(raw)})`);
     if (n > MAX_LIMIT) throw new BadRequest(`limit must be at most ${MAX_LIMIT} (got ${n})`);
     return Math.min(n, pageSize);
   }
@@ -110,7 +123,8 @@ export function createPartnerizeSimulator(scenario: Scenario, options: Partneriz
     const raw = q.get('offset');
     if (raw === null || raw === '') return 0;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) throw new BadRequest(`offset must be a non-negative integer (got ${JSON.stringify(raw)})`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new BadRequest(`offset must be a non-negative integer (got ${JSON.stringify(raw)})`);
     return n;
   }
 
@@ -290,18 +304,23 @@ export function createPartnerizeSimulator(scenario: Scenario, options: Partneriz
     const at = now();
     const byChange = q.get('date_type') === 'last_modified';
     const dateType = q.get('date_type');
-    if (dateType !== null && dateType !== '' && dateType !== 'last_modified' && dateType !== 'standard') throw new BadRequest(`date_type ${JSON.stringify(dateType)} is not supported by this simulator`);
+    if (dateType !== null && dateType !== '' && dateType !== 'last_modified' && dateType !== 'standard')
+      throw new BadRequest(`date_type ${JSON.stringify(dateType)} is not supported by this simulator`);
     const rows = (scenario.conversions[key] ?? [])
       .filter((c) => c.offerId === campaignId && c.convertedAt <= at)
       .map((c) => ({ c, when: byChange ? statusAt(c, at).changedAt : c.convertedAt }))
       .filter(({ when }) => when >= start && when < end)
-      .sort((a, b) => a.when - b.when || (a.c.conversionId < b.c.conversionId ? -1 : a.c.conversionId > b.c.conversionId ? 1 : 0));
+      .sort(
+        (a, b) =>
+          a.when - b.when || (a.c.conversionId < b.c.conversionId ? -1 : a.c.conversionId > b.c.conversionId ? 1 : 0),
+      );
     const limit = limitOf(q);
     const rawCursor = q.get('cursor_id');
     let index = 0;
     if (rawCursor !== null && rawCursor !== '') {
       const n = Number(rawCursor);
-      if (!Number.isInteger(n) || n < CURSOR_BASE) throw new BadRequest(`cursor_id ${JSON.stringify(rawCursor)} is not a cursor from this report`);
+      if (!Number.isInteger(n) || n < CURSOR_BASE)
+        throw new BadRequest(`cursor_id ${JSON.stringify(rawCursor)} is not a cursor from this report`);
       index = n - CURSOR_BASE;
     }
     const page = rows.slice(index, index + limit);
@@ -323,7 +342,12 @@ export function createPartnerizeSimulator(scenario: Scenario, options: Partneriz
       count: page.length,
       cursor_id: new Num(String(CURSOR_BASE + nextIndex)),
       execution_time: '0.01000 seconds',
-      hypermedia: { pagination: { first_page: link(null), next_page: nextIndex < rows.length ? link(CURSOR_BASE + nextIndex) : null } },
+      hypermedia: {
+        pagination: {
+          first_page: link(null),
+          next_page: nextIndex < rows.length ? link(CURSOR_BASE + nextIndex) : null,
+        },
+      },
       conversions: page.map(({ c }) => conversionJson(c, zone)),
     });
   }
@@ -332,7 +356,9 @@ export function createPartnerizeSimulator(scenario: Scenario, options: Partneriz
     const zone = zoneOf(q);
     const [start, end] = reportWindow(q, zone);
     const at = now();
-    const rows = (scenario.clicks[key] ?? []).filter((k) => k.offerId === campaignId && k.clickedAt <= at && k.clickedAt >= start && k.clickedAt < end);
+    const rows = (scenario.clicks[key] ?? []).filter(
+      (k) => k.offerId === campaignId && k.clickedAt <= at && k.clickedAt >= start && k.clickedAt < end,
+    );
     const { page, fields } = offsetPage(path, q, rows);
     const t = (ms: number) => formatInZone(new Date(ms), zone);
     return json(200, {
@@ -403,7 +429,14 @@ export function createPartnerizeSimulator(scenario: Scenario, options: Partneriz
     if (/^\/user\/advertiser(\.json)?$/.test(path)) {
       const rows = (scenario.advertisers[key] ?? [])
         .filter((a) => a.createdAt <= now())
-        .map((a) => ({ advertiser: { advertiser_id: a.id, company_name: a.name, contact_email: a.email, status: entityCode(a.status) } }));
+        .map((a) => ({
+          advertiser: {
+            advertiser_id: a.id,
+            company_name: a.name,
+            contact_email: a.email,
+            status: entityCode(a.status),
+          },
+        }));
       const { page, fields } = offsetPage(path, q, rows);
       return json(200, { ...fields, execution_time: '0.01000 seconds', advertisers: page });
     }
@@ -422,11 +455,16 @@ export function createPartnerizeSimulator(scenario: Scenario, options: Partneriz
       }
       if (windowCount >= options.rateLimitPerMinute) {
         const h = rateHeaders(t);
-        return json(429, { error: { message: 'Too Many Requests', type: '429' } }, { ...h, 'x-ratelimit-retry-after': h['x-ratelimit-reset'] });
+        return json(
+          429,
+          { error: { message: 'Too Many Requests', type: '429' } },
+          { ...h, 'x-ratelimit-retry-after': h['x-ratelimit-reset'] },
+        );
       }
       windowCount++;
     }
-    if (req.method !== 'GET') return error(405, `No route found for "${req.method} ${req.path}": Method Not Allowed (Allow: GET)`);
+    if (req.method !== 'GET')
+      return error(405, `No route found for "${req.method} ${req.path}": Method Not Allowed (Allow: GET)`);
     let out: SimResponse;
     try {
       out = route(req);

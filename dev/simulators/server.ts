@@ -101,10 +101,22 @@ export class SimServer {
     for (const [k, v] of url.searchParams) query[k] = k === 'key' || k === 'api_key' ? '[present]' : v;
     const idx = this.faults.findIndex((f) => f.match(url.pathname));
     const fault = idx >= 0 ? this.faults.splice(idx, 1)[0].fault : undefined;
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, headers, body, at: Date.now(), fault: fault?.kind });
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query,
+      headers,
+      body,
+      at: Date.now(),
+      fault: fault?.kind,
+    });
 
     if (fault?.kind === '429') {
-      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(fault.retryAfterSeconds ?? 0), 'x-ratelimit-remaining': '0' });
+      res.writeHead(429, {
+        'content-type': 'application/json',
+        'retry-after': String(fault.retryAfterSeconds ?? 0),
+        'x-ratelimit-remaining': '0',
+      });
       res.end(JSON.stringify({ error: 'rate limit exceeded' }));
       return;
     }
@@ -117,9 +129,19 @@ export class SimServer {
 
     let out: SimResponse;
     try {
-      out = await this.handler({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body });
+      out = await this.handler({
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body,
+      });
     } catch (e) {
-      out = { status: 500, headers: { 'content-type': 'text/plain' }, body: `simulator error: ${(e as Error).message}` };
+      out = {
+        status: 500,
+        headers: { 'content-type': 'text/plain' },
+        body: `simulator error: ${(e as Error).message}`,
+      };
     }
     if (fault?.kind === 'truncate') {
       // Advertise the full length, send half, then cut the connection: what a dropped reply looks like.

@@ -42,14 +42,21 @@ export class QueueAlarms extends Construct {
     const maxAge = props.maxMessageAge ?? Duration.minutes(30);
     const dlqThreshold = props.dlqThreshold ?? 1;
     const problems: string[] = [];
-    if (maxAge.toSeconds() < 60) problems.push(`maxMessageAge must be ≥ 1 min (got ${maxAge.toSeconds()} s): SQS publishes the metric every minute`);
-    if (!Number.isInteger(dlqThreshold) || dlqThreshold < 1) problems.push(`dlqThreshold must be an integer ≥ 1 (got ${dlqThreshold})`);
+    if (maxAge.toSeconds() < 60)
+      problems.push(
+        `maxMessageAge must be ≥ 1 min (got ${maxAge.toSeconds()} s): SQS publishes the metric every minute`,
+      );
+    if (!Number.isInteger(dlqThreshold) || dlqThreshold < 1)
+      problems.push(`dlqThreshold must be an integer ≥ 1 (got ${dlqThreshold})`);
     assertNoProblems('QueueAlarms', id, problems);
 
     const action = new SnsAction(props.topic);
     this.dlqDepth = new Alarm(this, 'DlqDepth', {
       alarmDescription: `Messages are waiting in the dead-letter queue ${props.deadLetterQueue.queueName}: inspect them, then \`dualtrack replay-dlq\``,
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
       threshold: dlqThreshold,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -79,5 +86,10 @@ export function alarmOnQueue(
   topic: ITopic,
   options: Pick<QueueAlarmsProps, 'maxMessageAge' | 'dlqThreshold'> = {},
 ): QueueAlarms {
-  return new QueueAlarms(scope, id, { queue: consumer.queue, deadLetterQueue: consumer.deadLetterQueue, topic, ...options });
+  return new QueueAlarms(scope, id, {
+    queue: consumer.queue,
+    deadLetterQueue: consumer.deadLetterQueue,
+    topic,
+    ...options,
+  });
 }

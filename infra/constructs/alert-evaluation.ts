@@ -52,13 +52,18 @@ export class AlertEvaluation extends Construct {
 
   constructor(scope: Construct, id: string, props: AlertEvaluationProps) {
     super(scope, id);
-    this.evaluateFunction = this.publisher('EvaluateAlerts', {
-      entry: functionEntry('evaluate-alerts'),
-      description: 'Evaluates every rule over the canonical MySQL data, updates alert state, publishes grouped alerts to SNS',
-      serviceName: 'dualtrack-evaluate-alerts',
-      // Every rule reads rollups and indexed keys (DESIGN.md §6), after a possible ~15 s resume.
-      timeout: Duration.minutes(5),
-    }, props);
+    this.evaluateFunction = this.publisher(
+      'EvaluateAlerts',
+      {
+        entry: functionEntry('evaluate-alerts'),
+        description:
+          'Evaluates every rule over the canonical MySQL data, updates alert state, publishes grouped alerts to SNS',
+        serviceName: 'dualtrack-evaluate-alerts',
+        // Every rule reads rollups and indexed keys (DESIGN.md §6), after a possible ~15 s resume.
+        timeout: Duration.minutes(5),
+      },
+      props,
+    );
     this.evaluateJob = new ScheduledJob(this, 'EvaluateSchedule', {
       target: this.evaluateFunction,
       schedule: Expr.rate(Duration.minutes(props.config.alerts.evaluateEveryMinutes)),
@@ -67,12 +72,16 @@ export class AlertEvaluation extends Construct {
     });
 
     if (props.digest) {
-      this.digestFunction = this.publisher('DailyDigest', {
-        entry: props.digest.entry,
-        description: 'Publishes the daily migration digest (DESIGN.md §9) to the alerts topic',
-        serviceName: 'dualtrack-daily-digest',
-        timeout: Duration.minutes(5),
-      }, props);
+      this.digestFunction = this.publisher(
+        'DailyDigest',
+        {
+          entry: props.digest.entry,
+          description: 'Publishes the daily migration digest (DESIGN.md §9) to the alerts topic',
+          serviceName: 'dualtrack-daily-digest',
+          timeout: Duration.minutes(5),
+        },
+        props,
+      );
       this.digestJob = new ScheduledJob(this, 'DigestSchedule', {
         target: this.digestFunction,
         schedule: props.digest.schedule ?? DEFAULT_DIGEST_SCHEDULE,
@@ -84,8 +93,16 @@ export class AlertEvaluation extends Construct {
   }
 
   /** A DB-reading function that publishes to the alerts topic. */
-  private publisher(id: string, fn: { entry: string; description: string; serviceName: string; timeout: Duration }, props: AlertEvaluationProps): DualtrackFunction {
-    const f = new DualtrackFunction(this, id, { ...fn, logRetention: props.logRetention, deadLetterQueue: props.scheduledJobsDlq });
+  private publisher(
+    id: string,
+    fn: { entry: string; description: string; serviceName: string; timeout: Duration },
+    props: AlertEvaluationProps,
+  ): DualtrackFunction {
+    const f = new DualtrackFunction(this, id, {
+      ...fn,
+      logRetention: props.logRetention,
+      deadLetterQueue: props.scheduledJobsDlq,
+    });
     f.bindDatabase(props.database);
     f.addEnvironment('DUALTRACK_CONFIG_JSON', props.configJson);
     f.addEnvironment('ALERTS_TOPIC_ARN', props.topic.topicArn);
@@ -94,7 +111,8 @@ export class AlertEvaluation extends Construct {
     if (f.role) {
       Validations.of(f.role).acknowledge({
         id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-        reason: "Publishing to the KMS-encrypted alerts topic needs a data key from the topic's key; the grant names that one key (kms:GenerateDataKey* covers the WithoutPlaintext variant SNS may ask for).",
+        reason:
+          "Publishing to the KMS-encrypted alerts topic needs a data key from the topic's key; the grant names that one key (kms:GenerateDataKey* covers the WithoutPlaintext variant SNS may ask for).",
       });
     }
     return f;

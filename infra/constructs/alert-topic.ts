@@ -61,7 +61,10 @@ export class AlertTopic extends Construct {
     });
     // The daily digest (attribute kind=digest, severity=info) goes to every email subscriber too:
     // it is the one message a day that summarizes everything, whatever severities they filter.
-    const filterPolicy = severities === 'all' ? undefined : { severity: SubscriptionFilter.stringFilter({ allowlist: [...severities, DIGEST_SEVERITY] }) };
+    const filterPolicy =
+      severities === 'all'
+        ? undefined
+        : { severity: SubscriptionFilter.stringFilter({ allowlist: [...severities, DIGEST_SEVERITY] }) };
     for (const email of emails) this.topic.addSubscription(new EmailSubscription(email, { filterPolicy }));
   }
 }
@@ -87,7 +90,9 @@ function validateProps(id: string, emails: readonly string[], severities: readon
   if (new Set(emails).size !== emails.length) problems.push('emails has duplicates');
   if (severities !== 'all') {
     if (severities.length === 0) problems.push("emailSeverities must name at least one severity (or be 'all')");
-    for (const [i, s] of severities.entries()) if (!(SEVERITIES as readonly string[]).includes(s)) problems.push(`emailSeverities[${i}] must be one of ${SEVERITIES.join(', ')} (got ${JSON.stringify(s)})`);
+    for (const [i, s] of severities.entries())
+      if (!(SEVERITIES as readonly string[]).includes(s))
+        problems.push(`emailSeverities[${i}] must be one of ${SEVERITIES.join(', ')} (got ${JSON.stringify(s)})`);
   }
   assertNoProblems('AlertTopic', id, problems);
 }

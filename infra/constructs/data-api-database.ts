@@ -6,7 +6,13 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { IpAddresses, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
 import type { IGrantable, Grant } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { AuroraMysqlEngineVersion, ClusterInstance, Credentials, DatabaseCluster, DatabaseClusterEngine } from 'aws-cdk-lib/aws-rds';
+import {
+  AuroraMysqlEngineVersion,
+  ClusterInstance,
+  Credentials,
+  DatabaseCluster,
+  DatabaseClusterEngine,
+} from 'aws-cdk-lib/aws-rds';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Validations } from 'aws-cdk-lib';
@@ -119,7 +125,8 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
     });
     Validations.of(this.vpc).acknowledge({
       id: 'AwsSolutions-VPC7',
-      reason: 'The VPC holds only the Aurora cluster in isolated subnets; no client connects over the network (Lambdas use the RDS Data API), so flow logs would record nothing useful and cost a log group per deploy.',
+      reason:
+        'The VPC holds only the Aurora cluster in isolated subnets; no client connects over the network (Lambdas use the RDS Data API), so flow logs would record nothing useful and cost a log group per deploy.',
     });
 
     this.cluster = new DatabaseCluster(this, 'Cluster', {
@@ -156,7 +163,9 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
           beforeBundling: () => [],
           beforeInstall: () => [],
           // loadMigrationFiles() reads sql/core and sql/platform at run time: ship the tree.
-          afterBundling: (inputDir: string, outputDir: string) => [`cp -R "${join(inputDir, 'sql')}" "${join(outputDir, 'sql')}"`],
+          afterBundling: (inputDir: string, outputDir: string) => [
+            `cp -R "${join(inputDir, 'sql')}" "${join(outputDir, 'sql')}"`,
+          ],
         },
       },
     });
@@ -164,15 +173,20 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
 
     const provider = new Provider(this, 'MigrateProvider', {
       onEventHandler: this.migrateFunction,
-      logGroup: new LogGroup(this, 'MigrateProviderLogs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: new LogGroup(this, 'MigrateProviderLogs', {
+        retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
     });
     Validations.of(provider).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: "The custom-resource Provider framework's own function (CDK's code) comes with Lambda's basic execution role.",
+      reason:
+        "The custom-resource Provider framework's own function (CDK's code) comes with Lambda's basic execution role.",
     });
     Validations.of(provider).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.migrateFunction.node.defaultChild as CfnFunction)}.Arn>:*]`,
-      reason: 'The Provider framework invokes the migration function by ARN and any of its versions/aliases (ARN:*), as CDK grants it.',
+      reason:
+        'The Provider framework invokes the migration function by ARN and any of its versions/aliases (ARN:*), as CDK grants it.',
     });
     this.migration = new CustomResource(this, 'Schema', {
       serviceToken: provider.serviceToken,
@@ -203,10 +217,20 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
 }
 
 /** The schema inputs that make a migration worth running: sql/, the migrator's sources, prefix, platforms. */
-export function schemaFingerprint(prefix: string, platforms: readonly string[], sqlDir = SQL_DIR, baseCurrency = 'USD'): string {
+export function schemaFingerprint(
+  prefix: string,
+  platforms: readonly string[],
+  sqlDir = SQL_DIR,
+  baseCurrency = 'USD',
+): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ prefix, platforms: [...platforms].sort(), ...(baseCurrency === 'USD' ? {} : { baseCurrency }) }));
-  const files = [...listFiles(sqlDir), ...['migrate.ts', 'views.ts', 'params.ts', 'names.ts'].map((f) => join(REPO_ROOT, 'shared', 'db', f))];
+  h.update(
+    JSON.stringify({ prefix, platforms: [...platforms].sort(), ...(baseCurrency === 'USD' ? {} : { baseCurrency }) }),
+  );
+  const files = [
+    ...listFiles(sqlDir),
+    ...['migrate.ts', 'views.ts', 'params.ts', 'names.ts'].map((f) => join(REPO_ROOT, 'shared', 'db', f)),
+  ];
   for (const f of files) {
     h.update(`\0${relative(REPO_ROOT, f)}\0`);
     h.update(readFileSync(f));
@@ -230,15 +254,30 @@ function auroraMinor(v: AuroraMysqlEngineVersion): number | undefined {
   return m ? Number(m[1]) * 100 + Number(m[2]) : undefined;
 }
 
-function validateProps(id: string, props: DataApiDatabaseProps, engine: AuroraMysqlEngineVersion, maxCapacity: number, autoPause: Duration, backup: Duration): void {
+function validateProps(
+  id: string,
+  props: DataApiDatabaseProps,
+  engine: AuroraMysqlEngineVersion,
+  maxCapacity: number,
+  autoPause: Duration,
+  backup: Duration,
+): void {
   const problems: string[] = [];
   if (!IDENT.test(props.prefix)) problems.push(`prefix must match ${IDENT} (got ${JSON.stringify(props.prefix)})`);
   if (props.platforms.length === 0) problems.push('platforms must name at least one platform');
-  for (const [i, p] of props.platforms.entries()) if (!IDENT.test(p)) problems.push(`platforms[${i}] must match ${IDENT} (got ${JSON.stringify(p)})`);
+  for (const [i, p] of props.platforms.entries())
+    if (!IDENT.test(p)) problems.push(`platforms[${i}] must match ${IDENT} (got ${JSON.stringify(p)})`);
   if (new Set(props.platforms).size !== props.platforms.length) problems.push('platforms has duplicates');
   const minor = auroraMinor(engine);
-  if (minor === undefined || minor < 308) problems.push(`engineVersion must be Aurora MySQL 3.08 or newer for Data API + scale to zero (got ${engine.auroraMysqlFullVersion})`);
-  if (!Token.isUnresolved(maxCapacity) && (maxCapacity < 1 || maxCapacity > 256 || maxCapacity * 2 !== Math.round(maxCapacity * 2))) problems.push(`maxCapacity must be 1–256 ACUs in 0.5 steps (got ${maxCapacity})`);
+  if (minor === undefined || minor < 308)
+    problems.push(
+      `engineVersion must be Aurora MySQL 3.08 or newer for Data API + scale to zero (got ${engine.auroraMysqlFullVersion})`,
+    );
+  if (
+    !Token.isUnresolved(maxCapacity) &&
+    (maxCapacity < 1 || maxCapacity > 256 || maxCapacity * 2 !== Math.round(maxCapacity * 2))
+  )
+    problems.push(`maxCapacity must be 1–256 ACUs in 0.5 steps (got ${maxCapacity})`);
   const pause = autoPause.toSeconds();
   if (pause < 300 || pause > 86_400) problems.push(`autoPauseAfter must be 5 min–24 h (got ${pause} s)`);
   const days = backup.toDays();
@@ -250,30 +289,36 @@ function acknowledgeClusterFindings(cluster: DatabaseCluster): void {
   const v = Validations.of(cluster);
   v.acknowledge({
     id: 'AwsSolutions-RDS6',
-    reason: 'Clients never connect to MySQL directly: every query goes through the RDS Data API, which authenticates with IAM (rds-data:* on the cluster) plus the Secrets Manager secret; IAM database authentication would add nothing.',
+    reason:
+      'Clients never connect to MySQL directly: every query goes through the RDS Data API, which authenticates with IAM (rds-data:* on the cluster) plus the Secrets Manager secret; IAM database authentication would add nothing.',
   });
   v.acknowledge({
     id: 'AwsSolutions-RDS11',
-    reason: 'The cluster sits in isolated subnets with no client in the VPC and is reached only through the Data API; a non-default port would not hide it from anything.',
+    reason:
+      'The cluster sits in isolated subnets with no client in the VPC and is reached only through the Data API; a non-default port would not hide it from anything.',
   });
   v.acknowledge({
     id: 'AwsSolutions-RDS14',
-    reason: 'Recovery relies on automated backups with point-in-time restore (backupRetention); Backtrack bills per change record and rewinds the whole cluster, which the upsert-only pipeline does not need.',
+    reason:
+      'Recovery relies on automated backups with point-in-time restore (backupRetention); Backtrack bills per change record and rewinds the whole cluster, which the upsert-only pipeline does not need.',
   });
   v.acknowledge({
     id: 'AwsSolutions-SMG4',
-    reason: 'Rotation needs a rotation Lambda with a network path to both the cluster and Secrets Manager; the VPC is isolated (no NAT, no endpoints) on purpose. Add an interface endpoint and addRotationSingleUser() when rotation is required.',
+    reason:
+      'Rotation needs a rotation Lambda with a network path to both the cluster and Secrets Manager; the VPC is isolated (no NAT, no endpoints) on purpose. Add an interface endpoint and addRotationSingleUser() when rotation is required.',
   });
   // cloudwatchLogsRetention is applied by CDK's stack-wide LogRetention singleton function.
   const logRetention = Stack.of(cluster).node.tryFindChild('LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a');
   if (logRetention) {
     Validations.of(logRetention).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: "CDK's LogRetention singleton (sets the retention of the cluster's exported log groups, which RDS creates itself) comes with Lambda's basic execution role; its code and role are CDK's, not ours.",
+      reason:
+        "CDK's LogRetention singleton (sets the retention of the cluster's exported log groups, which RDS creates itself) comes with Lambda's basic execution role; its code and role are CDK's, not ours.",
     });
     Validations.of(logRetention).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: "CDK's LogRetention singleton must put retention policies on log groups RDS names at run time (/aws/rds/cluster/<id>/…), so CDK scopes its policy to *.",
+      reason:
+        "CDK's LogRetention singleton must put retention policies on log groups RDS names at run time (/aws/rds/cluster/<id>/…), so CDK scopes its policy to *.",
     });
   }
 }

@@ -19,7 +19,10 @@ export function standaloneDeadLetterQueue(scope: Construct, id: string, purpose:
     retentionPeriod: Duration.days(14),
     removalPolicy: RemovalPolicy.DESTROY,
   });
-  Validations.of(q).acknowledge({ id: 'AwsSolutions-SQS3', reason: `This queue is itself a dead-letter queue: ${purpose}.` });
+  Validations.of(q).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason: `This queue is itself a dead-letter queue: ${purpose}.`,
+  });
   return q;
 }
 

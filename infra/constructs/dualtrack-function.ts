@@ -1,7 +1,12 @@
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type BundlingOptions, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  NodejsFunction,
+  OutputFormat,
+  type BundlingOptions,
+  type NodejsFunctionProps,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { LOCK_FILE, REPO_ROOT } from '../paths.js';
@@ -23,7 +28,8 @@ import { assertNoProblems } from './props-error.js';
  *
  * Anything in `props` overrides the defaults; `bundling` is merged key by key.
  */
-export interface DualtrackFunctionProps extends Omit<NodejsFunctionProps, 'runtime' | 'architecture' | 'logGroup' | 'logRetention'> {
+export interface DualtrackFunctionProps
+  extends Omit<NodejsFunctionProps, 'runtime' | 'architecture' | 'logGroup' | 'logRetention'> {
   /** The handler's entry file, `functions/<verb-noun>.ts` (see `functionEntry`). */
   readonly entry: string;
   /**
@@ -62,7 +68,8 @@ export const METRICS_NAMESPACE = 'dualtrack';
  * Lets bundled CommonJS code `require()` Node built-ins inside an ESM bundle (esbuild emits a
  * `__require` shim that throws "Dynamic require … is not supported" without it).
  */
-const ESM_REQUIRE_BANNER = "import { createRequire as __dtCreateRequire } from 'node:module'; const require = __dtCreateRequire(import.meta.url);";
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __dtCreateRequire } from 'node:module'; const require = __dtCreateRequire(import.meta.url);";
 
 export const DEFAULT_BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
@@ -115,7 +122,8 @@ export class DualtrackFunction extends NodejsFunction {
     this.serviceName = serviceName;
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 on purpose: the version the code is tested with (middy 6, Powertools 2, AWS SDK v3 all support it; Lambda supports it into 2027). Moving to nodejs24.x is one line in DualtrackFunction once CI runs Node 24.',
+      reason:
+        'Node.js 22 on purpose: the version the code is tested with (middy 6, Powertools 2, AWS SDK v3 all support it; Lambda supports it into 2027). Moving to nodejs24.x is one line in DualtrackFunction once CI runs Node 24.',
     });
   }
 
@@ -134,10 +142,16 @@ export class DualtrackFunction extends NodejsFunction {
 
 function validateProps(id: string, props: DualtrackFunctionProps): void {
   const problems: string[] = [];
-  if (!/\.(ts|mts|js|mjs)$/.test(props.entry)) problems.push(`entry must be a .ts/.mts/.js/.mjs file (got ${props.entry})`);
-  if (props.serviceName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(props.serviceName)) problems.push(`serviceName must be 1–128 letters, digits, '.', '_' or '-' (got ${JSON.stringify(props.serviceName)})`);
+  if (!/\.(ts|mts|js|mjs)$/.test(props.entry))
+    problems.push(`entry must be a .ts/.mts/.js/.mjs file (got ${props.entry})`);
+  if (props.serviceName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(props.serviceName))
+    problems.push(
+      `serviceName must be 1–128 letters, digits, '.', '_' or '-' (got ${JSON.stringify(props.serviceName)})`,
+    );
   const t = props.timeout;
-  if (t && !Token.isUnresolved(t.toSeconds()) && (t.toSeconds() < 1 || t.toSeconds() > 900)) problems.push(`timeout must be 1 s–15 min (got ${t.toSeconds()} s)`);
-  if (props.bundling?.format === OutputFormat.CJS) problems.push('bundling.format CJS is not supported: @middy/core 6 is ESM-only and shared/ reads import.meta.url');
+  if (t && !Token.isUnresolved(t.toSeconds()) && (t.toSeconds() < 1 || t.toSeconds() > 900))
+    problems.push(`timeout must be 1 s–15 min (got ${t.toSeconds()} s)`);
+  if (props.bundling?.format === OutputFormat.CJS)
+    problems.push('bundling.format CJS is not supported: @middy/core 6 is ESM-only and shared/ reads import.meta.url');
   assertNoProblems('DualtrackFunction', id, problems);
 }

@@ -27,7 +27,9 @@ export function estimateDeployedLength(value: unknown): number {
     const o = value as Record<string, unknown>;
     if (Array.isArray(o['Fn::Join'])) {
       const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
-      return parts.reduce<number>((n, p) => n + estimateDeployedLength(p), 0) + sep.length * Math.max(0, parts.length - 1);
+      return (
+        parts.reduce<number>((n, p) => n + estimateDeployedLength(p), 0) + sep.length * Math.max(0, parts.length - 1)
+      );
     }
     const ref = o.Ref;
     if (ref === 'AWS::Region') return 14;
@@ -48,7 +50,10 @@ export function checkEnvironmentSize(fn: LambdaFunction, limit = LAMBDA_ENVIRONM
     validate: () => {
       const cfn = fn.node.defaultChild as CfnFunction;
       const resolved = Stack.of(fn).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined;
-      const sizes = Object.entries(resolved?.variables ?? {}).map(([k, v]) => ({ k, bytes: k.length + estimateDeployedLength(v) }));
+      const sizes = Object.entries(resolved?.variables ?? {}).map(([k, v]) => ({
+        k,
+        bytes: k.length + estimateDeployedLength(v),
+      }));
       const total = sizes.reduce((n, s) => n + s.bytes, 0);
       if (total <= limit) return [];
       const biggest = sizes

@@ -98,20 +98,23 @@ export class Ingestion extends Construct {
     // ── Secrets ─────────────────────────────────────────────────────────────────────────────
     for (const [key, p] of platforms) this.platformSecrets[key] = platformSecret(this, key, p);
     this.hashKeySecret = new Secret(this, 'HashKey', {
-      description: 'dualtrack: HMAC key for user agents, end-user emails and device ids (DESIGN.md §4). Generated; never change it on a live install (hashes would stop matching).',
+      description:
+        'dualtrack: HMAC key for user agents, end-user emails and device ids (DESIGN.md §4). Generated; never change it on a live install (hashes would stop matching).',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
       removalPolicy: RemovalPolicy.RETAIN,
     });
     Validations.of(this.hashKeySecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'The HMAC key must stay the same for the life of the data: rotating it would make new hashes differ from stored ones and break duplicate matching across platforms.',
+      reason:
+        'The HMAC key must stay the same for the life of the data: rotating it would make new hashes differ from stored ones and break duplicate matching across platforms.',
     });
 
     // ── Normalize queue + worker (shared by every platform) ────────────────────────────────
     this.normalizeWorker = new DualtrackFunction(this, 'NormalizeWorker', {
       ...common,
       entry: functionEntry('normalize-worker'),
-      description: 'Validates, maps and upserts raw records from the normalize queue into Aurora (Data API); quarantines bad records',
+      description:
+        'Validates, maps and upserts raw records from the normalize queue into Aurora (Data API); quarantines bad records',
       serviceName: 'dualtrack-normalize-worker',
       // A batch of 5 chunks, each loaded in one transaction, possibly after a ~15 s resume.
       timeout: Duration.minutes(3),
@@ -149,7 +152,9 @@ export class Ingestion extends Construct {
       // A fetch queue is drained at the platform's pace: lag is worth an alarm once it exceeds two
       // schedule periods (what the stale-source rule calls stale), never under 30 minutes.
       const maxMessageAge = Duration.minutes(Math.max(30, 2 * p.scheduleMinutes));
-      this.alarms.push(alarmOnQueue(this, `Fetch${pascal(key)}Alarms`, this.fetch[key], props.alarmTopic, { maxMessageAge }));
+      this.alarms.push(
+        alarmOnQueue(this, `Fetch${pascal(key)}Alarms`, this.fetch[key], props.alarmTopic, { maxMessageAge }),
+      );
     }
 
     // ── Schedules: one per platform, all invoking schedule-fetch ───────────────────────────
@@ -175,13 +180,16 @@ export class Ingestion extends Construct {
     this.backfillFunction = new DualtrackFunction(this, 'Backfill', {
       ...common,
       entry: functionEntry('backfill'),
-      description: 'Plans a backfill (or reports its progress) and enqueues its fetch jobs; invoked by `dualtrack backfill --aws`',
+      description:
+        'Plans a backfill (or reports its progress) and enqueues its fetch jobs; invoked by `dualtrack backfill --aws`',
       serviceName: 'dualtrack-backfill',
       timeout: Duration.minutes(5),
     });
 
     // ── Wiring: environment and grants, per the table above ────────────────────────────────
-    const allFetchUrls = stack.toJsonString(Object.fromEntries(Object.entries(this.fetch).map(([k, c]) => [k, c.queue.queueUrl])));
+    const allFetchUrls = stack.toJsonString(
+      Object.fromEntries(Object.entries(this.fetch).map(([k, c]) => [k, c.queue.queueUrl])),
+    );
     const base = (fn: DualtrackFunction) => {
       fn.bindDatabase(props.database);
       fn.addEnvironment('DUALTRACK_CONFIG_JSON', props.configJson);
@@ -198,7 +206,10 @@ export class Ingestion extends Construct {
     for (const [key, fn] of Object.entries(this.fetchWorkers)) {
       base(fn);
       fn.addEnvironment('FETCH_QUEUE_URLS_JSON', '{}');
-      fn.addEnvironment('PLATFORM_SECRET_ARNS_JSON', stack.toJsonString({ [key]: this.platformSecrets[key].secretArn }));
+      fn.addEnvironment(
+        'PLATFORM_SECRET_ARNS_JSON',
+        stack.toJsonString({ [key]: this.platformSecrets[key].secretArn }),
+      );
       this.platformSecrets[key].grantRead(fn);
       this.normalize.queue.grantSendMessages(fn);
     }
@@ -211,7 +222,8 @@ export class Ingestion extends Construct {
 function platformSecret(scope: Construct, key: string, p: PlatformConfig): ISecret {
   const id = `${pascal(key)}ApiKey`;
   if (p.secretName) return Secret.fromSecretNameV2(scope, id, p.secretName);
-  const what = p.kind === 'partnerize' ? 'the application key and user API key as "applicationKey:userApiKey"' : 'the API key';
+  const what =
+    p.kind === 'partnerize' ? 'the application key and user API key as "applicationKey:userApiKey"' : 'the API key';
   const secret = new Secret(scope, id, {
     // Secrets Manager generates a random placeholder: no value is ever in the template.
     description: `dualtrack: ${key} (${p.kind}) API credentials. Replace the generated placeholder with ${what}.`,
@@ -227,8 +239,12 @@ function platformSecret(scope: Construct, key: string, p: PlatformConfig): ISecr
 function validateProps(id: string, props: IngestionProps): void {
   const problems: string[] = [];
   for (const [key, n] of Object.entries(props.fetchConcurrency ?? {})) {
-    if (!(key in props.config.platforms)) problems.push(`fetchConcurrency.${key}: no such platform in the config (${Object.keys(props.config.platforms).join(', ')})`);
-    else if (!Number.isInteger(n) || n < 2 || n > 1000) problems.push(`fetchConcurrency.${key} must be an integer 2–1,000 (got ${n})`);
+    if (!(key in props.config.platforms))
+      problems.push(
+        `fetchConcurrency.${key}: no such platform in the config (${Object.keys(props.config.platforms).join(', ')})`,
+      );
+    else if (!Number.isInteger(n) || n < 2 || n > 1000)
+      problems.push(`fetchConcurrency.${key} must be an integer 2–1,000 (got ${n})`);
   }
   assertNoProblems('Ingestion', id, problems);
 }

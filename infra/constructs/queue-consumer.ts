@@ -109,18 +109,30 @@ export class QueueConsumer extends Construct {
 function validateProps(
   id: string,
   props: QueueConsumerProps,
-  v: { batchSize: number; maxConcurrency: number; maxReceiveCount: number; retentionPeriod: Duration; timeout: Duration },
+  v: {
+    batchSize: number;
+    maxConcurrency: number;
+    maxReceiveCount: number;
+    retentionPeriod: Duration;
+    timeout: Duration;
+  },
 ): void {
   const problems: string[] = [];
-  if (!Number.isInteger(v.batchSize) || v.batchSize < 1 || v.batchSize > 10_000) problems.push(`batchSize must be an integer 1–10,000 (got ${v.batchSize})`);
-  else if (v.batchSize > 10 && !props.maxBatchingWindow) problems.push(`batchSize ${v.batchSize} > 10 needs maxBatchingWindow (an SQS event source rule)`);
-  if (props.maxBatchingWindow && props.maxBatchingWindow.toSeconds() > 300) problems.push(`maxBatchingWindow must be ≤ 300 s (got ${props.maxBatchingWindow.toSeconds()} s)`);
-  if (!Number.isInteger(v.maxConcurrency) || v.maxConcurrency < 2 || v.maxConcurrency > 1000) problems.push(`maxConcurrency must be an integer 2–1,000 (got ${v.maxConcurrency})`);
-  if (!Number.isInteger(v.maxReceiveCount) || v.maxReceiveCount < 1 || v.maxReceiveCount > 1000) problems.push(`maxReceiveCount must be an integer 1–1,000 (got ${v.maxReceiveCount})`);
+  if (!Number.isInteger(v.batchSize) || v.batchSize < 1 || v.batchSize > 10_000)
+    problems.push(`batchSize must be an integer 1–10,000 (got ${v.batchSize})`);
+  else if (v.batchSize > 10 && !props.maxBatchingWindow)
+    problems.push(`batchSize ${v.batchSize} > 10 needs maxBatchingWindow (an SQS event source rule)`);
+  if (props.maxBatchingWindow && props.maxBatchingWindow.toSeconds() > 300)
+    problems.push(`maxBatchingWindow must be ≤ 300 s (got ${props.maxBatchingWindow.toSeconds()} s)`);
+  if (!Number.isInteger(v.maxConcurrency) || v.maxConcurrency < 2 || v.maxConcurrency > 1000)
+    problems.push(`maxConcurrency must be an integer 2–1,000 (got ${v.maxConcurrency})`);
+  if (!Number.isInteger(v.maxReceiveCount) || v.maxReceiveCount < 1 || v.maxReceiveCount > 1000)
+    problems.push(`maxReceiveCount must be an integer 1–1,000 (got ${v.maxReceiveCount})`);
   const r = v.retentionPeriod.toSeconds();
   if (r < 60 || r > 1_209_600) problems.push(`retentionPeriod must be 1 min–14 days (got ${r} s)`);
   // SQS's visibility timeout maximum is 12 h; 6 × a 15-minute Lambda is 90 minutes, so only a
   // function without a sane timeout can trip this.
-  if (v.timeout.toSeconds() * 6 > 43_200) problems.push(`consumer timeout × 6 exceeds SQS's 12 h visibility timeout (timeout ${v.timeout.toSeconds()} s)`);
+  if (v.timeout.toSeconds() * 6 > 43_200)
+    problems.push(`consumer timeout × 6 exceeds SQS's 12 h visibility timeout (timeout ${v.timeout.toSeconds()} s)`);
   assertNoProblems('QueueConsumer', id, problems);
 }

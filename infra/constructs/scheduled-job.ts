@@ -78,7 +78,8 @@ export class ScheduledJob extends Construct {
       });
       Validations.of(dlq).acknowledge({
         id: 'AwsSolutions-SQS3',
-        reason: "This queue is itself a dead-letter queue: the EventBridge Scheduler target's DLQ for failed invocations.",
+        reason:
+          "This queue is itself a dead-letter queue: the EventBridge Scheduler target's DLQ for failed invocations.",
       });
       this.deadLetterQueue = dlq;
     }
@@ -86,13 +87,16 @@ export class ScheduledJob extends Construct {
     // An own role per job (instead of the target library's stack-wide singleton) so its findings
     // can be acknowledged here, next to the reason; confused-deputy guard on the source account.
     this.role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
     });
     const fnResource = props.target.node.defaultChild;
     if (fnResource instanceof CfnFunction) {
       Validations.of(this.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(fnResource).getLogicalId(fnResource)}.Arn>:*]`,
-        reason: "lambda:InvokeFunction on the target function and its versions/aliases (ARN:*), exactly what CDK's grantInvoke gives; no other function is reachable.",
+        reason:
+          "lambda:InvokeFunction on the target function and its versions/aliases (ARN:*), exactly what CDK's grantInvoke gives; no other function is reachable.",
       });
     }
     const target = new LambdaInvoke(props.target, {
@@ -113,7 +117,8 @@ export class ScheduledJob extends Construct {
 
 function validateProps(id: string, retryAttempts: number, maxEventAge: Duration): void {
   const problems: string[] = [];
-  if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 185) problems.push(`retryAttempts must be an integer 0–185 (got ${retryAttempts})`);
+  if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 185)
+    problems.push(`retryAttempts must be an integer 0–185 (got ${retryAttempts})`);
   const age = maxEventAge.toSeconds();
   if (age < 60 || age > 86_400) problems.push(`maxEventAge must be 1 min–24 h (got ${age} s)`);
   assertNoProblems('ScheduledJob', id, problems);

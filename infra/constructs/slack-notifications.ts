@@ -54,18 +54,27 @@ export class SlackNotifications extends Construct {
   constructor(scope: Construct, id: string, props: SlackNotificationsProps) {
     super(scope, id);
     const reserved = props.reservedConcurrency === undefined ? 1 : props.reservedConcurrency;
-    if (reserved !== null && (!Number.isInteger(reserved) || reserved < 1)) assertNoProblems('SlackNotifications', id, [`reservedConcurrency must be a positive integer or null (got ${reserved})`]);
+    if (reserved !== null && (!Number.isInteger(reserved) || reserved < 1))
+      assertNoProblems('SlackNotifications', id, [
+        `reservedConcurrency must be a positive integer or null (got ${reserved})`,
+      ]);
 
     this.webhookSecret = new Secret(this, 'WebhookUrl', {
       // Secrets Manager generates a random placeholder: the URL is never in the template.
-      description: 'dualtrack: Slack incoming-webhook URL for alerts. Replace the generated placeholder with the https://hooks.slack.com/... URL (or JSON {"url": "..."}).',
+      description:
+        'dualtrack: Slack incoming-webhook URL for alerts. Replace the generated placeholder with the https://hooks.slack.com/... URL (or JSON {"url": "..."}).',
       removalPolicy: RemovalPolicy.DESTROY,
     });
     Validations.of(this.webhookSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: "A Slack incoming-webhook URL is issued in Slack's app settings; no Lambda can rotate it. The operator replaces the value when the webhook is regenerated.",
+      reason:
+        "A Slack incoming-webhook URL is issued in Slack's app settings; no Lambda can rotate it. The operator replaces the value when the webhook is regenerated.",
     });
-    this.deadLetterQueue = standaloneDeadLetterQueue(this, 'Dlq', 'alert messages the Slack poster could not deliver (SNS subscription DLQ and the function\'s async-invocation DLQ)');
+    this.deadLetterQueue = standaloneDeadLetterQueue(
+      this,
+      'Dlq',
+      "alert messages the Slack poster could not deliver (SNS subscription DLQ and the function's async-invocation DLQ)",
+    );
 
     this.notifyFunction = new DualtrackFunction(this, 'NotifySlack', {
       entry: functionEntry('notify-slack'),
@@ -81,7 +90,15 @@ export class SlackNotifications extends Construct {
     this.notifyFunction.bindDatabase(props.database);
     this.webhookSecret.grantRead(this.notifyFunction);
 
-    this.subscription = props.topic.addSubscription(new LambdaSubscription(this.notifyFunction, { deadLetterQueue: this.deadLetterQueue }));
-    this.dlqAlarm = alarmOnDeadLetterQueue(this, 'DlqAlarm', this.deadLetterQueue, props.alarmTopic, 'Slack alert deliveries');
+    this.subscription = props.topic.addSubscription(
+      new LambdaSubscription(this.notifyFunction, { deadLetterQueue: this.deadLetterQueue }),
+    );
+    this.dlqAlarm = alarmOnDeadLetterQueue(
+      this,
+      'DlqAlarm',
+      this.deadLetterQueue,
+      props.alarmTopic,
+      'Slack alert deliveries',
+    );
   }
 }

@@ -37,7 +37,8 @@ export interface RunEvaluationResult extends ApplyFindingsResult {
 
 export async function runEvaluation(input: RunEvaluationInput): Promise<RunEvaluationResult> {
   const logger = input.logger ?? silentLogger;
-  if (input.config.rules['migration-lagging-partner'].enabled) await computeMigrationPlan(input.db, input.names, input.config, input.at);
+  if (input.config.rules['migration-lagging-partner'].enabled)
+    await computeMigrationPlan(input.db, input.names, input.config, input.at);
   const { findings, evaluated } = await evaluateRulesDetailed(input);
   const stored = await applyFindings({ ...input, findings, evaluated });
   const messages = groupNotifications(stored.notifications, input.at);

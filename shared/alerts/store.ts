@@ -84,24 +84,39 @@ export async function applyFindings(input: ApplyFindingsInput): Promise<ApplyFin
     const existing = new Map<string, AlertRow>();
     const fps = findings.map((f) => f.fingerprint);
     for (let i = 0; i < fps.length; i += CHUNK) {
-      for (const r of await db.query<AlertRow>(`SELECT * FROM ${names.core}.alerts WHERE fingerprint IN (:fps) FOR UPDATE`, { fps: fps.slice(i, i + CHUNK) })) existing.set(r.fingerprint, r);
+      for (const r of await db.query<AlertRow>(
+        `SELECT * FROM ${names.core}.alerts WHERE fingerprint IN (:fps) FOR UPDATE`,
+        { fps: fps.slice(i, i + CHUNK) },
+      ))
+        existing.set(r.fingerprint, r);
     }
     const openOfRules = evaluated.length
-      ? await db.query<AlertRow>(`SELECT * FROM ${names.core}.alerts WHERE state = 'open' AND rule IN (:rules) ORDER BY first_seen_at, fingerprint FOR UPDATE`, { rules: [...evaluated] })
+      ? await db.query<AlertRow>(
+          `SELECT * FROM ${names.core}.alerts WHERE state = 'open' AND rule IN (:rules) ORDER BY first_seen_at, fingerprint FOR UPDATE`,
+          { rules: [...evaluated] },
+        )
       : [];
 
     const notifications: AlertNotification[] = [];
     const firing: AlertJson[] = [];
     const resolved: AlertJson[] = [];
     const seen = new Set<string>();
-    const event = (fingerprint: string, name: string, severity: string | null, details: Record<string, unknown> | null) =>
-      db.execute(`INSERT INTO ${names.core}.alert_events (fingerprint, event, at, severity, details) VALUES (:fp, :ev, :at, :sev, :details)`, {
-        fp: fingerprint,
-        ev: name,
-        at: t,
-        sev: severity,
-        details: details === null ? null : JSON.stringify(details),
-      });
+    const event = (
+      fingerprint: string,
+      name: string,
+      severity: string | null,
+      details: Record<string, unknown> | null,
+    ) =>
+      db.execute(
+        `INSERT INTO ${names.core}.alert_events (fingerprint, event, at, severity, details) VALUES (:fp, :ev, :at, :sev, :details)`,
+        {
+          fp: fingerprint,
+          ev: name,
+          at: t,
+          sev: severity,
+          details: details === null ? null : JSON.stringify(details),
+        },
+      );
 
     for (const f of findings) {
       if (seen.has(f.fingerprint)) continue; // a rule reporting one subject twice: first wins
@@ -164,7 +179,10 @@ export async function applyFindings(input: ApplyFindingsInput): Promise<ApplyFin
       const alert = jsonOf(f, 'open', firstSeen, t);
       firing.push(alert);
       if (kind) {
-        await db.execute(`UPDATE ${names.core}.alerts SET last_notified_at = :at, notified_severity = :sev WHERE fingerprint = :fp`, { at: t, sev: f.severity, fp: f.fingerprint });
+        await db.execute(
+          `UPDATE ${names.core}.alerts SET last_notified_at = :at, notified_severity = :sev WHERE fingerprint = :fp`,
+          { at: t, sev: f.severity, fp: f.fingerprint },
+        );
         notifications.push({ kind, alert });
       }
     }
@@ -174,13 +192,19 @@ export async function applyFindings(input: ApplyFindingsInput): Promise<ApplyFin
       // Hysteresis: stays open (quietly) until the rule has missed it for resolveAfterHours.
       const grace = (config.rules[row.rule as RuleId]?.resolveAfterHours ?? 0) * HOUR_MS;
       if (at.getTime() - Date.parse(fromSqlDateTime(row.last_seen_at)) < grace) continue;
-      await db.execute(`UPDATE ${names.core}.alerts SET state = 'resolved', resolved_at = :at WHERE fingerprint = :fp`, { at: t, fp: row.fingerprint });
+      await db.execute(
+        `UPDATE ${names.core}.alerts SET state = 'resolved', resolved_at = :at WHERE fingerprint = :fp`,
+        { at: t, fp: row.fingerprint },
+      );
       await event(row.fingerprint, 'resolved', row.severity, null);
       const alert = recordOf({ ...row, state: 'resolved' });
       resolved.push(toJsonOnly(alert));
       // Resolution is news even to whoever acknowledged; a mute silences it like everything else.
       if (!isMuted(row, at)) {
-        await db.execute(`UPDATE ${names.core}.alerts SET last_notified_at = :at WHERE fingerprint = :fp`, { at: t, fp: row.fingerprint });
+        await db.execute(`UPDATE ${names.core}.alerts SET last_notified_at = :at WHERE fingerprint = :fp`, {
+          at: t,
+          fp: row.fingerprint,
+        });
         notifications.push({ kind: 'resolved', alert: toJsonOnly(alert) });
       }
     }
@@ -261,12 +285,21 @@ export async function listAlerts(db: Db, names: DbNames, state: AlertState | 'al
 }
 
 /** History of one alert, oldest first. */
-export async function alertHistory(db: Db, names: DbNames, fingerprint: string): Promise<{ event: string; at: string; severity: string | null; details: unknown }[]> {
+export async function alertHistory(
+  db: Db,
+  names: DbNames,
+  fingerprint: string,
+): Promise<{ event: string; at: string; severity: string | null; details: unknown }[]> {
   const rows = await db.query<{ event: string; at: string; severity: string | null; details: string | null }>(
     `SELECT event, at, severity, details FROM ${names.core}.alert_events WHERE fingerprint = :fp ORDER BY at, id`,
     { fp: fingerprint },
   );
-  return rows.map((r) => ({ event: r.event, at: fromSqlDateTime(r.at), severity: r.severity, details: parseJson(r.details, null) }));
+  return rows.map((r) => ({
+    event: r.event,
+    at: fromSqlDateTime(r.at),
+    severity: r.severity,
+    details: parseJson(r.details, null),
+  }));
 }
 
 /**
@@ -275,43 +308,72 @@ export async function alertHistory(db: Db, names: DbNames, fingerprint: string):
  */
 export async function resolveFingerprint(db: Db, names: DbNames, prefix: string): Promise<string> {
   const p = prefix.trim().toLowerCase();
-  if (!/^[0-9a-f]{8,64}$/.test(p)) throw new AlertNotFoundError(`fingerprint must be 8 to 64 hex characters (got ${JSON.stringify(prefix)})`);
-  const rows = await db.query<{ fingerprint: string }>(`SELECT fingerprint FROM ${names.core}.alerts WHERE fingerprint LIKE :p ORDER BY fingerprint LIMIT 3`, { p: `${p}%` });
+  if (!/^[0-9a-f]{8,64}$/.test(p))
+    throw new AlertNotFoundError(`fingerprint must be 8 to 64 hex characters (got ${JSON.stringify(prefix)})`);
+  const rows = await db.query<{ fingerprint: string }>(
+    `SELECT fingerprint FROM ${names.core}.alerts WHERE fingerprint LIKE :p ORDER BY fingerprint LIMIT 3`,
+    { p: `${p}%` },
+  );
   if (rows.length === 0) throw new AlertNotFoundError(`no alert with fingerprint ${p}${p.length < 64 ? '…' : ''}`);
-  if (rows.length > 1) throw new AlertNotFoundError(`fingerprint prefix ${p} matches several alerts (${rows.map((r) => r.fingerprint.slice(0, 12)).join(', ')}…): give more characters`);
+  if (rows.length > 1)
+    throw new AlertNotFoundError(
+      `fingerprint prefix ${p} matches several alerts (${rows.map((r) => r.fingerprint.slice(0, 12)).join(', ')}…): give more characters`,
+    );
   return rows[0].fingerprint;
 }
 
 /** Silences notifications about an alert until `until` (state and history still recorded). */
-export async function muteAlert(db: Db, names: DbNames, input: { fingerprint: string; until: Date; note?: string; by?: string; at: Date }): Promise<AlertRecord> {
+export async function muteAlert(
+  db: Db,
+  names: DbNames,
+  input: { fingerprint: string; until: Date; note?: string; by?: string; at: Date },
+): Promise<AlertRecord> {
   const fp = await resolveFingerprint(db, names, input.fingerprint);
-  await db.execute(`UPDATE ${names.core}.alerts SET muted_until = :until, note = COALESCE(:note, note) WHERE fingerprint = :fp`, { until: toSqlDateTime(input.until), note: input.note ?? null, fp });
-  await db.execute(`INSERT INTO ${names.core}.alert_events (fingerprint, event, at, severity, details) VALUES (:fp, 'muted', :at, NULL, :d)`, {
-    fp,
-    at: toSqlDateTime(input.at),
-    d: JSON.stringify({ until: input.until.toISOString(), note: input.note ?? null, by: input.by ?? null }),
-  });
+  await db.execute(
+    `UPDATE ${names.core}.alerts SET muted_until = :until, note = COALESCE(:note, note) WHERE fingerprint = :fp`,
+    { until: toSqlDateTime(input.until), note: input.note ?? null, fp },
+  );
+  await db.execute(
+    `INSERT INTO ${names.core}.alert_events (fingerprint, event, at, severity, details) VALUES (:fp, 'muted', :at, NULL, :d)`,
+    {
+      fp,
+      at: toSqlDateTime(input.at),
+      d: JSON.stringify({ until: input.until.toISOString(), note: input.note ?? null, by: input.by ?? null }),
+    },
+  );
   return (await getAlert(db, names, fp))!;
 }
 
 /** Acknowledges an open alert: no repeat notifications; escalation and resolution still notify. */
-export async function ackAlert(db: Db, names: DbNames, input: { fingerprint: string; by?: string; note?: string; at: Date }): Promise<AlertRecord> {
+export async function ackAlert(
+  db: Db,
+  names: DbNames,
+  input: { fingerprint: string; by?: string; note?: string; at: Date },
+): Promise<AlertRecord> {
   const fp = await resolveFingerprint(db, names, input.fingerprint);
-  await db.execute(`UPDATE ${names.core}.alerts SET acked_at = :at, acked_by = :by, note = COALESCE(:note, note) WHERE fingerprint = :fp`, {
-    at: toSqlDateTime(input.at),
-    by: input.by ?? null,
-    note: input.note ?? null,
-    fp,
-  });
-  await db.execute(`INSERT INTO ${names.core}.alert_events (fingerprint, event, at, severity, details) VALUES (:fp, 'acked', :at, NULL, :d)`, {
-    fp,
-    at: toSqlDateTime(input.at),
-    d: JSON.stringify({ by: input.by ?? null, note: input.note ?? null }),
-  });
+  await db.execute(
+    `UPDATE ${names.core}.alerts SET acked_at = :at, acked_by = :by, note = COALESCE(:note, note) WHERE fingerprint = :fp`,
+    {
+      at: toSqlDateTime(input.at),
+      by: input.by ?? null,
+      note: input.note ?? null,
+      fp,
+    },
+  );
+  await db.execute(
+    `INSERT INTO ${names.core}.alert_events (fingerprint, event, at, severity, details) VALUES (:fp, 'acked', :at, NULL, :d)`,
+    {
+      fp,
+      at: toSqlDateTime(input.at),
+      d: JSON.stringify({ by: input.by ?? null, note: input.note ?? null }),
+    },
+  );
   return (await getAlert(db, names, fp))!;
 }
 
 export async function getAlert(db: Db, names: DbNames, fingerprint: string): Promise<AlertRecord | null> {
-  const rows = await db.query<AlertRow>(`SELECT * FROM ${names.core}.alerts WHERE fingerprint = :fp`, { fp: fingerprint });
+  const rows = await db.query<AlertRow>(`SELECT * FROM ${names.core}.alerts WHERE fingerprint = :fp`, {
+    fp: fingerprint,
+  });
   return rows[0] ? recordOf(rows[0]) : null;
 }

@@ -36,7 +36,19 @@ export interface AlertRecord extends AlertJson {
   note: string | null;
 }
 
-export const ALERT_JSON_KEYS = ['rule', 'severity', 'state', 'fingerprint', 'subject', 'summary', 'metrics', 'money_at_risk', 'evidence', 'first_seen_at', 'last_seen_at'] as const;
+export const ALERT_JSON_KEYS = [
+  'rule',
+  'severity',
+  'state',
+  'fingerprint',
+  'subject',
+  'summary',
+  'metrics',
+  'money_at_risk',
+  'evidence',
+  'first_seen_at',
+  'last_seen_at',
+] as const;
 
 /** The DESIGN §7 object, keys in the documented order, nothing else. */
 export function toAlertJson(a: AlertJson): AlertJson {

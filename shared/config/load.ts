@@ -60,6 +60,10 @@ export function loadConfig(path?: string, env: NodeJS.ProcessEnv = process.env):
 export function platformSecret(key: string, p: PlatformConfig, env: NodeJS.ProcessEnv = process.env): string {
   const need = p.kind === 'partnerize' ? [p.applicationKeyEnv, p.apiKeyEnv] : [p.apiKeyEnv];
   const missing = need.filter((n) => !env[n]);
-  if (missing.length) throw new ConfigError(`platforms.${key}`, missing.map((n) => `environment variable ${n} is not set (it holds the ${key} API credentials)`));
+  if (missing.length)
+    throw new ConfigError(
+      `platforms.${key}`,
+      missing.map((n) => `environment variable ${n} is not set (it holds the ${key} API credentials)`),
+    );
   return need.map((n) => env[n]).join(':');
 }

@@ -8,7 +8,10 @@ import { IDENT } from '../db/names.js';
  * file names the environment variables (or, in AWS, the Secrets Manager secrets) that hold them.
  */
 
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'not a calendar date');
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
+  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'not a calendar date');
 
 export function isIanaZone(zone: string): boolean {
   if (zone === 'UTC') return true;
@@ -41,7 +44,12 @@ const platformCommon = {
   /** How often the scheduler fetches this platform. */
   scheduleMinutes: z.number().int().min(1).max(1440).default(60),
   /** Trailing window re-read on every pull so status and payout changes are caught (DESIGN.md §3). */
-  lookbackHours: z.number().int().min(0).max(24 * 45).default(72),
+  lookbackHours: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 45)
+    .default(72),
   /** Overrides the platform's documented limit (only for simulators or a negotiated higher limit). */
   rateLimit: rateLimit.optional(),
   /** In AWS: the Secrets Manager secret holding the key (the stack creates one per platform when absent). */
@@ -51,7 +59,26 @@ const platformCommon = {
    * to stay under its 10,000-row cap on busy networks; a small network loads faster with 24 h —
    * the connector still splits a window that hits a cap).
    */
-  sliceHours: z.strictObject({ conversions: z.number().int().min(1).max(24 * 14), conversion_changes: z.number().int().min(1).max(24 * 14), clicks: z.number().int().min(1).max(24 * 14) }).partial().optional(),
+  sliceHours: z
+    .strictObject({
+      conversions: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 14),
+      conversion_changes: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 14),
+      clicks: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 14),
+    })
+    .partial()
+    .optional(),
 };
 
 export const HITPATH_DEFAULT_COLUMNS = {
@@ -76,10 +103,12 @@ export const HITPATH_OPTIONAL_COLUMNS = ['is_unique'] as const;
 export type HitpathOptionalColumnKey = (typeof HITPATH_OPTIONAL_COLUMNS)[number];
 
 const hitpathColumns = z.strictObject(
-  Object.fromEntries([...Object.keys(HITPATH_DEFAULT_COLUMNS), ...HITPATH_OPTIONAL_COLUMNS].map((k) => [k, z.string().min(1).optional()])) as Record<
-    HitpathColumnKey | HitpathOptionalColumnKey,
-    z.ZodOptional<z.ZodString>
-  >,
+  Object.fromEntries(
+    [...Object.keys(HITPATH_DEFAULT_COLUMNS), ...HITPATH_OPTIONAL_COLUMNS].map((k) => [
+      k,
+      z.string().min(1).optional(),
+    ]),
+  ) as Record<HitpathColumnKey | HitpathOptionalColumnKey, z.ZodOptional<z.ZodString>>,
 );
 
 export const platformSchema = z.discriminatedUnion('kind', [
@@ -92,9 +121,21 @@ export const platformSchema = z.discriminatedUnion('kind', [
     format: z.enum(['csv', 'xml']).default('csv'),
     /** Header names in this instance's report, overriding DESIGN.md's defaults column by column. */
     columns: hitpathColumns.default({}),
-    currency: z.string().regex(/^[A-Z]{3}$/).default('USD'),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .default('USD'),
   }),
-  z.strictObject({ kind: z.literal('cake'), ...platformCommon, apiKeyEnv: envName, timezone: ianaZone, currency: z.string().regex(/^[A-Z]{3}$/).default('USD') }),
+  z.strictObject({
+    kind: z.literal('cake'),
+    ...platformCommon,
+    apiKeyEnv: envName,
+    timezone: ianaZone,
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .default('USD'),
+  }),
   z.strictObject({
     kind: z.literal('partnerize'),
     ...platformCommon,
@@ -128,9 +169,23 @@ const ruleCommon = ruleCommonWith(0);
 /** Thresholds per rule (DESIGN.md §6 defaults). */
 export const rulesSchema = z
   .strictObject({
-    'cross-platform-duplicate': z.strictObject({ ...ruleCommon, ipWindowMinutes: positive.default(10), maxLookbackDays: z.number().int().min(1).max(90).default(90) }).prefault({}),
-    'dual-running': z.strictObject({ ...ruleCommon, minClicks: z.number().int().min(1).default(20), maxLookbackDays: z.number().int().min(1).max(90).default(90) }).prefault({}),
-    'platform-duplicate': z.strictObject({ ...ruleCommon, maxLookbackDays: z.number().int().min(1).max(90).default(90) }).prefault({}),
+    'cross-platform-duplicate': z
+      .strictObject({
+        ...ruleCommon,
+        ipWindowMinutes: positive.default(10),
+        maxLookbackDays: z.number().int().min(1).max(90).default(90),
+      })
+      .prefault({}),
+    'dual-running': z
+      .strictObject({
+        ...ruleCommon,
+        minClicks: z.number().int().min(1).default(20),
+        maxLookbackDays: z.number().int().min(1).max(90).default(90),
+      })
+      .prefault({}),
+    'platform-duplicate': z
+      .strictObject({ ...ruleCommon, maxLookbackDays: z.number().int().min(1).max(90).default(90) })
+      .prefault({}),
     'conversion-rate-discrepancy': z
       .strictObject({
         ...ruleCommonWith(24),
@@ -142,14 +197,29 @@ export const rulesSchema = z
       })
       .prefault({}),
     'revenue-discrepancy': z
-      .strictObject({ ...ruleCommonWith(24), days: z.number().int().min(1).max(30).default(7), baselineWeeks: z.number().int().min(2).max(12).default(4), minDrop: z.number().gt(0).lt(1).default(0.3), pValue: z.number().gt(0).lt(1).default(0.01) })
+      .strictObject({
+        ...ruleCommonWith(24),
+        days: z.number().int().min(1).max(30).default(7),
+        baselineWeeks: z.number().int().min(2).max(12).default(4),
+        minDrop: z.number().gt(0).lt(1).default(0.3),
+        pValue: z.number().gt(0).lt(1).default(0.01),
+      })
       .prefault({}),
     'tracking-outage': z
-      .strictObject({ ...ruleCommon, minHours: z.number().int().min(1).default(6), baselineWeeks: z.number().int().min(1).max(12).default(4), pValue: z.number().gt(0).lt(1).default(0.001), perAffiliate: z.boolean().default(true), minBaselineConversions: z.number().int().min(1).default(20) })
+      .strictObject({
+        ...ruleCommon,
+        minHours: z.number().int().min(1).default(6),
+        baselineWeeks: z.number().int().min(1).max(12).default(4),
+        pValue: z.number().gt(0).lt(1).default(0.001),
+        perAffiliate: z.boolean().default(true),
+        minBaselineConversions: z.number().int().min(1).default(20),
+      })
       .prefault({}),
     'stale-source': z.strictObject({ ...ruleCommon, scheduleFactor: positive.default(2) }).prefault({}),
     'migration-lagging-partner': z.strictObject({ ...ruleCommon }).prefault({}),
-    'legacy-traffic-after-cutover': z.strictObject({ ...ruleCommon, minConversions: z.number().int().min(1).default(1) }).prefault({}),
+    'legacy-traffic-after-cutover': z
+      .strictObject({ ...ruleCommon, minConversions: z.number().int().min(1).default(1) })
+      .prefault({}),
   })
   .prefault({});
 export type RulesConfig = z.infer<typeof rulesSchema>;
@@ -157,15 +227,28 @@ export type RuleId = keyof RulesConfig;
 
 const waves = z.strictObject({
   /** Tier boundaries as shares of affiliates ranked by legacy revenue (default thirds). */
-  shares: z.array(z.number().gt(0).lte(1)).min(1).default([1 / 3, 1 / 3, 1 / 3]),
+  shares: z
+    .array(z.number().gt(0).lte(1))
+    .min(1)
+    .default([1 / 3, 1 / 3, 1 / 3]),
   /** Days after startDate each tier is due on the target (same length as `shares`). */
   dueDays: z.array(z.number().int().min(0)).min(1).default([7, 14, 21]),
 });
 
 export const configSchema = z
   .strictObject({
-    baseCurrency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code like "USD"').default('USD'),
-    databases: z.strictObject({ prefix: z.string().regex(IDENT, 'lower-case letters and digits, starting with a letter, at most 20').default('dt') }).prefault({}),
+    baseCurrency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code like "USD"')
+      .default('USD'),
+    databases: z
+      .strictObject({
+        prefix: z
+          .string()
+          .regex(IDENT, 'lower-case letters and digits, starting with a letter, at most 20')
+          .default('dt'),
+      })
+      .prefault({}),
     migration: z
       .strictObject({
         legacy: z.array(z.string()).min(1),
@@ -175,11 +258,20 @@ export const configSchema = z
         waves: waves.prefault({}),
       })
       .superRefine((m, ctx) => {
-        if (m.legacy.includes(m.target)) ctx.addIssue({ code: 'custom', path: ['target'], message: `"${m.target}" is also listed as legacy` });
-        if (m.cutoverDate < m.startDate) ctx.addIssue({ code: 'custom', path: ['cutoverDate'], message: `is before startDate ${m.startDate}` });
-        if (m.waves.shares.length !== m.waves.dueDays.length) ctx.addIssue({ code: 'custom', path: ['waves', 'dueDays'], message: `needs one entry per share (${m.waves.shares.length})` });
+        if (m.legacy.includes(m.target))
+          ctx.addIssue({ code: 'custom', path: ['target'], message: `"${m.target}" is also listed as legacy` });
+        if (m.cutoverDate < m.startDate)
+          ctx.addIssue({ code: 'custom', path: ['cutoverDate'], message: `is before startDate ${m.startDate}` });
+        if (m.waves.shares.length !== m.waves.dueDays.length)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['waves', 'dueDays'],
+            message: `needs one entry per share (${m.waves.shares.length})`,
+          });
       }),
-    platforms: z.record(z.string().regex(IDENT, 'platform keys are lower-case letters and digits'), platformSchema).refine((p) => Object.keys(p).length > 0, 'at least one platform'),
+    platforms: z
+      .record(z.string().regex(IDENT, 'platform keys are lower-case letters and digits'), platformSchema)
+      .refine((p) => Object.keys(p).length > 0, 'at least one platform'),
     rules: rulesSchema,
     alerts: z
       .strictObject({

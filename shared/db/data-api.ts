@@ -8,7 +8,16 @@ import {
   type RDSDataClient,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
-import { DbError, SqlDecimal, sqlPreview, type Db, type ExecResult, type Params, type Row, type SqlScalar } from './port.js';
+import {
+  DbError,
+  SqlDecimal,
+  sqlPreview,
+  type Db,
+  type ExecResult,
+  type Params,
+  type Row,
+  type SqlScalar,
+} from './port.js';
 import { expandArrayParams, mapOutsideQuotes, namedParamsIn } from './params.js';
 import { toSqlDateTime } from '../util/time.js';
 
@@ -118,14 +127,21 @@ class DataApiDb implements Db {
     return withResumeRetry(this.s, sql, () => this.s.client.send(command as never) as Promise<O>);
   }
 
-  private async executeStatement(sql: string, params: Params | undefined, forQuery: boolean): Promise<ExecuteStatementCommandOutput> {
+  private async executeStatement(
+    sql: string,
+    params: Params | undefined,
+    forQuery: boolean,
+  ): Promise<ExecuteStatementCommandOutput> {
     const prepared = prepare(sql, params);
     const input = {
       ...this.base(),
       sql: prepared.sql,
       ...(prepared.parameters.length > 0 ? { parameters: prepared.parameters } : {}),
       ...(forQuery
-        ? { formatRecordsAs: 'JSON' as const, resultSetOptions: { decimalReturnType: 'STRING' as const, longReturnType: 'LONG' as const } }
+        ? {
+            formatRecordsAs: 'JSON' as const,
+            resultSetOptions: { decimalReturnType: 'STRING' as const, longReturnType: 'LONG' as const },
+          }
         : {}),
       // DDL keeps running server-side if the HTTP call times out (AWS's advice for DDL).
       ...(!forQuery && isDdl(prepared.sql) ? { continueAfterTimeout: true } : {}),
@@ -181,11 +197,14 @@ class DataApiDb implements Db {
       } catch (e) {
         if (!isResponseTooLarge(e)) throw e;
         if (pageRows === 1) {
-          throw new DbError(`one row exceeds the Data API's 1 MiB response limit (offset ${offset}) [${sqlPreview(sql)}]`, {
-            code: 'UnsupportedResultException',
-            sql: sqlPreview(sql),
-            cause: e,
-          });
+          throw new DbError(
+            `one row exceeds the Data API's 1 MiB response limit (offset ${offset}) [${sqlPreview(sql)}]`,
+            {
+              code: 'UnsupportedResultException',
+              sql: sqlPreview(sql),
+              cause: e,
+            },
+          );
         }
         pageRows = Math.max(1, Math.floor(pageRows / 2));
         continue;
@@ -226,7 +245,11 @@ class DataApiDb implements Db {
   }
 
   /** Splits parameter sets into BatchExecuteStatement requests whose JSON body stays under maxRequestBytes. */
-  private async sendBatches(originalSql: string, sql: string, sets: { index: number; parameters: SqlParameter[] }[]): Promise<void> {
+  private async sendBatches(
+    originalSql: string,
+    sql: string,
+    sets: { index: number; parameters: SqlParameter[] }[],
+  ): Promise<void> {
     const envelope = Buffer.byteLength(JSON.stringify({ ...this.base(), sql, parameterSets: [] }));
     // Headers and SigV4 are not in the JSON body; keep a margin for them.
     const budget = this.s.maxRequestBytes - envelope - 8 * 1024;
@@ -235,9 +258,12 @@ class DataApiDb implements Db {
     for (const set of sets) {
       const size = Buffer.byteLength(JSON.stringify(set.parameters)) + 1;
       if (size > budget) {
-        throw new DbError(`batch: parameter set ${set.index} alone is ${size} bytes, over the ${this.s.maxRequestBytes}-byte request budget [${sqlPreview(originalSql)}]`, {
-          sql: sqlPreview(originalSql),
-        });
+        throw new DbError(
+          `batch: parameter set ${set.index} alone is ${size} bytes, over the ${this.s.maxRequestBytes}-byte request budget [${sqlPreview(originalSql)}]`,
+          {
+            sql: sqlPreview(originalSql),
+          },
+        );
       }
       if (bytes + size > budget && chunk.length > 0) {
         await this.sendBatch(originalSql, sql, chunk);
@@ -268,7 +294,9 @@ class DataApiDb implements Db {
       result = await fn(new DataApiDb(this.s, transactionId));
     } catch (e) {
       // The original error matters more than a failed rollback (the Data API rolls back an idle transaction after 3 minutes anyway).
-      await this.send(new RollbackTransactionCommand({ resourceArn, secretArn, transactionId }), undefined).catch(() => undefined);
+      await this.send(new RollbackTransactionCommand({ resourceArn, secretArn, transactionId }), undefined).catch(
+        () => undefined,
+      );
       throw e;
     }
     await this.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId }), undefined);
@@ -281,7 +309,11 @@ class DataApiDb implements Db {
 }
 
 /** Expands arrays, checks the 65,536-character limit and builds the SqlParameters the statement references. */
-export function prepare(sql: string, params: Params | undefined, setIndex?: number): { sql: string; parameters: SqlParameter[] } {
+export function prepare(
+  sql: string,
+  params: Params | undefined,
+  setIndex?: number,
+): { sql: string; parameters: SqlParameter[] } {
   const expanded = expandArrayParams(sql, params ?? {});
   const where = setIndex === undefined ? '' : ` (parameter set ${setIndex})`;
   if (expanded.sql.length > MAX_SQL_CHARS) {
@@ -293,7 +325,9 @@ export function prepare(sql: string, params: Params | undefined, setIndex?: numb
   const parameters: SqlParameter[] = [];
   for (const name of namedParamsIn(expanded.sql)) {
     if (!Object.prototype.hasOwnProperty.call(expanded.params, name) || expanded.params[name] === undefined) {
-      throw new DbError(`parameter :${name} is used by the statement but not given${where} [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
+      throw new DbError(`parameter :${name} is used by the statement but not given${where} [${sqlPreview(sql)}]`, {
+        sql: sqlPreview(sql),
+      });
     }
     parameters.push(toSqlParameter(name, expanded.params[name], sql, where));
   }
@@ -304,7 +338,8 @@ function toSqlParameter(name: string, v: SqlScalar, sql: string, where: string):
   if (v === null) return { name, value: { isNull: true } };
   if (v instanceof SqlDecimal) return { name, value: { stringValue: v.value }, typeHint: 'DECIMAL' };
   if (v instanceof Date) {
-    if (Number.isNaN(v.getTime())) throw new DbError(`parameter :${name} is an invalid Date${where} [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
+    if (Number.isNaN(v.getTime()))
+      throw new DbError(`parameter :${name} is an invalid Date${where} [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
     return { name, value: { stringValue: toSqlDateTime(v) }, typeHint: 'TIMESTAMP' };
   }
   switch (typeof v) {
@@ -315,22 +350,32 @@ function toSqlParameter(name: string, v: SqlScalar, sql: string, where: string):
     case 'bigint':
       return { name, value: { stringValue: v.toString() } };
     case 'number':
-      if (!Number.isFinite(v)) throw new DbError(`parameter :${name} is ${v}, not a finite number${where} [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
+      if (!Number.isFinite(v))
+        throw new DbError(`parameter :${name} is ${v}, not a finite number${where} [${sqlPreview(sql)}]`, {
+          sql: sqlPreview(sql),
+        });
       return Number.isSafeInteger(v) ? { name, value: { longValue: v } } : { name, value: { doubleValue: v } };
     default:
-      throw new DbError(`parameter :${name} has unsupported type ${typeof v}${where} [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
+      throw new DbError(`parameter :${name} has unsupported type ${typeof v}${where} [${sqlPreview(sql)}]`, {
+        sql: sqlPreview(sql),
+      });
   }
 }
 
 function rowsOf<T extends Row>(out: ExecuteStatementCommandOutput, sql: string): T[] {
-  if (out.formattedRecords === undefined) throw new DbError(`statement returned no rows [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
+  if (out.formattedRecords === undefined)
+    throw new DbError(`statement returned no rows [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
   let parsed: unknown;
   try {
     parsed = parseFormattedRecords(out.formattedRecords);
   } catch (e) {
-    throw new DbError(`Data API formattedRecords is not valid JSON: ${(e as Error).message} [${sqlPreview(sql)}]`, { sql: sqlPreview(sql), cause: e });
+    throw new DbError(`Data API formattedRecords is not valid JSON: ${(e as Error).message} [${sqlPreview(sql)}]`, {
+      sql: sqlPreview(sql),
+      cause: e,
+    });
   }
-  if (!Array.isArray(parsed)) throw new DbError(`Data API formattedRecords is not a JSON array [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
+  if (!Array.isArray(parsed))
+    throw new DbError(`Data API formattedRecords is not a JSON array [${sqlPreview(sql)}]`, { sql: sqlPreview(sql) });
   for (const row of parsed as Record<string, unknown>[]) {
     for (const k of Object.keys(row)) if (typeof row[k] === 'boolean') row[k] = row[k] ? 1 : 0;
   }
@@ -429,11 +474,14 @@ async function withResumeRetry<O>(s: Settings, sql: string | undefined, call: ()
       if (name === 'DatabaseResumingException') {
         const remaining = s.resumeTimeoutMs - slept;
         if (remaining <= 0) {
-          throw new DbError(`database still resuming after ${Math.round(slept / 1000)} s of retries (DatabaseResumingException): ${message}${suffix}`, {
-            code: name,
-            sql: preview,
-            cause: e,
-          });
+          throw new DbError(
+            `database still resuming after ${Math.round(slept / 1000)} s of retries (DatabaseResumingException): ${message}${suffix}`,
+            {
+              code: name,
+              sql: preview,
+              cause: e,
+            },
+          );
         }
         const wait = Math.min(delay, remaining);
         await s.sleep(wait);
@@ -441,7 +489,8 @@ async function withResumeRetry<O>(s: Settings, sql: string | undefined, call: ()
         delay = Math.min(delay * 2, MAX_BACKOFF_MS);
         continue;
       }
-      const known = name === 'DatabaseErrorException' ? KNOWN_MYSQL_ERRORS.find((k) => k.pattern.test(message)) : undefined;
+      const known =
+        name === 'DatabaseErrorException' ? KNOWN_MYSQL_ERRORS.find((k) => k.pattern.test(message)) : undefined;
       throw new DbError(`${name}: ${message}${suffix}`, {
         code: known?.code ?? name,
         errno: known?.errno,

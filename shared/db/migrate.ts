@@ -43,16 +43,26 @@ export function loadMigrationFiles(sqlDir = SQL_DIR): MigrationFile[] {
   const out: MigrationFile[] = [];
   for (const scope of ['core', 'platform'] as const) {
     const dir = join(sqlDir, scope);
-    const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
     const seen = new Map<number, string>();
     for (const f of files) {
       const m = /^(\d{3})_([a-z0-9_]+)\.sql$/.exec(f);
       if (!m) throw new MigrationError(`sql/${scope}/${f}: migration files are named NNN_name.sql`);
       const version = Number(m[1]);
-      if (seen.has(version)) throw new MigrationError(`sql/${scope}/${f}: version ${m[1]} is also used by ${seen.get(version)}`);
+      if (seen.has(version))
+        throw new MigrationError(`sql/${scope}/${f}: version ${m[1]} is also used by ${seen.get(version)}`);
       seen.set(version, f);
       const text = readFileSync(join(dir, f), 'utf8');
-      out.push({ scope, version, name: m[2], file: `sql/${scope}/${f}`, text, checksum: createHash('sha256').update(text).digest('hex') });
+      out.push({
+        scope,
+        version,
+        name: m[2],
+        file: `sql/${scope}/${f}`,
+        text,
+        checksum: createHash('sha256').update(text).digest('hex'),
+      });
     }
   }
   return out;
@@ -87,11 +97,20 @@ export interface IndexWait {
   maxMs?: number;
 }
 
-export async function migrate(db: Db, names: DbNames, platforms: readonly string[], options: MigrateOptions = {}): Promise<MigrateResult> {
+export async function migrate(
+  db: Db,
+  names: DbNames,
+  platforms: readonly string[],
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
   const logger = options.logger ?? silentLogger;
   const files = options.files ?? loadMigrationFiles();
   const databases = names.all(platforms);
-  const existing = new Set((await db.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')).map((r) => r.name));
+  const existing = new Set(
+    (await db.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')).map(
+      (r) => r.name,
+    ),
+  );
   const created: string[] = [];
   for (const d of databases) {
     if (existing.has(d)) continue;
@@ -107,7 +126,9 @@ export async function migrate(db: Db, names: DbNames, platforms: readonly string
       applied_at  DATETIME(3)  NOT NULL,
       PRIMARY KEY (db_name, version)
     )`);
-  const recorded = await db.query<{ db_name: string; version: number; checksum: string }>(`SELECT db_name, version, checksum FROM ${names.core}.schema_migrations`);
+  const recorded = await db.query<{ db_name: string; version: number; checksum: string }>(
+    `SELECT db_name, version, checksum FROM ${names.core}.schema_migrations`,
+  );
   const done = new Map(recorded.map((r) => [`${r.db_name}/${r.version}`, r.checksum]));
 
   // Refuse before applying anything when an applied file was edited.
@@ -115,24 +136,34 @@ export async function migrate(db: Db, names: DbNames, platforms: readonly string
   for (const f of files) {
     const dbs = f.scope === 'core' ? [names.core] : platforms.map((p) => names.platform(p));
     for (const database of dbs) {
-      const render = (t: string) => t.replaceAll('{{core}}', names.core).replaceAll('{{reporting}}', names.reporting).replaceAll('{{db}}', database);
+      const render = (t: string) =>
+        t
+          .replaceAll('{{core}}', names.core)
+          .replaceAll('{{reporting}}', names.reporting)
+          .replaceAll('{{db}}', database);
       const prior = done.get(`${database}/${f.version}`);
       if (prior === undefined) targets.push({ database, file: f, render });
       else if (prior !== f.checksum) {
-        throw new MigrationError(`${f.file} was edited after it was applied to ${database} (checksum ${prior.slice(0, 12)}… recorded, ${f.checksum.slice(0, 12)}… on disk): add a new migration instead of changing an applied one`);
+        throw new MigrationError(
+          `${f.file} was edited after it was applied to ${database} (checksum ${prior.slice(0, 12)}… recorded, ${f.checksum.slice(0, 12)}… on disk): add a new migration instead of changing an applied one`,
+        );
       }
     }
   }
   const applied: MigrateResult['applied'] = [];
   const waited = { ms: 0 };
   for (const t of targets) {
-    for (const stmt of splitStatements(t.render(t.file.text))) await executeIdempotent(db, stmt, logger, options.indexWait ?? {}, waited);
-    await db.execute(`INSERT INTO ${names.core}.schema_migrations (db_name, version, name, checksum, applied_at) VALUES (:db, :v, :n, :c, NOW(3))`, {
-      db: t.database,
-      v: t.file.version,
-      n: t.file.name,
-      c: t.file.checksum,
-    });
+    for (const stmt of splitStatements(t.render(t.file.text)))
+      await executeIdempotent(db, stmt, logger, options.indexWait ?? {}, waited);
+    await db.execute(
+      `INSERT INTO ${names.core}.schema_migrations (db_name, version, name, checksum, applied_at) VALUES (:db, :v, :n, :c, NOW(3))`,
+      {
+        db: t.database,
+        v: t.file.version,
+        n: t.file.name,
+        c: t.file.checksum,
+      },
+    );
     applied.push({ database: t.database, file: t.file.file });
     logger.info('migration applied', { database: t.database, file: t.file.file });
   }
@@ -153,7 +184,13 @@ const ALREADY_DONE: readonly { statement: RegExp; errno: number }[] = [
   { statement: /^ALTER\s+TABLE\s+\S+\s+DROP\s+(?:INDEX|KEY)\s+\w+$/i, errno: 1091 },
 ];
 
-async function executeIdempotent(db: Db, stmt: string, logger: Logger, wait: IndexWait, waited: { ms: number }): Promise<void> {
+async function executeIdempotent(
+  db: Db,
+  stmt: string,
+  logger: Logger,
+  wait: IndexWait,
+  waited: { ms: number },
+): Promise<void> {
   try {
     await db.execute(stmt);
   } catch (e) {
@@ -189,19 +226,31 @@ function oneIndexChange(oneLine: string): IndexChange | null {
  * finishes, and the next run (deploy again) records the file: its re-run of the one-index ALTER
  * finds the index done.
  */
-async function waitForIndex(db: Db, ix: IndexChange, logger: Logger, wait: IndexWait, budget: { ms: number }): Promise<void> {
+async function waitForIndex(
+  db: Db,
+  ix: IndexChange,
+  logger: Logger,
+  wait: IndexWait,
+  budget: { ms: number },
+): Promise<void> {
   const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const pollMs = wait.pollMs ?? 10_000;
   const maxMs = wait.maxMs ?? 8 * 60_000;
   const what = `index ${ix.index} on ${ix.schema}.${ix.table}`;
-  logger.info(`the Data API call timed out; the server goes on ${ix.add ? 'building' : 'dropping'} the ${what}, waiting for it`, { index: ix.index, table: `${ix.schema}.${ix.table}` });
+  logger.info(
+    `the Data API call timed out; the server goes on ${ix.add ? 'building' : 'dropping'} the ${what}, waiting for it`,
+    { index: ix.index, table: `${ix.schema}.${ix.table}` },
+  );
   for (let waited = 0; ; waited += pollMs, budget.ms += pollMs) {
     const [row] = await db.query<{ n: number | string }>(
       `SELECT COUNT(*) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = :s AND TABLE_NAME = :t AND INDEX_NAME = :i`,
       { s: ix.schema, t: ix.table, i: ix.index },
     );
     if (Number(row.n) > 0 === ix.add) {
-      logger.info(`${what} ${ix.add ? 'built' : 'dropped'}`, { index: ix.index, waitedSeconds: Math.round(waited / 1000) });
+      logger.info(`${what} ${ix.add ? 'built' : 'dropped'}`, {
+        index: ix.index,
+        waitedSeconds: Math.round(waited / 1000),
+      });
       return;
     }
     if (budget.ms >= maxMs) {
@@ -209,7 +258,8 @@ async function waitForIndex(db: Db, ix: IndexChange, logger: Logger, wait: Index
         `${what} is still being ${ix.add ? 'built' : 'dropped'} on the server after ${Math.round(waited / 1000)} s (the Data API call timed out, the statement goes on running there): run the migration again (deploy again) once it has finished`,
       );
     }
-    if (waited > 0 && waited % 60_000 < pollMs) logger.info(`still waiting for the ${what}`, { waitedSeconds: Math.round(waited / 1000) });
+    if (waited > 0 && waited % 60_000 < pollMs)
+      logger.info(`still waiting for the ${what}`, { waitedSeconds: Math.round(waited / 1000) });
     await sleep(pollMs);
   }
 }

@@ -11,7 +11,8 @@ import { toSqlDateTime } from '../util/time.js';
  * so SQL that Aurora would reject fails here too, and in UTC.
  */
 
-export const MYSQL8_SQL_MODE = 'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
+export const MYSQL8_SQL_MODE =
+  'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
 
 export interface MysqlDbOptions {
   connectionLimit?: number;
@@ -25,7 +26,8 @@ export function createMysqlDb(url: string, options: MysqlDbOptions = {}): Db {
   } catch {
     throw new Error(`DATABASE_URL: not a URL (expected mysql://user@host:port)`);
   }
-  if (parsed.protocol !== 'mysql:') throw new Error(`DATABASE_URL: expected the mysql:// scheme, got ${parsed.protocol}//`);
+  if (parsed.protocol !== 'mysql:')
+    throw new Error(`DATABASE_URL: expected the mysql:// scheme, got ${parsed.protocol}//`);
   const pool = mysql.createPool({
     host: parsed.hostname || '127.0.0.1',
     port: parsed.port ? Number(parsed.port) : 3306,
@@ -93,7 +95,12 @@ class MysqlDb implements Db {
       return result;
     } catch (e) {
       const err = e as { message: string; code?: string; errno?: number };
-      throw new DbError(`${err.message} [${sqlPreview(sql)}]`, { code: err.code, errno: err.errno, sql: sqlPreview(sql), cause: e });
+      throw new DbError(`${err.message} [${sqlPreview(sql)}]`, {
+        code: err.code,
+        errno: err.errno,
+        sql: sqlPreview(sql),
+        cause: e,
+      });
     }
   }
 

@@ -6,7 +6,10 @@ import type { Params, SqlScalar } from './port.js';
  * becomes `IN (:ids__0, :ids__1)`. An empty array becomes `IN (NULL)`, which matches nothing.
  * Parameter names inside quoted strings are left alone.
  */
-export function expandArrayParams(sql: string, params: Params = {}): { sql: string; params: Record<string, SqlScalar> } {
+export function expandArrayParams(
+  sql: string,
+  params: Params = {},
+): { sql: string; params: Record<string, SqlScalar> } {
   // Fast path: most statements (every bulk upsert, with thousands of parameters) have no array, and
   // copying them all into a new object cost about as much as a click's whole parse + validate.
   let hasArray = false;
@@ -44,7 +47,8 @@ export function expandArrayParams(sql: string, params: Params = {}): { sql: stri
 export function namedParamsIn(sql: string): string[] {
   const names: string[] = [];
   mapOutsideQuotes(sql, (segment) => {
-    for (const m of segment.matchAll(/(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)/g)) if (!names.includes(m[1])) names.push(m[1]);
+    for (const m of segment.matchAll(/(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)/g))
+      if (!names.includes(m[1])) names.push(m[1]);
     return segment;
   });
   return names;

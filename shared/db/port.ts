@@ -19,7 +19,8 @@
  */
 export class SqlDecimal {
   constructor(readonly value: string) {
-    if (!/^[+-]?\d{1,40}(\.\d{1,30})?$/.test(value)) throw new Error(`decimal(): not a plain decimal number: ${JSON.stringify(value)}`);
+    if (!/^[+-]?\d{1,40}(\.\d{1,30})?$/.test(value))
+      throw new Error(`decimal(): not a plain decimal number: ${JSON.stringify(value)}`);
   }
   /** mysql2 (sqlstring) writes objects with toSqlString() raw into the statement: safe, the value was validated above. */
   toSqlString(): string {

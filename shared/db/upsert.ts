@@ -25,12 +25,47 @@ import { toSqlDateTime } from '../util/time.js';
 const MAX_SQL_CHARS = 60_000;
 
 export const CONVERSION_COLUMNS = [
-  'conversion_id', 'click_id', 'transaction_id', 'order_id', 'converted_at', 'clicked_at', 'affiliate_id', 'offer_id', 'advertiser_id',
-  'sub1', 'sub2', 'sub3', 'sub4', 'sub5', 'event_name', 'is_event', 'status', 'revenue', 'payout', 'sale_amount', 'currency',
-  'ip', 'user_agent_hash', 'country_code', 'raw',
+  'conversion_id',
+  'click_id',
+  'transaction_id',
+  'order_id',
+  'converted_at',
+  'clicked_at',
+  'affiliate_id',
+  'offer_id',
+  'advertiser_id',
+  'sub1',
+  'sub2',
+  'sub3',
+  'sub4',
+  'sub5',
+  'event_name',
+  'is_event',
+  'status',
+  'revenue',
+  'payout',
+  'sale_amount',
+  'currency',
+  'ip',
+  'user_agent_hash',
+  'country_code',
+  'raw',
 ] as const;
 export const CLICK_COLUMNS = [
-  'click_id', 'clicked_at', 'affiliate_id', 'offer_id', 'advertiser_id', 'sub1', 'sub2', 'sub3', 'sub4', 'sub5', 'ip', 'user_agent_hash', 'country_code', 'is_unique',
+  'click_id',
+  'clicked_at',
+  'affiliate_id',
+  'offer_id',
+  'advertiser_id',
+  'sub1',
+  'sub2',
+  'sub3',
+  'sub4',
+  'sub5',
+  'ip',
+  'user_agent_hash',
+  'country_code',
+  'is_unique',
 ] as const;
 export const ENTITY_COLUMNS = ['id', 'name', 'status', 'email', 'raw'] as const;
 
@@ -42,16 +77,50 @@ interface TableSpec {
 
 function conversionValues(r: ConversionRow): SqlScalar[] {
   return [
-    r.conversion_id, r.click_id, r.transaction_id, r.order_id, toSqlDateTime(r.converted_at), r.clicked_at ? toSqlDateTime(r.clicked_at) : null,
-    r.affiliate_id, r.offer_id, r.advertiser_id, r.sub1, r.sub2, r.sub3, r.sub4, r.sub5, r.event_name, r.is_event ? 1 : 0, r.status,
-    r.revenue, r.payout, r.sale_amount, r.currency, r.ip, r.user_agent_hash, r.country_code, r.raw === undefined ? null : JSON.stringify(r.raw),
+    r.conversion_id,
+    r.click_id,
+    r.transaction_id,
+    r.order_id,
+    toSqlDateTime(r.converted_at),
+    r.clicked_at ? toSqlDateTime(r.clicked_at) : null,
+    r.affiliate_id,
+    r.offer_id,
+    r.advertiser_id,
+    r.sub1,
+    r.sub2,
+    r.sub3,
+    r.sub4,
+    r.sub5,
+    r.event_name,
+    r.is_event ? 1 : 0,
+    r.status,
+    r.revenue,
+    r.payout,
+    r.sale_amount,
+    r.currency,
+    r.ip,
+    r.user_agent_hash,
+    r.country_code,
+    r.raw === undefined ? null : JSON.stringify(r.raw),
   ];
 }
 
 function clickValues(r: ClickRow): SqlScalar[] {
   return [
-    r.click_id, toSqlDateTime(r.clicked_at), r.affiliate_id, r.offer_id, r.advertiser_id, r.sub1, r.sub2, r.sub3, r.sub4, r.sub5,
-    r.ip, r.user_agent_hash, r.country_code, r.is_unique ? 1 : 0,
+    r.click_id,
+    toSqlDateTime(r.clicked_at),
+    r.affiliate_id,
+    r.offer_id,
+    r.advertiser_id,
+    r.sub1,
+    r.sub2,
+    r.sub3,
+    r.sub4,
+    r.sub5,
+    r.ip,
+    r.user_agent_hash,
+    r.country_code,
+    r.is_unique ? 1 : 0,
   ];
 }
 
@@ -102,8 +171,20 @@ function shapeOf(table: string, spec: TableSpec): StatementShape {
   const key = `${table}\u0000${spec.columns === CONVERSION_COLUMNS ? 'c' : spec.columns === CLICK_COLUMNS ? 'k' : 'e'}\u0000${spec.versioned}`;
   let shape = shapes.get(key);
   if (!shape) {
-    const allCols = [...spec.columns, ...(spec.versioned ? (spec.columns === CONVERSION_COLUMNS ? ['first_seen_at', 'updated_at', 'row_hash'] : ['updated_at', 'row_hash']) : [])];
-    shape = { head: `INSERT INTO ${table} (${allCols.join(', ')}) VALUES `, tail: ` ON DUPLICATE KEY UPDATE ${updateClause(spec)}`, width: allCols.length, texts: new Map() };
+    const allCols = [
+      ...spec.columns,
+      ...(spec.versioned
+        ? spec.columns === CONVERSION_COLUMNS
+          ? ['first_seen_at', 'updated_at', 'row_hash']
+          : ['updated_at', 'row_hash']
+        : []),
+    ];
+    shape = {
+      head: `INSERT INTO ${table} (${allCols.join(', ')}) VALUES `,
+      tail: ` ON DUPLICATE KEY UPDATE ${updateClause(spec)}`,
+      width: allCols.length,
+      texts: new Map(),
+    };
     // Bounded: one entry per table a process writes (platform databases × tables).
     if (shapes.size > 256) shapes.clear();
     shapes.set(key, shape);
@@ -145,7 +226,13 @@ function rowsPerStatement(shape: StatementShape, limit: number): number {
 }
 const perStatement = new Map<string, number>();
 
-async function upsertRows(db: Db, table: string, spec: TableSpec, rows: SqlScalar[][], trailing: SqlScalar[]): Promise<number> {
+async function upsertRows(
+  db: Db,
+  table: string,
+  spec: TableSpec,
+  rows: SqlScalar[][],
+  trailing: SqlScalar[],
+): Promise<number> {
   if (rows.length === 0) return 0;
   const shape = shapeOf(table, spec);
   const limit = maxSqlChars(db);
@@ -154,7 +241,10 @@ async function upsertRows(db: Db, table: string, spec: TableSpec, rows: SqlScala
   if (maxRows === undefined) {
     // mysql2: also at most MYSQL_MAX_ROWS rows, so the statement with its values inlined stays a few
     // MB (max_allowed_packet: 16 MiB on MariaDB, 64 MiB on MySQL 8) even for conversions with raw JSON.
-    maxRows = Math.min(rowsPerStatement(shape, limit), db.dialect === 'data-api' ? Number.POSITIVE_INFINITY : MYSQL_MAX_ROWS);
+    maxRows = Math.min(
+      rowsPerStatement(shape, limit),
+      db.dialect === 'data-api' ? Number.POSITIVE_INFINITY : MYSQL_MAX_ROWS,
+    );
     perStatement.set(cacheKey, maxRows);
   }
   let affected = 0;
@@ -178,17 +268,36 @@ async function upsertRows(db: Db, table: string, spec: TableSpec, rows: SqlScala
 }
 
 /** Upserts conversions fetched at `fetchedAt` (ISO); returns the server's affected-row count. */
-export function upsertConversions(db: Db, database: string, rows: readonly ConversionRow[], fetchedAt: string): Promise<number> {
+export function upsertConversions(
+  db: Db,
+  database: string,
+  rows: readonly ConversionRow[],
+  fetchedAt: string,
+): Promise<number> {
   const t = toSqlDateTime(fetchedAt);
-  return upsertRows(db, `${database}.conversions`, { columns: CONVERSION_COLUMNS, versioned: true }, rows.map(conversionValues), [t, t]);
+  return upsertRows(
+    db,
+    `${database}.conversions`,
+    { columns: CONVERSION_COLUMNS, versioned: true },
+    rows.map(conversionValues),
+    [t, t],
+  );
 }
 
 export function upsertClicks(db: Db, database: string, rows: readonly ClickRow[]): Promise<number> {
   return upsertRows(db, `${database}.clicks`, { columns: CLICK_COLUMNS, versioned: false }, rows.map(clickValues), []);
 }
 
-export function upsertEntities(db: Db, database: string, table: 'affiliates' | 'offers' | 'advertisers', rows: readonly EntityRow[], fetchedAt: string): Promise<number> {
-  return upsertRows(db, `${database}.${table}`, { columns: ENTITY_COLUMNS, versioned: true }, rows.map(entityValues), [toSqlDateTime(fetchedAt)]);
+export function upsertEntities(
+  db: Db,
+  database: string,
+  table: 'affiliates' | 'offers' | 'advertisers',
+  rows: readonly EntityRow[],
+  fetchedAt: string,
+): Promise<number> {
+  return upsertRows(db, `${database}.${table}`, { columns: ENTITY_COLUMNS, versioned: true }, rows.map(entityValues), [
+    toSqlDateTime(fetchedAt),
+  ]);
 }
 
 /** The (hour, affiliate, offer) groups a set of rows touches: what the rollup refresh recomputes. */
@@ -199,7 +308,10 @@ export interface TouchedGroups {
   hours: Map<number, number>;
 }
 
-export function touchedGroups(rows: readonly { affiliate_id: string; offer_id: string }[], timeOf: (r: never) => string): TouchedGroups {
+export function touchedGroups(
+  rows: readonly { affiliate_id: string; offer_id: string }[],
+  timeOf: (r: never) => string,
+): TouchedGroups {
   const touched: TouchedGroups = { keys: new Set(), hours: new Map() };
   for (const r of rows) {
     const hour = Math.floor(Date.parse(timeOf(r as never)) / 3_600_000) * 3_600_000;
@@ -256,7 +368,13 @@ const ROLLUP_SOURCES = {
  * reads, so concurrent workers converge on the committed truth. Never inside a transaction: a
  * deadlocked statement is retried on its own (see retryOnDeadlock).
  */
-export async function refreshRollups(db: Db, database: string, source: keyof typeof ROLLUP_SOURCES, touched: TouchedGroups, options: RefreshOptions | number = {}): Promise<void> {
+export async function refreshRollups(
+  db: Db,
+  database: string,
+  source: keyof typeof ROLLUP_SOURCES,
+  touched: TouchedGroups,
+  options: RefreshOptions | number = {},
+): Promise<void> {
   const opts = typeof options === 'number' ? { groupsPerStatement: options } : options;
   const groupsPerStatement = opts.groupsPerStatement ?? 200;
   const denseHourRows = opts.denseHourRows ?? 32;
@@ -267,21 +385,25 @@ export async function refreshRollups(db: Db, database: string, source: keyof typ
   // failed and was redelivered (bench/RESULTS.md measured 10–13% of messages redelivered at
   // normalize concurrency 2).
   const refresh = (conds: string[], params: Params) =>
-    retryOnDeadlock(() =>
-      db.execute(
-        `INSERT INTO ${database}.hourly_rollups (hour, affiliate_id, offer_id, ${s.columns.join(', ')})
+    retryOnDeadlock(
+      () =>
+        db.execute(
+          `INSERT INTO ${database}.hourly_rollups (hour, affiliate_id, offer_id, ${s.columns.join(', ')})
        SELECT DATE_FORMAT(${s.time}, '%Y-%m-%d %H:00:00') AS h, affiliate_id, offer_id, ${s.select}
          FROM ${database}.${s.table}
         WHERE ${conds.join('\n           OR ')}
         GROUP BY DATE_FORMAT(${s.time}, '%Y-%m-%d %H:00:00'), affiliate_id, offer_id
        ON DUPLICATE KEY UPDATE ${s.columns.map((c) => `${c} = VALUES(${c})`).join(', ')}`,
-        params,
-      ),
+          params,
+        ),
       { attempts: 6, pauseMs: 10 },
     );
 
   // Dense hours: whole-hour ranges, neighbouring hours merged, in time order.
-  const dense = [...touched.hours.entries()].filter(([, n]) => n >= denseHourRows).map(([h]) => h).sort((a, b) => a - b);
+  const dense = [...touched.hours.entries()]
+    .filter(([, n]) => n >= denseHourRows)
+    .map(([h]) => h)
+    .sort((a, b) => a - b);
   const denseSet = new Set(dense);
   const runs = toRuns(dense);
   for (let i = 0; i < runs.length; i += groupsPerStatement) {
@@ -307,7 +429,8 @@ export async function refreshRollups(db: Db, database: string, source: keyof typ
   }
   // Sorted, so concurrent workers lock overlapping groups in the same order (fewer deadlocks).
   const groups: [string, number, number][] = [];
-  for (const g of [...byGroup.keys()].sort()) for (const [from, to] of toRuns(byGroup.get(g)!.sort((a, b) => a - b))) groups.push([g, from, to]);
+  for (const g of [...byGroup.keys()].sort())
+    for (const [from, to] of toRuns(byGroup.get(g)!.sort((a, b) => a - b))) groups.push([g, from, to]);
   for (let i = 0; i < groups.length; i += groupsPerStatement) {
     const params: Params = {};
     const conds = groups.slice(i, i + groupsPerStatement).map(([k, from, to], j) => {

@@ -9,25 +9,86 @@ import type { DbNames } from './names.js';
 
 export const VIEW_COLUMNS: Record<string, string[]> = {
   conversions: [
-    'conversion_id', 'click_id', 'transaction_id', 'order_id', 'converted_at', 'clicked_at', 'affiliate_id', 'offer_id', 'advertiser_id',
-    'sub1', 'sub2', 'sub3', 'sub4', 'sub5', 'event_name', 'is_event', 'status', 'revenue', 'payout', 'sale_amount', 'currency',
-    'ip', 'user_agent_hash', 'country_code', 'first_seen_at', 'updated_at',
+    'conversion_id',
+    'click_id',
+    'transaction_id',
+    'order_id',
+    'converted_at',
+    'clicked_at',
+    'affiliate_id',
+    'offer_id',
+    'advertiser_id',
+    'sub1',
+    'sub2',
+    'sub3',
+    'sub4',
+    'sub5',
+    'event_name',
+    'is_event',
+    'status',
+    'revenue',
+    'payout',
+    'sale_amount',
+    'currency',
+    'ip',
+    'user_agent_hash',
+    'country_code',
+    'first_seen_at',
+    'updated_at',
   ],
-  clicks: ['click_id', 'clicked_at', 'affiliate_id', 'offer_id', 'advertiser_id', 'sub1', 'sub2', 'sub3', 'sub4', 'sub5', 'ip', 'user_agent_hash', 'country_code', 'is_unique'],
-  hourly_rollups: ['hour', 'affiliate_id', 'offer_id', 'clicks', 'unique_clicks', 'conversions', 'events', 'revenue', 'payout'],
+  clicks: [
+    'click_id',
+    'clicked_at',
+    'affiliate_id',
+    'offer_id',
+    'advertiser_id',
+    'sub1',
+    'sub2',
+    'sub3',
+    'sub4',
+    'sub5',
+    'ip',
+    'user_agent_hash',
+    'country_code',
+    'is_unique',
+  ],
+  hourly_rollups: [
+    'hour',
+    'affiliate_id',
+    'offer_id',
+    'clicks',
+    'unique_clicks',
+    'conversions',
+    'events',
+    'revenue',
+    'payout',
+  ],
   affiliates: ['id', 'name', 'status', 'email', 'updated_at'],
   offers: ['id', 'name', 'status', 'email', 'updated_at'],
   advertisers: ['id', 'name', 'status', 'email', 'updated_at'],
 };
 
 /** A `SELECT 'p' AS platform, cols FROM db.table UNION ALL …` over the platforms. */
-export function unionOver(names: DbNames, platforms: readonly string[], table: string, columns: readonly string[]): string {
-  return platforms.map((p) => `SELECT '${p}' AS platform, ${columns.map((c) => `t.${c}`).join(', ')} FROM ${names.platform(p)}.${table} t`).join('\nUNION ALL\n');
+export function unionOver(
+  names: DbNames,
+  platforms: readonly string[],
+  table: string,
+  columns: readonly string[],
+): string {
+  return platforms
+    .map(
+      (p) =>
+        `SELECT '${p}' AS platform, ${columns.map((c) => `t.${c}`).join(', ')} FROM ${names.platform(p)}.${table} t`,
+    )
+    .join('\nUNION ALL\n');
 }
 
 /** CREATE OR REPLACE VIEW statements for the reporting database. */
 export function reportingViewStatements(names: DbNames, platforms: readonly string[]): string[] {
-  return Object.entries(VIEW_COLUMNS).map(([table, cols]) => `CREATE OR REPLACE VIEW ${names.reporting}.${table} AS\n${unionOver(names, platforms, table, cols)}`);
+  return Object.entries(VIEW_COLUMNS).map(
+    ([table, cols]) =>
+      `CREATE OR REPLACE VIEW ${names.reporting}.${table} AS\n${unionOver(names, platforms, table, cols)}`,
+  );
 }
 
 /**
@@ -40,7 +101,8 @@ export function reportingViewStatements(names: DbNames, platforms: readonly stri
  * as the hourly rollups, so the two daily views agree on revenue.
  */
 export function migrationViewStatements(names: DbNames, baseCurrency = 'USD'): string[] {
-  if (!/^[A-Z]{3}$/.test(baseCurrency)) throw new Error(`baseCurrency: expected an ISO 4217 code like "USD" (got ${JSON.stringify(baseCurrency)})`);
+  if (!/^[A-Z]{3}$/.test(baseCurrency))
+    throw new Error(`baseCurrency: expected an ISO 4217 code like "USD" (got ${JSON.stringify(baseCurrency)})`);
   const r = names.reporting;
   const core = names.core;
   const rate = `CASE WHEN c.currency = '${baseCurrency}' THEN 1 ELSE fx.rate END`;
@@ -95,6 +157,10 @@ SELECT currency, month, rate, updated_at FROM ${core}.fx_rates`,
 }
 
 /** Every reporting view: the union views, then the migration and money views built on them. */
-export function allReportingViewStatements(names: DbNames, platforms: readonly string[], baseCurrency = 'USD'): string[] {
+export function allReportingViewStatements(
+  names: DbNames,
+  platforms: readonly string[],
+  baseCurrency = 'USD',
+): string[] {
   return [...reportingViewStatements(names, platforms), ...migrationViewStatements(names, baseCurrency)];
 }

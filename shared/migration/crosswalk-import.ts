@@ -39,8 +39,10 @@ export function parseCrosswalkCsv(text: string, config: Config, file = 'mappings
   for (const { line, values } of records) {
     const entity = values.entity.toLowerCase();
     const bad: string[] = [];
-    if (!(ENTITY_TYPES as readonly string[]).includes(entity)) bad.push(`unknown entity ${JSON.stringify(values.entity)} (expected ${ENTITY_TYPES.join(', ')})`);
-    if (!platforms.includes(values.platform)) bad.push(`unknown platform ${JSON.stringify(values.platform)} (configured: ${platforms.join(', ')})`);
+    if (!(ENTITY_TYPES as readonly string[]).includes(entity))
+      bad.push(`unknown entity ${JSON.stringify(values.entity)} (expected ${ENTITY_TYPES.join(', ')})`);
+    if (!platforms.includes(values.platform))
+      bad.push(`unknown platform ${JSON.stringify(values.platform)} (configured: ${platforms.join(', ')})`);
     if (values.platform_id.length > 64) bad.push('platform_id longer than 64 characters');
     if (values.canonical_key.length > 128) bad.push('canonical_key longer than 128 characters');
     if (bad.length) {
@@ -50,18 +52,30 @@ export function parseCrosswalkCsv(text: string, config: Config, file = 'mappings
     const idKey = `${entity}\u0000${values.platform}\u0000${values.platform_id}`;
     const first = seenId.get(idKey);
     if (first !== undefined) {
-      problems.push({ line, message: `duplicate ${entity} ${values.platform} ${JSON.stringify(values.platform_id)} (first on line ${first})` });
+      problems.push({
+        line,
+        message: `duplicate ${entity} ${values.platform} ${JSON.stringify(values.platform_id)} (first on line ${first})`,
+      });
       continue;
     }
     seenId.set(idKey, line);
     const ck = `${entity}\u0000${values.canonical_key}\u0000${values.platform}`;
     const other = seenKey.get(ck);
     if (other) {
-      problems.push({ line, message: `${entity} ${JSON.stringify(values.canonical_key)} already has ${values.platform} id ${JSON.stringify(other.id)} on line ${other.line} (one row per entity per platform)` });
+      problems.push({
+        line,
+        message: `${entity} ${JSON.stringify(values.canonical_key)} already has ${values.platform} id ${JSON.stringify(other.id)} on line ${other.line} (one row per entity per platform)`,
+      });
       continue;
     }
     seenKey.set(ck, { line, id: values.platform_id });
-    out.push({ line, entity: entity as EntityType, platform: values.platform, platform_id: values.platform_id, canonical_key: values.canonical_key });
+    out.push({
+      line,
+      entity: entity as EntityType,
+      platform: values.platform,
+      platform_id: values.platform_id,
+      canonical_key: values.canonical_key,
+    });
   }
   if (problems.length) throw new CsvFileError(file, sortProblems(problems));
   return out;
@@ -82,21 +96,34 @@ type StoredRow = {
   confidence: string;
 };
 
-export async function importCrosswalk(db: Db, names: DbNames, entries: readonly CrosswalkEntry[], now: Date, file = 'mappings file'): Promise<ImportResult> {
+export async function importCrosswalk(
+  db: Db,
+  names: DbNames,
+  entries: readonly CrosswalkEntry[],
+  now: Date,
+  file = 'mappings file',
+): Promise<ImportResult> {
   return db.transaction(async (tx) => {
     // Locked for the transaction: a concurrent import or `suggest --accept` waits instead of
     // slipping a second id for the same key in between the check and the write.
-    const stored = await tx.query<StoredRow>(`SELECT entity_type, platform, platform_id, canonical_key, source, confidence FROM ${names.core}.entity_map FOR UPDATE`);
+    const stored = await tx.query<StoredRow>(
+      `SELECT entity_type, platform, platform_id, canonical_key, source, confidence FROM ${names.core}.entity_map FOR UPDATE`,
+    );
     const byId = new Map(stored.map((r) => [`${r.entity_type}\u0000${r.platform}\u0000${r.platform_id}`, r]));
     // (entity, key, platform) → platform id, after this file is applied.
     const remapped = new Set(entries.map((e) => `${e.entity}\u0000${e.platform}\u0000${e.platform_id}`));
     const idOfKey = new Map<string, string>();
-    for (const r of stored) if (!remapped.has(`${r.entity_type}\u0000${r.platform}\u0000${r.platform_id}`)) idOfKey.set(`${r.entity_type}\u0000${r.canonical_key}\u0000${r.platform}`, r.platform_id);
+    for (const r of stored)
+      if (!remapped.has(`${r.entity_type}\u0000${r.platform}\u0000${r.platform_id}`))
+        idOfKey.set(`${r.entity_type}\u0000${r.canonical_key}\u0000${r.platform}`, r.platform_id);
     const problems: CsvProblem[] = [];
     for (const e of entries) {
       const existing = idOfKey.get(`${e.entity}\u0000${e.canonical_key}\u0000${e.platform}`);
       if (existing !== undefined && existing !== e.platform_id) {
-        problems.push({ line: e.line, message: `${e.entity} ${JSON.stringify(e.canonical_key)} already maps to ${e.platform} id ${JSON.stringify(existing)} in the crosswalk (one row per entity per platform)` });
+        problems.push({
+          line: e.line,
+          message: `${e.entity} ${JSON.stringify(e.canonical_key)} already maps to ${e.platform} id ${JSON.stringify(existing)} in the crosswalk (one row per entity per platform)`,
+        });
       }
     }
     if (problems.length) throw new CsvFileError(file, problems);
@@ -116,7 +143,13 @@ export async function importCrosswalk(db: Db, names: DbNames, entries: readonly 
         `INSERT INTO ${names.core}.entity_map (entity_type, platform, platform_id, canonical_key, source, confidence, updated_at)
          VALUES (:entity, :platform, :id, :key, 'imported', 1, :now)
          ON DUPLICATE KEY UPDATE canonical_key = VALUES(canonical_key), source = 'imported', confidence = 1, updated_at = VALUES(updated_at)`,
-        changed.map((e) => ({ entity: e.entity, platform: e.platform, id: e.platform_id, key: e.canonical_key, now: toSqlDateTime(now) })),
+        changed.map((e) => ({
+          entity: e.entity,
+          platform: e.platform,
+          id: e.platform_id,
+          key: e.canonical_key,
+          now: toSqlDateTime(now),
+        })),
       );
     }
     return result;

@@ -20,7 +20,9 @@ export class CsvFileError extends Error {
   ) {
     const shown = problems.slice(0, 50).map((p) => `  line ${p.line}: ${p.message}`);
     if (problems.length > 50) shown.push(`  …and ${problems.length - 50} more`);
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing was loaded:\n${shown.join('\n')}`);
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing was loaded:\n${shown.join('\n')}`,
+    );
     this.name = 'CsvFileError';
   }
 }
@@ -39,12 +41,19 @@ export function readCsv(text: string, expected: readonly string[]): { records: C
   const problems: CsvProblem[] = [];
   let rows: { record: string[]; info: { lines: number } }[];
   try {
-    rows = parse(text, { info: true, relax_column_count: true, skip_empty_lines: true, bom: true, trim: true }) as unknown as { record: string[]; info: { lines: number } }[];
+    rows = parse(text, {
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      bom: true,
+      trim: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (e) {
     const err = e as Error & { lines?: number };
     return { records: [], problems: [{ line: err.lines ?? 1, message: `not valid CSV: ${err.message}` }] };
   }
-  if (rows.length === 0) return { records: [], problems: [{ line: 1, message: `empty file: expected a header ${expected.join(',')}` }] };
+  if (rows.length === 0)
+    return { records: [], problems: [{ line: 1, message: `empty file: expected a header ${expected.join(',')}` }] };
   const header = rows[0].record.map((h) => h.toLowerCase());
   const headerLine = rows[0].info.lines;
   const missing = expected.filter((c) => !header.includes(c));
@@ -53,16 +62,24 @@ export function readCsv(text: string, expected: readonly string[]): { records: C
   if (missing.length || unknown.length || dup.length) {
     const parts = [
       missing.length ? `missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` : '',
-      unknown.length ? `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => JSON.stringify(u)).join(', ')}` : '',
+      unknown.length
+        ? `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => JSON.stringify(u)).join(', ')}`
+        : '',
       dup.length ? `duplicate column${dup.length > 1 ? 's' : ''} ${dup.join(', ')}` : '',
     ].filter(Boolean);
-    return { records: [], problems: [{ line: headerLine, message: `header must be ${expected.join(',')}: ${parts.join('; ')}` }] };
+    return {
+      records: [],
+      problems: [{ line: headerLine, message: `header must be ${expected.join(',')}: ${parts.join('; ')}` }],
+    };
   }
   const records: CsvRecord[] = [];
   for (const row of rows.slice(1)) {
     const line = row.info.lines;
     if (row.record.length !== header.length) {
-      problems.push({ line, message: `expected ${header.length} fields (${header.join(',')}), got ${row.record.length}` });
+      problems.push({
+        line,
+        message: `expected ${header.length} fields (${header.join(',')}), got ${row.record.length}`,
+      });
       continue;
     }
     const values: Record<string, string> = {};
@@ -74,6 +91,7 @@ export function readCsv(text: string, expected: readonly string[]): { records: C
     }
     records.push({ line, values });
   }
-  if (records.length === 0 && problems.length === 0) problems.push({ line: headerLine, message: 'no data rows after the header' });
+  if (records.length === 0 && problems.length === 0)
+    problems.push({ line: headerLine, message: 'no data rows after the header' });
   return { records, problems };
 }

@@ -40,12 +40,28 @@ export interface DailyDigest {
     affiliates: number;
     states: Record<MigrationState, number>;
     on_target: number;
-    overdue: { canonical_key: string | null; affiliate: Record<string, string>; tier: number | null; due_date: string | null; state: MigrationState; legacy_revenue_before_start: string }[];
-    changed_yesterday: { canonical_key: string | null; affiliate: Record<string, string>; from: MigrationState; to: MigrationState }[];
+    overdue: {
+      canonical_key: string | null;
+      affiliate: Record<string, string>;
+      tier: number | null;
+      due_date: string | null;
+      state: MigrationState;
+      legacy_revenue_before_start: string;
+    }[];
+    changed_yesterday: {
+      canonical_key: string | null;
+      affiliate: Record<string, string>;
+      from: MigrationState;
+      to: MigrationState;
+    }[];
     waves: { tier: number; due_date: string; affiliates: number; on_target: number }[];
   };
   revenue: DigestPlatformRevenue[];
-  alerts: { open: number; by_severity: Record<string, number>; top: { severity: string; rule: string; summary: string; first_seen_at: string }[] };
+  alerts: {
+    open: number;
+    by_severity: Record<string, number>;
+    top: { severity: string; rule: string; summary: string; first_seen_at: string }[];
+  };
   text: string;
 }
 
@@ -64,26 +80,49 @@ export function digestSlackPayload(d: DailyDigest): SlackPayload {
       text: {
         type: 'mrkdwn',
         text: truncate(
-          [`*Migration* · ${m.states['legacy-only']} legacy-only · ${m.states.dual} dual · ${m.states.migrated} migrated · ${m.states.retired} retired`, ...m.waves.map((w) => `wave ${w.tier} (due ${w.due_date}): ${w.on_target}/${w.affiliates} on the target`)].map(escapeSlack).join('\n'),
+          [
+            `*Migration* · ${m.states['legacy-only']} legacy-only · ${m.states.dual} dual · ${m.states.migrated} migrated · ${m.states.retired} retired`,
+            ...m.waves.map((w) => `wave ${w.tier} (due ${w.due_date}): ${w.on_target}/${w.affiliates} on the target`),
+          ]
+            .map(escapeSlack)
+            .join('\n'),
         ),
       },
     },
   ];
   if (m.overdue.length) {
-    const list = m.overdue.slice(0, MAX_LISTED).map((o) => `• ${escapeSlack(o.canonical_key ?? ids(o.affiliate))} (${escapeSlack(ids(o.affiliate))}) tier ${o.tier ?? '-'}, due ${o.due_date ?? '-'}, ${o.state}`);
+    const list = m.overdue
+      .slice(0, MAX_LISTED)
+      .map(
+        (o) =>
+          `• ${escapeSlack(o.canonical_key ?? ids(o.affiliate))} (${escapeSlack(ids(o.affiliate))}) tier ${o.tier ?? '-'}, due ${o.due_date ?? '-'}, ${o.state}`,
+      );
     if (m.overdue.length > MAX_LISTED) list.push(`…and ${m.overdue.length - MAX_LISTED} more`);
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Overdue*\n${list.join('\n')}`) } });
   }
   const w = Math.max(...d.revenue.map((r) => r.platform.length), 0);
-  const spark = d.revenue.map((r) => `${r.platform.padEnd(w)} ${r.sparkline} ${formatMoney(toMicros(r.last_day))}`).join('\n');
-  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Revenue per day* (${d.days.from} – ${d.days.to})\n\`\`\`${escapeSlack(spark)}\`\`\``) } });
+  const spark = d.revenue
+    .map((r) => `${r.platform.padEnd(w)} ${r.sparkline} ${formatMoney(toMicros(r.last_day))}`)
+    .join('\n');
+  blocks.push({
+    type: 'section',
+    text: {
+      type: 'mrkdwn',
+      text: truncate(`*Revenue per day* (${d.days.from} – ${d.days.to})\n\`\`\`${escapeSlack(spark)}\`\`\``),
+    },
+  });
   const alerts = d.alerts.top.map((a) => `• [${a.severity}] \`${escapeSlack(a.rule)}\` ${escapeSlack(a.summary)}`);
   if (d.alerts.open > d.alerts.top.length) alerts.push(`…and ${d.alerts.open - d.alerts.top.length} more`);
-  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Open alerts: ${d.alerts.open}*${alerts.length ? `\n${alerts.join('\n')}` : ''}`) } });
+  blocks.push({
+    type: 'section',
+    text: {
+      type: 'mrkdwn',
+      text: truncate(`*Open alerts: ${d.alerts.open}*${alerts.length ? `\n${alerts.join('\n')}` : ''}`),
+    },
+  });
   return { text: escapeSlack(d.headline), blocks };
 }
 
 function truncate(s: string): string {
   return s.length <= 2900 ? s : `${s.slice(0, 2899)}…`;
 }
-

@@ -35,14 +35,17 @@ export function parseFxCsv(text: string, config: Pick<Config, 'baseCurrency'>, f
   for (const { line, values } of records) {
     const bad: string[] = [];
     const currency = values.currency.toUpperCase();
-    if (!/^[A-Z]{3}$/.test(currency)) bad.push(`currency ${JSON.stringify(values.currency)} is not an ISO 4217 code like EUR`);
+    if (!/^[A-Z]{3}$/.test(currency))
+      bad.push(`currency ${JSON.stringify(values.currency)} is not an ISO 4217 code like EUR`);
     const m = /^(\d{4})-(\d{2})(?:-01)?$/.exec(values.month);
     const month = m && Number(m[2]) >= 1 && Number(m[2]) <= 12 ? `${m[1]}-${m[2]}-01` : null;
     if (!month) bad.push(`month ${JSON.stringify(values.month)} is not YYYY-MM (or YYYY-MM-01)`);
     const rate = values.rate;
-    if (!/^\d{1,10}(\.\d{1,8})?$/.test(rate)) bad.push(`rate ${JSON.stringify(rate)} is not a positive decimal with at most 8 decimals`);
+    if (!/^\d{1,10}(\.\d{1,8})?$/.test(rate))
+      bad.push(`rate ${JSON.stringify(rate)} is not a positive decimal with at most 8 decimals`);
     else if (/^0+(\.0+)?$/.test(rate)) bad.push('rate must be greater than 0');
-    else if (currency === config.baseCurrency && Number(rate) !== 1) bad.push(`${currency} is the base currency: its rate is 1 (got ${rate})`);
+    else if (currency === config.baseCurrency && Number(rate) !== 1)
+      bad.push(`${currency} is the base currency: its rate is 1 (got ${rate})`);
     if (bad.length) {
       problems.push({ line, message: bad.join('; ') });
       continue;
@@ -56,13 +59,24 @@ export function parseFxCsv(text: string, config: Pick<Config, 'baseCurrency'>, f
     seen.set(key, line);
     out.push({ line, currency, month: month!, rate });
   }
-  if (problems.length) throw new CsvFileError(file, [...problems].sort((a: CsvProblem, b: CsvProblem) => a.line - b.line));
+  if (problems.length)
+    throw new CsvFileError(
+      file,
+      [...problems].sort((a: CsvProblem, b: CsvProblem) => a.line - b.line),
+    );
   return out;
 }
 
-export async function importFxRates(db: Db, names: DbNames, entries: readonly FxEntry[], now: Date): Promise<{ inserted: number; updated: number; unchanged: number }> {
+export async function importFxRates(
+  db: Db,
+  names: DbNames,
+  entries: readonly FxEntry[],
+  now: Date,
+): Promise<{ inserted: number; updated: number; unchanged: number }> {
   return db.transaction(async (tx) => {
-    const stored = await tx.query<{ currency: string; month: string; rate: string }>(`SELECT currency, DATE_FORMAT(month, '%Y-%m-%d') AS month, rate FROM ${names.core}.fx_rates FOR UPDATE`);
+    const stored = await tx.query<{ currency: string; month: string; rate: string }>(
+      `SELECT currency, DATE_FORMAT(month, '%Y-%m-%d') AS month, rate FROM ${names.core}.fx_rates FOR UPDATE`,
+    );
     const byKey = new Map(stored.map((r) => [`${r.currency}\u0000${r.month}`, r.rate]));
     const result = { inserted: 0, updated: 0, unchanged: 0 };
     const changed: FxEntry[] = [];

@@ -28,10 +28,60 @@ import { orderedPlatforms } from '../rules/common.js';
 
 /** Legal-form words dropped from the end of a name ("Acme Media, LLC" = "ACME MEDIA"). */
 const LEGAL_SUFFIXES = new Set([
-  'llc', 'inc', 'incorporated', 'ltd', 'limited', 'corp', 'corporation', 'co', 'company', 'plc', 'llp', 'lp', 'gmbh', 'ag', 'kg', 'sa', 'sas', 'sarl', 'srl', 'spa', 'bv', 'nv', 'pty', 'pvt', 'oy', 'ab', 'as', 'aps', 'kk', 'sl', 'sro', 'ug',
+  'llc',
+  'inc',
+  'incorporated',
+  'ltd',
+  'limited',
+  'corp',
+  'corporation',
+  'co',
+  'company',
+  'plc',
+  'llp',
+  'lp',
+  'gmbh',
+  'ag',
+  'kg',
+  'sa',
+  'sas',
+  'sarl',
+  'srl',
+  'spa',
+  'bv',
+  'nv',
+  'pty',
+  'pvt',
+  'oy',
+  'ab',
+  'as',
+  'aps',
+  'kk',
+  'sl',
+  'sro',
+  'ug',
 ]);
 
-const WEBMAIL = new Set(['gmail.com', 'googlemail.com', 'yahoo.com', 'hotmail.com', 'outlook.com', 'live.com', 'msn.com', 'aol.com', 'icloud.com', 'me.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de', 'mail.com', 'yandex.ru', 'qq.com', '163.com']);
+const WEBMAIL = new Set([
+  'gmail.com',
+  'googlemail.com',
+  'yahoo.com',
+  'hotmail.com',
+  'outlook.com',
+  'live.com',
+  'msn.com',
+  'aol.com',
+  'icloud.com',
+  'me.com',
+  'proton.me',
+  'protonmail.com',
+  'gmx.com',
+  'gmx.de',
+  'mail.com',
+  'yandex.ru',
+  'qq.com',
+  '163.com',
+]);
 
 /**
  * A name reduced to what identifies the business: accents removed (NFKD), lower case, `&` → `and`,
@@ -82,7 +132,10 @@ export interface MatchEntity {
 }
 
 /** The confidence that two entities on different platforms are the same, with the reason. */
-export function matchScore(a: Pick<MatchEntity, 'name' | 'email'>, b: Pick<MatchEntity, 'name' | 'email'>): { confidence: number; reason: string } {
+export function matchScore(
+  a: Pick<MatchEntity, 'name' | 'email'>,
+  b: Pick<MatchEntity, 'name' | 'email'>,
+): { confidence: number; reason: string } {
   const na = normalizeName(a.name);
   const nb = normalizeName(b.name);
   const sameName = na !== '' && na === nb;
@@ -118,19 +171,41 @@ export interface Suggestion {
 const TABLE: Record<EntityType, string> = { affiliate: 'affiliates', offer: 'offers', advertiser: 'advertisers' };
 const PREFIX: Record<EntityType, string> = { affiliate: 'aff', offer: 'off', advertiser: 'adv' };
 
-export async function suggestMappings(db: Db, names: DbNames, config: Config, options: { minConfidence?: number; entities?: EntityType[] } = {}): Promise<Suggestion[]> {
+export async function suggestMappings(
+  db: Db,
+  names: DbNames,
+  config: Config,
+  options: { minConfidence?: number; entities?: EntityType[] } = {},
+): Promise<Suggestion[]> {
   const min = options.minConfidence ?? 0.6;
   const platforms = orderedPlatforms(config);
-  const map = await db.query<{ entity_type: EntityType; platform: string; platform_id: string; canonical_key: string }>(`SELECT entity_type, platform, platform_id, canonical_key FROM ${names.core}.entity_map`);
+  const map = await db.query<{ entity_type: EntityType; platform: string; platform_id: string; canonical_key: string }>(
+    `SELECT entity_type, platform, platform_id, canonical_key FROM ${names.core}.entity_map`,
+  );
   const usedKeys = new Set(map.map((r) => `${r.entity_type}\u0000${r.canonical_key}`));
   const out: Suggestion[] = [];
   for (const entity of options.entities ?? (['affiliate', 'offer', 'advertiser'] as EntityType[])) {
-    const keyOf = new Map(map.filter((r) => r.entity_type === entity).map((r) => [`${r.platform}\u0000${r.platform_id}`, r.canonical_key]));
-    const keyHas = new Set(map.filter((r) => r.entity_type === entity).map((r) => `${r.canonical_key}\u0000${r.platform}`));
+    const keyOf = new Map(
+      map.filter((r) => r.entity_type === entity).map((r) => [`${r.platform}\u0000${r.platform_id}`, r.canonical_key]),
+    );
+    const keyHas = new Set(
+      map.filter((r) => r.entity_type === entity).map((r) => `${r.canonical_key}\u0000${r.platform}`),
+    );
     const byPlatform = new Map<string, MatchEntity[]>();
     for (const p of platforms) {
-      const rows = await db.query<{ id: string; name: string; email: string | null }>(`SELECT id, name, email FROM ${names.platform(p)}.${TABLE[entity]} ORDER BY id`);
-      byPlatform.set(p, rows.map((r) => ({ platform: p, id: r.id, name: r.name, email: r.email, canonical_key: keyOf.get(`${p}\u0000${r.id}`) ?? null })));
+      const rows = await db.query<{ id: string; name: string; email: string | null }>(
+        `SELECT id, name, email FROM ${names.platform(p)}.${TABLE[entity]} ORDER BY id`,
+      );
+      byPlatform.set(
+        p,
+        rows.map((r) => ({
+          platform: p,
+          id: r.id,
+          name: r.name,
+          email: r.email,
+          canonical_key: keyOf.get(`${p}\u0000${r.id}`) ?? null,
+        })),
+      );
     }
     // Each unordered platform pair once; an unmapped entity may match on several other platforms.
     const taken = new Set<string>();
@@ -139,7 +214,8 @@ export async function suggestMappings(db: Db, names: DbNames, config: Config, op
         if (i === j) continue;
         const P = platforms[i];
         const Q = platforms[j];
-        const candidates: { a: MatchEntity; b: MatchEntity; confidence: number; reason: string; ambiguous: boolean }[] = [];
+        const candidates: { a: MatchEntity; b: MatchEntity; confidence: number; reason: string; ambiguous: boolean }[] =
+          [];
         for (const a of byPlatform.get(P) ?? []) {
           if (a.canonical_key !== null) continue;
           let best: { b: MatchEntity; confidence: number; reason: string }[] = [];
@@ -156,7 +232,13 @@ export async function suggestMappings(db: Db, names: DbNames, config: Config, op
           if (best.length === 0) continue;
           const ambiguous = best.length > 1;
           const top = best[0];
-          candidates.push({ a, b: top.b, confidence: ambiguous ? round3(top.confidence * 0.75) : top.confidence, reason: ambiguous ? `${top.reason} (${best.length} candidates on ${Q})` : top.reason, ambiguous });
+          candidates.push({
+            a,
+            b: top.b,
+            confidence: ambiguous ? round3(top.confidence * 0.75) : top.confidence,
+            reason: ambiguous ? `${top.reason} (${best.length} candidates on ${Q})` : top.reason,
+            ambiguous,
+          });
         }
         candidates.sort((x, y) => y.confidence - x.confidence || (x.a.id < y.a.id ? -1 : 1));
         for (const c of candidates) {
@@ -200,11 +282,29 @@ export async function suggestMappings(db: Db, names: DbNames, config: Config, op
 }
 
 /** Stores suggestions as crosswalk rows (source `matched`, with their confidence) in one transaction. */
-export async function acceptSuggestions(db: Db, names: DbNames, suggestions: readonly Suggestion[], now: Date): Promise<number> {
+export async function acceptSuggestions(
+  db: Db,
+  names: DbNames,
+  suggestions: readonly Suggestion[],
+  now: Date,
+): Promise<number> {
   const rows: { entity: string; platform: string; id: string; key: string; confidence: number }[] = [];
   for (const s of suggestions) {
-    rows.push({ entity: s.entity, platform: s.platform, id: s.platform_id, key: s.canonical_key, confidence: s.confidence });
-    if (s.new_key) rows.push({ entity: s.entity, platform: s.matched.platform, id: s.matched.platform_id, key: s.canonical_key, confidence: s.confidence });
+    rows.push({
+      entity: s.entity,
+      platform: s.platform,
+      id: s.platform_id,
+      key: s.canonical_key,
+      confidence: s.confidence,
+    });
+    if (s.new_key)
+      rows.push({
+        entity: s.entity,
+        platform: s.matched.platform,
+        id: s.matched.platform_id,
+        key: s.canonical_key,
+        confidence: s.confidence,
+      });
   }
   if (rows.length === 0) return 0;
   await db.transaction(async (tx) => {

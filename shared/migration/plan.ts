@@ -30,7 +30,12 @@ export interface PlanRow {
   source: 'auto' | 'manual';
 }
 
-export async function computeMigrationPlan(db: Db, names: DbNames, config: Config, now: Date = new Date()): Promise<PlanRow[]> {
+export async function computeMigrationPlan(
+  db: Db,
+  names: DbNames,
+  config: Config,
+  now: Date = new Date(),
+): Promise<PlanRow[]> {
   const crosswalk = await Crosswalk.load(db, names);
   const start = `${config.migration.startDate} 00:00:00`;
   const revenue = new Map<string, bigint>();
@@ -63,7 +68,13 @@ export async function computeMigrationPlan(db: Db, names: DbNames, config: Confi
   ranked.forEach(([key, rev], idx) => {
     const tierIdx = bounds.findIndex((b) => idx < b);
     const tier = (tierIdx === -1 ? shares.length - 1 : tierIdx) + 1;
-    out.push({ canonical_key: key, tier, due_date: new Date(startMs + dueDays[tier - 1] * DAY_MS).toISOString().slice(0, 10), legacy_revenue: fromMicros(rev, 6), source: 'auto' });
+    out.push({
+      canonical_key: key,
+      tier,
+      due_date: new Date(startMs + dueDays[tier - 1] * DAY_MS).toISOString().slice(0, 10),
+      legacy_revenue: fromMicros(rev, 6),
+      source: 'auto',
+    });
   });
   const auto = out.filter((r) => !manualKeys.has(r.canonical_key));
   const stamp = now.toISOString().replace('T', ' ').slice(0, 23);
@@ -77,6 +88,22 @@ export async function computeMigrationPlan(db: Db, names: DbNames, config: Confi
        updated_at = IF(source = 'manual', updated_at, VALUES(updated_at))`,
     auto.map((r) => ({ key: r.canonical_key, tier: r.tier, due: r.due_date, rev: r.legacy_revenue, now: stamp })),
   );
-  const manualRows: PlanRow[] = manual.map((m) => ({ canonical_key: m.canonical_key, tier: m.tier, due_date: m.due_date, legacy_revenue: fromMicros(toMicros(m.legacy_revenue), 6), source: 'manual' }));
-  return [...out.filter((r) => !manualKeys.has(r.canonical_key)), ...manualRows].sort((a, b) => a.tier - b.tier || (toMicros(b.legacy_revenue) > toMicros(a.legacy_revenue) ? 1 : toMicros(b.legacy_revenue) < toMicros(a.legacy_revenue) ? -1 : a.canonical_key < b.canonical_key ? -1 : 1));
+  const manualRows: PlanRow[] = manual.map((m) => ({
+    canonical_key: m.canonical_key,
+    tier: m.tier,
+    due_date: m.due_date,
+    legacy_revenue: fromMicros(toMicros(m.legacy_revenue), 6),
+    source: 'manual',
+  }));
+  return [...out.filter((r) => !manualKeys.has(r.canonical_key)), ...manualRows].sort(
+    (a, b) =>
+      a.tier - b.tier ||
+      (toMicros(b.legacy_revenue) > toMicros(a.legacy_revenue)
+        ? 1
+        : toMicros(b.legacy_revenue) < toMicros(a.legacy_revenue)
+          ? -1
+          : a.canonical_key < b.canonical_key
+            ? -1
+            : 1),
+  );
 }

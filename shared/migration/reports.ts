@@ -2,7 +2,13 @@ import type { Config } from '../config/schema.js';
 import type { Db } from '../db/port.js';
 import type { DbNames } from '../db/names.js';
 import { computeMigrationPlan, type PlanRow } from './plan.js';
-import { computeMigrationStates, MIGRATION_STATES, type AffiliateMigration, type MigrationState, type MigrationStates } from './state.js';
+import {
+  computeMigrationStates,
+  MIGRATION_STATES,
+  type AffiliateMigration,
+  type MigrationState,
+  type MigrationStates,
+} from './state.js';
 import { compareConversionRates } from '../rules/conversion-rate-discrepancy.js';
 import { Crosswalk } from '../rules/crosswalk.js';
 import { dateOf, hourCutoff, isoDay, orderIds, round, sqlTime } from '../rules/common.js';
@@ -48,14 +54,24 @@ export interface MigrationReport {
  * platform the affiliate has an id on, plus the target (0.00 when it has no account there yet).
  * Order: tier, legacy revenue (highest first), key; affiliates without a tier last.
  */
-export async function migrationReport(db: Db, names: DbNames, config: Config, at: Date, now: Date = new Date()): Promise<MigrationReport> {
+export async function migrationReport(
+  db: Db,
+  names: DbNames,
+  config: Config,
+  at: Date,
+  now: Date = new Date(),
+): Promise<MigrationReport> {
   const planRows = await computeMigrationPlan(db, names, config, now);
   const plan = new Map(planRows.map((p) => [p.canonical_key, p]));
   const states = await computeMigrationStates(db, names, config, at);
   const cutoff = states.cutoff;
   const from = new Date(cutoff.getTime() - 7 * DAY_MS);
   const revenue = new Map<string, string>();
-  const reportPlatforms = [...config.migration.legacy, config.migration.target, ...Object.keys(config.platforms)].filter((p, i, a) => p in config.platforms && a.indexOf(p) === i);
+  const reportPlatforms = [
+    ...config.migration.legacy,
+    config.migration.target,
+    ...Object.keys(config.platforms),
+  ].filter((p, i, a) => p in config.platforms && a.indexOf(p) === i);
   for (const p of reportPlatforms) {
     const rows = await db.query<{ affiliate_id: string; revenue: string }>(
       `SELECT affiliate_id, CAST(ROUND(SUM(revenue), 2) AS CHAR) AS revenue FROM ${names.platform(p)}.hourly_rollups WHERE hour >= :from AND hour < :to GROUP BY affiliate_id`,
@@ -67,7 +83,9 @@ export async function migrationReport(db: Db, names: DbNames, config: Config, at
   const rows: (MigrationReportRow & { _rev: bigint; _key: string })[] = states.affiliates.map((a) => {
     const p = plan.get(a.key);
     const rev7: Record<string, string> = {};
-    for (const platform of [...Object.keys(a.ids), ...(a.ids[target] === undefined ? [target] : [])]) rev7[platform] = a.ids[platform] !== undefined ? (revenue.get(`${platform}\u0000${a.ids[platform]}`) ?? '0.00') : '0.00';
+    for (const platform of [...Object.keys(a.ids), ...(a.ids[target] === undefined ? [target] : [])])
+      rev7[platform] =
+        a.ids[platform] !== undefined ? (revenue.get(`${platform}\u0000${a.ids[platform]}`) ?? '0.00') : '0.00';
     const dueOver = p ? at.getTime() >= dateOf(p.due_date).getTime() + DAY_MS : false;
     const legacyRev = p ? toMicros(p.legacy_revenue) : 0n;
     return {
@@ -85,7 +103,12 @@ export async function migrationReport(db: Db, names: DbNames, config: Config, at
       _key: a.key,
     };
   });
-  rows.sort((x, y) => (x.tier ?? 1e9) - (y.tier ?? 1e9) || (x._rev === y._rev ? 0 : x._rev > y._rev ? -1 : 1) || (x._key < y._key ? -1 : x._key > y._key ? 1 : 0));
+  rows.sort(
+    (x, y) =>
+      (x.tier ?? 1e9) - (y.tier ?? 1e9) ||
+      (x._rev === y._rev ? 0 : x._rev > y._rev ? -1 : 1) ||
+      (x._key < y._key ? -1 : x._key > y._key ? 1 : 0),
+  );
   return { at, rows: rows.map(({ _rev, _key, ...r }) => r), states, plan };
 }
 
@@ -115,12 +138,27 @@ export function transitionsByDay(report: MigrationReport, config: Config): Trans
   const first = dateOf(config.migration.startDate).getTime();
   const last = Math.floor((report.states.cutoff.getTime() - 1) / DAY_MS) * DAY_MS;
   const planOf = (a: AffiliateMigration) => report.plan.get(a.key);
-  const waves = [...new Set(report.states.affiliates.map((a) => planOf(a)?.tier ?? null))].sort((x, y) => (x ?? 1e9) - (y ?? 1e9));
+  const waves = [...new Set(report.states.affiliates.map((a) => planOf(a)?.tier ?? null))].sort(
+    (x, y) => (x ?? 1e9) - (y ?? 1e9),
+  );
   const out: TransitionDayRow[] = [];
   for (let d = first; d <= last; d += DAY_MS) {
     const day = isoDay(new Date(d));
     for (const wave of waves) {
-      const row: TransitionDayRow = { day, wave, affiliates: 0, legacy_only: 0, dual: 0, migrated: 0, retired: 0, to_dual: 0, to_migrated: 0, to_retired: 0, to_legacy_only: 0, overdue: 0 };
+      const row: TransitionDayRow = {
+        day,
+        wave,
+        affiliates: 0,
+        legacy_only: 0,
+        dual: 0,
+        migrated: 0,
+        retired: 0,
+        to_dual: 0,
+        to_migrated: 0,
+        to_retired: 0,
+        to_legacy_only: 0,
+        overdue: 0,
+      };
       for (const a of report.states.affiliates) {
         const p = planOf(a);
         if ((p?.tier ?? null) !== wave) continue;
@@ -136,7 +174,12 @@ export function transitionsByDay(report: MigrationReport, config: Config): Trans
   return out;
 }
 
-const STATE_COLUMN: Record<MigrationState, 'legacy_only' | 'dual' | 'migrated' | 'retired'> = { 'legacy-only': 'legacy_only', dual: 'dual', migrated: 'migrated', retired: 'retired' };
+const STATE_COLUMN: Record<MigrationState, 'legacy_only' | 'dual' | 'migrated' | 'retired'> = {
+  'legacy-only': 'legacy_only',
+  dual: 'dual',
+  migrated: 'migrated',
+  retired: 'retired',
+};
 
 /** The state at the end of `day` (the last change on or before it; legacy-only before any). */
 export function stateOn(a: Pick<AffiliateMigration, 'changes'>, day: string): MigrationState {
@@ -176,19 +219,45 @@ export interface RevenueDayRow {
  * that day) per platform, for UTC days in [from, to), read from the reporting views that BI reads
  * (daily_platform_traffic, daily_platform_revenue), so the CLI and the dashboards agree.
  */
-export async function revenueReport(db: Db, names: DbNames, config: Config, from: Date, to: Date): Promise<RevenueDayRow[]> {
-  const traffic = await db.query<{ day: string; platform: string; clicks: string | number; conversions: string | number; events: string | number; revenue: string; payout: string; active_affiliates: string | number }>(
+export async function revenueReport(
+  db: Db,
+  names: DbNames,
+  config: Config,
+  from: Date,
+  to: Date,
+): Promise<RevenueDayRow[]> {
+  const traffic = await db.query<{
+    day: string;
+    platform: string;
+    clicks: string | number;
+    conversions: string | number;
+    events: string | number;
+    revenue: string;
+    payout: string;
+    active_affiliates: string | number;
+  }>(
     `SELECT DATE_FORMAT(day, '%Y-%m-%d') AS day, platform, clicks, conversions, events, CAST(ROUND(revenue, 2) AS CHAR) AS revenue, CAST(ROUND(payout, 2) AS CHAR) AS payout, active_affiliates
        FROM ${names.reporting}.daily_platform_traffic WHERE day >= :from AND day < :to`,
     { from: isoDay(from), to: isoDay(to) },
   );
-  const money = await db.query<{ day: string; platform: string; revenue_base: string | null; currencies: string | null }>(
+  const money = await db.query<{
+    day: string;
+    platform: string;
+    revenue_base: string | null;
+    currencies: string | null;
+  }>(
     `SELECT DATE_FORMAT(day, '%Y-%m-%d') AS day, platform, CAST(ROUND(revenue_base, 2) AS CHAR) AS revenue_base, currencies
        FROM ${names.reporting}.daily_platform_revenue WHERE day >= :from AND day < :to`,
     { from: isoDay(from), to: isoDay(to) },
   );
   const base = new Map(money.map((m) => [`${m.day}\u0000${m.platform}`, m]));
-  const order = [...config.migration.legacy, ...Object.keys(config.platforms).filter((p) => !config.migration.legacy.includes(p) && p !== config.migration.target), config.migration.target];
+  const order = [
+    ...config.migration.legacy,
+    ...Object.keys(config.platforms).filter(
+      (p) => !config.migration.legacy.includes(p) && p !== config.migration.target,
+    ),
+    config.migration.target,
+  ];
   const rows: RevenueDayRow[] = [];
   const byKey = new Map(traffic.map((t) => [`${t.day}\u0000${t.platform}`, t]));
   for (let d = Math.floor(from.getTime() / DAY_MS) * DAY_MS; d < to.getTime(); d += DAY_MS) {
@@ -250,18 +319,35 @@ export interface ReconcileRow {
  * tolerance but not significant after correction; `low-volume` — below the minimums, not tested.
  * Offers first (each followed by its affiliates), discrepancies first within an offer.
  */
-export async function reconcileReport(db: Db, names: DbNames, config: Config, at: Date, days?: number): Promise<{ from: Date; to: Date; comparisons: number; rows: ReconcileRow[] }> {
+export async function reconcileReport(
+  db: Db,
+  names: DbNames,
+  config: Config,
+  at: Date,
+  days?: number,
+): Promise<{ from: Date; to: Date; comparisons: number; rows: ReconcileRow[] }> {
   const cfg = config.rules['conversion-rate-discrepancy'];
   const crosswalk = await Crosswalk.load(db, names);
   const r = await compareConversionRates({ db, names, config, at, windowDays: days });
   const rows = r.comparisons.map((c): ReconcileRow & { _o: string; _a: string } => {
     const significant = c.p < r.alpha;
     const beyond = c.relative > cfg.relativeTolerance;
-    const verdict: ReconcileVerdict = !c.tested ? 'low-volume' : c.fires ? 'discrepancy' : beyond ? 'not-significant' : significant ? 'within-tolerance' : 'ok';
+    const verdict: ReconcileVerdict = !c.tested
+      ? 'low-volume'
+      : c.fires
+        ? 'discrepancy'
+        : beyond
+          ? 'not-significant'
+          : significant
+            ? 'within-tolerance'
+            : 'ok';
     return {
       offer: orderIds(config, crosswalk.subjectIds('offer', { [c.a]: c.sa.offerId, [c.b]: c.sb.offerId })),
       offer_key: c.offerKey,
-      affiliate: c.affKey !== null ? orderIds(config, crosswalk.subjectIds('affiliate', { [c.a]: c.sa.affiliateId!, [c.b]: c.sb.affiliateId! })) : null,
+      affiliate:
+        c.affKey !== null
+          ? orderIds(config, crosswalk.subjectIds('affiliate', { [c.a]: c.sa.affiliateId!, [c.b]: c.sb.affiliateId! }))
+          : null,
       affiliate_key: c.affKey,
       platform_a: c.a,
       platform_b: c.b,
@@ -281,8 +367,21 @@ export async function reconcileReport(db: Db, names: DbNames, config: Config, at
       _a: c.affKey ?? '',
     };
   });
-  const rank: Record<ReconcileVerdict, number> = { discrepancy: 0, 'not-significant': 1, 'within-tolerance': 2, ok: 3, 'low-volume': 4 };
-  rows.sort((x, y) => (x._o < y._o ? -1 : x._o > y._o ? 1 : 0) || (x._a === '' ? -1 : 0) - (y._a === '' ? -1 : 0) || rank[x.verdict] - rank[y.verdict] || (x._a < y._a ? -1 : x._a > y._a ? 1 : 0) || (x.platform_a < y.platform_a ? -1 : 1));
+  const rank: Record<ReconcileVerdict, number> = {
+    discrepancy: 0,
+    'not-significant': 1,
+    'within-tolerance': 2,
+    ok: 3,
+    'low-volume': 4,
+  };
+  rows.sort(
+    (x, y) =>
+      (x._o < y._o ? -1 : x._o > y._o ? 1 : 0) ||
+      (x._a === '' ? -1 : 0) - (y._a === '' ? -1 : 0) ||
+      rank[x.verdict] - rank[y.verdict] ||
+      (x._a < y._a ? -1 : x._a > y._a ? 1 : 0) ||
+      (x.platform_a < y.platform_a ? -1 : 1),
+  );
   return { from: r.from, to: r.to, comparisons: r.m, rows: rows.map(({ _o, _a, ...row }) => row) };
 }
 
@@ -301,12 +400,26 @@ export interface UnmappedRow {
 }
 
 /** Affiliates with traffic in the `days` before `at` that are not in the crosswalk, highest revenue first (so the crosswalk gets fixed where the money is). */
-export async function unmappedReport(db: Db, names: DbNames, config: Config, at: Date, days = 30): Promise<UnmappedRow[]> {
+export async function unmappedReport(
+  db: Db,
+  names: DbNames,
+  config: Config,
+  at: Date,
+  days = 30,
+): Promise<UnmappedRow[]> {
   const to = hourCutoff(at);
   const from = new Date(to.getTime() - days * DAY_MS);
   const out: (UnmappedRow & { _rev: bigint })[] = [];
   for (const p of Object.keys(config.platforms)) {
-    const rows = await db.query<{ affiliate_id: string; name: string | null; status: string | null; clicks: string | number; conversions: string | number; revenue: string; last_h: string }>(
+    const rows = await db.query<{
+      affiliate_id: string;
+      name: string | null;
+      status: string | null;
+      clicks: string | number;
+      conversions: string | number;
+      revenue: string;
+      last_h: string;
+    }>(
       `SELECT r.affiliate_id, a.name, a.status, SUM(r.clicks) AS clicks, SUM(r.conversions) AS conversions, CAST(ROUND(SUM(r.revenue), 2) AS CHAR) AS revenue, DATE_FORMAT(MAX(r.hour), '%Y-%m-%d') AS last_h
          FROM ${names.platform(p)}.hourly_rollups r
          LEFT JOIN ${names.core}.entity_map m ON m.entity_type = 'affiliate' AND m.platform = :p AND m.platform_id = r.affiliate_id
@@ -317,10 +430,22 @@ export async function unmappedReport(db: Db, names: DbNames, config: Config, at:
     );
     for (const r of rows) {
       const revenue = money2(r.revenue);
-      out.push({ platform: p, affiliate_id: r.affiliate_id, name: r.name, status: r.status, clicks: Number(r.clicks), conversions: Number(r.conversions), revenue, last_seen_on: r.last_h, _rev: toMicros(revenue) });
+      out.push({
+        platform: p,
+        affiliate_id: r.affiliate_id,
+        name: r.name,
+        status: r.status,
+        clicks: Number(r.clicks),
+        conversions: Number(r.conversions),
+        revenue,
+        last_seen_on: r.last_h,
+        _rev: toMicros(revenue),
+      });
     }
   }
-  out.sort((x, y) => (x._rev === y._rev ? (x.platform + x.affiliate_id < y.platform + y.affiliate_id ? -1 : 1) : x._rev > y._rev ? -1 : 1));
+  out.sort((x, y) =>
+    x._rev === y._rev ? (x.platform + x.affiliate_id < y.platform + y.affiliate_id ? -1 : 1) : x._rev > y._rev ? -1 : 1,
+  );
   return out.map(({ _rev, ...r }) => r);
 }
 

@@ -62,7 +62,12 @@ export interface MigrationStates {
 
 const WINDOW_DAYS = 7;
 
-export async function computeMigrationStates(db: Db, names: DbNames, config: Config, at: Date): Promise<MigrationStates> {
+export async function computeMigrationStates(
+  db: Db,
+  names: DbNames,
+  config: Config,
+  at: Date,
+): Promise<MigrationStates> {
   const crosswalk = await Crosswalk.load(db, names);
   const { legacy, target } = config.migration;
   const platforms = [...legacy, target].filter((p) => p in config.platforms);
@@ -73,16 +78,39 @@ export async function computeMigrationStates(db: Db, names: DbNames, config: Con
   const nDays = Math.max(0, Math.round((lastBoundary.getTime() - dataFrom.getTime()) / DAY_MS));
 
   // Affiliates: crosswalk keys first, then unmapped ids seen in the data.
-  const entries = new Map<string, { canonical: string | null; ids: PlatformIds; legacyDaily: number[]; targetDaily: number[]; legacyTail: number; targetTail: number; firstTarget: string | null; lastLegacy: Record<string, string> }>();
+  const entries = new Map<
+    string,
+    {
+      canonical: string | null;
+      ids: PlatformIds;
+      legacyDaily: number[];
+      targetDaily: number[];
+      legacyTail: number;
+      targetTail: number;
+      firstTarget: string | null;
+      lastLegacy: Record<string, string>;
+    }
+  >();
   const entry = (key: string, canonical: string | null) => {
     let e = entries.get(key);
     if (!e) {
-      e = { canonical, ids: canonical ? crosswalk.idsOf('affiliate', canonical) : {}, legacyDaily: new Array(nDays).fill(0), targetDaily: new Array(nDays).fill(0), legacyTail: 0, targetTail: 0, firstTarget: null, lastLegacy: {} };
+      e = {
+        canonical,
+        ids: canonical ? crosswalk.idsOf('affiliate', canonical) : {},
+        legacyDaily: new Array(nDays).fill(0),
+        targetDaily: new Array(nDays).fill(0),
+        legacyTail: 0,
+        targetTail: 0,
+        firstTarget: null,
+        lastLegacy: {},
+      };
       entries.set(key, e);
     }
     return e;
   };
-  const mapped = await db.query<{ canonical_key: string }>(`SELECT DISTINCT canonical_key FROM ${names.core}.entity_map WHERE entity_type = 'affiliate' ORDER BY canonical_key`);
+  const mapped = await db.query<{ canonical_key: string }>(
+    `SELECT DISTINCT canonical_key FROM ${names.core}.entity_map WHERE entity_type = 'affiliate' ORDER BY canonical_key`,
+  );
   for (const r of mapped) entry(r.canonical_key, r.canonical_key);
   const forId = (p: string, id: string) => {
     const canonical = crosswalk.canonical('affiliate', p, id) ?? null;
@@ -128,11 +156,31 @@ export async function computeMigrationStates(db: Db, names: DbNames, config: Con
     }
   }
 
-  const inactive = await legacyInactiveIds(db, names, legacy.filter((p) => p in config.platforms));
-  const exactFirst = await exactClickTimes(db, names, target, 'MIN', [...entries.values()].filter((e) => e.firstTarget && e.ids[target] !== undefined).map((e) => ({ id: e.ids[target], hour: e.firstTarget! })));
+  const inactive = await legacyInactiveIds(
+    db,
+    names,
+    legacy.filter((p) => p in config.platforms),
+  );
+  const exactFirst = await exactClickTimes(
+    db,
+    names,
+    target,
+    'MIN',
+    [...entries.values()]
+      .filter((e) => e.firstTarget && e.ids[target] !== undefined)
+      .map((e) => ({ id: e.ids[target], hour: e.firstTarget! })),
+  );
   const exactLast = new Map<string, string>();
   for (const p of legacy.filter((x) => x in config.platforms)) {
-    const found = await exactClickTimes(db, names, p, 'MAX', [...entries.values()].filter((e) => e.lastLegacy[p] && e.ids[p] !== undefined).map((e) => ({ id: e.ids[p], hour: e.lastLegacy[p] })));
+    const found = await exactClickTimes(
+      db,
+      names,
+      p,
+      'MAX',
+      [...entries.values()]
+        .filter((e) => e.lastLegacy[p] && e.ids[p] !== undefined)
+        .map((e) => ({ id: e.ids[p], hour: e.lastLegacy[p] })),
+    );
     for (const [id, t] of found) exactLast.set(`${p}\u0000${id}`, t);
   }
 
@@ -186,7 +234,9 @@ export async function computeMigrationStates(db: Db, names: DbNames, config: Con
 async function legacyInactiveIds(db: Db, names: DbNames, legacy: string[]): Promise<Set<string>> {
   const out = new Set<string>();
   for (const p of legacy) {
-    const rows = await db.query<{ id: string }>(`SELECT id FROM ${names.platform(p)}.affiliates WHERE status = 'inactive'`);
+    const rows = await db.query<{ id: string }>(
+      `SELECT id FROM ${names.platform(p)}.affiliates WHERE status = 'inactive'`,
+    );
     for (const r of rows) out.add(`${p}\u0000${r.id}`);
   }
   return out;
@@ -198,7 +248,13 @@ async function legacyInactiveIds(db: Db, names: DbNames, legacy: string[]): Prom
  * When raw clicks were purged (retention), the hour itself is the answer (start of the hour for
  * MIN, its last second for MAX).
  */
-async function exactClickTimes(db: Db, names: DbNames, platform: string, fn: 'MIN' | 'MAX', items: { id: string; hour: string }[]): Promise<Map<string, string>> {
+async function exactClickTimes(
+  db: Db,
+  names: DbNames,
+  platform: string,
+  fn: 'MIN' | 'MAX',
+  items: { id: string; hour: string }[],
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (let i = 0; i < items.length; i += 100) {
     const chunk = items.slice(i, i + 100);
@@ -210,7 +266,10 @@ async function exactClickTimes(db: Db, names: DbNames, platform: string, fn: 'MI
       params[`t${j}`] = sqlTime(new Date(h + HOUR_MS));
       return `(clicked_at >= :f${j} AND clicked_at < :t${j} AND affiliate_id = :a${j})`;
     });
-    const rows = await db.query<{ affiliate_id: string; t: string }>(`SELECT affiliate_id, ${fn}(clicked_at) AS t FROM ${names.platform(platform)}.clicks WHERE ${conds.join(' OR ')} GROUP BY affiliate_id`, params);
+    const rows = await db.query<{ affiliate_id: string; t: string }>(
+      `SELECT affiliate_id, ${fn}(clicked_at) AS t FROM ${names.platform(platform)}.clicks WHERE ${conds.join(' OR ')} GROUP BY affiliate_id`,
+      params,
+    );
     for (const r of rows) out.set(r.affiliate_id, isoSeconds(r.t));
     for (const it of chunk) {
       if (out.has(it.id)) continue;

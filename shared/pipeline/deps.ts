@@ -35,7 +35,11 @@ export interface PipelineDeps {
 }
 
 export interface PipelineMetrics {
-  add(name: 'rowsLoaded' | 'rowsQuarantined' | 'recordsFetched' | 'fetchErrors' | 'messagesSent' | 'poisonMessages', platform: string, value: number): void;
+  add(
+    name: 'rowsLoaded' | 'rowsQuarantined' | 'recordsFetched' | 'fetchErrors' | 'messagesSent' | 'poisonMessages',
+    platform: string,
+    value: number,
+  ): void;
 }
 
 /** HMAC-SHA256 (hex) with the install's key: equal inputs hash equally across platforms, nothing is reversible. */

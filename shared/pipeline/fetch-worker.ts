@@ -43,7 +43,16 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
   };
   const closeChunk = (): string | null => {
     if (chunk.length === 0) return null;
-    const msg: Omit<NormalizeMessage, 'records'> = { kind: 'normalize', sliceId: job.sliceId, attempt, seq: seq++, platform: job.platform, stream: job.stream, fetchedAt, endpoint };
+    const msg: Omit<NormalizeMessage, 'records'> = {
+      kind: 'normalize',
+      sliceId: job.sliceId,
+      attempt,
+      seq: seq++,
+      platform: job.platform,
+      stream: job.stream,
+      fetchedAt,
+      endpoint,
+    };
     // Records are serialized once; the body is assembled from their JSON text.
     const body = `${JSON.stringify(msg).slice(0, -1)},"records":[${chunk.join(',')}]}`;
     chunk = [];
@@ -55,14 +64,22 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
     const secret = await deps.secret(job.platform);
     const summary = await connector.fetchSlice(
       { platform: job.platform, stream: job.stream, from: job.from, to: job.to },
-      { fetch: deps.fetch, rateLimiter: deps.rateLimiter, clock: deps.clock, logger: deps.logger, secret, retry: deps.retry },
+      {
+        fetch: deps.fetch,
+        rateLimiter: deps.rateLimiter,
+        clock: deps.clock,
+        logger: deps.logger,
+        secret,
+        retry: deps.retry,
+      },
       async (page) => {
         endpoint = page.endpoint;
         const ready: string[] = [];
         for (const record of page.records) {
           const json = JSON.stringify(record) ?? 'null';
           const size = Buffer.byteLength(json, 'utf8') + 1;
-          if (chunk.length > 0 && (chunkBytes + size > maxBytes || chunk.length >= maxRecords)) ready.push(closeChunk()!);
+          if (chunk.length > 0 && (chunkBytes + size > maxBytes || chunk.length >= maxRecords))
+            ready.push(closeChunk()!);
           // A single record larger than a message still travels alone; the queue adapter rejects it loudly if over 1 MiB.
           chunk.push(json);
           chunkBytes += size;
@@ -75,13 +92,29 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
     if (last) await flush([last]);
     deps.metrics?.add('recordsFetched', job.platform, records);
     await ledger.finishFetch(job.sliceId, attempt, { pages: summary.pages, records, messages: seq }, deps.clock.now());
-    deps.logger.info('slice fetched', { sliceId: job.sliceId, platform: job.platform, stream: job.stream, from: job.from, to: job.to, pages: summary.pages, records, messages: seq, splits: summary.splits });
+    deps.logger.info('slice fetched', {
+      sliceId: job.sliceId,
+      platform: job.platform,
+      stream: job.stream,
+      from: job.from,
+      to: job.to,
+      pages: summary.pages,
+      records,
+      messages: seq,
+      splits: summary.splits,
+    });
     if (seq === 0) await ledger.advanceWatermark(job.platform, job.stream, deps.clock.now());
     return { sliceId: job.sliceId, attempt, pages: summary.pages, records, messages: seq };
   } catch (e) {
     const kind = errorKind(e);
     deps.metrics?.add('fetchErrors', job.platform, 1);
-    deps.logger.error('slice fetch failed', { sliceId: job.sliceId, platform: job.platform, stream: job.stream, errorKind: kind, error: (e as Error).message });
+    deps.logger.error('slice fetch failed', {
+      sliceId: job.sliceId,
+      platform: job.platform,
+      stream: job.stream,
+      errorKind: kind,
+      error: (e as Error).message,
+    });
     await ledger.failFetch(job.sliceId, (e as Error).message, kind, deps.clock.now());
     throw e;
   }

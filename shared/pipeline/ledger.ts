@@ -26,7 +26,13 @@ export interface PlannedSlice {
 export type ErrorKind = 'api' | 'auth' | 'config' | 'internal';
 
 /** A stable id for a slice of a backfill/ingest run, so re-running the same request resumes it. */
-export function deterministicSliceId(runKey: string, platform: string, stream: string, from: string, to: string): string {
+export function deterministicSliceId(
+  runKey: string,
+  platform: string,
+  stream: string,
+  from: string,
+  to: string,
+): string {
   const h = createHash('sha256').update([runKey, platform, stream, from, to].join('|')).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
@@ -53,7 +59,14 @@ export class Ledger {
       const chunk = slices.slice(i, i + 200);
       const params: Record<string, string | null> = { now: toSqlDateTime(now) };
       const tuples = chunk.map((s, j) => {
-        Object.assign(params, { [`i${j}`]: s.sliceId, [`p${j}`]: s.platform, [`s${j}`]: s.stream, [`f${j}`]: toSqlDateTime(s.from), [`t${j}`]: toSqlDateTime(s.to), [`b${j}`]: s.backfillId });
+        Object.assign(params, {
+          [`i${j}`]: s.sliceId,
+          [`p${j}`]: s.platform,
+          [`s${j}`]: s.stream,
+          [`f${j}`]: toSqlDateTime(s.from),
+          [`t${j}`]: toSqlDateTime(s.to),
+          [`b${j}`]: s.backfillId,
+        });
         return `(:i${j}, :p${j}, :s${j}, :f${j}, :t${j}, :b${j}, 'planned', :now)`;
       });
       await this.db.execute(
@@ -62,7 +75,10 @@ export class Ledger {
         params,
       );
     }
-    const rows = await this.db.query<{ slice_id: string; status: string }>(`SELECT slice_id, status FROM ${this.t} WHERE slice_id IN (:ids)`, { ids: slices.map((s) => s.sliceId) });
+    const rows = await this.db.query<{ slice_id: string; status: string }>(
+      `SELECT slice_id, status FROM ${this.t} WHERE slice_id IN (:ids)`,
+      { ids: slices.map((s) => s.sliceId) },
+    );
     const done = new Set(rows.filter((r) => r.status === 'done').map((r) => r.slice_id));
     return slices.filter((s) => !done.has(s.sliceId));
   }
@@ -75,27 +91,44 @@ export class Ledger {
         WHERE slice_id = :id`,
       { id: sliceId, now: toSqlDateTime(now) },
     );
-    const [row] = await this.db.query<{ attempts: number }>(`SELECT attempts FROM ${this.t} WHERE slice_id = :id`, { id: sliceId });
+    const [row] = await this.db.query<{ attempts: number }>(`SELECT attempts FROM ${this.t} WHERE slice_id = :id`, {
+      id: sliceId,
+    });
     if (!row) throw new Error(`slice ${sliceId} is not in the ledger`);
     return row.attempts;
   }
 
-  async finishFetch(sliceId: string, attempt: number, counts: { pages: number; records: number; messages: number }, now: Date): Promise<void> {
+  async finishFetch(
+    sliceId: string,
+    attempt: number,
+    counts: { pages: number; records: number; messages: number },
+    now: Date,
+  ): Promise<void> {
     await this.db.execute(
       `UPDATE ${this.t} SET status = 'fetched', pages = :pages, records_fetched = :records, messages_total = :messages, fetched_at = :now
         WHERE slice_id = :id AND attempts = :attempt`,
-      { id: sliceId, attempt, pages: counts.pages, records: counts.records, messages: counts.messages, now: toSqlDateTime(now) },
+      {
+        id: sliceId,
+        attempt,
+        pages: counts.pages,
+        records: counts.records,
+        messages: counts.messages,
+        now: toSqlDateTime(now),
+      },
     );
     await this.completeIfDone(sliceId, now);
   }
 
   async failFetch(sliceId: string, error: string, kind: ErrorKind, now: Date): Promise<void> {
-    await this.db.execute(`UPDATE ${this.t} SET status = 'failed', error = :error, error_kind = :kind, finished_at = :now WHERE slice_id = :id`, {
-      id: sliceId,
-      error: error.slice(0, 2000),
-      kind,
-      now: toSqlDateTime(now),
-    });
+    await this.db.execute(
+      `UPDATE ${this.t} SET status = 'failed', error = :error, error_kind = :kind, finished_at = :now WHERE slice_id = :id`,
+      {
+        id: sliceId,
+        error: error.slice(0, 2000),
+        kind,
+        now: toSqlDateTime(now),
+      },
+    );
   }
 
   /** Records one normalize message's outcome (idempotent: a redelivered message overwrites its own row). */
@@ -108,7 +141,16 @@ export class Ledger {
                                rows_quarantined = IF(status = 'done', rows_quarantined, VALUES(rows_quarantined)),
                                processed_at = IF(status = 'done', processed_at, VALUES(processed_at)),
                                status = IF(status = 'done', status, VALUES(status))`,
-      { id: m.sliceId, attempt: m.attempt, seq: m.seq, records: m.records, loaded: m.loaded, quarantined: m.quarantined, status: m.status, now: toSqlDateTime(now) },
+      {
+        id: m.sliceId,
+        attempt: m.attempt,
+        seq: m.seq,
+        records: m.records,
+        loaded: m.loaded,
+        quarantined: m.quarantined,
+        status: m.status,
+        now: toSqlDateTime(now),
+      },
     );
   }
 
@@ -122,8 +164,12 @@ export class Ledger {
   async recordAndRollUp(tx: Db, messages: readonly MessageOutcome[], now: Date): Promise<boolean> {
     if (messages.length === 0) return false;
     const sliceId = messages[0].sliceId;
-    if (messages.some((m) => m.sliceId !== sliceId)) throw new Error('recordAndRollUp: messages of more than one slice');
-    const [slice] = await tx.query<{ attempts: number; status: string; messages_total: number | null }>(`SELECT attempts, status, messages_total FROM ${this.t} WHERE slice_id = :id FOR UPDATE`, { id: sliceId });
+    if (messages.some((m) => m.sliceId !== sliceId))
+      throw new Error('recordAndRollUp: messages of more than one slice');
+    const [slice] = await tx.query<{ attempts: number; status: string; messages_total: number | null }>(
+      `SELECT attempts, status, messages_total FROM ${this.t} WHERE slice_id = :id FOR UPDATE`,
+      { id: sliceId },
+    );
     await this.recordMessages(tx, messages, now);
     if (!slice) return false;
     return this.rollUp(tx, sliceId, slice, now);
@@ -133,7 +179,15 @@ export class Ledger {
   private async recordMessages(tx: Db, messages: readonly MessageOutcome[], now: Date): Promise<void> {
     const params: Record<string, string | number> = { now: toSqlDateTime(now) };
     const tuples = messages.map((m, j) => {
-      Object.assign(params, { [`i${j}`]: m.sliceId, [`a${j}`]: m.attempt, [`q${j}`]: m.seq, [`r${j}`]: m.records, [`l${j}`]: m.loaded, [`x${j}`]: m.quarantined, [`s${j}`]: m.status });
+      Object.assign(params, {
+        [`i${j}`]: m.sliceId,
+        [`a${j}`]: m.attempt,
+        [`q${j}`]: m.seq,
+        [`r${j}`]: m.records,
+        [`l${j}`]: m.loaded,
+        [`x${j}`]: m.quarantined,
+        [`s${j}`]: m.status,
+      });
       return `(:i${j}, :a${j}, :q${j}, :r${j}, :l${j}, :x${j}, :s${j}, :now)`;
     });
     await tx.execute(
@@ -155,15 +209,28 @@ export class Ledger {
    */
   async completeIfDone(sliceId: string, now: Date): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const [slice] = await tx.query<{ attempts: number; status: string; messages_total: number | null }>(`SELECT attempts, status, messages_total FROM ${this.t} WHERE slice_id = :id FOR UPDATE`, { id: sliceId });
+      const [slice] = await tx.query<{ attempts: number; status: string; messages_total: number | null }>(
+        `SELECT attempts, status, messages_total FROM ${this.t} WHERE slice_id = :id FOR UPDATE`,
+        { id: sliceId },
+      );
       if (!slice) return false;
       return this.rollUp(tx, sliceId, slice, now);
     });
   }
 
   /** Call with the slice row locked (FOR UPDATE) in `db`'s transaction; the sums are a locking read too (latest committed rows, not a snapshot). */
-  private async rollUp(db: Db, sliceId: string, slice: { attempts: number; status: string; messages_total: number | null }, now: Date): Promise<boolean> {
-    const [m] = await db.query<{ done: string | null; loaded: string | null; quarantined: string | null; dlq: string | null }>(
+  private async rollUp(
+    db: Db,
+    sliceId: string,
+    slice: { attempts: number; status: string; messages_total: number | null },
+    now: Date,
+  ): Promise<boolean> {
+    const [m] = await db.query<{
+      done: string | null;
+      loaded: string | null;
+      quarantined: string | null;
+      dlq: string | null;
+    }>(
       `SELECT SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END) AS done,
               SUM(CASE WHEN status = 'done' THEN rows_loaded ELSE 0 END) AS loaded,
               SUM(CASE WHEN status = 'done' THEN rows_quarantined ELSE 0 END) AS quarantined,
@@ -172,13 +239,25 @@ export class Ledger {
       { id: sliceId, attempt: slice.attempts },
     );
     const done = Number(m.done ?? 0);
-    const isDone = (slice.status === 'fetched' || slice.status === 'done') && slice.messages_total !== null && done >= slice.messages_total;
+    const isDone =
+      (slice.status === 'fetched' || slice.status === 'done') &&
+      slice.messages_total !== null &&
+      done >= slice.messages_total;
     await db.execute(
       `UPDATE ${this.t} SET messages_done = :done, rows_loaded = :loaded, rows_quarantined = :quarantined, records_dlq = :dlq,
               -- finished_at before status: MySQL and MariaDB apply SET assignments left to right.
               finished_at = IF(:isDone = 1 AND status <> 'done', :now, finished_at), status = IF(:isDone = 1, 'done', status)
         WHERE slice_id = :id AND attempts = :attempt`,
-      { id: sliceId, attempt: slice.attempts, done, loaded: Number(m.loaded ?? 0), quarantined: Number(m.quarantined ?? 0), dlq: Number(m.dlq ?? 0), isDone: isDone ? 1 : 0, now: toSqlDateTime(now) },
+      {
+        id: sliceId,
+        attempt: slice.attempts,
+        done,
+        loaded: Number(m.loaded ?? 0),
+        quarantined: Number(m.quarantined ?? 0),
+        dlq: Number(m.dlq ?? 0),
+        isDone: isDone ? 1 : 0,
+        now: toSqlDateTime(now),
+      },
     );
     return isDone;
   }
@@ -208,7 +287,10 @@ export class Ledger {
   }
 
   async watermark(platform: string, stream: string): Promise<Date | null> {
-    const [row] = await this.db.query<{ watermark: string }>(`SELECT watermark FROM ${this.names.core}.watermarks WHERE platform = :p AND stream = :s`, { p: platform, s: stream });
+    const [row] = await this.db.query<{ watermark: string }>(
+      `SELECT watermark FROM ${this.names.core}.watermarks WHERE platform = :p AND stream = :s`,
+      { p: platform, s: stream },
+    );
     return row ? new Date(fromSqlDateTime(row.watermark)) : null;
   }
 
@@ -218,7 +300,10 @@ export class Ledger {
    * instead of leaving a gap between the backfill and its first run.
    */
   async loadedUntil(platform: string, stream: string): Promise<Date | null> {
-    const [row] = await this.db.query<{ t: string | null }>(`SELECT MAX(window_to) AS t FROM ${this.t} WHERE platform = :p AND stream = :s AND status = 'done'`, { p: platform, s: stream });
+    const [row] = await this.db.query<{ t: string | null }>(
+      `SELECT MAX(window_to) AS t FROM ${this.t} WHERE platform = :p AND stream = :s AND status = 'done'`,
+      { p: platform, s: stream },
+    );
     return row?.t ? new Date(fromSqlDateTime(row.t)) : null;
   }
 
@@ -234,14 +319,39 @@ export class Ledger {
 
   async sliceTotals(where: { backfillId?: string; sliceIds?: string[] }): Promise<SliceTotals> {
     const cond = where.backfillId ? 'backfill_id = :b' : 'slice_id IN (:ids)';
-    const rows = await this.db.query<{ platform: string; status: string; n: number; fetched: string; loaded: string; quarantined: string; dlq: string }>(
+    const rows = await this.db.query<{
+      platform: string;
+      status: string;
+      n: number;
+      fetched: string;
+      loaded: string;
+      quarantined: string;
+      dlq: string;
+    }>(
       `SELECT platform, status, COUNT(*) AS n, SUM(records_fetched) AS fetched, SUM(rows_loaded) AS loaded, SUM(rows_quarantined) AS quarantined, SUM(records_dlq) AS dlq
          FROM ${this.t} WHERE ${cond} GROUP BY platform, status`,
       { b: where.backfillId ?? null, ids: where.sliceIds ?? [] },
     );
-    const totals: SliceTotals = { slices: 0, done: 0, failed: 0, fetched: 0, loaded: 0, quarantined: 0, dlq: 0, byPlatform: {} };
+    const totals: SliceTotals = {
+      slices: 0,
+      done: 0,
+      failed: 0,
+      fetched: 0,
+      loaded: 0,
+      quarantined: 0,
+      dlq: 0,
+      byPlatform: {},
+    };
     for (const r of rows) {
-      const p = (totals.byPlatform[r.platform] ??= { slices: 0, done: 0, failed: 0, fetched: 0, loaded: 0, quarantined: 0, dlq: 0 });
+      const p = (totals.byPlatform[r.platform] ??= {
+        slices: 0,
+        done: 0,
+        failed: 0,
+        fetched: 0,
+        loaded: 0,
+        quarantined: 0,
+        dlq: 0,
+      });
       for (const t of [totals, p]) {
         t.slices += Number(r.n);
         if (r.status === 'done') t.done += Number(r.n);

@@ -6,7 +6,13 @@ import type { Stream } from '../model/canonical.js';
 import type { PipelineDeps } from './deps.js';
 import { fetchSlice } from './fetch-worker.js';
 import { Ledger, type SliceTotals } from './ledger.js';
-import { describeZodError, fetchJobSchema, fetchQueueName, NORMALIZE_QUEUE, normalizeMessageSchema } from './messages.js';
+import {
+  describeZodError,
+  fetchJobSchema,
+  fetchQueueName,
+  NORMALIZE_QUEUE,
+  normalizeMessageSchema,
+} from './messages.js';
 import { normalizeBatch } from './normalize-worker.js';
 import { planBackfill, scheduleFetch } from './schedule.js';
 
@@ -36,19 +42,34 @@ class DbDeadLetters implements DeadLetterSink {
     private readonly now: () => Date,
   ) {}
   async put(queue: string, message: LocalMessage, error: string | undefined): Promise<void> {
-    await this.db.execute(`INSERT INTO ${this.names.core}.local_dlq (queue, body, error, receives, created_at) VALUES (:q, :b, :e, :r, :now)`, {
-      q: queue,
-      b: message.body,
-      e: error?.slice(0, 2000) ?? null,
-      r: message.receiveCount,
-      now: toSqlDateTime(this.now()),
-    });
+    await this.db.execute(
+      `INSERT INTO ${this.names.core}.local_dlq (queue, body, error, receives, created_at) VALUES (:q, :b, :e, :r, :now)`,
+      {
+        q: queue,
+        b: message.body,
+        e: error?.slice(0, 2000) ?? null,
+        r: message.receiveCount,
+        now: toSqlDateTime(this.now()),
+      },
+    );
     // A dead normalize message still counts in its slice's ledger (records_dlq), so nothing is lost from the books.
     const parsed = queue === NORMALIZE_QUEUE ? normalizeMessageSchema.safeParse(safeJson(message.body)) : null;
     if (parsed?.success) {
       const ledger = new Ledger(this.db, this.names);
       const m = parsed.data;
-      await ledger.recordMessage(this.db, { sliceId: m.sliceId, attempt: m.attempt, seq: m.seq, records: m.records.length, loaded: 0, quarantined: 0, status: 'dlq' }, this.now());
+      await ledger.recordMessage(
+        this.db,
+        {
+          sliceId: m.sliceId,
+          attempt: m.attempt,
+          seq: m.seq,
+          records: m.records.length,
+          loaded: 0,
+          quarantined: 0,
+          status: 'dlq',
+        },
+        this.now(),
+      );
       await ledger.completeIfDone(m.sliceId, this.now());
     }
   }
@@ -71,7 +92,11 @@ export class LocalRunner {
     const platforms = Object.keys(base.connectors);
     const concurrency: Record<string, number> = { [NORMALIZE_QUEUE]: options.normalizeConcurrency ?? 2 };
     for (const p of platforms) concurrency[fetchQueueName(p)] = options.fetchConcurrency ?? 2;
-    this.queue = new LocalQueue({ ...options, concurrency: { ...concurrency, ...options.concurrency }, deadLetters: new DbDeadLetters(base.db, base.names, () => base.clock.now()) });
+    this.queue = new LocalQueue({
+      ...options,
+      concurrency: { ...concurrency, ...options.concurrency },
+      deadLetters: new DbDeadLetters(base.db, base.names, () => base.clock.now()),
+    });
     this.deps = { ...base, queue: this.queue };
     this.ledger = new Ledger(base.db, base.names);
     for (const p of platforms) this.queue.consume(fetchQueueName(p), (batch) => this.consumeFetch(batch));
@@ -88,7 +113,10 @@ export class LocalRunner {
       const parsed = fetchJobSchema.safeParse(safeJson(m.body));
       if (!parsed.success) {
         // Poison: retrying cannot help. Logged with the reason, not retried (nothing was fetched, so no data is lost).
-        this.deps.logger.error('malformed fetch job dropped', { messageId: m.messageId, reason: describeZodError(parsed.error) });
+        this.deps.logger.error('malformed fetch job dropped', {
+          messageId: m.messageId,
+          reason: describeZodError(parsed.error),
+        });
         continue;
       }
       try {
@@ -106,7 +134,10 @@ export class LocalRunner {
    * backfill per platform (ids derived from the request), so re-running an interrupted ingest
    * resumes: finished slices are skipped, the rest fetched again, upserts keep it duplicate-free.
    */
-  async ingest(req: { from: string; to: string; platforms?: string[]; streams?: Stream[]; fresh?: boolean }, onProgress?: (p: ProgressInfo) => void): Promise<{ backfillIds: string[]; totals: SliceTotals }> {
+  async ingest(
+    req: { from: string; to: string; platforms?: string[]; streams?: Stream[]; fresh?: boolean },
+    onProgress?: (p: ProgressInfo) => void,
+  ): Promise<{ backfillIds: string[]; totals: SliceTotals }> {
     const platforms = req.platforms ?? Object.keys(this.deps.connectors);
     const backfillIds: string[] = [];
     for (const platform of platforms) {
@@ -123,7 +154,8 @@ export class LocalRunner {
   /** One scheduled run for the platforms (what EventBridge Scheduler triggers in AWS), then drains. */
   async scheduleRun(platforms?: string[], onProgress?: (p: ProgressInfo) => void): Promise<SliceTotals> {
     const ids: string[] = [];
-    for (const p of platforms ?? Object.keys(this.deps.connectors)) ids.push(...(await scheduleFetch(p, this.deps)).map((s) => s.sliceId));
+    for (const p of platforms ?? Object.keys(this.deps.connectors))
+      ids.push(...(await scheduleFetch(p, this.deps)).map((s) => s.sliceId));
     const totals = () => this.ledger.sliceTotals({ sliceIds: ids });
     await this.drainWithProgress(totals, onProgress);
     return totals();
@@ -134,7 +166,10 @@ export class LocalRunner {
   }
 
   /** Drains the queues, reporting ledger totals at most every 200 ms (each report is a query). */
-  private async drainWithProgress(totals: () => Promise<SliceTotals>, onProgress?: (p: ProgressInfo) => void): Promise<void> {
+  private async drainWithProgress(
+    totals: () => Promise<SliceTotals>,
+    onProgress?: (p: ProgressInfo) => void,
+  ): Promise<void> {
     let last = 0;
     await this.queue.drain(
       onProgress
@@ -149,7 +184,16 @@ export class LocalRunner {
   }
 
   async totals(backfillIds: string[]): Promise<SliceTotals> {
-    const all: SliceTotals = { slices: 0, done: 0, failed: 0, fetched: 0, loaded: 0, quarantined: 0, dlq: 0, byPlatform: {} };
+    const all: SliceTotals = {
+      slices: 0,
+      done: 0,
+      failed: 0,
+      fetched: 0,
+      loaded: 0,
+      quarantined: 0,
+      dlq: 0,
+      byPlatform: {},
+    };
     for (const id of backfillIds) {
       const t = await this.ledger.sliceTotals({ backfillId: id });
       for (const k of ['slices', 'done', 'failed', 'fetched', 'loaded', 'quarantined', 'dlq'] as const) all[k] += t[k];
@@ -160,9 +204,13 @@ export class LocalRunner {
 
   /** `dualtrack replay-dlq`: moves every dead letter back to its queue and processes it. Returns how many were replayed and how many died again. */
   async replayDlq(): Promise<{ replayed: number; deadAgain: number }> {
-    const rows = await this.deps.db.query<{ id: number; queue: string; body: string }>(`SELECT id, queue, body FROM ${this.deps.names.core}.local_dlq ORDER BY id`);
+    const rows = await this.deps.db.query<{ id: number; queue: string; body: string }>(
+      `SELECT id, queue, body FROM ${this.deps.names.core}.local_dlq ORDER BY id`,
+    );
     if (rows.length === 0) return { replayed: 0, deadAgain: 0 };
-    await this.deps.db.execute(`DELETE FROM ${this.deps.names.core}.local_dlq WHERE id IN (:ids)`, { ids: rows.map((r) => r.id) });
+    await this.deps.db.execute(`DELETE FROM ${this.deps.names.core}.local_dlq WHERE id IN (:ids)`, {
+      ids: rows.map((r) => r.id),
+    });
     const before = this.queue.dead.length;
     for (const r of rows) await this.queue.send(r.queue, [r.body]);
     await this.queue.drain();

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../db/port.js';
 import type { ClickRow, ConversionRow, EntityRow, Stream } from '../model/canonical.js';
 import { STREAM_TABLE } from '../model/canonical.js';
-import { mergeTouched, refreshRollups, touchedGroups, upsertClicks, upsertConversions, upsertEntities, type TouchedGroups } from '../db/upsert.js';
+import {
+  mergeTouched,
+  refreshRollups,
+  touchedGroups,
+  upsertClicks,
+  upsertConversions,
+  upsertEntities,
+  type TouchedGroups,
+} from '../db/upsert.js';
 import { toSqlDateTime } from '../util/time.js';
 import type { PipelineDeps } from './deps.js';
 import { retryOnDeadlock } from '../db/deadlock.js';
@@ -41,14 +49,22 @@ interface Quarantined {
   record: unknown;
 }
 
-export async function normalizeBatch(messages: readonly NormalizeInput[], deps: PipelineDeps): Promise<NormalizeOutcome> {
+export async function normalizeBatch(
+  messages: readonly NormalizeInput[],
+  deps: PipelineDeps,
+): Promise<NormalizeOutcome> {
   const out: NormalizeOutcome = { failedIds: [], errors: {}, loaded: 0, quarantined: 0, poison: 0 };
   const loads: (LoadedMessage & { messageId: string })[] = [];
   const prepared: (PreparedMessage & { messageId: string })[] = [];
   const fail = (messageId: string, msg: NormalizeMessage, e: unknown) => {
     out.failedIds.push(messageId);
     out.errors[messageId] = (e as Error).message;
-    deps.logger.warn('normalize message failed, will be retried', { messageId, sliceId: msg.sliceId, seq: msg.seq, error: (e as Error).message });
+    deps.logger.warn('normalize message failed, will be retried', {
+      messageId,
+      sliceId: msg.sliceId,
+      seq: msg.seq,
+      error: (e as Error).message,
+    });
   };
   for (const m of messages) {
     let msg: NormalizeMessage;
@@ -60,7 +76,12 @@ export async function normalizeBatch(messages: readonly NormalizeInput[], deps: 
       out.poison++;
       deps.metrics?.add('poisonMessages', 'unknown', 1);
       deps.logger.error('poison message quarantined', { messageId: m.messageId, reason: e.message });
-      await quarantine(deps, 'unknown', 'unknown', null, [{ reason: `malformed normalize message: ${e.message}`, record: m.body.length > 60_000 ? `${m.body.slice(0, 60_000)}…` : m.body }]).catch((qe) => {
+      await quarantine(deps, 'unknown', 'unknown', null, [
+        {
+          reason: `malformed normalize message: ${e.message}`,
+          record: m.body.length > 60_000 ? `${m.body.slice(0, 60_000)}…` : m.body,
+        },
+      ]).catch((qe) => {
         out.failedIds.push(m.messageId);
         out.errors[m.messageId] = (qe as Error).message;
       });
@@ -99,7 +120,12 @@ export async function normalizeBatch(messages: readonly NormalizeInput[], deps: 
     if (error) {
       out.failedIds.push(l.messageId);
       out.errors[l.messageId] = error;
-      deps.logger.warn('normalize message failed after its load, will be retried', { messageId: l.messageId, sliceId: l.msg.sliceId, seq: l.msg.seq, error });
+      deps.logger.warn('normalize message failed after its load, will be retried', {
+        messageId: l.messageId,
+        sliceId: l.msg.sliceId,
+        seq: l.msg.seq,
+        error,
+      });
     } else {
       out.loaded += l.loaded;
       out.quarantined += l.quarantined;
@@ -142,7 +168,10 @@ function parseMessage(body: string): NormalizeMessage {
 }
 
 /** One message, loaded, refreshed and completed on its own (normalizeBatch does the last two once per batch). */
-export async function loadMessage(msg: NormalizeMessage, deps: PipelineDeps): Promise<{ loaded: number; quarantined: number }> {
+export async function loadMessage(
+  msg: NormalizeMessage,
+  deps: PipelineDeps,
+): Promise<{ loaded: number; quarantined: number }> {
   const [l] = await writeInTransaction([prepare(msg, deps)], deps);
   const failed = await finishLoads([l], deps);
   const error = failed.get(l);
@@ -190,7 +219,10 @@ function prepare(msg: NormalizeMessage, deps: PipelineDeps): PreparedMessage {
  * (a consistent lock order across workers). A deadlock rolls everything back, so the transaction is
  * simply run again (a few times) rather than failing the messages and paying for redelivery.
  */
-async function writeInTransaction<P extends PreparedMessage>(prepared: readonly P[], deps: PipelineDeps): Promise<(LoadedMessage & Omit<P, keyof PreparedMessage>)[]> {
+async function writeInTransaction<P extends PreparedMessage>(
+  prepared: readonly P[],
+  deps: PipelineDeps,
+): Promise<(LoadedMessage & Omit<P, keyof PreparedMessage>)[]> {
   const now = deps.clock.now();
   const ledger = new Ledger(deps.db, deps.names);
   const groups = new Map<string, { database: string; table: string; fetchedAt: string; rows: unknown[] }>();
@@ -204,25 +236,46 @@ async function writeInTransaction<P extends PreparedMessage>(prepared: readonly 
   }
   const bySlice = new Map<string, P[]>();
   for (const p of prepared) bySlice.set(p.msg.sliceId, [...(bySlice.get(p.msg.sliceId) ?? []), p]);
-  const done = await retryOnDeadlock(() =>
-    deps.db.transaction(async (tx) => {
-      for (const g of groups.values()) {
-        if (g.table === 'conversions') await upsertConversions(tx, g.database, g.rows as ConversionRow[], g.fetchedAt);
-        else if (g.table === 'clicks') await upsertClicks(tx, g.database, g.rows as ClickRow[]);
-        else await upsertEntities(tx, g.database, g.table as 'affiliates' | 'offers' | 'advertisers', g.rows as EntityRow[], g.fetchedAt);
-      }
-      for (const p of prepared) await quarantineIn(tx, deps, p.msg.platform, p.msg.stream, p.msg.sliceId, p.bad);
-      // Last: the slice row locks are held only for the ledger's few statements and the commit.
-      const sliceDone = new Map<string, boolean>();
-      for (const sliceId of [...bySlice.keys()].sort()) {
-        const ms = bySlice.get(sliceId)!;
-        sliceDone.set(
-          sliceId,
-          await ledger.recordAndRollUp(tx, ms.map((p) => ({ sliceId, attempt: p.msg.attempt, seq: p.msg.seq, records: p.msg.records.length, loaded: p.rows.length, quarantined: p.bad.length, status: 'done' as const })), now),
-        );
-      }
-      return sliceDone;
-    }),
+  const done = await retryOnDeadlock(
+    () =>
+      deps.db.transaction(async (tx) => {
+        for (const g of groups.values()) {
+          if (g.table === 'conversions')
+            await upsertConversions(tx, g.database, g.rows as ConversionRow[], g.fetchedAt);
+          else if (g.table === 'clicks') await upsertClicks(tx, g.database, g.rows as ClickRow[]);
+          else
+            await upsertEntities(
+              tx,
+              g.database,
+              g.table as 'affiliates' | 'offers' | 'advertisers',
+              g.rows as EntityRow[],
+              g.fetchedAt,
+            );
+        }
+        for (const p of prepared) await quarantineIn(tx, deps, p.msg.platform, p.msg.stream, p.msg.sliceId, p.bad);
+        // Last: the slice row locks are held only for the ledger's few statements and the commit.
+        const sliceDone = new Map<string, boolean>();
+        for (const sliceId of [...bySlice.keys()].sort()) {
+          const ms = bySlice.get(sliceId)!;
+          sliceDone.set(
+            sliceId,
+            await ledger.recordAndRollUp(
+              tx,
+              ms.map((p) => ({
+                sliceId,
+                attempt: p.msg.attempt,
+                seq: p.msg.seq,
+                records: p.msg.records.length,
+                loaded: p.rows.length,
+                quarantined: p.bad.length,
+                status: 'done' as const,
+              })),
+              now,
+            ),
+          );
+        }
+        return sliceDone;
+      }),
     { attempts: 3 },
   );
   return prepared.map((p) => {
@@ -232,9 +285,26 @@ async function writeInTransaction<P extends PreparedMessage>(prepared: readonly 
     const database = deps.names.platform(msg.platform);
     const table = STREAM_TABLE[msg.stream];
     let touched: LoadedMessage['touched'] = null;
-    if (table === 'conversions') touched = { database, source: 'conversions', groups: touchedGroups(rows as ConversionRow[], (r: ConversionRow) => r.converted_at) };
-    if (table === 'clicks') touched = { database, source: 'clicks', groups: touchedGroups(rows as ClickRow[], (r: ClickRow) => r.clicked_at) };
-    return { ...rest, msg, loaded: rows.length, quarantined: bad.length, touched, sliceDone: done.get(msg.sliceId) ?? false };
+    if (table === 'conversions')
+      touched = {
+        database,
+        source: 'conversions',
+        groups: touchedGroups(rows as ConversionRow[], (r: ConversionRow) => r.converted_at),
+      };
+    if (table === 'clicks')
+      touched = {
+        database,
+        source: 'clicks',
+        groups: touchedGroups(rows as ClickRow[], (r: ClickRow) => r.clicked_at),
+      };
+    return {
+      ...rest,
+      msg,
+      loaded: rows.length,
+      quarantined: bad.length,
+      touched,
+      sliceDone: done.get(msg.sliceId) ?? false,
+    };
   });
 }
 
@@ -246,7 +316,10 @@ async function writeInTransaction<P extends PreparedMessage>(prepared: readonly 
  */
 async function finishLoads(loads: readonly LoadedMessage[], deps: PipelineDeps): Promise<Map<LoadedMessage, string>> {
   const failed = new Map<LoadedMessage, string>();
-  const refreshes = new Map<string, { database: string; source: 'clicks' | 'conversions'; groups: TouchedGroups; loads: LoadedMessage[] }>();
+  const refreshes = new Map<
+    string,
+    { database: string; source: 'clicks' | 'conversions'; groups: TouchedGroups; loads: LoadedMessage[] }
+  >();
   for (const l of loads) {
     if (!l.touched) continue;
     const key = `${l.touched.database}\u0000${l.touched.source}`;
@@ -254,7 +327,13 @@ async function finishLoads(loads: readonly LoadedMessage[], deps: PipelineDeps):
     if (r) {
       mergeTouched(r.groups, l.touched.groups);
       r.loads.push(l);
-    } else refreshes.set(key, { database: l.touched.database, source: l.touched.source, groups: mergeTouched({ keys: new Set(), hours: new Map() }, l.touched.groups), loads: [l] });
+    } else
+      refreshes.set(key, {
+        database: l.touched.database,
+        source: l.touched.source,
+        groups: mergeTouched({ keys: new Set(), hours: new Map() }, l.touched.groups),
+        loads: [l],
+      });
   }
   for (const r of refreshes.values()) {
     try {
@@ -280,12 +359,25 @@ async function finishLoads(loads: readonly LoadedMessage[], deps: PipelineDeps):
   return failed;
 }
 
-async function quarantine(deps: PipelineDeps, platform: string, stream: string, sliceId: string | null, items: Quarantined[]): Promise<void> {
+async function quarantine(
+  deps: PipelineDeps,
+  platform: string,
+  stream: string,
+  sliceId: string | null,
+  items: Quarantined[],
+): Promise<void> {
   await quarantineIn(deps.db, deps, platform, stream, sliceId, items);
 }
 
 /** Quarantine rows are keyed by a hash of the record, so a redelivered message does not add them twice. */
-async function quarantineIn(db: Db, deps: PipelineDeps, platform: string, stream: Stream | string, sliceId: string | null, items: Quarantined[]): Promise<void> {
+async function quarantineIn(
+  db: Db,
+  deps: PipelineDeps,
+  platform: string,
+  stream: Stream | string,
+  sliceId: string | null,
+  items: Quarantined[],
+): Promise<void> {
   if (items.length === 0) return;
   const now = toSqlDateTime(deps.clock.now());
   for (let i = 0; i < items.length; i += 100) {

@@ -45,10 +45,17 @@ export interface WindowRequest {
 /** Validates a window against the platform (streams offered, horizon) and cuts it into slices. */
 export function planWindow(req: WindowRequest): PlannedSlice[] {
   const { connector, platform } = req;
-  if (!(req.from.getTime() < req.to.getTime())) throw new PlanError(`the window is empty: --to (${req.to.toISOString()}) must be after --from (${req.from.toISOString()})`);
-  if (req.to.getTime() > req.now.getTime() + HOUR_MS) throw new PlanError(`--to ${req.to.toISOString()} is in the future (now is ${req.now.toISOString()})`);
+  if (!(req.from.getTime() < req.to.getTime()))
+    throw new PlanError(
+      `the window is empty: --to (${req.to.toISOString()}) must be after --from (${req.from.toISOString()})`,
+    );
+  if (req.to.getTime() > req.now.getTime() + HOUR_MS)
+    throw new PlanError(`--to ${req.to.toISOString()} is in the future (now is ${req.now.toISOString()})`);
   const unknown = req.streams.filter((s) => !connector.streams.includes(s));
-  if (unknown.length) throw new PlanError(`${platform} (${connector.kind}) does not offer ${unknown.join(', ')}; it offers ${connector.streams.join(', ')}`);
+  if (unknown.length)
+    throw new PlanError(
+      `${platform} (${connector.kind}) does not offer ${unknown.join(', ')}; it offers ${connector.streams.join(', ')}`,
+    );
   if (connector.horizonDays !== null) {
     const earliest = req.now.getTime() - connector.horizonDays * DAY_MS;
     if (req.from.getTime() < earliest) {
@@ -59,12 +66,20 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
   }
   const out: PlannedSlice[] = [];
   for (const stream of req.streams) {
-    const hours = (req.sliceHours as Partial<Record<Stream, number>> | undefined)?.[stream] ?? connector.sliceHours(stream);
+    const hours =
+      (req.sliceHours as Partial<Record<Stream, number>> | undefined)?.[stream] ?? connector.sliceHours(stream);
     const ws: [Date, Date][] = isEntity(stream) ? [[req.from, req.to]] : windows(req.from, req.to, hours);
     for (const [f, t] of ws) {
       const from = f.toISOString();
       const to = t.toISOString();
-      out.push({ sliceId: req.runKey ? deterministicSliceId(req.runKey, platform, stream, from, to) : newSliceId(), platform, stream, from, to, backfillId: req.backfillId });
+      out.push({
+        sliceId: req.runKey ? deterministicSliceId(req.runKey, platform, stream, from, to) : newSliceId(),
+        platform,
+        stream,
+        from,
+        to,
+        backfillId: req.backfillId,
+      });
     }
   }
   return out;
@@ -76,7 +91,12 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
  * no watermark (nor any loaded data) yet, the first run reads one lookback (or one schedule
  * interval) back.
  */
-export function scheduledWindow(p: PlatformConfig, connector: Connector, watermark: Date | null, now: Date): { from: Date; to: Date; clamped: boolean } {
+export function scheduledWindow(
+  p: PlatformConfig,
+  connector: Connector,
+  watermark: Date | null,
+  now: Date,
+): { from: Date; to: Date; clamped: boolean } {
   const lookback = Math.max(p.lookbackHours * HOUR_MS, p.scheduleMinutes * 60_000);
   let from = new Date((watermark?.getTime() ?? now.getTime()) - lookback);
   let clamped = false;

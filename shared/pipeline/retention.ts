@@ -22,7 +22,10 @@ export async function purgeOldClicks(
   for (const p of platforms) {
     let total = 0;
     for (;;) {
-      const r = await db.execute(`DELETE FROM ${names.platform(p)}.clicks WHERE clicked_at < :cutoff ORDER BY clicked_at LIMIT ${batch}`, { cutoff });
+      const r = await db.execute(
+        `DELETE FROM ${names.platform(p)}.clicks WHERE clicked_at < :cutoff ORDER BY clicked_at LIMIT ${batch}`,
+        { cutoff },
+      );
       total += r.affectedRows;
       if (r.affectedRows < batch) break;
     }

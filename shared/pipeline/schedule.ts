@@ -22,10 +22,27 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
   const slices: PlannedSlice[] = [];
   for (const stream of connector.streams) {
     const isEntity = (ENTITY_STREAMS as readonly string[]).includes(stream);
-    const wm = isEntity ? null : ((await ledger.watermark(platform, stream)) ?? (await ledger.loadedUntil(platform, stream)));
+    const wm = isEntity
+      ? null
+      : ((await ledger.watermark(platform, stream)) ?? (await ledger.loadedUntil(platform, stream)));
     const w = scheduledWindow(p, connector, wm, now);
-    if (w.clamped) deps.logger.warn('scheduled window clamped to the platform horizon', { platform, stream, from: w.from.toISOString() });
-    const planned = planWindow({ platform, connector, streams: [stream], from: w.from, to: w.to, now, runKey: null, backfillId: null, sliceHours: p.sliceHours });
+    if (w.clamped)
+      deps.logger.warn('scheduled window clamped to the platform horizon', {
+        platform,
+        stream,
+        from: w.from.toISOString(),
+      });
+    const planned = planWindow({
+      platform,
+      connector,
+      streams: [stream],
+      from: w.from,
+      to: w.to,
+      now,
+      runKey: null,
+      backfillId: null,
+      sliceHours: p.sliceHours,
+    });
     if (!isEntity) await ledger.supersedeFailed(platform, stream, w.from.toISOString(), w.to.toISOString());
     slices.push(...planned);
   }
@@ -37,7 +54,14 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
 export async function enqueueSlices(slices: readonly PlannedSlice[], deps: PipelineDeps): Promise<void> {
   const byPlatform = new Map<string, string[]>();
   for (const s of slices) {
-    const job: FetchJob = { kind: 'fetch', sliceId: s.sliceId, platform: s.platform, stream: s.stream, from: s.from, to: s.to };
+    const job: FetchJob = {
+      kind: 'fetch',
+      sliceId: s.sliceId,
+      platform: s.platform,
+      stream: s.stream,
+      from: s.from,
+      to: s.to,
+    };
     const list = byPlatform.get(s.platform) ?? [];
     list.push(JSON.stringify(job));
     byPlatform.set(s.platform, list);
@@ -69,12 +93,22 @@ export interface BackfillPlan {
  * unknown platform or stream is refused with the reason and plans nothing. The id is derived from
  * the request, so asking again resumes (finished slices are skipped) unless `fresh` is set.
  */
-export async function planBackfill(input: unknown, deps: PipelineDeps, options: { enqueue?: boolean } = {}): Promise<BackfillPlan> {
+export async function planBackfill(
+  input: unknown,
+  deps: PipelineDeps,
+  options: { enqueue?: boolean } = {},
+): Promise<BackfillPlan> {
   const parsed = backfillRequestSchema.safeParse(input);
-  if (!parsed.success) throw new PlanError(`invalid backfill request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new PlanError(
+      `invalid backfill request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ')}`,
+    );
   const req = parsed.data;
   const connector = deps.connectors[req.platform];
-  if (!connector) throw new PlanError(`unknown platform "${req.platform}": configured platforms are ${Object.keys(deps.connectors).join(', ')}`);
+  if (!connector)
+    throw new PlanError(
+      `unknown platform "${req.platform}": configured platforms are ${Object.keys(deps.connectors).join(', ')}`,
+    );
   let from: Date, to: Date;
   try {
     from = parseInstant(req.from, 'from');
@@ -85,19 +119,50 @@ export async function planBackfill(input: unknown, deps: PipelineDeps, options: 
   const streams: Stream[] = req.streams ?? [...connector.streams];
   const now = deps.clock.now();
   const runKey = createHash('sha256')
-    .update(JSON.stringify([req.platform, from.toISOString(), to.toISOString(), [...streams].sort(), req.fresh ? now.toISOString() : '']))
+    .update(
+      JSON.stringify([
+        req.platform,
+        from.toISOString(),
+        to.toISOString(),
+        [...streams].sort(),
+        req.fresh ? now.toISOString() : '',
+      ]),
+    )
     .digest('hex');
   const backfillId = `${runKey.slice(0, 8)}-${runKey.slice(8, 12)}-${runKey.slice(12, 16)}-${runKey.slice(16, 20)}-${runKey.slice(20, 32)}`;
-  const slices = planWindow({ platform: req.platform, connector, streams, from, to, now, runKey, backfillId, sliceHours: deps.config.platforms[req.platform]?.sliceHours });
+  const slices = planWindow({
+    platform: req.platform,
+    connector,
+    streams,
+    from,
+    to,
+    now,
+    runKey,
+    backfillId,
+    sliceHours: deps.config.platforms[req.platform]?.sliceHours,
+  });
   await deps.db.execute(
     `INSERT INTO ${deps.names.core}.backfills (backfill_id, platform, streams, window_from, window_to, status, slices_total, requested_at)
      VALUES (:id, :p, :s, :f, :t, 'running', :n, :now)
      ON DUPLICATE KEY UPDATE status = 'running', finished_at = NULL`,
-    { id: backfillId, p: req.platform, s: streams.join(','), f: toSqlDateTime(from), t: toSqlDateTime(to), n: slices.length, now: toSqlDateTime(now) },
+    {
+      id: backfillId,
+      p: req.platform,
+      s: streams.join(','),
+      f: toSqlDateTime(from),
+      t: toSqlDateTime(to),
+      n: slices.length,
+      now: toSqlDateTime(now),
+    },
   );
   const todo = await new Ledger(deps.db, deps.names).plan(slices, now);
   if (options.enqueue !== false) await enqueueSlices(todo, deps);
-  deps.logger.info('backfill planned', { backfillId, platform: req.platform, slices: slices.length, resumedSkipped: slices.length - todo.length });
+  deps.logger.info('backfill planned', {
+    backfillId,
+    platform: req.platform,
+    slices: slices.length,
+    resumedSkipped: slices.length - todo.length,
+  });
   return { backfillId, slices: slices.length, skipped: slices.length - todo.length };
 }
 
@@ -110,7 +175,10 @@ export interface BackfillProgress extends SliceTotals {
 }
 
 /** Progress readable from the database: slices done/failed and rows, by the backfill id. */
-export async function backfillProgress(backfillId: string, deps: Pick<PipelineDeps, 'db' | 'names' | 'clock'>): Promise<BackfillProgress | null> {
+export async function backfillProgress(
+  backfillId: string,
+  deps: Pick<PipelineDeps, 'db' | 'names' | 'clock'>,
+): Promise<BackfillProgress | null> {
   const [b] = await deps.db.query<{ platform: string; window_from: string; window_to: string; status: string }>(
     `SELECT platform, window_from, window_to, status FROM ${deps.names.core}.backfills WHERE backfill_id = :id`,
     { id: backfillId },
@@ -121,11 +189,14 @@ export async function backfillProgress(backfillId: string, deps: Pick<PipelineDe
   if (totals.done === totals.slices) status = 'done';
   else if (totals.done + totals.failed === totals.slices && totals.failed > 0) status = 'failed';
   if (status !== b.status) {
-    await deps.db.execute(`UPDATE ${deps.names.core}.backfills SET status = :s, finished_at = IF(:s = 'running', NULL, :now) WHERE backfill_id = :id`, {
-      id: backfillId,
-      s: status,
-      now: toSqlDateTime(deps.clock.now()),
-    });
+    await deps.db.execute(
+      `UPDATE ${deps.names.core}.backfills SET status = :s, finished_at = IF(:s = 'running', NULL, :now) WHERE backfill_id = :id`,
+      {
+        id: backfillId,
+        s: status,
+        now: toSqlDateTime(deps.clock.now()),
+      },
+    );
   }
   return { backfillId, platform: b.platform, status, from: b.window_from, to: b.window_to, ...totals };
 }

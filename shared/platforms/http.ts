@@ -75,7 +75,11 @@ export function serverRetryDelay(headers: Headers, nowMs: number): number | null
  * short or malformed, Everflow's `incomplete_results`… whatever the connector decides), the call
  * is retried like a 5xx. A non-retryable error from `parse` is thrown at once.
  */
-export async function requestWithRetry<T = string>(req: HttpRequest, ctx: FetchContext, parse?: (text: string, headers: Headers) => T): Promise<HttpReply<T>> {
+export async function requestWithRetry<T = string>(
+  req: HttpRequest,
+  ctx: FetchContext,
+  parse?: (text: string, headers: Headers) => T,
+): Promise<HttpReply<T>> {
   const policy: RetryPolicy = { ...DEFAULT_RETRY, ...ctx.retry };
   let lastError: PlatformApiError | null = null;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
@@ -89,28 +93,51 @@ export async function requestWithRetry<T = string>(req: HttpRequest, ctx: FetchC
       text = await res.text();
     } catch (e) {
       if (ctx.signal?.aborted) throw e;
-      const what = timeout.aborted ? `timed out after ${policy.timeoutMs} ms` : `network error: ${(e as Error).message}`;
+      const what = timeout.aborted
+        ? `timed out after ${policy.timeoutMs} ms`
+        : `network error: ${(e as Error).message}`;
       lastError = new PlatformApiError(req.platform, req.endpoint, what, { retryable: true, cause: e });
-      ctx.logger.warn('platform call failed, retrying', { platform: req.platform, endpoint: req.endpoint, attempt, error: what });
+      ctx.logger.warn('platform call failed, retrying', {
+        platform: req.platform,
+        endpoint: req.endpoint,
+        attempt,
+        error: what,
+      });
       if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy), ctx.signal);
       continue;
     }
     if (res.status === 429) {
       const wait = serverRetryDelay(res.headers, ctx.clock.now().getTime()) ?? backoffDelay(attempt, policy);
       const waitMs = Math.min(wait, policy.maxDelayMs);
-      lastError = new PlatformApiError(req.platform, req.endpoint, `429 Too Many Requests (after ${attempt} attempts)`, { status: 429, retryable: true });
+      lastError = new PlatformApiError(
+        req.platform,
+        req.endpoint,
+        `429 Too Many Requests (after ${attempt} attempts)`,
+        { status: 429, retryable: true },
+      );
       ctx.logger.warn('platform rate limit hit', { platform: req.platform, endpoint: req.endpoint, attempt, waitMs });
       await ctx.rateLimiter.pause(req.platform, waitMs);
       continue;
     }
     if (res.status >= 500) {
-      lastError = new PlatformApiError(req.platform, req.endpoint, `HTTP ${res.status}: ${snippet(text)}`, { status: res.status, retryable: true });
-      ctx.logger.warn('platform server error, retrying', { platform: req.platform, endpoint: req.endpoint, attempt, status: res.status });
+      lastError = new PlatformApiError(req.platform, req.endpoint, `HTTP ${res.status}: ${snippet(text)}`, {
+        status: res.status,
+        retryable: true,
+      });
+      ctx.logger.warn('platform server error, retrying', {
+        platform: req.platform,
+        endpoint: req.endpoint,
+        attempt,
+        status: res.status,
+      });
       if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy), ctx.signal);
       continue;
     }
     if (res.status >= 400) {
-      throw new PlatformApiError(req.platform, req.endpoint, `HTTP ${res.status}: ${snippet(text)}`, { status: res.status, retryable: false });
+      throw new PlatformApiError(req.platform, req.endpoint, `HTTP ${res.status}: ${snippet(text)}`, {
+        status: res.status,
+        retryable: false,
+      });
     }
     if (!parse) return { status: res.status, headers: res.headers, text, value: text as T, attempts: attempt };
     try {
@@ -118,7 +145,12 @@ export async function requestWithRetry<T = string>(req: HttpRequest, ctx: FetchC
     } catch (e) {
       if (!(e instanceof PlatformApiError) || !e.retryable) throw e;
       lastError = e;
-      ctx.logger.warn('platform reply unusable, retrying', { platform: req.platform, endpoint: req.endpoint, attempt, error: e.message });
+      ctx.logger.warn('platform reply unusable, retrying', {
+        platform: req.platform,
+        endpoint: req.endpoint,
+        attempt,
+        error: e.message,
+      });
       if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy), ctx.signal);
     }
   }
@@ -138,6 +170,11 @@ export function parseJsonBody(platform: string, endpoint: string, text: string):
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new PlatformApiError(platform, endpoint, `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`, { retryable: true, cause: e });
+    throw new PlatformApiError(
+      platform,
+      endpoint,
+      `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`,
+      { retryable: true, cause: e },
+    );
   }
 }

@@ -21,10 +21,13 @@ export interface RateLimitSpec {
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    const t = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     const onAbort = () => {
       clearTimeout(t);
       reject(signal?.reason ?? new Error('aborted'));
@@ -107,10 +110,16 @@ export class DbRateLimiter implements RateLimiter {
         const paused = Number(row.paused_ms);
         if (paused > 0) return paused;
         if (tokens >= 1) {
-          await tx.execute(`UPDATE ${t} SET tokens = :tokens, refilled_at = NOW(3) WHERE bucket = :b`, { b: platform, tokens: (tokens - 1).toFixed(6) });
+          await tx.execute(`UPDATE ${t} SET tokens = :tokens, refilled_at = NOW(3) WHERE bucket = :b`, {
+            b: platform,
+            tokens: (tokens - 1).toFixed(6),
+          });
           return 0;
         }
-        await tx.execute(`UPDATE ${t} SET tokens = :tokens, refilled_at = NOW(3) WHERE bucket = :b`, { b: platform, tokens: tokens.toFixed(6) });
+        await tx.execute(`UPDATE ${t} SET tokens = :tokens, refilled_at = NOW(3) WHERE bucket = :b`, {
+          b: platform,
+          tokens: tokens.toFixed(6),
+        });
         return (1 - tokens) / rate;
       });
       if (waitMs <= 0) return;

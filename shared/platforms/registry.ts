@@ -29,5 +29,7 @@ export function createConnectors(config: Config): Record<string, Connector> {
 
 /** Each platform's request budget: the config's override, else the connector's documented limit. */
 export function rateLimitSpecs(config: Config, connectors: Record<string, Connector>): Record<string, RateLimitSpec> {
-  return Object.fromEntries(Object.entries(connectors).map(([k, c]) => [k, config.platforms[k].rateLimit ?? c.defaultRateLimit]));
+  return Object.fromEntries(
+    Object.entries(connectors).map(([k, c]) => [k, config.platforms[k].rateLimit ?? c.defaultRateLimit]),
+  );
 }

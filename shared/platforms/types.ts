@@ -90,7 +90,13 @@ export class PlatformApiError extends Error {
     readonly platform: string,
     readonly endpoint: string,
     message: string,
-    readonly options: { status?: number; retryable?: boolean; recordIndex?: number; field?: string; cause?: unknown } = {},
+    readonly options: {
+      status?: number;
+      retryable?: boolean;
+      recordIndex?: number;
+      field?: string;
+      cause?: unknown;
+    } = {},
   ) {
     super(`${platform} ${endpoint}: ${message}`, { cause: options.cause });
     this.name = 'PlatformApiError';

@@ -15,7 +15,9 @@ export interface LocalMessage {
 }
 
 /** Returns the ids of the messages that failed (to be redelivered), like a partial batch response. */
-export type BatchConsumer = (messages: LocalMessage[]) => Promise<{ failedIds: string[]; errors?: Record<string, string> }>;
+export type BatchConsumer = (
+  messages: LocalMessage[],
+) => Promise<{ failedIds: string[]; errors?: Record<string, string> }>;
 
 export interface DeadLetterSink {
   put(queue: string, message: LocalMessage, error: string | undefined): Promise<void>;
@@ -48,7 +50,8 @@ export class LocalQueue implements QueueSender {
   async send(queue: string, bodies: readonly string[]): Promise<void> {
     const q = this.pending.get(queue) ?? [];
     const copies = this.options.duplicate ?? 1;
-    for (const body of bodies) for (let i = 0; i < copies; i++) q.push({ messageId: randomUUID(), body, receiveCount: 0 });
+    for (const body of bodies)
+      for (let i = 0; i < copies; i++) q.push({ messageId: randomUUID(), body, receiveCount: 0 });
     this.pending.set(queue, q);
     this.stat(queue).sent += bodies.length;
   }

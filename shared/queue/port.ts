@@ -21,7 +21,8 @@ export function batchBodies(bodies: readonly string[], maxBatchBytes = SQS_MAX_M
   let bytes = 0;
   for (const b of bodies) {
     const size = Buffer.byteLength(b, 'utf8');
-    if (size > maxBatchBytes) throw new Error(`message of ${size} bytes exceeds the queue limit of ${maxBatchBytes} bytes`);
+    if (size > maxBatchBytes)
+      throw new Error(`message of ${size} bytes exceeds the queue limit of ${maxBatchBytes} bytes`);
     if (current.length === SQS_MAX_BATCH_ENTRIES || bytes + size > maxBatchBytes) {
       batches.push(current);
       current = [];

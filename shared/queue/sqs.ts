@@ -25,10 +25,16 @@ export class SqsQueueSender implements QueueSender {
         const out = await this.client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }));
         const failed = new Set((out.Failed ?? []).map((f) => f.Id));
         const senderFault = (out.Failed ?? []).find((f) => f.SenderFault);
-        if (senderFault) throw new Error(`SQS rejected a message for ${queue}: ${senderFault.Code} ${senderFault.Message ?? ''}`.trim());
+        if (senderFault)
+          throw new Error(
+            `SQS rejected a message for ${queue}: ${senderFault.Code} ${senderFault.Message ?? ''}`.trim(),
+          );
         entries = entries.filter((e) => failed.has(e.Id));
         if (entries.length === 0) break;
-        if (attempt >= maxAttempts) throw new Error(`SQS did not accept ${entries.length} of ${batch.length} messages for ${queue} after ${attempt} attempts`);
+        if (attempt >= maxAttempts)
+          throw new Error(
+            `SQS did not accept ${entries.length} of ${batch.length} messages for ${queue} after ${attempt} attempts`,
+          );
         await wait(100 * 2 ** attempt);
       }
     }

@@ -73,7 +73,9 @@ export interface RateComparisons {
  * not (the parallel-run reconciliation report shows them all; the rule reports the ones that fire).
  * `windowDays` overrides the configured window (the report's --days); m counts tested comparisons.
  */
-export async function compareConversionRates(input: Pick<RuleContext, 'db' | 'names' | 'config' | 'at'> & { windowDays?: number }): Promise<RateComparisons> {
+export async function compareConversionRates(
+  input: Pick<RuleContext, 'db' | 'names' | 'config' | 'at'> & { windowDays?: number },
+): Promise<RateComparisons> {
   const cfg = input.config.rules['conversion-rate-discrepancy'];
   const windowDays = input.windowDays ?? cfg.windowDays;
   const to = hourCutoff(input.at);
@@ -113,7 +115,14 @@ export async function compareConversionRates(input: Pick<RuleContext, 'db' | 'na
       s.conversions += conversions;
       s.revenue += revenue;
       offerSubject.sides.set(platform, s);
-      if (r.aff_key !== null) subjectFor(subjects, r.offer_key, r.aff_key).sides.set(platform, { clicks, conversions, revenue, offerId: r.offer_id, affiliateId: r.affiliate_id });
+      if (r.aff_key !== null)
+        subjectFor(subjects, r.offer_key, r.aff_key).sides.set(platform, {
+          clicks,
+          conversions,
+          revenue,
+          offerId: r.offer_id,
+          affiliateId: r.affiliate_id,
+        });
     }
   }
 
@@ -126,7 +135,12 @@ export async function compareConversionRates(input: Pick<RuleContext, 'db' | 'na
         const sa = s.sides.get(platforms[i]);
         const sb = s.sides.get(platforms[j]);
         if (!sa || !sb) continue;
-        const tested = !(sa.clicks < cfg.minClicks || sb.clicks < cfg.minClicks || sa.conversions < cfg.minConversions || sb.conversions < cfg.minConversions);
+        const tested = !(
+          sa.clicks < cfg.minClicks ||
+          sb.clicks < cfg.minClicks ||
+          sa.conversions < cfg.minConversions ||
+          sb.conversions < cfg.minConversions
+        );
         pairs.push({ offerKey: s.offerKey, affKey: s.affKey, a: platforms[i], b: platforms[j], sa, sb, tested });
       }
     }
@@ -138,7 +152,15 @@ export async function compareConversionRates(input: Pick<RuleContext, 'db' | 'na
     const rb = t.sb.clicks > 0 ? t.sb.conversions / t.sb.clicks : 0;
     const rel = ra === 0 ? (rb === 0 ? 0 : Infinity) : Math.abs(rb / ra - 1);
     const { z, p } = twoProportionZTest(t.sa.conversions, t.sa.clicks, t.sb.conversions, t.sb.clicks);
-    return { ...t, rateA: ra, rateB: rb, relative: rel, z, p, fires: t.tested && rel > cfg.relativeTolerance && p < alpha };
+    return {
+      ...t,
+      rateA: ra,
+      rateB: rb,
+      relative: rel,
+      z,
+      p,
+      fires: t.tested && rel > cfg.relativeTolerance && p < alpha,
+    };
   });
   return { from, to, windowDays, m, alpha, comparisons };
 }
@@ -156,14 +178,27 @@ export const conversionRateDiscrepancy: RuleDefinition = {
       const rb = t.rateB;
       const rel = t.relative;
       const { z, p } = t;
-      const offer = orderIds(ctx.config, ctx.crosswalk.subjectIds('offer', { [t.a]: t.sa.offerId, [t.b]: t.sb.offerId }));
-      const affiliate = t.affKey !== null ? orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [t.a]: t.sa.affiliateId!, [t.b]: t.sb.affiliateId! })) : undefined;
+      const offer = orderIds(
+        ctx.config,
+        ctx.crosswalk.subjectIds('offer', { [t.a]: t.sa.offerId, [t.b]: t.sb.offerId }),
+      );
+      const affiliate =
+        t.affKey !== null
+          ? orderIds(
+              ctx.config,
+              ctx.crosswalk.subjectIds('affiliate', { [t.a]: t.sa.affiliateId!, [t.b]: t.sb.affiliateId! }),
+            )
+          : undefined;
       const who = `offer ${await ctx.labels.label('offer', offer)}${affiliate ? ` for affiliate ${await ctx.labels.label('affiliate', affiliate)}` : ''}`;
       const lower = rb < ra ? t.b : t.a;
       out.push({
         rule: conversionRateDiscrepancy.id,
         severity: severityFor(ctx.config, conversionRateDiscrepancy),
-        fingerprint: fingerprintOf(conversionRateDiscrepancy.id, { platforms: [t.a, t.b], offer: t.offerKey, affiliate: t.affKey ?? undefined }),
+        fingerprint: fingerprintOf(conversionRateDiscrepancy.id, {
+          platforms: [t.a, t.b],
+          offer: t.offerKey,
+          affiliate: t.affKey ?? undefined,
+        }),
         subject: affiliate ? { offer, affiliate, platforms: [t.a, t.b] } : { offer, platforms: [t.a, t.b] },
         summary:
           `Conversion rate of ${who} differs: ${pct(ra, 2)} on ${t.a} vs ${pct(rb, 2)} on ${t.b} over the last ${cfg.windowDays} days ` +
@@ -190,7 +225,11 @@ export const conversionRateDiscrepancy: RuleDefinition = {
   },
 };
 
-function subjectFor(map: Map<string, { offerKey: string; affKey: string | null; sides: Map<string, Side> }>, offerKey: string, affKey: string | null) {
+function subjectFor(
+  map: Map<string, { offerKey: string; affKey: string | null; sides: Map<string, Side> }>,
+  offerKey: string,
+  affKey: string | null,
+) {
   const k = `${offerKey}\u0000${affKey ?? ''}`;
   let s = map.get(k);
   if (!s) {

@@ -1,6 +1,15 @@
 import type { Finding, RuleContext, RuleDefinition } from './types.js';
 import { fingerprintOf, severityFor } from './types.js';
-import { isoDay, isoFromSql, moneyLookbackStart, orderIds, orderedPlatforms, plural, sqlTime, takeEvidence } from './common.js';
+import {
+  isoDay,
+  isoFromSql,
+  moneyLookbackStart,
+  orderIds,
+  orderedPlatforms,
+  plural,
+  sqlTime,
+  takeEvidence,
+} from './common.js';
 import { formatMoney, fromMicros, sumMoney } from './money.js';
 
 /**
@@ -50,15 +59,24 @@ export const crossPlatformDuplicate: RuleDefinition = {
     if (from >= ctx.at) return [];
     const platforms = orderedPlatforms(ctx.config);
     const pairs: [string, string][] = [];
-    for (let i = 0; i < platforms.length; i++) for (let j = i + 1; j < platforms.length; j++) pairs.push([platforms[i], platforms[j]]);
+    for (let i = 0; i < platforms.length; i++)
+      for (let j = i + 1; j < platforms.length; j++) pairs.push([platforms[i], platforms[j]]);
     // The pairs are independent reads (the heaviest rule at volume, bench/RESULTS.md), so they run at
     // once; each pair's steps too. Findings keep the pair order.
-    const perPair = await Promise.all(pairs.map(([p, q]) => evaluatePair(ctx, p, q, from, Math.round(cfg.ipWindowMinutes * 60))));
+    const perPair = await Promise.all(
+      pairs.map(([p, q]) => evaluatePair(ctx, p, q, from, Math.round(cfg.ipWindowMinutes * 60))),
+    );
     return perPair.flat();
   },
 };
 
-async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, windowSeconds: number): Promise<Finding[]> {
+async function evaluatePair(
+  ctx: RuleContext,
+  p: string,
+  q: string,
+  from: Date,
+  windowSeconds: number,
+): Promise<Finding[]> {
   const A = ctx.names.platform(p);
   const B = ctx.names.platform(q);
   const core = ctx.names.core;
@@ -204,12 +222,18 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
   for (const [k, rows] of groups) {
     const [affKey, offerKey] = k.split('\u0000');
     const first = rows[0];
-    const affiliate = orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [q]: first.b_aff, [p]: first.a_aff }));
+    const affiliate = orderIds(
+      ctx.config,
+      ctx.crosswalk.subjectIds('affiliate', { [q]: first.b_aff, [p]: first.a_aff }),
+    );
     const offer = orderIds(ctx.config, ctx.crosswalk.subjectIds('offer', { [q]: first.b_offer, [p]: first.a_offer }));
     const money = sumMoney(rows.map((r) => r.dup_payout));
     const byKey: Record<string, number> = {};
     for (const r of rows) byKey[r.match] = (byKey[r.match] ?? 0) + 1;
-    const [affLabel, offerLabel] = [await ctx.labels.label('affiliate', affiliate), await ctx.labels.label('offer', offer)];
+    const [affLabel, offerLabel] = [
+      await ctx.labels.label('affiliate', affiliate),
+      await ctx.labels.label('offer', offer),
+    ];
     const firstAt = isoFromSql(rows[0].a_at);
     const lastAt = isoFromSql(rows[rows.length - 1].a_at);
     out.push({
@@ -220,7 +244,11 @@ async function evaluatePair(ctx: RuleContext, p: string, q: string, from: Date, 
       summary:
         `${plural(rows.length, 'sale')} recorded on both ${p} and ${q} for affiliate ${affLabel} on offer ${offerLabel} ` +
         `(${firstAt?.slice(0, 10)} to ${lastAt?.slice(0, 10)}): ${formatMoney(money)} in payout may be paid twice.`,
-      metrics: { duplicates: rows.length, ...Object.fromEntries(Object.entries(byKey).map(([m, n]) => [`matched_by_${m}`, n])), since: isoDay(from) },
+      metrics: {
+        duplicates: rows.length,
+        ...Object.fromEntries(Object.entries(byKey).map(([m, n]) => [`matched_by_${m}`, n])),
+        since: isoDay(from),
+      },
       evidence: takeEvidence(
         [...rows].reverse().map((r) => ({
           match: r.match,

@@ -40,7 +40,9 @@ export const dualRunning: RuleDefinition = {
     const target = ctx.config.migration.target;
     // The target's and every legacy platform's days are independent reads: all at once.
     const legacies = ctx.config.migration.legacy;
-    const [targetDays, ...legacyDaysAll] = await Promise.all([target, ...legacies].map((p) => dailyByCanonical(ctx, p, from, to, cfg.minClicks)));
+    const [targetDays, ...legacyDaysAll] = await Promise.all(
+      [target, ...legacies].map((p) => dailyByCanonical(ctx, p, from, to, cfg.minClicks)),
+    );
     const targetIndex = new Map(targetDays.map((r) => [`${r.aff_key}\u0000${r.offer_key}\u0000${r.day}`, r]));
     const out: Finding[] = [];
     for (const [li, legacy] of legacies.entries()) {
@@ -56,8 +58,14 @@ export const dualRunning: RuleDefinition = {
       }
       for (const [k, days] of groups) {
         const [affKey, offerKey] = k.split('\u0000');
-        const affiliate = orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [legacy]: days[0].l.platform_aff, [target]: days[0].t.platform_aff }));
-        const offer = orderIds(ctx.config, ctx.crosswalk.subjectIds('offer', { [legacy]: days[0].l.platform_offer, [target]: days[0].t.platform_offer }));
+        const affiliate = orderIds(
+          ctx.config,
+          ctx.crosswalk.subjectIds('affiliate', { [legacy]: days[0].l.platform_aff, [target]: days[0].t.platform_aff }),
+        );
+        const offer = orderIds(
+          ctx.config,
+          ctx.crosswalk.subjectIds('offer', { [legacy]: days[0].l.platform_offer, [target]: days[0].t.platform_offer }),
+        );
         const legacyClicks = days.reduce((s, d) => s + Number(d.l.clicks), 0);
         const targetClicks = days.reduce((s, d) => s + Number(d.t.clicks), 0);
         const money = days.reduce((s, d) => {
@@ -70,15 +78,34 @@ export const dualRunning: RuleDefinition = {
         out.push({
           rule: dualRunning.id,
           severity: severityFor(ctx.config, dualRunning),
-          fingerprint: fingerprintOf(dualRunning.id, { platforms: [legacy, target], affiliate: affKey, offer: offerKey }),
+          fingerprint: fingerprintOf(dualRunning.id, {
+            platforms: [legacy, target],
+            affiliate: affKey,
+            offer: offerKey,
+          }),
           subject: { offer, affiliate, platforms: [legacy, target] },
           summary:
             `Affiliate ${await ctx.labels.label('affiliate', affiliate)} is sending traffic to offer ${await ctx.labels.label('offer', offer)} on both ${legacy} and ${target}: ` +
             `${plural(days.length, 'day')} with ≥ ${cfg.minClicks} clicks on each (${first}${first === last ? '' : ` to ${last}`}; ${legacyClicks.toLocaleString('en-US')} ${legacy} / ${targetClicks.toLocaleString('en-US')} ${target} clicks)` +
             (money > 0n ? `; up to ${formatMoney(money)} in payout could be paid twice.` : '.'),
-          metrics: { dual_days: days.length, first_dual_day: first, last_dual_day: last, legacy_clicks: legacyClicks, target_clicks: targetClicks, min_clicks: cfg.minClicks },
+          metrics: {
+            dual_days: days.length,
+            first_dual_day: first,
+            last_dual_day: last,
+            legacy_clicks: legacyClicks,
+            target_clicks: targetClicks,
+            min_clicks: cfg.minClicks,
+          },
           evidence: takeEvidence(
-            [...days].reverse().map((d) => ({ day: d.l.day, [`${legacy}_clicks`]: Number(d.l.clicks), [`${target}_clicks`]: Number(d.t.clicks), [`${legacy}_payout`]: fromMicros(sumMoney([d.l.payout])), [`${target}_payout`]: fromMicros(sumMoney([d.t.payout])) })),
+            [...days]
+              .reverse()
+              .map((d) => ({
+                day: d.l.day,
+                [`${legacy}_clicks`]: Number(d.l.clicks),
+                [`${target}_clicks`]: Number(d.t.clicks),
+                [`${legacy}_payout`]: fromMicros(sumMoney([d.l.payout])),
+                [`${target}_payout`]: fromMicros(sumMoney([d.t.payout])),
+              })),
           ),
           money_at_risk: fromMicros(money),
         });
@@ -97,7 +124,13 @@ export const dualRunning: RuleDefinition = {
  * lookup each: 4–6 s per platform at 16M clicks (bench/RESULTS.md). Sums of sums and MIN of MINs
  * give the same values.
  */
-async function dailyByCanonical(ctx: RuleContext, platform: string, from: Date, to: Date, minClicks: number): Promise<DayRow[]> {
+async function dailyByCanonical(
+  ctx: RuleContext,
+  platform: string,
+  from: Date,
+  to: Date,
+  minClicks: number,
+): Promise<DayRow[]> {
   return ctx.db.query<DayRow>(
     `SELECT STRAIGHT_JOIN ma.canonical_key AS aff_key, mo.canonical_key AS offer_key, d.day,
             MIN(d.affiliate_id) AS platform_aff, MIN(d.offer_id) AS platform_offer, SUM(d.clicks) AS clicks, SUM(d.payout) AS payout

@@ -85,7 +85,9 @@ export async function evaluateRulesDetailed(input: EvaluateRulesInput): Promise<
   // answers them on separate connections (mysql2 pool; independent Data API calls). The output does
   // not depend on which finishes first: findings are put back in rule order, each rule's sorted by
   // fingerprint.
-  const results: ({ ok: true; found: Finding[] } | { ok: false; error: unknown } | undefined)[] = new Array(rules.length);
+  const results: ({ ok: true; found: Finding[] } | { ok: false; error: unknown } | undefined)[] = new Array(
+    rules.length,
+  );
   let next = 0;
   const lane = async () => {
     while (next < rules.length) {

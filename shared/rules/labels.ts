@@ -22,7 +22,10 @@ export class EntityLabels {
     if (!this.platforms.includes(platform)) return null;
     const k = `${type}\u0000${platform}\u0000${id}`;
     if (this.cache.has(k)) return this.cache.get(k) ?? null;
-    const rows = await this.db.query<{ name: string }>(`SELECT name FROM ${this.names.platform(platform)}.${TABLE[type]} WHERE id = :id`, { id });
+    const rows = await this.db.query<{ name: string }>(
+      `SELECT name FROM ${this.names.platform(platform)}.${TABLE[type]} WHERE id = :id`,
+      { id },
+    );
     const name = rows[0]?.name ?? null;
     this.cache.set(k, name);
     return name;

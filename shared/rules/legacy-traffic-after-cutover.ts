@@ -66,13 +66,30 @@ export const legacyTrafficAfterCutover: RuleDefinition = {
         out.push({
           rule: legacyTrafficAfterCutover.id,
           severity: severityFor(ctx.config, legacyTrafficAfterCutover),
-          fingerprint: fingerprintOf(legacyTrafficAfterCutover.id, { platforms: [legacy], affiliate: ctx.crosswalk.keyOf('affiliate', legacy, r.affiliate_id) }),
+          fingerprint: fingerprintOf(legacyTrafficAfterCutover.id, {
+            platforms: [legacy],
+            affiliate: ctx.crosswalk.keyOf('affiliate', legacy, r.affiliate_id),
+          }),
           subject: { affiliate, platforms: [legacy] },
           summary:
             `Affiliate ${await ctx.labels.label('affiliate', affiliate)} still sends new traffic to ${legacy} after the ${ctx.config.migration.cutoverDate} cutover: ` +
             `${plural(n, 'conversion')} from post-cutover clicks (${formatMoney(payout)} payout), the latest at ${isoFromSql(r.last_at)}.`,
-          metrics: { conversions: n, payout: fromMicros(payout), first_at: isoFromSql(r.first_at), last_at: isoFromSql(r.last_at), cutover_date: ctx.config.migration.cutoverDate },
-          evidence: takeEvidence(samples.map((s) => ({ conversion_id: s.conversion_id, offer_id: s.offer_id, clicked_at: isoFromSql(s.clicked_at), converted_at: isoFromSql(s.converted_at), payout: fromMicros(toMicros(s.row_payout)) }))),
+          metrics: {
+            conversions: n,
+            payout: fromMicros(payout),
+            first_at: isoFromSql(r.first_at),
+            last_at: isoFromSql(r.last_at),
+            cutover_date: ctx.config.migration.cutoverDate,
+          },
+          evidence: takeEvidence(
+            samples.map((s) => ({
+              conversion_id: s.conversion_id,
+              offer_id: s.offer_id,
+              clicked_at: isoFromSql(s.clicked_at),
+              converted_at: isoFromSql(s.converted_at),
+              payout: fromMicros(toMicros(s.row_payout)),
+            })),
+          ),
           money_at_risk: null,
         });
       }

@@ -28,11 +28,22 @@ export const migrationLaggingPartner: RuleDefinition = {
     const rows = plan.map((row) => {
       const unmapped = /^([a-z][a-z0-9]*):(.+)$/.exec(row.canonical_key);
       const known = ctx.crosswalk.idsOf('affiliate', row.canonical_key);
-      const ids = Object.keys(known).length > 0 ? known : unmapped && unmapped[1] in ctx.config.platforms ? { [unmapped[1]]: unmapped[2] } : {};
+      const ids =
+        Object.keys(known).length > 0
+          ? known
+          : unmapped && unmapped[1] in ctx.config.platforms
+            ? { [unmapped[1]]: unmapped[2] }
+            : {};
       const targetIds = ids[target] !== undefined ? [ids[target]] : [];
       return { row, ids, targetIds };
     });
-    const withTraffic = await targetIdsWithClicks(ctx, target, rows.flatMap((r) => r.targetIds), start, to);
+    const withTraffic = await targetIdsWithClicks(
+      ctx,
+      target,
+      rows.flatMap((r) => r.targetIds),
+      start,
+      to,
+    );
     const out: Finding[] = [];
     for (const { row, ids, targetIds } of rows) {
       // Clicks are counts (never negative), so "SUM(clicks) > 0" is "some rollup row has clicks".
@@ -44,12 +55,23 @@ export const migrationLaggingPartner: RuleDefinition = {
         rule: migrationLaggingPartner.id,
         severity: severityFor(ctx.config, migrationLaggingPartner),
         fingerprint: fingerprintOf(migrationLaggingPartner.id, { affiliate: row.canonical_key }),
-        subject: { affiliate, platforms: [...ctx.config.migration.legacy.filter((p) => p in affiliate), target], canonical_key: row.canonical_key },
+        subject: {
+          affiliate,
+          platforms: [...ctx.config.migration.legacy.filter((p) => p in affiliate), target],
+          canonical_key: row.canonical_key,
+        },
         summary:
           `Tier ${row.tier} partner ${await ctx.labels.label('affiliate', affiliate)} was due on ${target} by ${row.due_date} ` +
           `(${plural(daysLate, 'day')} ago) and has sent no ${target} traffic since ${ctx.config.migration.startDate}` +
           `${targetIds.length === 0 ? ` (no ${target} account in the crosswalk)` : ''}; legacy revenue before the move: ${formatMoney(revenue)}.`,
-        metrics: { tier: row.tier, due_date: row.due_date, days_overdue: daysLate, target_clicks: 0, target_mapped: targetIds.length > 0, legacy_revenue_before_start: fromMicros(revenue) },
+        metrics: {
+          tier: row.tier,
+          due_date: row.due_date,
+          days_overdue: daysLate,
+          target_clicks: 0,
+          target_mapped: targetIds.length > 0,
+          legacy_revenue_before_start: fromMicros(revenue),
+        },
         evidence: [],
         money_at_risk: null,
       });
@@ -67,7 +89,13 @@ const ID_CHUNK = 150; // ids per query: keeps the SQL text far below the Data AP
  * per-partner SUMs took 3 s at 16M clicks (bench/RESULTS.md). Each id is compared in SQL, as the
  * database compares ids.
  */
-async function targetIdsWithClicks(ctx: RuleContext, target: string, ids: string[], from: Date, to: Date): Promise<Set<string>> {
+async function targetIdsWithClicks(
+  ctx: RuleContext,
+  target: string,
+  ids: string[],
+  from: Date,
+  to: Date,
+): Promise<Set<string>> {
   const found = new Set<string>();
   const unique = [...new Set(ids)];
   for (let i = 0; i < unique.length; i += ID_CHUNK) {

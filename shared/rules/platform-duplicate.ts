@@ -1,6 +1,15 @@
 import type { Finding, RuleContext, RuleDefinition } from './types.js';
 import { fingerprintOf, severityFor } from './types.js';
-import { isoDay, isoFromSql, moneyLookbackStart, orderIds, orderedPlatforms, plural, sqlTime, takeEvidence } from './common.js';
+import {
+  isoDay,
+  isoFromSql,
+  moneyLookbackStart,
+  orderIds,
+  orderedPlatforms,
+  plural,
+  sqlTime,
+  takeEvidence,
+} from './common.js';
 import { formatMoney, fromMicros, sumMoney } from './money.js';
 
 /**
@@ -35,7 +44,9 @@ export const platformDuplicate: RuleDefinition = {
     const out: Finding[] = [];
     const platforms = orderedPlatforms(ctx.config);
     // One independent read per platform: all at once (the engine's note on concurrency).
-    const perPlatform = await Promise.all(platforms.map((platform) => duplicateRows(ctx, ctx.names.platform(platform), from)));
+    const perPlatform = await Promise.all(
+      platforms.map((platform) => duplicateRows(ctx, ctx.names.platform(platform), from)),
+    );
     for (const [i, platform] of platforms.entries()) {
       const rows = perPlatform[i];
       const groups = new Map<string, { dup: DupRow; original: DupRow }[]>();
@@ -59,7 +70,11 @@ export const platformDuplicate: RuleDefinition = {
         out.push({
           rule: platformDuplicate.id,
           severity: severityFor(ctx.config, platformDuplicate),
-          fingerprint: fingerprintOf(platformDuplicate.id, { platforms: [platform], affiliate: ctx.crosswalk.keyOf('affiliate', platform, aff), offer: ctx.crosswalk.keyOf('offer', platform, off) }),
+          fingerprint: fingerprintOf(platformDuplicate.id, {
+            platforms: [platform],
+            affiliate: ctx.crosswalk.keyOf('affiliate', platform, aff),
+            offer: ctx.crosswalk.keyOf('offer', platform, off),
+          }),
           subject: { offer, affiliate, platforms: [platform] },
           summary:
             `${plural(orders, 'order')} approved more than once on ${platform} for affiliate ${await ctx.labels.label('affiliate', affiliate)} on offer ${await ctx.labels.label('offer', offer)} ` +

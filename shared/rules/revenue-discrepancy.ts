@@ -37,7 +37,9 @@ export const revenueDiscrepancy: RuleDefinition = {
     const perPlatform = await Promise.all(
       platforms.map(async (p) => {
         const db = ctx.names.platform(p);
-        const [first] = await ctx.db.query<{ first: string | null }>(`SELECT MIN(hour) AS first FROM ${db}.hourly_rollups`);
+        const [first] = await ctx.db.query<{ first: string | null }>(
+          `SELECT MIN(hour) AS first FROM ${db}.hourly_rollups`,
+        );
         const rows = await ctx.db.query<{ day: string; revenue: string }>(
           `SELECT DATE_FORMAT(hour, '%Y-%m-%d') AS day, SUM(revenue) AS revenue FROM ${db}.hourly_rollups
            WHERE hour >= :from AND hour < :to GROUP BY DATE_FORMAT(hour, '%Y-%m-%d')`,
@@ -58,11 +60,16 @@ export const revenueDiscrepancy: RuleDefinition = {
     const out: Finding[] = [];
     for (let t = firstDay.getTime(); t <= lastDay.getTime(); t += DAY_MS) {
       const day = isoDay(new Date(t));
-      const baselineDays = Array.from({ length: cfg.baselineWeeks }, (_, k) => isoDay(new Date(t - (k + 1) * 7 * DAY_MS)));
+      const baselineDays = Array.from({ length: cfg.baselineWeeks }, (_, k) =>
+        isoDay(new Date(t - (k + 1) * 7 * DAY_MS)),
+      );
       if (baselineDays.some((d) => d < earliest!)) continue;
       const actual = totals.get(day) ?? 0n;
       const base = baselineDays.map((d) => totals.get(d) ?? 0n);
-      const meanMicros = divMicros(base.reduce((a, b) => a + b, 0n), base.length);
+      const meanMicros = divMicros(
+        base.reduce((a, b) => a + b, 0n),
+        base.length,
+      );
       if (meanMicros <= 0n) continue;
       const shortfall = meanMicros - actual;
       const drop = microsToNumber(shortfall) / microsToNumber(meanMicros);

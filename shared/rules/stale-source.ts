@@ -42,7 +42,14 @@ export const staleSource: RuleDefinition = {
       );
       const lastOk = last?.last_ok ?? null;
       const failedWhen = `COALESCE(finished_at, started_at, planned_at)`;
-      const failures = await ctx.db.query<{ stream: string; error_kind: string | null; error: string | null; failed_at: string; window_from: string; window_to: string }>(
+      const failures = await ctx.db.query<{
+        stream: string;
+        error_kind: string | null;
+        error: string | null;
+        failed_at: string;
+        window_from: string;
+        window_to: string;
+      }>(
         `SELECT stream, error_kind, error, ${failedWhen} AS failed_at, window_from, window_to FROM ${ctx.names.core}.fetch_slices
          WHERE platform = :p AND status = 'failed' AND ${failedWhen} < :at ${lastOk ? `AND ${failedWhen} >= :last` : ''}
          ORDER BY ${failedWhen} DESC, slice_id LIMIT 50`,
@@ -73,7 +80,9 @@ export const staleSource: RuleDefinition = {
           last_success_at: lastOkIso,
           max_age_minutes: maxAgeMinutes,
           failed_fetches: failures.length,
-          error_kinds: failures.length ? [...new Set(failures.map((f) => f.error_kind ?? 'unknown'))].sort().join(',') : null,
+          error_kinds: failures.length
+            ? [...new Set(failures.map((f) => f.error_kind ?? 'unknown'))].sort().join(',')
+            : null,
         },
         evidence: failures.slice(0, 5).map((f) => ({
           stream: f.stream,

@@ -58,7 +58,10 @@ export const trackingOutage: RuleDefinition = {
     // Platforms are independent: evaluated at once, findings kept in platform order.
     const perPlatform = await Promise.all(
       orderedPlatforms(ctx.config).map(async (platform) => {
-        const [offerFindings, aff] = await Promise.all([evaluateLevel(ctx, platform, cutoff, false), cfg.perAffiliate ? evaluateLevel(ctx, platform, cutoff, true) : null]);
+        const [offerFindings, aff] = await Promise.all([
+          evaluateLevel(ctx, platform, cutoff, false),
+          cfg.perAffiliate ? evaluateLevel(ctx, platform, cutoff, true) : null,
+        ]);
         if (!aff) return offerFindings.findings;
         const firedOffers = new Set(offerFindings.offerIds);
         return [...offerFindings.findings, ...aff.findings.filter((_, i) => !firedOffers.has(aff.offerIds[i]))];
@@ -68,7 +71,12 @@ export const trackingOutage: RuleDefinition = {
   },
 };
 
-async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, perAffiliate: boolean): Promise<{ findings: Finding[]; offerIds: string[] }> {
+async function evaluateLevel(
+  ctx: RuleContext,
+  platform: string,
+  cutoff: Date,
+  perAffiliate: boolean,
+): Promise<{ findings: Finding[]; offerIds: string[] }> {
   const cfg = ctx.config.rules['tracking-outage'];
   const db = `${ctx.names.platform(platform)}.hourly_rollups`;
   const recentFrom = new Date(cutoff.getTime() - cfg.minHours * HOUR_MS);
@@ -108,7 +116,11 @@ async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, p
   const offersOfFindings: string[] = [];
   for (let i = 0; i < candidates.length; i += CHUNK) {
     const chunk = candidates.slice(i, i + CHUNK);
-    const params: Record<string, string | number> = { cutoff: sqlTime(cutoff), bd: cfg.baselineWeeks * 7, shrink: SHRINK_CLICKS };
+    const params: Record<string, string | number> = {
+      cutoff: sqlTime(cutoff),
+      bd: cfg.baselineWeeks * 7,
+      shrink: SHRINK_CLICKS,
+    };
     const cand = chunk
       .map((c, j) => {
         params[`o${j}`] = c.offerId;
@@ -146,7 +158,9 @@ async function evaluateLevel(ctx: RuleContext, platform: string, cutoff: Date, p
       const p = poissonZero(lambda);
       const hours = Math.round((cutoff.getTime() - c.start.getTime()) / HOUR_MS);
       const offer = orderIds(ctx.config, ctx.crosswalk.subjectIds('offer', { [platform]: c.offerId }));
-      const affiliate = perAffiliate ? orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [platform]: c.affiliateId! })) : undefined;
+      const affiliate = perAffiliate
+        ? orderIds(ctx.config, ctx.crosswalk.subjectIds('affiliate', { [platform]: c.affiliateId! }))
+        : undefined;
       const who = `Offer ${await ctx.labels.label('offer', offer)}${affiliate ? ` for affiliate ${await ctx.labels.label('affiliate', affiliate)}` : ''}`;
       const clicks = Number(r.stretch_clicks);
       findings.push({

@@ -76,7 +76,9 @@ export function stableStringify(value: unknown): string {
  * same problem continues (counts, amounts, times other than a day the subject is about).
  */
 export function fingerprintOf(rule: RuleId, keys: Record<string, unknown>): string {
-  return createHash('sha256').update(`${rule}\n${stableStringify(keys)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${rule}\n${stableStringify(keys)}`)
+    .digest('hex');
 }
 
 /** The severity a rule reports with: config override, else the DESIGN default. */

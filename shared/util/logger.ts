@@ -12,7 +12,10 @@ export interface Logger {
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** One JSON object per line on stderr, at or above `level`. */
-export function jsonLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'info', stream: NodeJS.WritableStream = process.stderr): Logger {
+export function jsonLogger(
+  level: 'debug' | 'info' | 'warn' | 'error' = 'info',
+  stream: NodeJS.WritableStream = process.stderr,
+): Logger {
   const order = { debug: 10, info: 20, warn: 30, error: 40 } as const;
   const emit = (lvl: keyof typeof order) => (message: string, extra?: Record<string, unknown>) => {
     if (order[lvl] < order[level]) return;

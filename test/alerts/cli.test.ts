@@ -20,9 +20,19 @@ beforeAll(async () => {
   tdb = await createTestDb();
   await mapEntity(tdb, 'affiliate', 'aff-001', { hitpath: '1001', everflow: '57' });
   await mapEntity(tdb, 'offer', 'off-77', { hitpath: '77', everflow: '12' });
-  await insertConversions(tdb, 'hitpath', [{ id: 'h1', at: '2026-10-01T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-1', payout: '12.50' }]);
-  await insertConversions(tdb, 'everflow', [{ id: 'e1', at: '2026-10-01T10:05:00Z', aff: '57', offer: '12', orderId: 'ORD-1', payout: '12.00' }]);
-  for (const p of ['hitpath', 'cake', 'everflow']) await insertSlice(tdb, { platform: p, status: 'done', plannedAt: '2026-10-20T11:00:00Z', finishedAt: '2026-10-20T11:30:00Z' });
+  await insertConversions(tdb, 'hitpath', [
+    { id: 'h1', at: '2026-10-01T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-1', payout: '12.50' },
+  ]);
+  await insertConversions(tdb, 'everflow', [
+    { id: 'e1', at: '2026-10-01T10:05:00Z', aff: '57', offer: '12', orderId: 'ORD-1', payout: '12.00' },
+  ]);
+  for (const p of ['hitpath', 'cake', 'everflow'])
+    await insertSlice(tdb, {
+      platform: p,
+      status: 'done',
+      plannedAt: '2026-10-20T11:00:00Z',
+      finishedAt: '2026-10-20T11:30:00Z',
+    });
 });
 afterAll(async () => tdb?.drop());
 
@@ -33,11 +43,32 @@ function context(env: NodeJS.ProcessEnv = {}) {
   let err = '';
   stdout.on('data', (c) => (out += c));
   stderr.on('data', (c) => (err += c));
-  const ctx: CliContext = { config: () => tdb.config, db: () => tdb.db, names: () => tdb.names, env, clock: new ManualClock(new Date('2026-10-20T12:00:00Z')), logger: silentLogger, stdout, stderr };
+  const ctx: CliContext = {
+    config: () => tdb.config,
+    db: () => tdb.db,
+    names: () => tdb.names,
+    env,
+    clock: new ManualClock(new Date('2026-10-20T12:00:00Z')),
+    logger: silentLogger,
+    stdout,
+    stderr,
+  };
   return { ctx, out: () => out, err: () => err };
 }
 
-const KEYS = ['rule', 'severity', 'state', 'fingerprint', 'subject', 'summary', 'metrics', 'money_at_risk', 'evidence', 'first_seen_at', 'last_seen_at'];
+const KEYS = [
+  'rule',
+  'severity',
+  'state',
+  'fingerprint',
+  'subject',
+  'summary',
+  'metrics',
+  'money_at_risk',
+  'evidence',
+  'first_seen_at',
+  'last_seen_at',
+];
 
 describe('dualtrack evaluate --json / alerts', () => {
   it('prints one DESIGN §7 object per line and notifies on stderr', async () => {
@@ -50,7 +81,11 @@ describe('dualtrack evaluate --json / alerts', () => {
     expect(dup).toMatchObject({
       severity: 'critical',
       state: 'open',
-      subject: { offer: { hitpath: '77', everflow: '12' }, affiliate: { hitpath: '1001', everflow: '57' }, platforms: ['hitpath', 'everflow'] },
+      subject: {
+        offer: { hitpath: '77', everflow: '12' },
+        affiliate: { hitpath: '1001', everflow: '57' },
+        platforms: ['hitpath', 'everflow'],
+      },
       money_at_risk: '12.00',
       first_seen_at: '2026-10-20T12:00:00.000Z',
       last_seen_at: '2026-10-20T12:00:00.000Z',
@@ -61,16 +96,28 @@ describe('dualtrack evaluate --json / alerts', () => {
     const c2 = context();
     await evaluate.run(['--at', '2026-10-20T13:00:00Z', '--json'], c2.ctx);
     expect(c2.err()).toBe('');
-    expect(c2.out().trim().split('\n').map((l) => JSON.parse(l).last_seen_at)).toContain('2026-10-20T13:00:00.000Z');
+    expect(
+      c2
+        .out()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).last_seen_at),
+    ).toContain('2026-10-20T13:00:00.000Z');
   });
 
   it('lists, mutes by prefix and acknowledges', async () => {
     const l = context();
     await alerts.run(['list', '--json'], l.ctx);
-    const [first] = l.out().trim().split('\n').map((x) => JSON.parse(x));
+    const [first] = l
+      .out()
+      .trim()
+      .split('\n')
+      .map((x) => JSON.parse(x));
     expect(Object.keys(first)).toEqual(KEYS);
     const m = context();
-    expect(await alerts.run(['mute', first.fingerprint.slice(0, 8), '--for', '24h', '--note', 'finance aware'], m.ctx)).toBe(0);
+    expect(
+      await alerts.run(['mute', first.fingerprint.slice(0, 8), '--for', '24h', '--note', 'finance aware'], m.ctx),
+    ).toBe(0);
     expect(m.out()).toContain('until 2026-10-21T12:00:00.000Z');
     const a = context({ USER: 'ops' });
     expect(await alerts.run(['ack', first.fingerprint], a.ctx)).toBe(0);
@@ -107,11 +154,22 @@ describe('SNS → Slack path', () => {
     await tdb.db.execute(`DELETE FROM ${tdb.names.core}.alerts`);
     const sns = mockClient(SNSClient);
     sns.on(PublishCommand).resolves({ MessageId: 'x' });
-    const result = await runEvaluation({ db: tdb.db, names: tdb.names, config: tdb.config, at: new Date('2026-10-20T12:00:00Z'), notifier: createSnsNotifier(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:1:alerts') });
+    const result = await runEvaluation({
+      db: tdb.db,
+      names: tdb.names,
+      config: tdb.config,
+      at: new Date('2026-10-20T12:00:00Z'),
+      notifier: createSnsNotifier(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:1:alerts'),
+    });
     expect(result.messages.map((m) => m.severity)).toEqual(['critical']);
     const published = sns.commandCalls(PublishCommand)[0].args[0].input;
     sns.restore();
-    const event = { Records: [{ Sns: { MessageId: 'sns-1', Message: published.Message } }, { Sns: { MessageId: 'sns-bad', Message: 'hello' } }] } as unknown as SNSEvent;
+    const event = {
+      Records: [
+        { Sns: { MessageId: 'sns-1', Message: published.Message } },
+        { Sns: { MessageId: 'sns-bad', Message: 'hello' } },
+      ],
+    } as unknown as SNSEvent;
     const deps = { db: tdb.db, prefix: tdb.names.prefix, webhookUrl: async () => url };
     expect((await notifySlack(event, deps)).map((r) => r.outcome)).toEqual(['sent', 'invalid']);
     expect((await notifySlack(event, deps)).map((r) => r.outcome)).toEqual(['duplicate', 'invalid']);

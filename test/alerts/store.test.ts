@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ackAlert, alertHistory, applyFindings, listAlerts, muteAlert, resolveFingerprint } from '#shared/alerts/store.js';
+import {
+  ackAlert,
+  alertHistory,
+  applyFindings,
+  listAlerts,
+  muteAlert,
+  resolveFingerprint,
+} from '#shared/alerts/store.js';
 import type { Finding } from '#shared/rules/types.js';
 import { fingerprintOf } from '#shared/rules/types.js';
 import type { RuleId, Severity } from '#shared/config/schema.js';
@@ -27,7 +34,14 @@ function finding(severity: Severity = 'warning', key = 'off-77', rule: RuleId = 
 const H = 3600_000;
 const t0 = Date.parse('2026-10-20T00:00:00Z');
 const apply = (hoursAfter: number, findings: Finding[], evaluated: RuleId[] = ['tracking-outage']) =>
-  applyFindings({ db: tdb.db, names: tdb.names, config: tdb.config, at: new Date(t0 + hoursAfter * H), findings, evaluated });
+  applyFindings({
+    db: tdb.db,
+    names: tdb.names,
+    config: tdb.config,
+    at: new Date(t0 + hoursAfter * H),
+    findings,
+    evaluated,
+  });
 const kinds = (r: Awaited<ReturnType<typeof apply>>) => r.notifications.map((n) => n.kind);
 
 describe('alert lifecycle', () => {
@@ -41,7 +55,11 @@ describe('alert lifecycle', () => {
     expect(kinds(await apply(27, [finding('critical')]))).toEqual([]); // back to the notified level: not news
     const resolved = await apply(28, []);
     expect(kinds(resolved)).toEqual(['resolved']);
-    expect(resolved.notifications[0].alert).toMatchObject({ state: 'resolved', first_seen_at: '2026-10-20T00:00:00.000Z', last_seen_at: '2026-10-21T03:00:00.000Z' });
+    expect(resolved.notifications[0].alert).toMatchObject({
+      state: 'resolved',
+      first_seen_at: '2026-10-20T00:00:00.000Z',
+      last_seen_at: '2026-10-21T03:00:00.000Z',
+    });
     expect(kinds(await apply(29, []))).toEqual([]);
     const reopened = await apply(30, [finding()]);
     expect(kinds(reopened)).toEqual(['reopened']);
@@ -72,7 +90,12 @@ describe('alert lifecycle', () => {
   it('mute silences everything until it ends; a never-notified escalation then notifies', async () => {
     await apply(0, [finding()]);
     const fp = finding().fingerprint;
-    await muteAlert(tdb.db, tdb.names, { fingerprint: fp.slice(0, 10), until: new Date(t0 + 48 * H), note: 'known, vendor fixing', at: new Date(t0 + H) });
+    await muteAlert(tdb.db, tdb.names, {
+      fingerprint: fp.slice(0, 10),
+      until: new Date(t0 + 48 * H),
+      note: 'known, vendor fixing',
+      at: new Date(t0 + H),
+    });
     expect(kinds(await apply(30, [finding('critical')]))).toEqual([]); // escalation while muted: silent
     expect(kinds(await apply(40, []))).toEqual([]); // resolution while muted: silent
     expect(kinds(await apply(41, [finding('critical')]))).toEqual([]); // reopen while muted: silent

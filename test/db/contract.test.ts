@@ -7,7 +7,12 @@ import { decimal, type Db, type Params } from '#shared/db/port.js';
 import { dbNames, type DbNames } from '#shared/db/names.js';
 import { loadMigrationFiles, migrate } from '#shared/db/migrate.js';
 import { DbRateLimiter } from '#shared/platforms/rate-limit.js';
-import { createDataApiOnMariaDb, FAKE_RESOURCE_ARN, FAKE_SECRET_ARN, type DataApiOnMariaDb } from '../helpers/data-api-on-mariadb.js';
+import {
+  createDataApiOnMariaDb,
+  FAKE_RESOURCE_ARN,
+  FAKE_SECRET_ARN,
+  type DataApiOnMariaDb,
+} from '../helpers/data-api-on-mariadb.js';
 
 /**
  * The same repository-level suite on both adapters of the database port: mysql2 on MariaDB, and
@@ -36,7 +41,13 @@ const adapters: Adapter[] = [
     open: () => {
       // A 64 KiB response limit instead of 1 MiB, so the large-SELECT test below pages with little data.
       const fake = createDataApiOnMariaDb({ url: URL, maxResponseBytes: 64 * 1024 });
-      const db = createDataApiDb({ client: fake.client, resourceArn: FAKE_RESOURCE_ARN, secretArn: FAKE_SECRET_ARN, pageTargetBytes: 32 * 1024, sleep: async () => {} });
+      const db = createDataApiDb({
+        client: fake.client,
+        resourceArn: FAKE_RESOURCE_ARN,
+        secretArn: FAKE_SECRET_ARN,
+        pageTargetBytes: 32 * 1024,
+        sleep: async () => {},
+      });
       return { db, fake };
     },
   },
@@ -49,7 +60,10 @@ const admin = createMysqlDb(URL);
 const prefixes: string[] = [];
 afterAll(async () => {
   for (const p of prefixes) {
-    const dbs = await admin.query<{ name: string }>(`SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like`, { like: `${p}\\_%` });
+    const dbs = await admin.query<{ name: string }>(
+      `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like`,
+      { like: `${p}\\_%` },
+    );
     for (const { name } of dbs) await admin.execute(`DROP DATABASE IF EXISTS ${name}`);
   }
   await admin.close();
@@ -105,20 +119,32 @@ describe.each(adapters)('$name adapter', (adapter) => {
   async function tableDigest(table: string): Promise<{ checksum: unknown; digest: string; rows: number }> {
     const [c] = await db.query<{ Checksum: unknown }>(`CHECKSUM TABLE ${table}`);
     const rows = await db.query(`SELECT * FROM ${table} ORDER BY conversion_id`);
-    return { checksum: c.Checksum, digest: createHash('sha256').update(JSON.stringify(rows)).digest('hex'), rows: rows.length };
+    return {
+      checksum: c.Checksum,
+      digest: createHash('sha256').update(JSON.stringify(rows)).digest('hex'),
+      rows: rows.length,
+    };
   }
 
   it('migrate() creates the databases, and a second run applies nothing', async () => {
     const first = await migrate(db, names, PLATFORMS);
-    expect(first.created.sort()).toEqual([names.core, names.reporting, names.platform('everflow'), names.platform('cake')].sort());
+    expect(first.created.sort()).toEqual(
+      [names.core, names.reporting, names.platform('everflow'), names.platform('cake')].sort(),
+    );
     const files = loadMigrationFiles();
-    const expected = files.flatMap((f) => (f.scope === 'core' ? [`${names.core} ${f.file}`] : PLATFORMS.map((p) => `${names.platform(p)} ${f.file}`)));
+    const expected = files.flatMap((f) =>
+      f.scope === 'core' ? [`${names.core} ${f.file}`] : PLATFORMS.map((p) => `${names.platform(p)} ${f.file}`),
+    );
     expect(first.applied.map((a) => `${a.database} ${a.file}`).sort()).toEqual(expected.sort());
     const tables = await db.query<{ t: string }>(
       `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (:dbs) AND TABLE_NAME IN ('conversions', 'rate_limits', 'schema_migrations') ORDER BY t`,
       { dbs: [names.core, names.platform('everflow')] },
     );
-    expect(tables.map((r) => r.t)).toEqual([`${names.core}.rate_limits`, `${names.core}.schema_migrations`, `${names.platform('everflow')}.conversions`]);
+    expect(tables.map((r) => r.t)).toEqual([
+      `${names.core}.rate_limits`,
+      `${names.core}.schema_migrations`,
+      `${names.platform('everflow')}.conversions`,
+    ]);
 
     const second = await migrate(db, names, PLATFORMS);
     expect(second).toMatchObject({ created: [], applied: [] });
@@ -148,13 +174,19 @@ describe.each(adapters)('$name adapter', (adapter) => {
 
   it('expands IN lists, including an empty one', async () => {
     const table = `${names.platform('everflow')}.conversions`;
-    const hit = await db.query<{ conversion_id: string }>(`SELECT conversion_id FROM ${table} WHERE conversion_id IN (:ids) AND offer_id = :offer ORDER BY conversion_id`, {
-      ids: ['conv-2', 'conv-4', 'conv-404'],
-      offer: '00042',
-    });
+    const hit = await db.query<{ conversion_id: string }>(
+      `SELECT conversion_id FROM ${table} WHERE conversion_id IN (:ids) AND offer_id = :offer ORDER BY conversion_id`,
+      {
+        ids: ['conv-2', 'conv-4', 'conv-404'],
+        offer: '00042',
+      },
+    );
     expect(hit.map((r) => r.conversion_id)).toEqual(['conv-2', 'conv-4']);
     expect(await db.query(`SELECT conversion_id FROM ${table} WHERE conversion_id IN (:ids)`, { ids: [] })).toEqual([]);
-    const [n] = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE affiliate_id IN (:a) AND is_event IN (:e)`, { a: ['aff-1', 'aff-2'], e: [true] });
+    const [n] = await db.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM ${table} WHERE affiliate_id IN (:a) AND is_event IN (:e)`,
+      { a: ['aff-1', 'aff-2'], e: [true] },
+    );
     expect(n.n).toBe(2); // conv-2 (aff-2, even) and conv-4 (aff-1, even)
     seen.inList = hit;
   });
@@ -211,12 +243,15 @@ describe.each(adapters)('$name adapter', (adapter) => {
     const table = `${names.core}.watermarks`;
     const insert = `INSERT INTO ${table} (platform, stream, watermark, updated_at) VALUES (:p, :s, :w, :u)`;
     const w = new Date('2024-05-01T12:00:00.000Z');
-    const count = async (p: string) => (await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE platform = :p`, { p }))[0].n;
+    const count = async (p: string) =>
+      (await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE platform = :p`, { p }))[0].n;
 
     const inside = await db.transaction(async (tx) => {
       await tx.execute(insert, { p: 'everflow', s: 'conversions', w, u: w });
       await tx.execute(insert, { p: 'everflow', s: 'clicks', w, u: w });
-      const seenInside = await tx.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE platform = :p`, { p: 'everflow' });
+      const seenInside = await tx.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE platform = :p`, {
+        p: 'everflow',
+      });
       // Not committed yet: another session does not see it.
       expect(await count('everflow')).toBe(0);
       return seenInside[0].n;
@@ -227,7 +262,9 @@ describe.each(adapters)('$name adapter', (adapter) => {
     await expect(
       db.transaction(async (tx) => {
         await tx.execute(insert, { p: 'cake', s: 'conversions', w, u: w });
-        await tx.execute(`UPDATE ${table} SET watermark = :w WHERE platform = 'everflow'`, { w: new Date('2030-01-01T00:00:00Z') });
+        await tx.execute(`UPDATE ${table} SET watermark = :w WHERE platform = 'everflow'`, {
+          w: new Date('2030-01-01T00:00:00Z'),
+        });
         throw new Error('loader failed half-way');
       }),
     ).rejects.toThrow('loader failed half-way');
@@ -238,7 +275,9 @@ describe.each(adapters)('$name adapter', (adapter) => {
       { stream: 'conversions', watermark: '2024-05-01 12:00:00.000' },
     ]);
     // A failing statement inside a transaction rolls back and surfaces as a DbError naming the duplicate.
-    await expect(db.transaction((tx) => tx.execute(insert, { p: 'everflow', s: 'clicks', w, u: w }))).rejects.toThrow(/Duplicate entry/);
+    await expect(db.transaction((tx) => tx.execute(insert, { p: 'everflow', s: 'clicks', w, u: w }))).rejects.toThrow(
+      /Duplicate entry/,
+    );
     if (fake) expect(fake.openTransactions()).toBe(0);
     seen.transactions = marks;
   });
@@ -252,16 +291,28 @@ describe.each(adapters)('$name adapter', (adapter) => {
       email: i % 7 === 0 ? null : `a${i}@example.test`,
       upd: new Date(Date.UTC(2024, 0, 1, 0, 0, i)),
     }));
-    await db.batch(`INSERT INTO ${table} (id, name, status, email, updated_at) VALUES (:id, :name, :status, :email, :upd)`, sets);
+    await db.batch(
+      `INSERT INTO ${table} (id, name, status, email, updated_at) VALUES (:id, :name, :status, :email, :upd)`,
+      sets,
+    );
     const before = fake?.mock.commandCalls(ExecuteStatementCommand).length ?? 0;
     const rows = await db.query<{ id: string; email: string | null; updated_at: string }>(
       `SELECT id, name, status, email, updated_at FROM ${table} WHERE status IN (:st) ORDER BY id`,
       { st: ['active', 'inactive'] },
     );
     expect(rows.map((r) => r.id)).toEqual(sets.map((s) => s.id));
-    expect(rows[7]).toEqual({ id: 'aff-0007', name: sets[7].name, status: 'active', email: null, updated_at: '2024-01-01 00:00:07.000' });
+    expect(rows[7]).toEqual({
+      id: 'aff-0007',
+      name: sets[7].name,
+      status: 'active',
+      email: null,
+      updated_at: '2024-01-01 00:00:07.000',
+    });
     if (fake) {
-      const pages = fake.mock.commandCalls(ExecuteStatementCommand).slice(before).map((c) => c.args[0].input.sql ?? '');
+      const pages = fake.mock
+        .commandCalls(ExecuteStatementCommand)
+        .slice(before)
+        .map((c) => c.args[0].input.sql ?? '');
       expect(pages.filter((s) => /\nLIMIT \d+ OFFSET \d+$/.test(s)).length).toBeGreaterThan(2);
     }
     seen.largeSelect = createHash('sha256').update(JSON.stringify(rows)).digest('hex');
@@ -290,7 +341,15 @@ describe.each(adapters)('$name adapter', (adapter) => {
 
 describe('both adapters', () => {
   it('observed identical values in every test above', () => {
-    expect(Object.keys(observed['mysql2'])).toEqual(['migrations', 'upsert', 'inList', 'roundTrip', 'transactions', 'largeSelect', 'rateLimit']);
+    expect(Object.keys(observed['mysql2'])).toEqual([
+      'migrations',
+      'upsert',
+      'inList',
+      'roundTrip',
+      'transactions',
+      'largeSelect',
+      'rateLimit',
+    ]);
     expect(observed['data-api']).toStrictEqual(observed['mysql2']);
   });
 });

@@ -13,15 +13,27 @@ import {
   UnsupportedResultException,
   type ExecuteStatementCommandInput,
 } from '@aws-sdk/client-rds-data';
-import { createDataApiDb, decimal, MAX_SQL_CHARS, parseFormattedRecords, type DataApiDbOptions } from '#shared/db/data-api.js';
+import {
+  createDataApiDb,
+  decimal,
+  MAX_SQL_CHARS,
+  parseFormattedRecords,
+  type DataApiDbOptions,
+} from '#shared/db/data-api.js';
 import { DbError } from '#shared/db/port.js';
 
 const resourceArn = 'arn:aws:rds:eu-west-1:123456789012:cluster:dualtrack';
 const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dualtrack-db-AbCdEf';
-const QUERY_OPTIONS = { formatRecordsAs: 'JSON', resultSetOptions: { decimalReturnType: 'STRING', longReturnType: 'LONG' } } as const;
+const QUERY_OPTIONS = {
+  formatRecordsAs: 'JSON',
+  resultSetOptions: { decimalReturnType: 'STRING', longReturnType: 'LONG' },
+} as const;
 
 const rds = mockClient(RDSDataClient);
-const client = new RDSDataClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+const client = new RDSDataClient({
+  region: 'eu-west-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+});
 let sleeps: number[] = [];
 
 function makeDb(extra: Partial<DataApiDbOptions> = {}) {
@@ -45,7 +57,9 @@ describe('query', () => {
         '[{"conversion_id":"12345","revenue":"12.500000","sale_amount":null,"converted_at":"2024-03-31 01:30:00.250","pages":7,' +
         '"is_event":true,"is_unique":false,"total":9007199254740993,"neg":-9007199254740993,"ratio":0.25,"raw":"{\\"a\\": 1}","note":"id 12345678901234567890"}]',
     });
-    const rows = await makeDb().query('SELECT * FROM dt_everflow.conversions WHERE conversion_id = :id', { id: '12345' });
+    const rows = await makeDb().query('SELECT * FROM dt_everflow.conversions WHERE conversion_id = :id', {
+      id: '12345',
+    });
     expect(executeInputs()).toEqual([
       {
         resourceArn,
@@ -79,9 +93,9 @@ describe('query', () => {
   });
 
   it('parseFormattedRecords keeps safe numbers as numbers and leaves digits inside strings alone', () => {
-    expect(parseFormattedRecords('[{"a":9007199254740991,"b":"9007199254740993","c":1.5e300,"d":12345678901234567.5}]')).toStrictEqual([
-      { a: 9007199254740991, b: '9007199254740993', c: 1.5e300, d: 12345678901234567.5 },
-    ]);
+    expect(
+      parseFormattedRecords('[{"a":9007199254740991,"b":"9007199254740993","c":1.5e300,"d":12345678901234567.5}]'),
+    ).toStrictEqual([{ a: 9007199254740991, b: '9007199254740993', c: 1.5e300, d: 12345678901234567.5 }]);
   });
 });
 
@@ -132,8 +146,12 @@ describe('parameters', () => {
 
   it('rejects a missing parameter, a non-finite number and a malformed decimal before any call', async () => {
     const db = makeDb();
-    await expect(db.execute('UPDATE t SET a = :a WHERE id = :id', { a: 1 })).rejects.toThrow(/parameter :id is used by the statement but not given/);
-    await expect(db.execute('UPDATE t SET a = :a', { a: Number.NaN })).rejects.toThrow(/parameter :a is NaN, not a finite number/);
+    await expect(db.execute('UPDATE t SET a = :a WHERE id = :id', { a: 1 })).rejects.toThrow(
+      /parameter :id is used by the statement but not given/,
+    );
+    await expect(db.execute('UPDATE t SET a = :a', { a: Number.NaN })).rejects.toThrow(
+      /parameter :a is NaN, not a finite number/,
+    );
     expect(() => decimal('12,50')).toThrow(/not a plain decimal number: "12,50"/);
     expect(rds.calls()).toHaveLength(0);
   });
@@ -141,13 +159,24 @@ describe('parameters', () => {
   it('passes the default database and marks DDL continueAfterTimeout', async () => {
     rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 0 });
     await makeDb({ database: 'dt_core' }).execute('CREATE TABLE IF NOT EXISTS dt_core.x (a INT)');
-    expect(executeInputs()).toEqual([{ resourceArn, secretArn, database: 'dt_core', sql: 'CREATE TABLE IF NOT EXISTS dt_core.x (a INT)', continueAfterTimeout: true }]);
+    expect(executeInputs()).toEqual([
+      {
+        resourceArn,
+        secretArn,
+        database: 'dt_core',
+        sql: 'CREATE TABLE IF NOT EXISTS dt_core.x (a INT)',
+        continueAfterTimeout: true,
+      },
+    ]);
   });
 });
 
 describe('execute', () => {
   it('maps numberOfRecordsUpdated to affectedRows and generatedFields[0] to insertId', async () => {
-    rds.on(ExecuteStatementCommand).resolvesOnce({ numberOfRecordsUpdated: 3, generatedFields: [{ longValue: 41 }] }).resolvesOnce({ numberOfRecordsUpdated: 2 });
+    rds
+      .on(ExecuteStatementCommand)
+      .resolvesOnce({ numberOfRecordsUpdated: 3, generatedFields: [{ longValue: 41 }] })
+      .resolvesOnce({ numberOfRecordsUpdated: 2 });
     const db = makeDb();
     expect(await db.execute('INSERT INTO t (a) VALUES (1), (2), (3)')).toEqual({ affectedRows: 3, insertId: 41 });
     expect(await db.execute('UPDATE t SET a = a + 1 WHERE a > 1')).toEqual({ affectedRows: 2, insertId: undefined });
@@ -162,7 +191,9 @@ describe('SQL length limit', () => {
     await expect(db.execute(long)).rejects.toThrow(/over the Data API's 65536-character limit/);
     await expect(db.batch(long, [{}])).rejects.toThrow(/65536-character limit/);
     const ids = Array.from({ length: 6000 }, (_, i) => `id${i}`);
-    await expect(db.query('SELECT id FROM t WHERE id IN (:ids)', { ids })).rejects.toThrow(/characters after IN-list expansion/);
+    await expect(db.query('SELECT id FROM t WHERE id IN (:ids)', { ids })).rejects.toThrow(
+      /characters after IN-list expansion/,
+    );
     expect(rds.calls()).toHaveLength(0);
   });
 });
@@ -172,13 +203,21 @@ describe('batch', () => {
     rds.on(BatchExecuteStatementCommand).resolves({ updateResults: [] });
     const maxRequestBytes = 40 * 1024;
     const db = makeDb({ maxRequestBytes });
-    const sets = Array.from({ length: 200 }, (_, i) => ({ id: `conv-${i}`, payload: 'p'.repeat(500), amount: decimal(`${i}.25`) }));
+    const sets = Array.from({ length: 200 }, (_, i) => ({
+      id: `conv-${i}`,
+      payload: 'p'.repeat(500),
+      amount: decimal(`${i}.25`),
+    }));
     await db.batch('INSERT INTO t (id, payload, amount) VALUES (:id, :payload, :amount)', sets);
     const inputs = rds.commandCalls(BatchExecuteStatementCommand).map((c) => c.args[0].input);
     expect(inputs.length).toBeGreaterThan(3);
     for (const input of inputs) {
       expect(Buffer.byteLength(JSON.stringify(input))).toBeLessThanOrEqual(maxRequestBytes);
-      expect(input).toMatchObject({ resourceArn, secretArn, sql: 'INSERT INTO t (id, payload, amount) VALUES (:id, :payload, :amount)' });
+      expect(input).toMatchObject({
+        resourceArn,
+        secretArn,
+        sql: 'INSERT INTO t (id, payload, amount) VALUES (:id, :payload, :amount)',
+      });
     }
     const sent = inputs.flatMap((i) => i.parameterSets ?? []);
     expect(sent).toHaveLength(200);
@@ -208,13 +247,19 @@ describe('batch', () => {
 
   it('names the parameter set that alone exceeds the request budget, before any call', async () => {
     const db = makeDb({ maxRequestBytes: 20 * 1024 });
-    await expect(db.batch('INSERT INTO t (a) VALUES (:a)', [{ a: 'small' }, { a: 'x'.repeat(30 * 1024) }])).rejects.toThrow(/parameter set 1 alone is \d+ bytes/);
+    await expect(
+      db.batch('INSERT INTO t (a) VALUES (:a)', [{ a: 'small' }, { a: 'x'.repeat(30 * 1024) }]),
+    ).rejects.toThrow(/parameter set 1 alone is \d+ bytes/);
     expect(rds.calls()).toHaveLength(0);
   });
 
   it('groups sets whose array parameters expand to different SQL into separate requests', async () => {
     rds.on(BatchExecuteStatementCommand).resolves({ updateResults: [] });
-    await makeDb().batch('DELETE FROM t WHERE id IN (:ids)', [{ ids: ['a', 'b'] }, { ids: ['c', 'd'] }, { ids: ['e'] }]);
+    await makeDb().batch('DELETE FROM t WHERE id IN (:ids)', [
+      { ids: ['a', 'b'] },
+      { ids: ['c', 'd'] },
+      { ids: ['e'] },
+    ]);
     const inputs = rds.commandCalls(BatchExecuteStatementCommand).map((c) => c.args[0].input);
     expect(inputs.map((i) => [i.sql, i.parameterSets?.length])).toEqual([
       ['DELETE FROM t WHERE id IN (:ids__0, :ids__1)', 2],
@@ -236,10 +281,14 @@ describe('transaction', () => {
       return rows[0].n;
     });
     expect(result).toBe(1);
-    expect(rds.commandCalls(BeginTransactionCommand).map((c) => c.args[0].input)).toEqual([{ resourceArn, secretArn, database: 'dt_core' }]);
+    expect(rds.commandCalls(BeginTransactionCommand).map((c) => c.args[0].input)).toEqual([
+      { resourceArn, secretArn, database: 'dt_core' },
+    ]);
     expect(executeInputs().map((i) => i.transactionId)).toEqual(['tx-123', 'tx-123']);
     expect(rds.commandCalls(BatchExecuteStatementCommand)[0].args[0].input.transactionId).toBe('tx-123');
-    expect(rds.commandCalls(CommitTransactionCommand).map((c) => c.args[0].input)).toEqual([{ resourceArn, secretArn, transactionId: 'tx-123' }]);
+    expect(rds.commandCalls(CommitTransactionCommand).map((c) => c.args[0].input)).toEqual([
+      { resourceArn, secretArn, transactionId: 'tx-123' },
+    ]);
     expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(0);
   });
 
@@ -253,23 +302,33 @@ describe('transaction', () => {
         throw new Error('business rule failed');
       }),
     ).rejects.toThrow('business rule failed');
-    expect(rds.commandCalls(RollbackTransactionCommand).map((c) => c.args[0].input)).toEqual([{ resourceArn, secretArn, transactionId: 'tx-9' }]);
+    expect(rds.commandCalls(RollbackTransactionCommand).map((c) => c.args[0].input)).toEqual([
+      { resourceArn, secretArn, transactionId: 'tx-9' },
+    ]);
     expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(0);
   });
 
   it('refuses nested transactions', async () => {
     rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
     rds.on(RollbackTransactionCommand).resolves({});
-    await expect(makeDb().transaction((tx) => tx.transaction(async () => 1))).rejects.toThrow(/nested transactions are not supported/);
+    await expect(makeDb().transaction((tx) => tx.transaction(async () => 1))).rejects.toThrow(
+      /nested transactions are not supported/,
+    );
     expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(1);
   });
 });
 
 describe('errors and retries', () => {
-  const resuming = () => new DatabaseResumingException({ message: 'The database is resuming. Retry the request.', $metadata: {} });
+  const resuming = () =>
+    new DatabaseResumingException({ message: 'The database is resuming. Retry the request.', $metadata: {} });
 
   it('retries DatabaseResumingException with exponential backoff, without real waiting', async () => {
-    rds.on(ExecuteStatementCommand).rejectsOnce(resuming()).rejectsOnce(resuming()).rejectsOnce(resuming()).resolves({ formattedRecords: '[{"ok":1}]' });
+    rds
+      .on(ExecuteStatementCommand)
+      .rejectsOnce(resuming())
+      .rejectsOnce(resuming())
+      .rejectsOnce(resuming())
+      .resolves({ formattedRecords: '[{"ok":1}]' });
     expect(await makeDb().query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
     expect(sleeps).toEqual([500, 1000, 2000]);
     expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(4);
@@ -277,7 +336,9 @@ describe('errors and retries', () => {
 
   it('gives up after resumeTimeoutMs of backoff with a DbError saying the database is still resuming', async () => {
     rds.on(ExecuteStatementCommand).rejects(resuming());
-    const err = await makeDb({ resumeTimeoutMs: 3_000 }).execute('UPDATE t SET a = 1').catch((e: unknown) => e);
+    const err = await makeDb({ resumeTimeoutMs: 3_000 })
+      .execute('UPDATE t SET a = 1')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DbError);
     expect((err as DbError).message).toMatch(/database still resuming after 3 s.*\[UPDATE t SET a = 1\]/);
     expect((err as DbError).options.code).toBe('DatabaseResumingException');
@@ -293,26 +354,48 @@ describe('errors and retries', () => {
   });
 
   it('never retries DatabaseErrorException and maps it to a DbError with the message and a SQL preview', async () => {
-    rds.on(ExecuteStatementCommand).rejects(new DatabaseErrorException({ message: "Duplicate entry 'c-1' for key 'PRIMARY'", $metadata: {} }));
-    const err = await makeDb().execute('INSERT INTO dt_everflow.conversions (conversion_id) VALUES (:id)', { id: 'c-1' }).catch((e: unknown) => e);
+    rds
+      .on(ExecuteStatementCommand)
+      .rejects(new DatabaseErrorException({ message: "Duplicate entry 'c-1' for key 'PRIMARY'", $metadata: {} }));
+    const err = await makeDb()
+      .execute('INSERT INTO dt_everflow.conversions (conversion_id) VALUES (:id)', { id: 'c-1' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DbError);
     const dbErr = err as DbError;
-    expect(dbErr.message).toBe("DatabaseErrorException: Duplicate entry 'c-1' for key 'PRIMARY' [INSERT INTO dt_everflow.conversions (conversion_id) VALUES (:id)]");
-    expect(dbErr.options).toMatchObject({ code: 'ER_DUP_ENTRY', errno: 1062, sql: 'INSERT INTO dt_everflow.conversions (conversion_id) VALUES (:id)' });
+    expect(dbErr.message).toBe(
+      "DatabaseErrorException: Duplicate entry 'c-1' for key 'PRIMARY' [INSERT INTO dt_everflow.conversions (conversion_id) VALUES (:id)]",
+    );
+    expect(dbErr.options).toMatchObject({
+      code: 'ER_DUP_ENTRY',
+      errno: 1062,
+      sql: 'INSERT INTO dt_everflow.conversions (conversion_id) VALUES (:id)',
+    });
     expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
     expect(sleeps).toEqual([]);
   });
 
   it('does not retry other errors either (StatementTimeoutException)', async () => {
-    rds.on(ExecuteStatementCommand).rejects(new StatementTimeoutException({ message: 'timed out', $metadata: {}, dbConnectionId: 1 }));
-    await expect(makeDb().query('SELECT SLEEP(100)')).rejects.toThrow(/^StatementTimeoutException: timed out \[SELECT SLEEP\(100\)\]$/);
+    rds
+      .on(ExecuteStatementCommand)
+      .rejects(new StatementTimeoutException({ message: 'timed out', $metadata: {}, dbConnectionId: 1 }));
+    await expect(makeDb().query('SELECT SLEEP(100)')).rejects.toThrow(
+      /^StatementTimeoutException: timed out \[SELECT SLEEP\(100\)\]$/,
+    );
     expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
   });
 });
 
 describe('paging over the 1 MiB response limit', () => {
-  const tooLarge = () => new UnsupportedResultException({ message: 'Database returned more than the allowed response size limit', $metadata: {} });
-  const all = Array.from({ length: 2_500 }, (_, i) => ({ id: i + 1, name: `affiliate ${i + 1}`, payout: `${i}.500000` }));
+  const tooLarge = () =>
+    new UnsupportedResultException({
+      message: 'Database returned more than the allowed response size limit',
+      $metadata: {},
+    });
+  const all = Array.from({ length: 2_500 }, (_, i) => ({
+    id: i + 1,
+    name: `affiliate ${i + 1}`,
+    payout: `${i}.500000`,
+  }));
   /** Answers like the Data API over a table: too large when a page holds more than 700 rows. */
   function serveTable() {
     rds.on(ExecuteStatementCommand).callsFake(async (input: ExecuteStatementCommandInput) => {
@@ -325,7 +408,8 @@ describe('paging over the 1 MiB response limit', () => {
 
   it('re-runs an ordered SELECT as LIMIT/OFFSET pages and concatenates them', async () => {
     serveTable();
-    const sql = 'SELECT id, name, payout FROM dt_everflow.affiliates WHERE status = :s ORDER BY id -- newest first? no: by id';
+    const sql =
+      'SELECT id, name, payout FROM dt_everflow.affiliates WHERE status = :s ORDER BY id -- newest first? no: by id';
     const rows = await makeDb({ pageTargetBytes: 20_000 }).query(sql, { s: 'active' });
     expect(rows).toEqual(all);
     const sqls = executeInputs().map((i) => i.sql);
@@ -349,8 +433,12 @@ describe('paging over the 1 MiB response limit', () => {
   it('refuses to page a SELECT without a top-level ORDER BY, or with its own LIMIT, naming why', async () => {
     serveTable();
     const db = makeDb();
-    await expect(db.query('SELECT id FROM t WHERE id IN (SELECT id FROM u ORDER BY id)')).rejects.toThrow(/it has no top-level ORDER BY/);
-    await expect(db.query('SELECT id FROM t ORDER BY id LIMIT 5000')).rejects.toThrow(/it already has a top-level LIMIT/);
+    await expect(db.query('SELECT id FROM t WHERE id IN (SELECT id FROM u ORDER BY id)')).rejects.toThrow(
+      /it has no top-level ORDER BY/,
+    );
+    await expect(db.query('SELECT id FROM t ORDER BY id LIMIT 5000')).rejects.toThrow(
+      /it already has a top-level LIMIT/,
+    );
     await expect(db.query("SELECT id FROM t WHERE name = 'ORDER BY x' ")).rejects.toThrow(/no top-level ORDER BY/);
     expect(executeInputs()).toHaveLength(3);
   });

@@ -42,7 +42,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const dbs = await db.query<{ name: string }>(`SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like`, { like });
+  const dbs = await db.query<{ name: string }>(
+    `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like`,
+    { like },
+  );
   for (const { name } of dbs) await db.execute(`DROP DATABASE IF EXISTS ${name}`);
   await db.close();
 });
@@ -50,7 +53,15 @@ afterAll(async () => {
 describe('migrate (mysql2)', () => {
   it('gives the same schema when run again, and when every file is re-applied from scratch', async () => {
     const first = await schemaDigest();
-    expect(first.tables).toEqual(expect.arrayContaining(['core.schema_migrations', 'core.rate_limits', 'everflow.conversions', 'hitpath.clicks', 'reporting.conversions']));
+    expect(first.tables).toEqual(
+      expect.arrayContaining([
+        'core.schema_migrations',
+        'core.rate_limits',
+        'everflow.conversions',
+        'hitpath.clicks',
+        'reporting.conversions',
+      ]),
+    );
     expect(first.columns).toBeGreaterThan(100);
     expect(first.indexes).toBeGreaterThan(10);
 
@@ -61,16 +72,26 @@ describe('migrate (mysql2)', () => {
     // A file that failed half-way is re-run whole: its statements must be idempotent too.
     await db.execute(`DELETE FROM ${names.core}.schema_migrations`);
     const reapplied = await migrate(db, names, PLATFORMS);
-    expect(reapplied.applied.length).toBe(loadMigrationFiles().filter((f) => f.scope === 'core').length + PLATFORMS.length * loadMigrationFiles().filter((f) => f.scope === 'platform').length);
+    expect(reapplied.applied.length).toBe(
+      loadMigrationFiles().filter((f) => f.scope === 'core').length +
+        PLATFORMS.length * loadMigrationFiles().filter((f) => f.scope === 'platform').length,
+    );
     expect(await schemaDigest()).toEqual(first);
   });
 
   it('refuses an applied migration that was edited, naming the file, before applying anything else', async () => {
     const files = loadMigrationFiles();
     const platformFile = files.find((f) => f.scope === 'platform' && f.version === 1)!;
-    const editedText = platformFile.text.replace('sub5            VARCHAR(255)  NULL,', 'sub5            VARCHAR(255)  NULL,\n  sub6            VARCHAR(255)  NULL,');
+    const editedText = platformFile.text.replace(
+      'sub5            VARCHAR(255)  NULL,',
+      'sub5            VARCHAR(255)  NULL,\n  sub6            VARCHAR(255)  NULL,',
+    );
     expect(editedText).not.toBe(platformFile.text);
-    const edited: MigrationFile = { ...platformFile, text: editedText, checksum: createHash('sha256').update(editedText).digest('hex') };
+    const edited: MigrationFile = {
+      ...platformFile,
+      text: editedText,
+      checksum: createHash('sha256').update(editedText).digest('hex'),
+    };
     const added: MigrationFile = {
       scope: 'core',
       version: 999,
@@ -83,10 +104,17 @@ describe('migrate (mysql2)', () => {
 
     const err = await migrate(db, names, PLATFORMS, { files: withEdit }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationError);
-    expect((err as Error).message).toMatch(new RegExp(`^sql/platform/001_platform_tables\\.sql was edited after it was applied to ${prefix}_(everflow|hitpath)`));
-    const [t] = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = :core AND TABLE_NAME = 'never_applied'`, {
-      core: names.core,
-    });
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^sql/platform/001_platform_tables\\.sql was edited after it was applied to ${prefix}_(everflow|hitpath)`,
+      ),
+    );
+    const [t] = await db.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = :core AND TABLE_NAME = 'never_applied'`,
+      {
+        core: names.core,
+      },
+    );
     expect(t.n).toBe(0);
     // The unedited files still pass.
     await expect(migrate(db, names, PLATFORMS, { files })).resolves.toMatchObject({ applied: [] });

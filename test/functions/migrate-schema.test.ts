@@ -15,7 +15,12 @@ import { createDataApiDb } from '#shared/db/data-api.js';
 import { createMysqlDb } from '#shared/db/mysql.js';
 import { SQL_DIR } from '#shared/db/migrate.js';
 import { silentLogger } from '#shared/util/logger.js';
-import { createDataApiOnMariaDb, FAKE_RESOURCE_ARN, FAKE_SECRET_ARN, type DataApiOnMariaDb } from '../helpers/data-api-on-mariadb.js';
+import {
+  createDataApiOnMariaDb,
+  FAKE_RESOURCE_ARN,
+  FAKE_SECRET_ARN,
+  type DataApiOnMariaDb,
+} from '../helpers/data-api-on-mariadb.js';
 
 /**
  * The Custom::DualtrackSchema handler against MariaDB through the Data API adapter (a fake Data
@@ -34,7 +39,10 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  const dbs = await inspect.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like', { like: `${prefix}\\_%` });
+  const dbs = await inspect.query<{ name: string }>(
+    'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like',
+    { like: `${prefix}\\_%` },
+  );
   for (const { name } of dbs) await inspect.execute(`DROP DATABASE IF EXISTS ${name}`);
   await inspect.close();
   await fake.close();
@@ -48,31 +56,71 @@ const base = {
   LogicalResourceId: 'DatabaseSchema',
   ResourceType: 'Custom::DualtrackSchema',
 };
-const props = (platforms: string[], p = prefix) => ({ ServiceToken: base.ServiceToken, Prefix: p, Platforms: platforms, Fingerprint: 'abc' });
+const props = (platforms: string[], p = prefix) => ({
+  ServiceToken: base.ServiceToken,
+  Prefix: p,
+  Platforms: platforms,
+  Fingerprint: 'abc',
+});
 
 const schemas = async () =>
-  (await inspect.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like ORDER BY name', { like: `${prefix}\\_%` })).map((r) => r.name);
+  (
+    await inspect.query<{ name: string }>(
+      'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like ORDER BY name',
+      { like: `${prefix}\\_%` },
+    )
+  ).map((r) => r.name);
 
 const onEvent = () =>
-  createOnEvent({ openDb: () => createDataApiDb({ client: fake.client, resourceArn: FAKE_RESOURCE_ARN, secretArn: FAKE_SECRET_ARN, sleep: async () => {} }), sqlDir: SQL_DIR, logger: silentLogger });
+  createOnEvent({
+    openDb: () =>
+      createDataApiDb({
+        client: fake.client,
+        resourceArn: FAKE_RESOURCE_ARN,
+        secretArn: FAKE_SECRET_ARN,
+        sleep: async () => {},
+      }),
+    sqlDir: SQL_DIR,
+    logger: silentLogger,
+  });
 
 describe('migrate-schema custom resource', () => {
   it('Create migrates core, reporting and every platform database through the Data API', async () => {
-    const res = await onEvent()({ ...base, RequestType: 'Create', ResourceProperties: props(['everflow', 'hitpath']) } as CloudFormationCustomResourceEvent);
+    const res = await onEvent()({
+      ...base,
+      RequestType: 'Create',
+      ResourceProperties: props(['everflow', 'hitpath']),
+    } as CloudFormationCustomResourceEvent);
     expect(res.PhysicalResourceId).toBe(`dualtrack-schema-${prefix}`);
     expect(res.Data).toMatchObject({ Created: 4 });
     expect(Number(res.Data?.Applied)).toBeGreaterThan(0);
-    expect(await schemas()).toEqual([`${prefix}_core`, `${prefix}_everflow`, `${prefix}_hitpath`, `${prefix}_reporting`]);
+    expect(await schemas()).toEqual([
+      `${prefix}_core`,
+      `${prefix}_everflow`,
+      `${prefix}_hitpath`,
+      `${prefix}_reporting`,
+    ]);
     const applied = await inspect.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${prefix}_core.schema_migrations`);
     expect(Number(applied[0].n)).toBe(res.Data?.Applied);
   });
 
   it('Update with one more platform creates only that database and applies only its files; unchanged is a no-op', async () => {
-    const update = { ...base, RequestType: 'Update', PhysicalResourceId: `dualtrack-schema-${prefix}`, OldResourceProperties: props(['everflow', 'hitpath']) };
-    const added = await onEvent()({ ...update, ResourceProperties: props(['everflow', 'hitpath', 'cake']) } as CloudFormationCustomResourceEvent);
+    const update = {
+      ...base,
+      RequestType: 'Update',
+      PhysicalResourceId: `dualtrack-schema-${prefix}`,
+      OldResourceProperties: props(['everflow', 'hitpath']),
+    };
+    const added = await onEvent()({
+      ...update,
+      ResourceProperties: props(['everflow', 'hitpath', 'cake']),
+    } as CloudFormationCustomResourceEvent);
     expect(added.Data?.Created).toBe(1);
     expect(await schemas()).toContain(`${prefix}_cake`);
-    const again = await onEvent()({ ...update, ResourceProperties: props(['everflow', 'hitpath', 'cake']) } as CloudFormationCustomResourceEvent);
+    const again = await onEvent()({
+      ...update,
+      ResourceProperties: props(['everflow', 'hitpath', 'cake']),
+    } as CloudFormationCustomResourceEvent);
     expect(again.Data).toMatchObject({ Created: 0, Applied: 0 });
   });
 
@@ -88,7 +136,12 @@ describe('migrate-schema custom resource', () => {
       logger: silentLogger,
     });
     // Even with properties it cannot parse: a failing delete would block stack removal.
-    const res = await del({ ...base, RequestType: 'Delete', PhysicalResourceId: `dualtrack-schema-${prefix}`, ResourceProperties: { ServiceToken: base.ServiceToken, Prefix: 'BAD' } } as CloudFormationCustomResourceEvent);
+    const res = await del({
+      ...base,
+      RequestType: 'Delete',
+      PhysicalResourceId: `dualtrack-schema-${prefix}`,
+      ResourceProperties: { ServiceToken: base.ServiceToken, Prefix: 'BAD' },
+    } as CloudFormationCustomResourceEvent);
     expect(res).toEqual({ PhysicalResourceId: `dualtrack-schema-${prefix}` });
     expect(opened).toBe(false);
     expect(await schemas()).toEqual(before);
@@ -96,27 +149,62 @@ describe('migrate-schema custom resource', () => {
 
   it('names every bad property before touching the database', async () => {
     let opened = false;
-    const run = createOnEvent({ openDb: () => ((opened = true), undefined as never), sqlDir: SQL_DIR, logger: silentLogger });
-    const err = await run({ ...base, RequestType: 'Create', ResourceProperties: { ServiceToken: base.ServiceToken, Prefix: 'Has-Dash', Platforms: [] } } as unknown as CloudFormationCustomResourceEvent).catch((e: unknown) => e);
+    const run = createOnEvent({
+      openDb: () => ((opened = true), undefined as never),
+      sqlDir: SQL_DIR,
+      logger: silentLogger,
+    });
+    const err = await run({
+      ...base,
+      RequestType: 'Create',
+      ResourceProperties: { ServiceToken: base.ServiceToken, Prefix: 'Has-Dash', Platforms: [] },
+    } as unknown as CloudFormationCustomResourceEvent).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaResourcePropertiesError);
-    expect((err as SchemaResourcePropertiesError).problems).toEqual([expect.stringMatching(/^Prefix: must match/), 'Platforms: must name at least one platform']);
+    expect((err as SchemaResourcePropertiesError).problems).toEqual([
+      expect.stringMatching(/^Prefix: must match/),
+      'Platforms: must name at least one platform',
+    ]);
     expect(opened).toBe(false);
   });
 });
 
 describe('migrate-schema handler (middy + Powertools, clients and env as in Lambda)', () => {
-  const context = { functionName: 'migrate-schema', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 600_000 } as unknown as Context;
+  const context = {
+    functionName: 'migrate-schema',
+    awsRequestId: 'r-1',
+    getRemainingTimeInMillis: () => 600_000,
+  } as unknown as Context;
 
   it('reads the cluster and secret ARNs from the environment and migrates through the shared Data API client', async () => {
     // Route the module's shared client to the fake Data API.
     const shared = mockClient(rdsDataClient);
-    const commands = [ExecuteStatementCommand, BatchExecuteStatementCommand, BeginTransactionCommand, CommitTransactionCommand, RollbackTransactionCommand] as unknown as (new (input: unknown) => ExecuteStatementCommand)[];
+    const commands = [
+      ExecuteStatementCommand,
+      BatchExecuteStatementCommand,
+      BeginTransactionCommand,
+      CommitTransactionCommand,
+      RollbackTransactionCommand,
+    ] as unknown as (new (
+      input: unknown,
+    ) => ExecuteStatementCommand)[];
     for (const Cmd of commands) shared.on(Cmd).callsFake((input: unknown) => fake.client.send(new Cmd(input)));
     process.env.DB_CLUSTER_ARN = FAKE_RESOURCE_ARN;
     process.env.DB_SECRET_ARN = FAKE_SECRET_ARN;
     try {
-      const res = await handler({ ...base, RequestType: 'Update', PhysicalResourceId: `dualtrack-schema-${prefix}`, OldResourceProperties: {}, ResourceProperties: props(['everflow', 'hitpath', 'cake', 'partnerize']) } as unknown as CloudFormationCustomResourceEvent, context);
-      expect(res).toEqual({ PhysicalResourceId: `dualtrack-schema-${prefix}`, Data: expect.objectContaining({ Created: 1 }) });
+      const res = await handler(
+        {
+          ...base,
+          RequestType: 'Update',
+          PhysicalResourceId: `dualtrack-schema-${prefix}`,
+          OldResourceProperties: {},
+          ResourceProperties: props(['everflow', 'hitpath', 'cake', 'partnerize']),
+        } as unknown as CloudFormationCustomResourceEvent,
+        context,
+      );
+      expect(res).toEqual({
+        PhysicalResourceId: `dualtrack-schema-${prefix}`,
+        Data: expect.objectContaining({ Created: 1 }),
+      });
       expect(await schemas()).toContain(`${prefix}_partnerize`);
       const sent = shared.commandCalls(ExecuteStatementCommand as never);
       expect(sent.length).toBeGreaterThan(0);
@@ -131,6 +219,15 @@ describe('migrate-schema handler (middy + Powertools, clients and env as in Lamb
   it('fails with the missing environment variables named', async () => {
     delete process.env.DB_CLUSTER_ARN;
     delete process.env.DB_SECRET_ARN;
-    await expect(handler({ ...base, RequestType: 'Create', ResourceProperties: props(['everflow']) } as CloudFormationCustomResourceEvent, context)).rejects.toThrow(/DB_CLUSTER_ARN, DB_SECRET_ARN not set/);
+    await expect(
+      handler(
+        {
+          ...base,
+          RequestType: 'Create',
+          ResourceProperties: props(['everflow']),
+        } as CloudFormationCustomResourceEvent,
+        context,
+      ),
+    ).rejects.toThrow(/DB_CLUSTER_ARN, DB_SECRET_ARN not set/);
   });
 });

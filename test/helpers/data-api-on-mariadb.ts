@@ -67,8 +67,22 @@ export const FAKE_RESOURCE_ARN = 'arn:aws:rds:us-east-1:123456789012:cluster:fak
 export const FAKE_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:fake-secret-AbCdEf';
 
 const T = {
-  DECIMAL: 0, TINY: 1, SHORT: 2, LONG: 3, FLOAT: 4, DOUBLE: 5, TIMESTAMP: 7, LONGLONG: 8, INT24: 9,
-  DATE: 10, TIME: 11, DATETIME: 12, YEAR: 13, NEWDATE: 14, BIT: 16, NEWDECIMAL: 246,
+  DECIMAL: 0,
+  TINY: 1,
+  SHORT: 2,
+  LONG: 3,
+  FLOAT: 4,
+  DOUBLE: 5,
+  TIMESTAMP: 7,
+  LONGLONG: 8,
+  INT24: 9,
+  DATE: 10,
+  TIME: 11,
+  DATETIME: 12,
+  YEAR: 13,
+  NEWDATE: 14,
+  BIT: 16,
+  NEWDECIMAL: 246,
 } as const;
 const INTEGER_TYPES = new Set<number>([T.TINY, T.SHORT, T.LONG, T.LONGLONG, T.INT24, T.YEAR]);
 const BINARY_CHARSET = 63;
@@ -96,7 +110,10 @@ export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): D
     conn.query(`SET SESSION sql_mode = '${MYSQL8_SQL_MODE}', time_zone = '+00:00'`);
   });
 
-  const client = new RDSDataClient({ region: 'us-east-1', credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' } });
+  const client = new RDSDataClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' },
+  });
   const mock = mockClient(client);
   const transactions = new Map<string, PoolConnection>();
   const failures: Error[] = [];
@@ -107,10 +124,17 @@ export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): D
     if (!input.resourceArn || !input.secretArn) throw badRequest('resourceArn and secretArn are required');
   }
 
-  async function withConnection<R>(input: { transactionId?: string; database?: string }, fn: (c: PoolConnection) => Promise<R>): Promise<R> {
+  async function withConnection<R>(
+    input: { transactionId?: string; database?: string },
+    fn: (c: PoolConnection) => Promise<R>,
+  ): Promise<R> {
     if (input.transactionId) {
       const conn = transactions.get(input.transactionId);
-      if (!conn) throw new TransactionNotFoundException({ message: `Transaction ${input.transactionId} is not found`, $metadata: {} });
+      if (!conn)
+        throw new TransactionNotFoundException({
+          message: `Transaction ${input.transactionId} is not found`,
+          $metadata: {},
+        });
       return fn(conn);
     }
     const conn = await pool.getConnection();
@@ -122,8 +146,15 @@ export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): D
     }
   }
 
-  async function run(conn: PoolConnection, sql: string, parameters: SqlParameter[] | undefined): Promise<[unknown, FieldPacket[] | undefined]> {
-    if (sql.length > 65_536) throw badRequest(`1 validation error detected: Value at 'sql' failed to satisfy constraint: Member must have length less than or equal to 65536`);
+  async function run(
+    conn: PoolConnection,
+    sql: string,
+    parameters: SqlParameter[] | undefined,
+  ): Promise<[unknown, FieldPacket[] | undefined]> {
+    if (sql.length > 65_536)
+      throw badRequest(
+        `1 validation error detected: Value at 'sql' failed to satisfy constraint: Member must have length less than or equal to 65536`,
+      );
     const values = bindValues(sql, parameters ?? []);
     try {
       return (await conn.query({ sql, values } as never)) as [unknown, FieldPacket[] | undefined];
@@ -133,31 +164,37 @@ export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): D
     }
   }
 
-  mock.on(ExecuteStatementCommand).callsFake(async (input: ExecuteStatementCommandInput): Promise<ExecuteStatementCommandOutput> => {
-    checkArns(input);
-    const injected = failures.shift();
-    if (injected) throw injected;
-    if (!input.sql) throw badRequest('sql is required');
-    if (timeOutPatterns.some((p) => p.test(input.sql!))) {
-      if (input.continueAfterTimeout) heldBack.push(input.sql);
-      throw new StatementTimeoutException({ message: 'Request timed out', $metadata: {} });
-    }
-    const [result, fields] = await withConnection(input, (c) => run(c, input.sql!, input.parameters));
-    if (Array.isArray(result)) {
-      if (input.formatRecordsAs !== 'JSON') throw new Error('data-api-on-mariadb: only formatRecordsAs JSON result sets are implemented');
-      const formattedRecords = formatRecords(result as Record<string, unknown>[], fields ?? [], input);
-      if (Buffer.byteLength(formattedRecords) > maxResponseBytes) {
-        throw new UnsupportedResultException({ message: 'Database returned more than the allowed response size limit', $metadata: {} });
+  mock
+    .on(ExecuteStatementCommand)
+    .callsFake(async (input: ExecuteStatementCommandInput): Promise<ExecuteStatementCommandOutput> => {
+      checkArns(input);
+      const injected = failures.shift();
+      if (injected) throw injected;
+      if (!input.sql) throw badRequest('sql is required');
+      if (timeOutPatterns.some((p) => p.test(input.sql!))) {
+        if (input.continueAfterTimeout) heldBack.push(input.sql);
+        throw new StatementTimeoutException({ message: 'Request timed out', $metadata: {} });
       }
-      return { $metadata: {}, numberOfRecordsUpdated: 0, formattedRecords };
-    }
-    const header = result as ResultSetHeader;
-    return {
-      $metadata: {},
-      numberOfRecordsUpdated: header.affectedRows ?? 0,
-      generatedFields: header.insertId ? [{ longValue: Number(header.insertId) }] : [],
-    };
-  });
+      const [result, fields] = await withConnection(input, (c) => run(c, input.sql!, input.parameters));
+      if (Array.isArray(result)) {
+        if (input.formatRecordsAs !== 'JSON')
+          throw new Error('data-api-on-mariadb: only formatRecordsAs JSON result sets are implemented');
+        const formattedRecords = formatRecords(result as Record<string, unknown>[], fields ?? [], input);
+        if (Buffer.byteLength(formattedRecords) > maxResponseBytes) {
+          throw new UnsupportedResultException({
+            message: 'Database returned more than the allowed response size limit',
+            $metadata: {},
+          });
+        }
+        return { $metadata: {}, numberOfRecordsUpdated: 0, formattedRecords };
+      }
+      const header = result as ResultSetHeader;
+      return {
+        $metadata: {},
+        numberOfRecordsUpdated: header.affectedRows ?? 0,
+        generatedFields: header.insertId ? [{ longValue: Number(header.insertId) }] : [],
+      };
+    });
 
   mock.on(BatchExecuteStatementCommand).callsFake(async (input: BatchExecuteStatementCommandInput) => {
     checkArns(input);
@@ -177,20 +214,26 @@ export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): D
     return { $metadata: {}, updateResults };
   });
 
-  mock.on(BeginTransactionCommand).callsFake(async (input: { resourceArn?: string; secretArn?: string; database?: string }) => {
-    checkArns(input);
-    const conn = await pool.getConnection();
-    if (input.database) await conn.query(`USE \`${input.database.replace(/`/g, '')}\``);
-    await conn.beginTransaction();
-    const transactionId = randomBytes(48).toString('base64');
-    transactions.set(transactionId, conn);
-    return { $metadata: {}, transactionId };
-  });
+  mock
+    .on(BeginTransactionCommand)
+    .callsFake(async (input: { resourceArn?: string; secretArn?: string; database?: string }) => {
+      checkArns(input);
+      const conn = await pool.getConnection();
+      if (input.database) await conn.query(`USE \`${input.database.replace(/`/g, '')}\``);
+      await conn.beginTransaction();
+      const transactionId = randomBytes(48).toString('base64');
+      transactions.set(transactionId, conn);
+      return { $metadata: {}, transactionId };
+    });
 
   async function finish(input: { resourceArn?: string; secretArn?: string; transactionId?: string }, commit: boolean) {
     checkArns(input);
     const conn = input.transactionId ? transactions.get(input.transactionId) : undefined;
-    if (!conn) throw new TransactionNotFoundException({ message: `Transaction ${input.transactionId} is not found`, $metadata: {} });
+    if (!conn)
+      throw new TransactionNotFoundException({
+        message: `Transaction ${input.transactionId} is not found`,
+        $metadata: {},
+      });
     transactions.delete(input.transactionId!);
     try {
       if (commit) await conn.commit();
@@ -254,7 +297,8 @@ function bindValues(sql: string, parameters: SqlParameter[]): Record<string, unk
     else if (kind === 'blobValue') value = Buffer.from(raw as Uint8Array);
     else throw badRequest(`parameter ${p.name}: unknown value field ${kind}`);
     if (p.typeHint) {
-      if (typeof value !== 'string') throw badRequest(`parameter ${p.name}: typeHint ${p.typeHint} needs a stringValue`);
+      if (typeof value !== 'string')
+        throw badRequest(`parameter ${p.name}: typeHint ${p.typeHint} needs a stringValue`);
       const formats: Record<string, RegExp> = {
         DECIMAL: /^[+-]?\d+(\.\d+)?$/,
         TIMESTAMP: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/,
@@ -262,7 +306,8 @@ function bindValues(sql: string, parameters: SqlParameter[]): Record<string, unk
         TIME: /^\d{2}:\d{2}:\d{2}(\.\d{1,6})?$/,
       };
       const f = formats[p.typeHint];
-      if (f && !f.test(value)) throw badRequest(`parameter ${p.name}: ${JSON.stringify(value)} is not a valid ${p.typeHint}`);
+      if (f && !f.test(value))
+        throw badRequest(`parameter ${p.name}: ${JSON.stringify(value)} is not a valid ${p.typeHint}`);
       // A DECIMAL-typed value, not a string: `:a + :b` is then exact decimal arithmetic, as in the API.
       if (p.typeHint === 'DECIMAL') {
         const literal = value;
@@ -273,12 +318,17 @@ function bindValues(sql: string, parameters: SqlParameter[]): Record<string, unk
   }
   const used = namedParamsIn(sql);
   for (const name of used) if (!(name in values)) throw badRequest(`No value specified for parameter ${name}`);
-  for (const name of Object.keys(values)) if (!used.includes(name)) throw badRequest(`Parameter ${name} is not used in the SQL statement`);
+  for (const name of Object.keys(values))
+    if (!used.includes(name)) throw badRequest(`Parameter ${name} is not used in the SQL statement`);
   return values;
 }
 
 /** Rows → the Data API's JSON text, written by hand so integers stay exact number literals. */
-function formatRecords(rows: Record<string, unknown>[], fields: FieldPacket[], input: ExecuteStatementCommandInput): string {
+function formatRecords(
+  rows: Record<string, unknown>[],
+  fields: FieldPacket[],
+  input: ExecuteStatementCommandInput,
+): string {
   const longAsString = input.resultSetOptions?.longReturnType === 'STRING';
   const decimalAsNumber = input.resultSetOptions?.decimalReturnType === 'DOUBLE_OR_LONG';
   const out: string[] = [];
@@ -298,9 +348,12 @@ function formatValue(v: unknown, f: FieldPacket, longAsString: boolean, decimalA
   const type = f.columnType ?? -1;
   if (type === T.TINY && f.columnLength === 1) return Number(v) !== 0 ? 'true' : 'false';
   if (INTEGER_TYPES.has(type)) return longAsString ? JSON.stringify(String(v)) : String(v);
-  if (type === T.NEWDECIMAL || type === T.DECIMAL) return decimalAsNumber ? String(Number(v)) : JSON.stringify(String(v));
+  if (type === T.NEWDECIMAL || type === T.DECIMAL)
+    return decimalAsNumber ? String(Number(v)) : JSON.stringify(String(v));
   if (type === T.FLOAT || type === T.DOUBLE) return JSON.stringify(Number(v));
-  if (type === T.BIT && Buffer.isBuffer(v)) return f.columnLength === 1 ? (v[0] !== 0 ? 'true' : 'false') : JSON.stringify(v.toString('base64'));
-  if (Buffer.isBuffer(v)) return JSON.stringify(f.characterSet === BINARY_CHARSET ? v.toString('base64') : v.toString('utf8'));
+  if (type === T.BIT && Buffer.isBuffer(v))
+    return f.columnLength === 1 ? (v[0] !== 0 ? 'true' : 'false') : JSON.stringify(v.toString('base64'));
+  if (Buffer.isBuffer(v))
+    return JSON.stringify(f.characterSet === BINARY_CHARSET ? v.toString('base64') : v.toString('utf8'));
   return JSON.stringify(String(v));
 }

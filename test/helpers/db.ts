@@ -18,7 +18,11 @@ export interface TestDatabase {
  * A fresh, migrated install under a random prefix (`t` + 7 chars), so test files can run in
  * parallel. The benchmarks use it too (bench/common.ts, prefix `b…`).
  */
-export async function freshDatabase(platforms: string[], prefix = `t${randomBytes(4).toString('hex').slice(0, 7)}`, options: { connectionLimit?: number } = {}): Promise<TestDatabase> {
+export async function freshDatabase(
+  platforms: string[],
+  prefix = `t${randomBytes(4).toString('hex').slice(0, 7)}`,
+  options: { connectionLimit?: number } = {},
+): Promise<TestDatabase> {
   const db = createMysqlDb(DATABASE_URL, options);
   const names = dbNames(prefix);
   await migrate(db, names, platforms);

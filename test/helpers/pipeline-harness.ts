@@ -24,7 +24,13 @@ export interface Harness {
   clock: ManualClock;
   config: Config;
   t: TestDatabase;
-  runner(options?: LocalRunnerOptions & { maxMessageBytes?: number; maxRecordsPerMessage?: number; retry?: Partial<typeof FAST_RETRY> }): LocalRunner;
+  runner(
+    options?: LocalRunnerOptions & {
+      maxMessageBytes?: number;
+      maxRecordsPerMessage?: number;
+      retry?: Partial<typeof FAST_RETRY>;
+    },
+  ): LocalRunner;
   close(): Promise<void>;
 }
 
@@ -47,10 +53,21 @@ export async function startHarness(scenario = smallScenario(), platforms?: strin
     t,
     runner(options = {}) {
       const { maxMessageBytes, maxRecordsPerMessage, retry, ...queueOptions } = options;
-      const deps = localPipelineDeps({ config, db: t.db, names: t.names, env: network.env, clock, logger: silentLogger, retry: { ...FAST_RETRY, ...retry } });
+      const deps = localPipelineDeps({
+        config,
+        db: t.db,
+        names: t.names,
+        env: network.env,
+        clock,
+        logger: silentLogger,
+        retry: { ...FAST_RETRY, ...retry },
+      });
       const all = deps.connectors;
       deps.connectors = Object.fromEntries(Object.entries(all).filter(([k]) => keys.includes(k)));
-      return new LocalRunner({ ...deps, maxMessageBytes, maxRecordsPerMessage }, { maxReceiveCount: 3, ...queueOptions });
+      return new LocalRunner(
+        { ...deps, maxMessageBytes, maxRecordsPerMessage },
+        { maxReceiveCount: 3, ...queueOptions },
+      );
     },
     async close() {
       await network.stop();
@@ -60,7 +77,12 @@ export async function startHarness(scenario = smallScenario(), platforms?: strin
 }
 
 /** The scenario's records of a platform in [from, to) by event time. */
-export function truthCounts(s: Scenario, platform: string, from: number, to: number): { clicks: number; conversions: number } {
+export function truthCounts(
+  s: Scenario,
+  platform: string,
+  from: number,
+  to: number,
+): { clicks: number; conversions: number } {
   return {
     clicks: s.clicks[platform].filter((c) => c.clickedAt >= from && c.clickedAt < to).length,
     conversions: s.conversions[platform].filter((c) => c.convertedAt >= from && c.convertedAt < to).length,
@@ -70,7 +92,7 @@ export function truthCounts(s: Scenario, platform: string, from: number, to: num
 /** A seeded Fisher–Yates shuffle (deterministic test runs). */
 export function seededShuffle(seed: number) {
   let x = seed >>> 0 || 1;
-  const rnd = () => ((x = (x * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (x = (x * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   return <T>(items: T[]): T[] => {
     const a = [...items];
     for (let i = a.length - 1; i > 0; i--) {

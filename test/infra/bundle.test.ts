@@ -17,7 +17,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DualtrackStack } from '../../infra/dualtrack-stack.js';
 import { createMysqlDb } from '#shared/db/mysql.js';
-import { createDataApiOnMariaDb, FAKE_RESOURCE_ARN, FAKE_SECRET_ARN, type DataApiOnMariaDb } from '../helpers/data-api-on-mariadb.js';
+import {
+  createDataApiOnMariaDb,
+  FAKE_RESOURCE_ARN,
+  FAKE_SECRET_ARN,
+  type DataApiOnMariaDb,
+} from '../helpers/data-api-on-mariadb.js';
 import { removeTestOutdirs, testApp, testConfig } from './fixtures/apps.js';
 
 /**
@@ -60,9 +65,15 @@ beforeAll(async () => {
   const assetOf = (f: FnResource) => join(app.outdir, `asset.${f.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
   bundled = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, FnResource>)
     .filter(([, f]) => typeof f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'string')
-    .map(([id, f]) => ({ id, service: f.Properties.Environment!.Variables!.POWERTOOLS_SERVICE_NAME as string, dir: assetOf(f) }));
+    .map(([id, f]) => ({
+      id,
+      service: f.Properties.Environment!.Variables!.POWERTOOLS_SERVICE_NAME as string,
+      dir: assetOf(f),
+    }));
   assetDir = bundled.find((b) => b.service === 'dualtrack-migrate-schema')!.dir;
-  const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')) as { Properties: { Target: { Input: string } } }[];
+  const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')) as {
+    Properties: { Target: { Input: string } };
+  }[];
   scheduleInput = schedules.map((s) => s.Properties.Target.Input).find((i) => i.includes('"platform"'))!;
 
   fake = createDataApiOnMariaDb({ url: DATABASE_URL });
@@ -74,11 +85,15 @@ beforeAll(async () => {
       const Cmd = COMMANDS[req.url ?? ''];
       try {
         if (!Cmd) throw Object.assign(new Error(`no such operation ${req.url}`), { name: 'BadRequestException' });
-        const { $metadata: _m, ...out } = (await fake.client.send(new Cmd(JSON.parse(body) as never))) as unknown as Record<string, unknown>;
+        const { $metadata: _m, ...out } = (await fake.client.send(
+          new Cmd(JSON.parse(body) as never),
+        )) as unknown as Record<string, unknown>;
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
       } catch (e) {
         const err = e as Error;
-        res.writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': err.name }).end(JSON.stringify({ message: err.message }));
+        res
+          .writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': err.name })
+          .end(JSON.stringify({ message: err.message }));
       }
     });
   });
@@ -88,7 +103,10 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  const dbs = await inspect.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like', { like: `${prefix}\\_%` });
+  const dbs = await inspect.query<{ name: string }>(
+    'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :like',
+    { like: `${prefix}\\_%` },
+  );
   for (const { name } of dbs) await inspect.execute(`DROP DATABASE IF EXISTS ${name}`);
   await inspect.close();
   await fake?.close();
@@ -97,7 +115,10 @@ afterAll(async () => {
 });
 
 /** Runs the bundled handler once in a fresh `node` process, as Lambda would (ESM, source maps). */
-async function invokeBundle(event: unknown, env: Record<string, string>): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
+async function invokeBundle(
+  event: unknown,
+  env: Record<string, string>,
+): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
   const script = `
     const { handler } = await import(${JSON.stringify(pathToFileURL(join(assetDir, 'index.mjs')).href)});
     const context = { functionName: 'migrate-schema', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 600000 };
@@ -105,7 +126,13 @@ async function invokeBundle(event: unknown, env: Record<string, string>): Promis
     catch (e) { process.stdout.write('\\n@@' + JSON.stringify({ ok: false, error: e.name + ': ' + e.message })); }`;
   const { stdout } = await run(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
     cwd: assetDir,
-    env: { PATH: process.env.PATH ?? '', POWERTOOLS_SERVICE_NAME: 'dualtrack-migrate-schema', POWERTOOLS_LOG_LEVEL: 'ERROR', DUALTRACK_SQL_DIR: join(assetDir, 'sql'), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      POWERTOOLS_SERVICE_NAME: 'dualtrack-migrate-schema',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      DUALTRACK_SQL_DIR: join(assetDir, 'sql'),
+      ...env,
+    },
   });
   return JSON.parse(stdout.slice(stdout.lastIndexOf('\n@@') + 3));
 }
@@ -144,7 +171,11 @@ describe('migrate-schema bundle (esbuild, ESM, SDK bundled)', () => {
 
   it('names the missing environment after reading the bundled sql/ (not a file-not-found)', async () => {
     const res = await invokeBundle(event('Create', ['everflow']), {});
-    expect(res).toEqual({ ok: false, error: 'MissingEnvironmentError: environment variable(s) DB_CLUSTER_ARN, DB_SECRET_ARN not set (DualtrackFunction.bindDatabase sets them)' });
+    expect(res).toEqual({
+      ok: false,
+      error:
+        'MissingEnvironmentError: environment variable(s) DB_CLUSTER_ARN, DB_SECRET_ARN not set (DualtrackFunction.bindDatabase sets them)',
+    });
   });
 
   it('migrates every database through the Data API protocol', async () => {
@@ -157,9 +188,21 @@ describe('migrate-schema bundle (esbuild, ESM, SDK bundled)', () => {
       AWS_SECRET_ACCESS_KEY: 'fake',
       AWS_ENDPOINT_URL_RDS_DATA: endpoint,
     });
-    expect(res).toMatchObject({ ok: true, value: { PhysicalResourceId: `dualtrack-schema-${prefix}`, Data: { Created: 4 } } });
-    const tables = await inspect.query<{ t: string }>(`SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE :like`, { like: `${prefix}\\_%` });
-    expect(tables.map((r) => r.t)).toEqual(expect.arrayContaining([`${prefix}_core.schema_migrations`, `${prefix}_everflow.conversions`, `${prefix}_hitpath.clicks`]));
+    expect(res).toMatchObject({
+      ok: true,
+      value: { PhysicalResourceId: `dualtrack-schema-${prefix}`, Data: { Created: 4 } },
+    });
+    const tables = await inspect.query<{ t: string }>(
+      `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE :like`,
+      { like: `${prefix}\\_%` },
+    );
+    expect(tables.map((r) => r.t)).toEqual(
+      expect.arrayContaining([
+        `${prefix}_core.schema_migrations`,
+        `${prefix}_everflow.conversions`,
+        `${prefix}_hitpath.clicks`,
+      ]),
+    );
     expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
   });
 });
@@ -171,7 +214,10 @@ describe('migrate-schema bundle (esbuild, ESM, SDK bundled)', () => {
  */
 describe('every function bundle', () => {
   it('covers every entry in functions/ (fetch-worker once per platform)', () => {
-    const entries = readdirSync(join(process.cwd(), 'functions')).filter((f) => f.endsWith('.ts')).map((f) => `dualtrack-${f.replace(/\.ts$/, '')}`).sort();
+    const entries = readdirSync(join(process.cwd(), 'functions'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => `dualtrack-${f.replace(/\.ts$/, '')}`)
+      .sort();
     expect([...new Set(bundled.map((b) => b.service))].sort()).toEqual(entries);
     expect(bundled.filter((b) => b.service === 'dualtrack-fetch-worker')).toHaveLength(2);
   });
@@ -214,8 +260,16 @@ describe('every function bundle', () => {
       try { await handler(${JSON.stringify(event)}, context); process.stdout.write('\\n@@ok'); }
       catch (e) { process.stdout.write('\\n@@' + e.name + ': ' + e.message); }`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_NAMESPACE: 'dualtrack', POWERTOOLS_SERVICE_NAME: 'dualtrack-schedule-fetch' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        AWS_REGION: 'us-east-1',
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+        POWERTOOLS_METRICS_NAMESPACE: 'dualtrack',
+        POWERTOOLS_SERVICE_NAME: 'dualtrack-schedule-fetch',
+      },
     });
-    expect(stdout.slice(stdout.lastIndexOf('\n@@') + 3)).toMatch(/^MissingEnvironmentError: environment variable\(s\) NORMALIZE_QUEUE_URL, FETCH_QUEUE_URLS_JSON, PLATFORM_SECRET_ARNS_JSON, HASH_KEY_SECRET_ARN not set/);
+    expect(stdout.slice(stdout.lastIndexOf('\n@@') + 3)).toMatch(
+      /^MissingEnvironmentError: environment variable\(s\) NORMALIZE_QUEUE_URL, FETCH_QUEUE_URLS_JSON, PLATFORM_SECRET_ARNS_JSON, HASH_KEY_SECRET_ARN not set/,
+    );
   });
 });

@@ -14,7 +14,12 @@ const write = (name: string, prefix: string) => {
     migration: { legacy: ['hitpath'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
     platforms: {
       everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY' },
-      hitpath: { kind: 'hitpath', baseUrl: 'https://reports.example.net/api.php', apiKeyEnv: 'HITPATH_API_KEY', timezone: 'America/New_York' },
+      hitpath: {
+        kind: 'hitpath',
+        baseUrl: 'https://reports.example.net/api.php',
+        apiKeyEnv: 'HITPATH_API_KEY',
+        timezone: 'America/New_York',
+      },
     },
   };
   writeFileSync(join(dir, name), JSON.stringify(config));
@@ -33,7 +38,11 @@ describe('loadAppConfig (which config the CDK app synthesizes from)', () => {
     write('ctx.json', 'fromctx');
     expect(loadAppConfig(undefined, {}, dir).config.databases.prefix).toBe('local');
     expect(loadAppConfig(undefined, { DUALTRACK_CONFIG: 'env.json' }, dir).config.databases.prefix).toBe('fromenv');
-    expect(loadAppConfig('ctx.json', { DUALTRACK_CONFIG: 'env.json' }, dir)).toMatchObject({ path: 'ctx.json', isExample: false, config: { databases: { prefix: 'fromctx' } } });
+    expect(loadAppConfig('ctx.json', { DUALTRACK_CONFIG: 'env.json' }, dir)).toMatchObject({
+      path: 'ctx.json',
+      isExample: false,
+      config: { databases: { prefix: 'fromctx' } },
+    });
   });
 
   it('never falls back when a file was named: a missing one is a ConfigError naming it', () => {

@@ -21,7 +21,8 @@ type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?
 let fixture: ConstructsFixtureStack;
 let resources: Record<string, Resource>;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const idOf = (stack: Stack, c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
+const idOf = (stack: Stack, c: { node: { defaultChild?: unknown } }) =>
+  stack.getLogicalId(c.node.defaultChild as never);
 
 beforeAll(() => {
   fixture = new ConstructsFixtureStack(testApp(), 'Fixture');
@@ -40,7 +41,8 @@ function problemsOf(fn: () => unknown): string[] {
 }
 
 const scratchStack = () => new Stack(testApp(), 'S');
-const worker = (stack: Stack, timeout = Duration.seconds(30)) => new DualtrackFunction(stack, 'W', { entry: fixtureEntry('worker'), timeout });
+const worker = (stack: Stack, timeout = Duration.seconds(30)) =>
+  new DualtrackFunction(stack, 'W', { entry: fixtureEntry('worker'), timeout });
 
 describe('DualtrackFunction', () => {
   it('applies the org defaults: Node 22 on arm64, ESM bundle, source maps, Powertools env, own log group with retention', () => {
@@ -51,7 +53,13 @@ describe('DualtrackFunction', () => {
       Handler: 'index.handler',
       MemorySize: 512,
       Timeout: 30,
-      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'fixture-worker', POWERTOOLS_METRICS_NAMESPACE: 'dualtrack' } },
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_SERVICE_NAME: 'fixture-worker',
+          POWERTOOLS_METRICS_NAMESPACE: 'dualtrack',
+        },
+      },
       LoggingConfig: { LogGroup: { Ref: expect.stringMatching(/^WorkerLogs/) } },
     });
     const [, logGroup] = ofType('AWS::Logs::LogGroup').find(([id]) => id === fn.Properties.LoggingConfig.LogGroup.Ref)!;
@@ -59,10 +67,16 @@ describe('DualtrackFunction', () => {
   });
 
   it('uses a role scoped to its own log group instead of the AWS-managed basic execution role', () => {
-    const roleId = (resources[idOf(fixture, fixture.worker)].Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+    const roleId = (resources[idOf(fixture, fixture.worker)].Properties.Role as { 'Fn::GetAtt': string[] })[
+      'Fn::GetAtt'
+    ][0];
     expect(resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
-    const policy = ofType('AWS::IAM::Policy').find(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))!;
-    const logStatement = policy[1].Properties.PolicyDocument.Statement.find((s: { Action: string[] }) => [s.Action].flat().includes('logs:PutLogEvents'));
+    const policy = ofType('AWS::IAM::Policy').find(([, p]) =>
+      p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId),
+    )!;
+    const logStatement = policy[1].Properties.PolicyDocument.Statement.find((s: { Action: string[] }) =>
+      [s.Action].flat().includes('logs:PutLogEvents'),
+    );
     expect(logStatement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WorkerLogs/), 'Arn'] });
   });
 
@@ -88,13 +102,23 @@ describe('DualtrackFunction', () => {
   it('keeps a role passed in and merges bundling overrides', () => {
     const stack = scratchStack();
     const role = new Role(stack, 'Given', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
-    const fn = new DualtrackFunction(stack, 'F', { entry: fixtureEntry('worker'), role, bundling: { keepNames: false } });
+    const fn = new DualtrackFunction(stack, 'F', {
+      entry: fixtureEntry('worker'),
+      role,
+      bundling: { keepNames: false },
+    });
     expect(fn.role).toBe(role);
   });
 
   it('rejects a CJS bundle, a bad service name and an out-of-range timeout, naming each', () => {
     const problems = problemsOf(
-      () => new DualtrackFunction(scratchStack(), 'F', { entry: fixtureEntry('worker'), serviceName: 'has space', timeout: Duration.minutes(16), bundling: { format: OutputFormat.CJS } }),
+      () =>
+        new DualtrackFunction(scratchStack(), 'F', {
+          entry: fixtureEntry('worker'),
+          serviceName: 'has space',
+          timeout: Duration.minutes(16),
+          bundling: { format: OutputFormat.CJS },
+        }),
     );
     expect(problems).toHaveLength(3);
     expect(problems.join('\n')).toMatch(/serviceName/);
@@ -112,14 +136,23 @@ describe('QueueConsumer', () => {
       SqsManagedSseEnabled: true,
       VisibilityTimeout: 180, // worker timeout 30 s × 6
       MessageRetentionPeriod: 4 * 86_400,
-      RedrivePolicy: { maxReceiveCount: 4, deadLetterTargetArn: { 'Fn::GetAtt': [idOf(fixture, fixture.consumer.deadLetterQueue), 'Arn'] } },
+      RedrivePolicy: {
+        maxReceiveCount: 4,
+        deadLetterTargetArn: { 'Fn::GetAtt': [idOf(fixture, fixture.consumer.deadLetterQueue), 'Arn'] },
+      },
     });
-    expect(dlq.Properties).toMatchObject({ MaximumMessageSize: 1_048_576, SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+    expect(dlq.Properties).toMatchObject({
+      MaximumMessageSize: 1_048_576,
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 86_400,
+    });
     const policies = ofType('AWS::SQS::QueuePolicy');
     for (const q of [fixture.consumer.queue, fixture.consumer.deadLetterQueue]) {
       const p = policies.find(([, r]) => r.Properties.Queues.some((x: { Ref: string }) => x.Ref === idOf(fixture, q)));
       expect(p?.[1].Properties.PolicyDocument.Statement).toEqual(
-        expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        expect.arrayContaining([
+          expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
       );
     }
   });
@@ -148,7 +181,16 @@ describe('QueueConsumer', () => {
 
   it('names every bad prop', () => {
     const stack = scratchStack();
-    const problems = problemsOf(() => new QueueConsumer(stack, 'Q', { consumer: worker(stack), batchSize: 50, maxConcurrency: 1, maxReceiveCount: 0, retentionPeriod: Duration.days(15) }));
+    const problems = problemsOf(
+      () =>
+        new QueueConsumer(stack, 'Q', {
+          consumer: worker(stack),
+          batchSize: 50,
+          maxConcurrency: 1,
+          maxReceiveCount: 0,
+          retentionPeriod: Duration.days(15),
+        }),
+    );
     expect(problems.join('\n')).toMatch(/batchSize 50 > 10 needs maxBatchingWindow/);
     expect(problems.join('\n')).toMatch(/maxConcurrency must be an integer 2–1,000 \(got 1\)/);
     expect(problems.join('\n')).toMatch(/maxReceiveCount must be an integer 1–1,000 \(got 0\)/);
@@ -183,8 +225,12 @@ describe('ScheduledJob', () => {
       Principal: { Service: 'scheduler.amazonaws.com' },
       Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
     });
-    const policy = ofType('AWS::IAM::Policy').find(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(fixture, fixture.job.role)))!;
-    const invoke = policy[1].Properties.PolicyDocument.Statement.find((s: { Action: string }) => s.Action === 'lambda:InvokeFunction');
+    const policy = ofType('AWS::IAM::Policy').find(([, p]) =>
+      p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(fixture, fixture.job.role)),
+    )!;
+    const invoke = policy[1].Properties.PolicyDocument.Statement.find(
+      (s: { Action: string }) => s.Action === 'lambda:InvokeFunction',
+    );
     expect(JSON.stringify(invoke.Resource)).toContain(idOf(fixture, fixture.jobFunction));
     expect(JSON.stringify(invoke.Resource)).not.toContain(idOf(fixture, fixture.worker));
   });
@@ -193,13 +239,27 @@ describe('ScheduledJob', () => {
     const stack = scratchStack();
     new ScheduledJob(stack, 'J', { target: worker(stack), schedule: ScheduleExpression.rate(Duration.minutes(60)) });
     const [s] = Object.values(Template.fromStack(stack).findResources('AWS::Scheduler::Schedule')) as Resource[];
-    expect(s.Properties).toMatchObject({ ScheduleExpression: 'rate(1 hour)', Target: { RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 } } });
+    expect(s.Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 hour)',
+      Target: { RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 } },
+    });
   });
 
   it('names bad retry settings', () => {
     const stack = scratchStack();
-    const problems = problemsOf(() => new ScheduledJob(stack, 'J', { target: worker(stack), schedule: ScheduleExpression.rate(Duration.hours(1)), retryAttempts: 186, maxEventAge: Duration.seconds(30) }));
-    expect(problems).toEqual(['retryAttempts must be an integer 0–185 (got 186)', 'maxEventAge must be 1 min–24 h (got 30 s)']);
+    const problems = problemsOf(
+      () =>
+        new ScheduledJob(stack, 'J', {
+          target: worker(stack),
+          schedule: ScheduleExpression.rate(Duration.hours(1)),
+          retryAttempts: 186,
+          maxEventAge: Duration.seconds(30),
+        }),
+    );
+    expect(problems).toEqual([
+      'retryAttempts must be an integer 0–185 (got 186)',
+      'maxEventAge must be 1 min–24 h (got 30 s)',
+    ]);
   });
 });
 
@@ -208,7 +268,11 @@ describe('AlertTopic', () => {
     const subs = ofType('AWS::SNS::Subscription');
     const alerts = subs.find(([, s]) => s.Properties.TopicArn.Ref === idOf(fixture, fixture.alerts.topic))![1];
     const ops = subs.find(([, s]) => s.Properties.TopicArn.Ref === idOf(fixture, fixture.operations.topic))![1];
-    expect(alerts.Properties).toMatchObject({ Protocol: 'email', Endpoint: 'ops@example.com', FilterPolicy: { severity: ['critical', 'digest'] } });
+    expect(alerts.Properties).toMatchObject({
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      FilterPolicy: { severity: ['critical', 'digest'] },
+    });
     expect(ops.Properties.FilterPolicy).toBeUndefined();
   });
 
@@ -216,16 +280,31 @@ describe('AlertTopic', () => {
     const keys = ofType('AWS::KMS::Key');
     expect(keys).toHaveLength(1);
     expect(keys[0][1].Properties.EnableKeyRotation).toBe(true);
-    const statements = keys[0][1].Properties.KeyPolicy.Statement as { Principal?: { Service?: string }; Action: string[] }[];
-    expect(statements.find((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com')?.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+    const statements = keys[0][1].Properties.KeyPolicy.Statement as {
+      Principal?: { Service?: string };
+      Action: string[];
+    }[];
+    expect(statements.find((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com')?.Action).toEqual([
+      'kms:Decrypt',
+      'kms:GenerateDataKey*',
+    ]);
     for (const t of [fixture.alerts.topic, fixture.operations.topic]) {
       expect(resources[idOf(fixture, t)].Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keys[0][0], 'Arn'] });
     }
   });
 
   it('reports bad emails by position, without echoing the address', () => {
-    const problems = problemsOf(() => new AlertTopic(scratchStack(), 'T', { emails: ['ok@example.com', 'not-an-address'], emailSeverities: ['urgent' as never] }));
-    expect(problems).toEqual(['emails[1] is not an email address', 'emailSeverities[0] must be one of critical, warning, info (got "urgent")']);
+    const problems = problemsOf(
+      () =>
+        new AlertTopic(scratchStack(), 'T', {
+          emails: ['ok@example.com', 'not-an-address'],
+          emailSeverities: ['urgent' as never],
+        }),
+    );
+    expect(problems).toEqual([
+      'emails[1] is not an email address',
+      'emailSeverities[0] must be one of critical, warning, info (got "urgent")',
+    ]);
     expect(problems.join(' ')).not.toContain('not-an-address');
   });
 });
@@ -240,7 +319,9 @@ describe('QueueAlarms', () => {
       Namespace: 'AWS/SQS',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [idOf(fixture, fixture.consumer.deadLetterQueue), 'QueueName'] } }],
+      Dimensions: [
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [idOf(fixture, fixture.consumer.deadLetterQueue), 'QueueName'] } },
+      ],
       AlarmActions: [topicRef],
       OKActions: [topicRef],
       TreatMissingData: 'notBreaching',
@@ -250,7 +331,9 @@ describe('QueueAlarms', () => {
       Threshold: 1200,
       Period: 60,
       EvaluationPeriods: 5,
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [idOf(fixture, fixture.consumer.queue), 'QueueName'] } }],
+      Dimensions: [
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [idOf(fixture, fixture.consumer.queue), 'QueueName'] } },
+      ],
       AlarmActions: [topicRef],
     });
   });
@@ -258,7 +341,16 @@ describe('QueueAlarms', () => {
   it('names bad thresholds', () => {
     const stack = scratchStack();
     const c = new QueueConsumer(stack, 'Q', { consumer: worker(stack) });
-    const problems = problemsOf(() => new QueueAlarms(stack, 'A', { queue: c.queue, deadLetterQueue: c.deadLetterQueue, topic: new Topic(stack, 'T'), maxMessageAge: Duration.seconds(10), dlqThreshold: 0 }));
+    const problems = problemsOf(
+      () =>
+        new QueueAlarms(stack, 'A', {
+          queue: c.queue,
+          deadLetterQueue: c.deadLetterQueue,
+          topic: new Topic(stack, 'T'),
+          maxMessageAge: Duration.seconds(10),
+          dlqThreshold: 0,
+        }),
+    );
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(/^maxMessageAge must be ≥ 1 min \(got 10 s\)/);
     expect(problems[1]).toMatch(/^dlqThreshold must be an integer ≥ 1 \(got 0\)/);

@@ -13,7 +13,10 @@ import { Stack } from 'aws-cdk-lib';
 
 afterAll(removeTestOutdirs);
 
-type Resources = Record<string, { Type: string; Properties: Record<string, any>; DependsOn?: string[]; DeletionPolicy?: string }>;
+type Resources = Record<
+  string,
+  { Type: string; Properties: Record<string, any>; DependsOn?: string[]; DeletionPolicy?: string }
+>;
 
 describe('DualtrackStack', () => {
   let stack: DualtrackStack;
@@ -48,8 +51,14 @@ describe('DualtrackStack', () => {
     const m = /^8\.0\.mysql_aurora\.3\.(\d{2})\.\d+$/.exec(cluster.Properties.EngineVersion);
     expect(m, `EngineVersion ${cluster.Properties.EngineVersion}`).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThanOrEqual(8);
-    expect(cluster.Properties.MasterUserPassword['Fn::Join'][1].join?.('') ?? JSON.stringify(cluster.Properties.MasterUserPassword)).toContain('resolve:secretsmanager');
-    template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', PubliclyAccessible: false });
+    expect(
+      cluster.Properties.MasterUserPassword['Fn::Join'][1].join?.('') ??
+        JSON.stringify(cluster.Properties.MasterUserPassword),
+    ).toContain('resolve:secretsmanager');
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      DBInstanceClass: 'db.serverless',
+      PubliclyAccessible: false,
+    });
   });
 
   it('puts the cluster in a VPC with isolated subnets only: no NAT, no internet gateway', () => {
@@ -65,11 +74,18 @@ describe('DualtrackStack', () => {
     const schema = ofType('Custom::DualtrackSchema');
     expect(schema).toHaveLength(1);
     const [, res] = schema[0];
-    expect(res.Properties).toMatchObject({ Prefix: 'dt', Platforms: ['everflow', 'hitpath'], BaseCurrency: 'USD', Fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(res.Properties).toMatchObject({
+      Prefix: 'dt',
+      Platforms: ['everflow', 'hitpath'],
+      BaseCurrency: 'USD',
+      Fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     const [writerId] = ofType('AWS::RDS::DBInstance')[0];
     expect(res.DependsOn).toContain(writerId);
     // The provider's service token points at the framework function, whose target is our handler.
-    const fns = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'dualtrack-migrate-schema');
+    const fns = ofType('AWS::Lambda::Function').filter(
+      ([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'dualtrack-migrate-schema',
+    );
     expect(fns).toHaveLength(1);
     const [fnId, fn] = fns[0];
     expect(fn.Properties).toMatchObject({
@@ -87,14 +103,19 @@ describe('DualtrackStack', () => {
         },
       },
     });
-    const framework = ofType('AWS::Lambda::Function').find(([, f]) => JSON.stringify(f.Properties.Environment ?? {}).includes(fnId));
+    const framework = ofType('AWS::Lambda::Function').find(([, f]) =>
+      JSON.stringify(f.Properties.Environment ?? {}).includes(fnId),
+    );
     expect(framework, 'provider framework function targeting the migration handler').toBeDefined();
   });
 
   it('grants the migration function the Data API on the cluster and read on the secret, nothing broader', () => {
     // CDK's LogRetention singleton (retention of the cluster's exported logs) is the one policy on
     // Resource '*' (acknowledged in DataApiDatabase); every policy of ours is scoped.
-    const policies = ofType('AWS::IAM::Policy').filter(([id]) => !id.startsWith('LogRetention')).map(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]).flat();
+    const policies = ofType('AWS::IAM::Policy')
+      .filter(([id]) => !id.startsWith('LogRetention'))
+      .map(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
+      .flat();
     const dataApi = policies.find((s) => [s.Action].flat().includes('rds-data:ExecuteStatement'));
     expect(dataApi).toBeDefined();
     expect(JSON.stringify(dataApi!.Resource)).toContain('arn:');
@@ -112,17 +133,24 @@ describe('DualtrackStack', () => {
     expect(topics).toHaveLength(2);
     for (const [, t] of topics) expect(t.Properties.KmsMasterKeyId).toBeDefined();
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
     // Email subscriptions only (the Slack poster's Lambda subscription is asserted in pipeline-stack.test.ts).
     const subs = ofType('AWS::SNS::Subscription').filter(([, s]) => s.Properties.Protocol === 'email');
     expect(subs).toHaveLength(4);
     const filtered = subs.filter(([, s]) => s.Properties.FilterPolicy);
     expect(filtered).toHaveLength(2);
-    for (const [, s] of filtered) expect(s.Properties.FilterPolicy).toEqual({ severity: ['critical', 'warning', 'digest'] });
+    for (const [, s] of filtered)
+      expect(s.Properties.FilterPolicy).toEqual({ severity: ['critical', 'warning', 'digest'] });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } })]),
+      },
     });
   });
 
@@ -130,11 +158,21 @@ describe('DualtrackStack', () => {
     const app = testApp();
     const s = new DualtrackStack(app, 'Custom', {
       config: testConfig({ databases: { prefix: 'acme' } }),
-      database: { maxCapacity: 16, autoPauseAfter: Duration.hours(1), deletionProtection: false, removalPolicy: RemovalPolicy.DESTROY, engineVersion: AuroraMysqlEngineVersion.VER_3_12_0 },
+      database: {
+        maxCapacity: 16,
+        autoPauseAfter: Duration.hours(1),
+        deletionProtection: false,
+        removalPolicy: RemovalPolicy.DESTROY,
+        engineVersion: AuroraMysqlEngineVersion.VER_3_12_0,
+      },
     });
     const t = Template.fromStack(s);
     t.hasResource('AWS::RDS::DBCluster', {
-      Properties: Match.objectLike({ DeletionProtection: false, EngineVersion: '8.0.mysql_aurora.3.12.0', ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 16, SecondsUntilAutoPause: 3600 } }),
+      Properties: Match.objectLike({
+        DeletionProtection: false,
+        EngineVersion: '8.0.mysql_aurora.3.12.0',
+        ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 16, SecondsUntilAutoPause: 3600 },
+      }),
       DeletionPolicy: 'Delete',
     });
     t.hasResourceProperties('Custom::DualtrackSchema', { Prefix: 'acme' });
@@ -148,7 +186,13 @@ describe('DataApiDatabase props validation', () => {
   it('names every bad prop at once', () => {
     let error: unknown;
     try {
-      build({ prefix: 'DT-1', platforms: ['everflow', 'everflow', 'Bad Key'], maxCapacity: 0.7, autoPauseAfter: Duration.minutes(4), engineVersion: AuroraMysqlEngineVersion.VER_3_07_1 })();
+      build({
+        prefix: 'DT-1',
+        platforms: ['everflow', 'everflow', 'Bad Key'],
+        maxCapacity: 0.7,
+        autoPauseAfter: Duration.minutes(4),
+        engineVersion: AuroraMysqlEngineVersion.VER_3_07_1,
+      })();
     } catch (e) {
       error = e;
     }

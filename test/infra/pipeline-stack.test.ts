@@ -20,7 +20,13 @@ import { fixtureEntry, removeTestOutdirs, testApp, testConfig } from './fixtures
 afterAll(removeTestOutdirs);
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Principal?: unknown; Condition?: unknown };
+type Statement = {
+  Action: string | string[];
+  Resource: unknown;
+  Effect: string;
+  Principal?: unknown;
+  Condition?: unknown;
+};
 
 /**
  * The ingestion, alerting and notification wiring of DualtrackStack (issues "Ingestion pipeline",
@@ -31,11 +37,25 @@ type Statement = { Action: string | string[]; Resource: unknown; Effect: string;
 
 const config = testConfig({
   platforms: {
-    everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY', scheduleMinutes: 15 },
-    hitpath: { kind: 'hitpath', baseUrl: 'https://reports.example.net/api.php', apiKeyEnv: 'HITPATH_API_KEY', timezone: 'America/New_York', scheduleMinutes: 120 },
+    everflow: {
+      kind: 'everflow',
+      baseUrl: 'https://api.eflow.team',
+      apiKeyEnv: 'EVERFLOW_API_KEY',
+      scheduleMinutes: 15,
+    },
+    hitpath: {
+      kind: 'hitpath',
+      baseUrl: 'https://reports.example.net/api.php',
+      apiKeyEnv: 'HITPATH_API_KEY',
+      timezone: 'America/New_York',
+      scheduleMinutes: 120,
+    },
   },
 });
-const configWithEvaluate = parseConfig({ ...JSON.parse(JSON.stringify(config)), alerts: { ...config.alerts, evaluateEveryMinutes: 30 } }, 'test');
+const configWithEvaluate = parseConfig(
+  { ...JSON.parse(JSON.stringify(config)), alerts: { ...config.alerts, evaluateEveryMinutes: 30 } },
+  'test',
+);
 
 let stack: DualtrackStack;
 let resources: Record<string, Resource>;
@@ -53,11 +73,19 @@ function statementsOf(fn: { node: { defaultChild?: unknown } }): Statement[] {
 }
 const actions = (s: Statement) => [s.Action].flat();
 /** Logical ids named in a statement's Resource (Ref or GetAtt). */
-const resourceIds = (s: Statement) => [...JSON.stringify(s.Resource).matchAll(/"(?:Ref|Fn::GetAtt)":\s*\[?"([A-Za-z0-9]+)"/g)].map((m) => m[1]);
+const resourceIds = (s: Statement) =>
+  [...JSON.stringify(s.Resource).matchAll(/"(?:Ref|Fn::GetAtt)":\s*\[?"([A-Za-z0-9]+)"/g)].map((m) => m[1]);
 /** Logical ids of the resources on which `fn` may perform `action`. */
 const allowedOn = (fn: { node: { defaultChild?: unknown } }, action: string) =>
-  [...new Set(statementsOf(fn).filter((s) => s.Effect === 'Allow' && actions(s).includes(action)).flatMap(resourceIds))].sort();
-const env = (fn: { node: { defaultChild?: unknown } }) => resources[idOf(fn)].Properties.Environment.Variables as Record<string, unknown>;
+  [
+    ...new Set(
+      statementsOf(fn)
+        .filter((s) => s.Effect === 'Allow' && actions(s).includes(action))
+        .flatMap(resourceIds),
+    ),
+  ].sort();
+const env = (fn: { node: { defaultChild?: unknown } }) =>
+  resources[idOf(fn)].Properties.Environment.Variables as Record<string, unknown>;
 /** Resolves `{"Fn::Join": ["", [...]]}` with Refs as `<Ref:Id>` and GetAtts as `<Id.Attr>`, for reading JSON env values. */
 function flatten(v: unknown): string {
   if (typeof v === 'string') return v;
@@ -86,12 +114,17 @@ describe('queues', () => {
       expect(q.Properties.SqsManagedSseEnabled || q.Properties.KmsMasterKeyId, id).toBeTruthy();
       const policy = policies.find(([, p]) => p.Properties.Queues.some((x: { Ref: string }) => x.Ref === id));
       expect(policy?.[1].Properties.PolicyDocument.Statement, id).toEqual(
-        expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        expect.arrayContaining([
+          expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
       );
     }
     const work = [stack.ingestion.normalize, ...Object.values(stack.ingestion.fetch)];
     for (const c of work) {
-      expect(resources[idOfQueue(c.queue)].Properties.RedrivePolicy).toEqual({ maxReceiveCount: 5, deadLetterTargetArn: { 'Fn::GetAtt': [idOfQueue(c.deadLetterQueue), 'Arn'] } });
+      expect(resources[idOfQueue(c.queue)].Properties.RedrivePolicy).toEqual({
+        maxReceiveCount: 5,
+        deadLetterTargetArn: { 'Fn::GetAtt': [idOfQueue(c.deadLetterQueue), 'Arn'] },
+      });
     }
   });
 
@@ -126,16 +159,25 @@ describe('queues', () => {
   it('alarms on every DLQ having a message and every work queue falling behind, to the operations topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const opsTopic = { Ref: idOf(stack.operations.topic) };
-    const queueOf = (a: Record<string, any>) => (a.Dimensions as { Name: string; Value: { 'Fn::GetAtt': string[] } }[]).find((d) => d.Name === 'QueueName')!.Value['Fn::GetAtt'][0];
+    const queueOf = (a: Record<string, any>) =>
+      (a.Dimensions as { Name: string; Value: { 'Fn::GetAtt': string[] } }[]).find((d) => d.Name === 'QueueName')!
+        .Value['Fn::GetAtt'][0];
     const dlqAlarms = alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     const ageAlarms = alarms.filter((a) => a.MetricName === 'ApproximateAgeOfOldestMessage');
     for (const a of [...dlqAlarms, ...ageAlarms]) {
       expect(a.AlarmActions).toEqual([opsTopic]);
       expect(a.OKActions).toEqual([opsTopic]);
     }
-    const dlqs = [stack.ingestion.normalize.deadLetterQueue, stack.ingestion.fetch.everflow.deadLetterQueue, stack.ingestion.fetch.hitpath.deadLetterQueue, stack.scheduledJobsDlq, stack.slack.deadLetterQueue];
+    const dlqs = [
+      stack.ingestion.normalize.deadLetterQueue,
+      stack.ingestion.fetch.everflow.deadLetterQueue,
+      stack.ingestion.fetch.hitpath.deadLetterQueue,
+      stack.scheduledJobsDlq,
+      stack.slack.deadLetterQueue,
+    ];
     expect(dlqAlarms.map(queueOf).sort()).toEqual(dlqs.map(idOfQueue).sort());
-    for (const a of dlqAlarms) expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    for (const a of dlqAlarms)
+      expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     const works = [stack.ingestion.normalize, stack.ingestion.fetch.everflow, stack.ingestion.fetch.hitpath];
     expect(ageAlarms.map(queueOf).sort()).toEqual(works.map((c) => idOfQueue(c.queue)).sort());
     // Fetch lag alarms at 2 × the platform's schedule, never under 30 min.
@@ -148,9 +190,13 @@ describe('queues', () => {
 describe('schedules', () => {
   it('has one fetch schedule per platform at its scheduleMinutes, sending {"platform"} to schedule-fetch', () => {
     const target = idOf(stack.ingestion.scheduleFetchFunction);
-    const fetchSchedules = ofType('AWS::Scheduler::Schedule').filter(([, s]) => s.Properties.Target.Arn['Fn::GetAtt'][0] === target);
+    const fetchSchedules = ofType('AWS::Scheduler::Schedule').filter(
+      ([, s]) => s.Properties.Target.Arn['Fn::GetAtt'][0] === target,
+    );
     expect(fetchSchedules).toHaveLength(2);
-    const byPlatform: Record<string, Record<string, any>> = Object.fromEntries(fetchSchedules.map(([, s]) => [JSON.parse(s.Properties.Target.Input).platform, s.Properties]));
+    const byPlatform: Record<string, Record<string, any>> = Object.fromEntries(
+      fetchSchedules.map(([, s]) => [JSON.parse(s.Properties.Target.Input).platform, s.Properties]),
+    );
     expect(byPlatform.everflow.ScheduleExpression).toBe('rate(15 minutes)');
     expect(byPlatform.hitpath.ScheduleExpression).toBe('rate(2 hours)');
     for (const [platform, p] of Object.entries(byPlatform)) {
@@ -159,27 +205,37 @@ describe('schedules', () => {
     }
   });
 
-  it("schedule-fetch accepts exactly what its schedule sends (it fails later, on the missing environment, not on the event)", async () => {
+  it('schedule-fetch accepts exactly what its schedule sends (it fails later, on the missing environment, not on the event)', async () => {
     const [, s] = ofType('AWS::Scheduler::Schedule').find(([, x]) => x.Properties.Target.Input?.includes('"hitpath"'))!;
-    const event = JSON.parse(s.Properties.Target.Input.replace('<aws.scheduler.scheduled-time>', '2026-10-12T10:00:00Z'));
+    const event = JSON.parse(
+      s.Properties.Target.Input.replace('<aws.scheduler.scheduled-time>', '2026-10-12T10:00:00Z'),
+    );
     await expect(scheduleFetchHandler(event)).rejects.toBeInstanceOf(MissingEnvironmentError);
     await expect(scheduleFetchHandler({ ...event, extra: 1 })).rejects.toThrow(/extra/);
   });
 
   it('evaluates alerts every alerts.evaluateEveryMinutes; scheduled functions dead-letter failed async runs', () => {
     const target = idOf(stack.alertEvaluation.evaluateFunction);
-    const [, s] = ofType('AWS::Scheduler::Schedule').find(([, x]) => x.Properties.Target.Arn['Fn::GetAtt'][0] === target)!;
+    const [, s] = ofType('AWS::Scheduler::Schedule').find(
+      ([, x]) => x.Properties.Target.Arn['Fn::GetAtt'][0] === target,
+    )!;
     expect(s.Properties.ScheduleExpression).toBe('rate(30 minutes)');
     for (const fn of [stack.alertEvaluation.evaluateFunction, stack.ingestion.scheduleFetchFunction]) {
-      expect(resources[idOf(fn)].Properties.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [idOfQueue(stack.scheduledJobsDlq), 'Arn'] } });
+      expect(resources[idOf(fn)].Properties.DeadLetterConfig).toEqual({
+        TargetArn: { 'Fn::GetAtt': [idOfQueue(stack.scheduledJobsDlq), 'Arn'] },
+      });
     }
   });
 
   it('purges raw clicks daily with the database and config, and nothing else', () => {
     const target = idOf(stack.purgeClicks);
-    const [, s] = ofType('AWS::Scheduler::Schedule').find(([, x]) => x.Properties.Target.Arn['Fn::GetAtt'][0] === target)!;
+    const [, s] = ofType('AWS::Scheduler::Schedule').find(
+      ([, x]) => x.Properties.Target.Arn['Fn::GetAtt'][0] === target,
+    )!;
     expect(s.Properties.ScheduleExpression).toBe('cron(30 3 * * ? *)');
-    expect(Object.keys(env(stack.purgeClicks)).sort()).toEqual(expect.arrayContaining(['DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DT_DB_PREFIX', 'DUALTRACK_CONFIG_JSON']));
+    expect(Object.keys(env(stack.purgeClicks)).sort()).toEqual(
+      expect.arrayContaining(['DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DT_DB_PREFIX', 'DUALTRACK_CONFIG_JSON']),
+    );
     expect(allowedOn(stack.purgeClicks, 'secretsmanager:GetSecretValue')).toEqual([expect.stringMatching(/Database/)]);
     expect(allowedOn(stack.purgeClicks, 'sqs:SendMessage')).toEqual([idOfQueue(stack.scheduledJobsDlq)]);
   });
@@ -189,7 +245,9 @@ describe('schedules', () => {
       const fn = stack.alertEvaluation.digestFunction!;
       expect(fn).toBeDefined();
       const target = idOf(fn);
-      const [, s] = ofType('AWS::Scheduler::Schedule').find(([, x]) => x.Properties.Target.Arn['Fn::GetAtt'][0] === target)!;
+      const [, s] = ofType('AWS::Scheduler::Schedule').find(
+        ([, x]) => x.Properties.Target.Arn['Fn::GetAtt'][0] === target,
+      )!;
       expect(s.Properties.ScheduleExpression).toBe('cron(0 8 * * ? *)');
       expect(allowedOn(fn, 'sns:Publish')).toEqual([idOf(stack.alerts.topic)]);
     } else {
@@ -206,7 +264,8 @@ describe('alerts topic and Slack', () => {
     const emails = subs.filter((s) => s.Protocol === 'email');
     // Two addresses on each of the two topics; alerts filtered, operations (alarms) unfiltered.
     expect(emails).toHaveLength(4);
-    for (const s of emails.filter((e) => e.TopicArn.Ref === alertsTopic)) expect(s.FilterPolicy).toEqual({ severity: ['critical', 'warning', 'digest'] });
+    for (const s of emails.filter((e) => e.TopicArn.Ref === alertsTopic))
+      expect(s.FilterPolicy).toEqual({ severity: ['critical', 'warning', 'digest'] });
     for (const s of emails.filter((e) => e.TopicArn.Ref !== alertsTopic)) expect(s.FilterPolicy).toBeUndefined();
     const lambda = subs.filter((s) => s.Protocol === 'lambda');
     expect(lambda).toEqual([
@@ -218,10 +277,17 @@ describe('alerts topic and Slack', () => {
       },
     ]);
     // SNS may send to the DLQ only for this topic.
-    const [, policy] = ofType('AWS::SQS::QueuePolicy').find(([, p]) => p.Properties.Queues.some((q: { Ref: string }) => q.Ref === idOfQueue(stack.slack.deadLetterQueue)))!;
+    const [, policy] = ofType('AWS::SQS::QueuePolicy').find(([, p]) =>
+      p.Properties.Queues.some((q: { Ref: string }) => q.Ref === idOfQueue(stack.slack.deadLetterQueue)),
+    )!;
     expect(policy.Properties.PolicyDocument.Statement).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ Effect: 'Allow', Action: 'sqs:SendMessage', Principal: { Service: 'sns.amazonaws.com' }, Condition: { ArnEquals: { 'aws:SourceArn': { Ref: alertsTopic } } } }),
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'sqs:SendMessage',
+          Principal: { Service: 'sns.amazonaws.com' },
+          Condition: { ArnEquals: { 'aws:SourceArn': { Ref: alertsTopic } } },
+        }),
       ]),
     );
   });
@@ -229,8 +295,15 @@ describe('alerts topic and Slack', () => {
   it('runs the poster one at a time with an async DLQ, the webhook URL from its own secret, and the database', () => {
     const fn = resources[idOf(stack.slack.notifyFunction)].Properties;
     expect(fn.ReservedConcurrentExecutions).toBe(1);
-    expect(fn.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [idOfQueue(stack.slack.deadLetterQueue), 'Arn'] } });
-    expect(fn.Environment.Variables).toMatchObject({ SLACK_WEBHOOK_SECRET_ARN: { Ref: idOf(stack.slack.webhookSecret) }, DT_DB_PREFIX: 'dt', DB_CLUSTER_ARN: expect.anything(), DB_SECRET_ARN: expect.anything() });
+    expect(fn.DeadLetterConfig).toEqual({
+      TargetArn: { 'Fn::GetAtt': [idOfQueue(stack.slack.deadLetterQueue), 'Arn'] },
+    });
+    expect(fn.Environment.Variables).toMatchObject({
+      SLACK_WEBHOOK_SECRET_ARN: { Ref: idOf(stack.slack.webhookSecret) },
+      DT_DB_PREFIX: 'dt',
+      DB_CLUSTER_ARN: expect.anything(),
+      DB_SECRET_ARN: expect.anything(),
+    });
     const reads = allowedOn(stack.slack.notifyFunction, 'secretsmanager:GetSecretValue');
     expect(reads).toHaveLength(2);
     expect(reads).toContain(idOf(stack.slack.webhookSecret));
@@ -241,36 +314,63 @@ describe('alerts topic and Slack', () => {
     const fn = stack.alertEvaluation.evaluateFunction;
     expect(allowedOn(fn, 'sns:Publish')).toEqual([idOf(stack.alerts.topic)]);
     expect(allowedOn(fn, 'kms:GenerateDataKey*')).toEqual([idOf(stack.topicKey)]);
-    expect(env(fn)).toMatchObject({ ALERTS_TOPIC_ARN: { Ref: idOf(stack.alerts.topic) }, DT_DB_PREFIX: 'dt', DUALTRACK_CONFIG_JSON: expect.any(String) });
-    expect(allowedOn(fn, 'secretsmanager:GetSecretValue')).toEqual([expect.stringMatching(/^DatabaseClusterSecretAttachment/)]);
+    expect(env(fn)).toMatchObject({
+      ALERTS_TOPIC_ARN: { Ref: idOf(stack.alerts.topic) },
+      DT_DB_PREFIX: 'dt',
+      DUALTRACK_CONFIG_JSON: expect.any(String),
+    });
+    expect(allowedOn(fn, 'secretsmanager:GetSecretValue')).toEqual([
+      expect.stringMatching(/^DatabaseClusterSecretAttachment/),
+    ]);
   });
 });
 
 describe('least privilege', () => {
   const ing = () => stack.ingestion;
-  const pipelineFns = () => [ing().scheduleFetchFunction, ing().backfillFunction, ing().normalizeWorker, ...Object.values(ing().fetchWorkers)];
+  const pipelineFns = () => [
+    ing().scheduleFetchFunction,
+    ing().backfillFunction,
+    ing().normalizeWorker,
+    ...Object.values(ing().fetchWorkers),
+  ];
 
   it('only senders may send, and only to the queues they send to', () => {
-    const fetchQueues = Object.values(ing().fetch).map((c) => idOfQueue(c.queue)).sort();
-    expect(allowedOn(ing().scheduleFetchFunction, 'sqs:SendMessage')).toEqual([...fetchQueues, idOfQueue(stack.scheduledJobsDlq)].sort());
+    const fetchQueues = Object.values(ing().fetch)
+      .map((c) => idOfQueue(c.queue))
+      .sort();
+    expect(allowedOn(ing().scheduleFetchFunction, 'sqs:SendMessage')).toEqual(
+      [...fetchQueues, idOfQueue(stack.scheduledJobsDlq)].sort(),
+    );
     expect(allowedOn(ing().backfillFunction, 'sqs:SendMessage')).toEqual(fetchQueues);
-    for (const w of Object.values(ing().fetchWorkers)) expect(allowedOn(w, 'sqs:SendMessage')).toEqual([idOfQueue(ing().normalize.queue)]);
+    for (const w of Object.values(ing().fetchWorkers))
+      expect(allowedOn(w, 'sqs:SendMessage')).toEqual([idOfQueue(ing().normalize.queue)]);
     expect(allowedOn(ing().normalizeWorker, 'sqs:SendMessage')).toEqual([]);
     // Across the whole template: who may send to each work queue.
     const senders = (queueId: string) =>
       ofType('AWS::IAM::Policy')
-        .filter(([, p]) => (p.Properties.PolicyDocument.Statement as Statement[]).some((s) => actions(s).includes('sqs:SendMessage') && resourceIds(s).includes(queueId)))
+        .filter(([, p]) =>
+          (p.Properties.PolicyDocument.Statement as Statement[]).some(
+            (s) => actions(s).includes('sqs:SendMessage') && resourceIds(s).includes(queueId),
+          ),
+        )
         .map(([, p]) => p.Properties.Roles[0].Ref as string)
         .sort();
-    const roleOf = (fn: { node: { defaultChild?: unknown } }) => resources[idOf(fn)].Properties.Role['Fn::GetAtt'][0] as string;
+    const roleOf = (fn: { node: { defaultChild?: unknown } }) =>
+      resources[idOf(fn)].Properties.Role['Fn::GetAtt'][0] as string;
     expect(senders(idOfQueue(ing().normalize.queue))).toEqual(Object.values(ing().fetchWorkers).map(roleOf).sort());
-    for (const q of fetchQueues) expect(senders(q)).toEqual([roleOf(ing().scheduleFetchFunction), roleOf(ing().backfillFunction)].sort());
+    for (const q of fetchQueues)
+      expect(senders(q)).toEqual([roleOf(ing().scheduleFetchFunction), roleOf(ing().backfillFunction)].sort());
   });
 
   it('each platform secret is readable by its own fetch worker only; the hash key by the pipeline functions only', () => {
     const allFunctions = stack.node.findAll().filter((c): c is DualtrackFunction => c instanceof DualtrackFunction);
-    const readers = (secretId: string) => allFunctions.filter((fn) => allowedOn(fn, 'secretsmanager:GetSecretValue').includes(secretId)).map(idOf).sort();
-    for (const [key, secret] of Object.entries(ing().platformSecrets)) expect(readers(idOf(secret)), key).toEqual([idOf(ing().fetchWorkers[key])]);
+    const readers = (secretId: string) =>
+      allFunctions
+        .filter((fn) => allowedOn(fn, 'secretsmanager:GetSecretValue').includes(secretId))
+        .map(idOf)
+        .sort();
+    for (const [key, secret] of Object.entries(ing().platformSecrets))
+      expect(readers(idOf(secret)), key).toEqual([idOf(ing().fetchWorkers[key])]);
     expect(readers(idOf(ing().hashKeySecret))).toEqual(pipelineFns().map(idOf).sort());
     expect(readers(idOf(stack.slack.webhookSecret))).toEqual([idOf(stack.slack.notifyFunction)]);
     // The normalize worker in particular reads no platform credentials.
@@ -280,7 +380,8 @@ describe('least privilege', () => {
 
   it('gives each function the environment pipeline.ts reads, with maps naming only what it may use', () => {
     const fetchUrls = (fn: { node: { defaultChild?: unknown } }) => JSON.parse(flatten(env(fn).FETCH_QUEUE_URLS_JSON));
-    const secretArns = (fn: { node: { defaultChild?: unknown } }) => JSON.parse(flatten(env(fn).PLATFORM_SECRET_ARNS_JSON));
+    const secretArns = (fn: { node: { defaultChild?: unknown } }) =>
+      JSON.parse(flatten(env(fn).PLATFORM_SECRET_ARNS_JSON));
     const allUrls = Object.fromEntries(Object.entries(ing().fetch).map(([k, c]) => [k, `<Ref:${idOfQueue(c.queue)}>`]));
     for (const fn of [ing().scheduleFetchFunction, ing().backfillFunction]) {
       expect(fetchUrls(fn)).toEqual(allUrls);
@@ -303,7 +404,10 @@ describe('least privilege', () => {
       // The config the app loaded, re-parseable by the functions, without the alert emails.
       const json = env(fn).DUALTRACK_CONFIG_JSON as string;
       expect(json).toBe(lambdaConfigJson(configWithEvaluate));
-      expect(parseConfig(JSON.parse(json), 'env')).toEqual({ ...configWithEvaluate, alerts: { ...configWithEvaluate.alerts, email: [] } });
+      expect(parseConfig(JSON.parse(json), 'env')).toEqual({
+        ...configWithEvaluate,
+        alerts: { ...configWithEvaluate.alerts, email: [] },
+      });
       expect(json).not.toContain('@example.com');
     }
   });
@@ -318,7 +422,10 @@ describe('secrets and outputs', () => {
       expect(s.Properties.SecretString, id).toBeUndefined();
       expect(s.Properties.GenerateSecretString, id).toBeDefined();
     }
-    expect(resources[idOf(stack.ingestion.hashKeySecret)].Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
+    expect(resources[idOf(stack.ingestion.hashKeySecret)].Properties.GenerateSecretString).toMatchObject({
+      PasswordLength: 64,
+      ExcludePunctuation: true,
+    });
     expect(resources[idOf(stack.ingestion.hashKeySecret)].DeletionPolicy).toBe('Retain');
   });
 
@@ -327,11 +434,15 @@ describe('secrets and outputs', () => {
     for (const key of ['everflow', 'hitpath']) {
       const name = `${key.charAt(0).toUpperCase()}${key.slice(1)}ApiKeySecretName`;
       expect(JSON.stringify(outputs[name]?.Value), name).toContain(idOf(stack.ingestion.platformSecrets[key]));
-      expect(JSON.stringify(outputs[`Fetch${key.charAt(0).toUpperCase()}${key.slice(1)}DlqArn`].Value)).toContain(idOfQueue(stack.ingestion.fetch[key].deadLetterQueue));
+      expect(JSON.stringify(outputs[`Fetch${key.charAt(0).toUpperCase()}${key.slice(1)}DlqArn`].Value)).toContain(
+        idOfQueue(stack.ingestion.fetch[key].deadLetterQueue),
+      );
     }
     expect(JSON.stringify(outputs.HashKeySecretName.Value)).toContain(idOf(stack.ingestion.hashKeySecret));
     expect(JSON.stringify(outputs.SlackWebhookSecretName.Value)).toContain(idOf(stack.slack.webhookSecret));
-    expect(outputs.NormalizeDlqArn.Value).toEqual({ 'Fn::GetAtt': [idOfQueue(stack.ingestion.normalize.deadLetterQueue), 'Arn'] });
+    expect(outputs.NormalizeDlqArn.Value).toEqual({
+      'Fn::GetAtt': [idOfQueue(stack.ingestion.normalize.deadLetterQueue), 'Arn'],
+    });
     expect(outputs.DashboardName.Value).toEqual({ Ref: idOf(stack.dashboard.dashboard) });
   });
 });
@@ -339,30 +450,48 @@ describe('secrets and outputs', () => {
 describe('dashboard', () => {
   it('graphs rows loaded/quarantined and fetch counters per platform under (service, platform), queue depths and alert counts', () => {
     const [, dash] = ofType('AWS::CloudWatch::Dashboard')[0];
-    const body = JSON.parse(flatten(dash.Properties.DashboardBody)) as { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] };
+    const body = JSON.parse(flatten(dash.Properties.DashboardBody)) as {
+      widgets: { properties: { title?: string; metrics?: unknown[][] } }[];
+    };
     const widget = (title: string) => body.widgets.find((w) => w.properties.title === title)!.properties.metrics!;
     // CloudWatch's metric array: [namespace, name, dim, value, dim, value, …, {options}] → 'ns|name|dim|value|…', dimensions by name.
     const series = (title: string) =>
       widget(title).map((m) => {
         const [ns, name, ...rest] = m.filter((x): x is string => typeof x === 'string');
-        const pairs = Array.from({ length: rest.length / 2 }, (_, i) => [rest[2 * i], rest[2 * i + 1]]).sort(([a], [b]) => (a < b ? -1 : 1));
+        const pairs = Array.from({ length: rest.length / 2 }, (_, i) => [rest[2 * i], rest[2 * i + 1]]).sort(
+          ([a], [b]) => (a < b ? -1 : 1),
+        );
         return [ns, name, ...pairs.flat()].join('|');
       });
     for (const p of ['everflow', 'hitpath']) {
-      expect(series('Rows loaded per platform')).toContain(`dualtrack|rowsLoaded|platform|${p}|service|dualtrack-normalize-worker`);
-      expect(series('Rows quarantined per platform')).toContain(`dualtrack|rowsQuarantined|platform|${p}|service|dualtrack-normalize-worker`);
-      expect(series('Records fetched')).toContain(`dualtrack|recordsFetched|platform|${p}|service|dualtrack-fetch-worker`);
+      expect(series('Rows loaded per platform')).toContain(
+        `dualtrack|rowsLoaded|platform|${p}|service|dualtrack-normalize-worker`,
+      );
+      expect(series('Rows quarantined per platform')).toContain(
+        `dualtrack|rowsQuarantined|platform|${p}|service|dualtrack-normalize-worker`,
+      );
+      expect(series('Records fetched')).toContain(
+        `dualtrack|recordsFetched|platform|${p}|service|dualtrack-fetch-worker`,
+      );
       expect(series('Fetch errors')).toContain(`dualtrack|fetchErrors|platform|${p}|service|dualtrack-fetch-worker`);
-      expect(series('Messages sent to normalize')).toContain(`dualtrack|messagesSent|platform|${p}|service|dualtrack-fetch-worker`);
+      expect(series('Messages sent to normalize')).toContain(
+        `dualtrack|messagesSent|platform|${p}|service|dualtrack-fetch-worker`,
+      );
     }
-    expect(series('Poison messages (quarantined whole)')).toEqual(['dualtrack|poisonMessages|platform|unknown|service|dualtrack-normalize-worker']);
-    expect(series('Alerts opened / resolved')).toEqual(['dualtrack|alertsOpened|service|dualtrack-evaluate-alerts', 'dualtrack|alertsResolved|service|dualtrack-evaluate-alerts']);
+    expect(series('Poison messages (quarantined whole)')).toEqual([
+      'dualtrack|poisonMessages|platform|unknown|service|dualtrack-normalize-worker',
+    ]);
+    expect(series('Alerts opened / resolved')).toEqual([
+      'dualtrack|alertsOpened|service|dualtrack-evaluate-alerts',
+      'dualtrack|alertsResolved|service|dualtrack-evaluate-alerts',
+    ]);
     expect(series('Alerts firing')).toEqual(['dualtrack|alertsFiring|service|dualtrack-evaluate-alerts']);
     expect(series('Queue depth (visible messages)')).toHaveLength(3);
     expect(series('Dead-letter queues (messages)')).toHaveLength(5);
     // The service dimension must be what the functions emit under (Powertools' default dimension).
     expect(env(stack.ingestion.normalizeWorker).POWERTOOLS_SERVICE_NAME).toBe('dualtrack-normalize-worker');
-    for (const w of Object.values(stack.ingestion.fetchWorkers)) expect(env(w).POWERTOOLS_SERVICE_NAME).toBe('dualtrack-fetch-worker');
+    for (const w of Object.values(stack.ingestion.fetchWorkers))
+      expect(env(w).POWERTOOLS_SERVICE_NAME).toBe('dualtrack-fetch-worker');
     expect(env(stack.alertEvaluation.evaluateFunction).POWERTOOLS_SERVICE_NAME).toBe('dualtrack-evaluate-alerts');
   });
 });
@@ -370,28 +499,62 @@ describe('dashboard', () => {
 describe('deployment variants', () => {
   it('imports an existing platform secret by name, takes concurrency overrides, and sizes every platform kind', () => {
     const cfg = testConfig({
-      migration: { legacy: ['hitpath', 'cake'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
+      migration: {
+        legacy: ['hitpath', 'cake'],
+        target: 'everflow',
+        startDate: '2026-09-01',
+        cutoverDate: '2026-10-15',
+      },
       platforms: {
         everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY' },
-        hitpath: { kind: 'hitpath', baseUrl: 'https://reports.example.net/api.php', apiKeyEnv: 'HITPATH_API_KEY', timezone: 'America/New_York', secretName: 'acme/hitpath-key' },
-        cake: { kind: 'cake', baseUrl: 'https://cake.example.net', apiKeyEnv: 'CAKE_API_KEY', timezone: 'America/Los_Angeles' },
-        partnerize: { kind: 'partnerize', baseUrl: 'https://api.partnerize.com', apiKeyEnv: 'PZ_USER_KEY', applicationKeyEnv: 'PZ_APP_KEY', networkId: 'n1' },
+        hitpath: {
+          kind: 'hitpath',
+          baseUrl: 'https://reports.example.net/api.php',
+          apiKeyEnv: 'HITPATH_API_KEY',
+          timezone: 'America/New_York',
+          secretName: 'acme/hitpath-key',
+        },
+        cake: {
+          kind: 'cake',
+          baseUrl: 'https://cake.example.net',
+          apiKeyEnv: 'CAKE_API_KEY',
+          timezone: 'America/Los_Angeles',
+        },
+        partnerize: {
+          kind: 'partnerize',
+          baseUrl: 'https://api.partnerize.com',
+          apiKeyEnv: 'PZ_USER_KEY',
+          applicationKeyEnv: 'PZ_APP_KEY',
+          networkId: 'n1',
+        },
       },
     });
-    const s = new DualtrackStack(testApp(), 'Variant', { config: cfg, fetchConcurrency: { everflow: 10 }, slackReservedConcurrency: null });
+    const s = new DualtrackStack(testApp(), 'Variant', {
+      config: cfg,
+      fetchConcurrency: { everflow: 10 },
+      slackReservedConcurrency: null,
+    });
     const t = Template.fromStack(s).toJSON();
     const id = (c: { node: { defaultChild?: unknown } }) => s.getLogicalId(c.node.defaultChild as never);
-    const mappings = Object.values(t.Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-    const concurrencyOf = (key: string) => mappings.find((m) => m.Properties.FunctionName.Ref === id(s.ingestion.fetchWorkers[key]))!.Properties.ScalingConfig.MaximumConcurrency;
+    const mappings = Object.values(t.Resources as Record<string, Resource>).filter(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping',
+    );
+    const concurrencyOf = (key: string) =>
+      mappings.find((m) => m.Properties.FunctionName.Ref === id(s.ingestion.fetchWorkers[key]))!.Properties
+        .ScalingConfig.MaximumConcurrency;
     expect(concurrencyOf('everflow')).toBe(10);
     expect(concurrencyOf('hitpath')).toBe(FETCH_SIZING.hitpath.maxConcurrency);
     expect(concurrencyOf('cake')).toBe(FETCH_SIZING.cake.maxConcurrency);
     expect(concurrencyOf('partnerize')).toBe(FETCH_SIZING.partnerize.maxConcurrency);
     // hitpath's secret is imported: no Secret resource, read granted on the name's ARN pattern.
-    expect(Object.values(t.Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::SecretsManager::Secret')).toHaveLength(6);
+    expect(
+      Object.values(t.Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::SecretsManager::Secret'),
+    ).toHaveLength(6);
     expect(t.Outputs.HitpathApiKeySecretName.Value).toBe('acme/hitpath-key');
     const hitpathRole = t.Resources[id(s.ingestion.fetchWorkers.hitpath)].Properties.Role['Fn::GetAtt'][0];
-    const policy = Object.values(t.Resources as Record<string, Resource>).find((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === hitpathRole))!;
+    const policy = Object.values(t.Resources as Record<string, Resource>).find(
+      (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === hitpathRole),
+    )!;
     expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain(':secret:acme/hitpath-key-??????');
     expect(t.Resources[id(s.slack.notifyFunction)].Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
@@ -414,12 +577,19 @@ describe('deployment variants', () => {
     const cfg = testConfig({
       platforms: {
         everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY' },
-        hitpath: { kind: 'hitpath', baseUrl: `https://reports.example.net/${'p'.repeat(2500)}`, apiKeyEnv: 'HITPATH_API_KEY', timezone: 'America/New_York' },
+        hitpath: {
+          kind: 'hitpath',
+          baseUrl: `https://reports.example.net/${'p'.repeat(2500)}`,
+          apiKeyEnv: 'HITPATH_API_KEY',
+          timezone: 'America/New_York',
+        },
       },
     });
     const app = testApp();
     new DualtrackStack(app, 'Big', { config: cfg });
-    expect(() => app.synth()).toThrow(/environment of Big\/Ingestion\/\w+ may reach ~\d+ bytes, over Lambda's 4096-byte limit \(DUALTRACK_CONFIG_JSON ~\d+ B/);
+    expect(() => app.synth()).toThrow(
+      /environment of Big\/Ingestion\/\w+ may reach ~\d+ bytes, over Lambda's 4096-byte limit \(DUALTRACK_CONFIG_JSON ~\d+ B/,
+    );
   });
 });
 
@@ -434,15 +604,32 @@ describe('AlertEvaluation with a digest entry (as the stack wires functions/dail
     };
     const topic = new AlertTopic(s, 'Alerts').topic;
     const dlq = new Queue(s, 'Dlq', { enforceSSL: true });
-    const ev = new AlertEvaluation(s, 'Eval', { config, configJson: lambdaConfigJson(config), database: db, topic, scheduledJobsDlq: dlq, digest: { entry: fixtureEntry('job') } });
+    const ev = new AlertEvaluation(s, 'Eval', {
+      config,
+      configJson: lambdaConfigJson(config),
+      database: db,
+      topic,
+      scheduledJobsDlq: dlq,
+      digest: { entry: fixtureEntry('job') },
+    });
     const t = Template.fromStack(s).toJSON();
     const id = (c: { node: { defaultChild?: unknown } }) => s.getLogicalId(c.node.defaultChild as never);
     const digestId = id(ev.digestFunction!);
-    const schedule = Object.values(t.Resources as Record<string, Resource>).find((r) => r.Type === 'AWS::Scheduler::Schedule' && r.Properties.Target.Arn['Fn::GetAtt'][0] === digestId)!;
+    const schedule = Object.values(t.Resources as Record<string, Resource>).find(
+      (r) => r.Type === 'AWS::Scheduler::Schedule' && r.Properties.Target.Arn['Fn::GetAtt'][0] === digestId,
+    )!;
     expect(schedule.Properties.ScheduleExpression).toBe('cron(0 8 * * ? *)');
-    expect(JSON.parse(schedule.Properties.Target.Input)).toEqual({ job: 'daily-digest', scheduledTime: '<aws.scheduler.scheduled-time>' });
+    expect(JSON.parse(schedule.Properties.Target.Input)).toEqual({
+      job: 'daily-digest',
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+    });
     const fn = t.Resources[digestId].Properties;
-    expect(fn.Environment.Variables).toMatchObject({ ALERTS_TOPIC_ARN: { Ref: id(topic) }, DUALTRACK_CONFIG_JSON: lambdaConfigJson(config), DT_DB_PREFIX: 'dt', DB_CLUSTER_ARN: db.clusterArn });
+    expect(fn.Environment.Variables).toMatchObject({
+      ALERTS_TOPIC_ARN: { Ref: id(topic) },
+      DUALTRACK_CONFIG_JSON: lambdaConfigJson(config),
+      DT_DB_PREFIX: 'dt',
+      DB_CLUSTER_ARN: db.clusterArn,
+    });
     expect(fn.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [id(dlq), 'Arn'] } });
     const roleId = fn.Role['Fn::GetAtt'][0];
     const statements = Object.values(t.Resources as Record<string, Resource>)

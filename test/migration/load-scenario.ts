@@ -11,7 +11,12 @@ import { statusAt } from '../../dev/simulators/scenario/types.js';
  * window through LocalRunner.ingest end to end. Statuses are as the platforms report them at the
  * scenario's end (the clock of the harness).
  */
-export async function loadScenarioWindow(h: Harness, from: number, to: number, platforms = Object.keys(h.scenario.options.platforms)): Promise<void> {
+export async function loadScenarioWindow(
+  h: Harness,
+  from: number,
+  to: number,
+  platforms = Object.keys(h.scenario.options.platforms),
+): Promise<void> {
   const end = h.clock.now().getTime();
   const iso = (ms: number) => new Date(ms).toISOString();
   for (const p of platforms) {
@@ -37,7 +42,12 @@ export async function loadScenarioWindow(h: Harness, from: number, to: number, p
     for (let i = 0; i < clicks.length; i += 5000) {
       const chunk = clicks.slice(i, i + 5000);
       await upsertClicks(h.t.db, database, chunk);
-      await refreshRollups(h.t.db, database, 'clicks', touchedGroups(chunk, (r: ClickRow) => r.clicked_at));
+      await refreshRollups(
+        h.t.db,
+        database,
+        'clicks',
+        touchedGroups(chunk, (r: ClickRow) => r.clicked_at),
+      );
     }
     const conversions: ConversionRow[] = h.scenario.conversions[p]
       .filter((c) => c.convertedAt >= from && c.convertedAt < to && c.convertedAt < end)
@@ -71,7 +81,12 @@ export async function loadScenarioWindow(h: Harness, from: number, to: number, p
     for (let i = 0; i < conversions.length; i += 2000) {
       const chunk = conversions.slice(i, i + 2000);
       await upsertConversions(h.t.db, database, chunk, iso(end));
-      await refreshRollups(h.t.db, database, 'conversions', touchedGroups(chunk, (r: ConversionRow) => r.converted_at));
+      await refreshRollups(
+        h.t.db,
+        database,
+        'conversions',
+        touchedGroups(chunk, (r: ConversionRow) => r.converted_at),
+      );
     }
   }
 }

@@ -36,7 +36,11 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   let err = '';
   stdout.on('data', (d) => (out += d));
   stderr.on('data', (d) => (err += d));
-  const code = await main(['--config', join(dir, 'config.json'), ...argv], { stdout, stderr, env: { ...h.network.env, DATABASE_URL } });
+  const code = await main(['--config', join(dir, 'config.json'), ...argv], {
+    stdout,
+    stderr,
+    env: { ...h.network.env, DATABASE_URL },
+  });
   return { code, out, err };
 }
 
@@ -58,11 +62,27 @@ beforeAll(async () => {
   // The pipeline end to end for the entity lists and one day in the migration (every platform has
   // traffic then); a patient timeout, because a loaded CI machine answers slowly.
   const pipelineDay = Date.parse(`${h.scenario.options.migrationStart}T00:00:00Z`) + 6 * DAY;
-  const deps = localPipelineDeps({ config: h.config, db: h.t.db, names: h.t.names, env: h.network.env, clock: h.clock, logger: silentLogger, retry: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 30_000, maxAttempts: 4 } });
+  const deps = localPipelineDeps({
+    config: h.config,
+    db: h.t.db,
+    names: h.t.names,
+    env: h.network.env,
+    clock: h.clock,
+    logger: silentLogger,
+    retry: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 30_000, maxAttempts: 4 },
+  });
   const runner = new LocalRunner(deps, { maxReceiveCount: 3 });
-  const entities = await runner.ingest({ from: new Date(startMs).toISOString(), to: new Date(endMs).toISOString(), streams: ['affiliates', 'offers', 'advertisers'] });
+  const entities = await runner.ingest({
+    from: new Date(startMs).toISOString(),
+    to: new Date(endMs).toISOString(),
+    streams: ['affiliates', 'offers', 'advertisers'],
+  });
   expect(entities.totals.failed).toBe(0);
-  const oneDay = await runner.ingest({ from: new Date(pipelineDay).toISOString(), to: new Date(pipelineDay + DAY).toISOString(), streams: ['clicks', 'conversions'] });
+  const oneDay = await runner.ingest({
+    from: new Date(pipelineDay).toISOString(),
+    to: new Date(pipelineDay + DAY).toISOString(),
+    streams: ['clicks', 'conversions'],
+  });
   expect(oneDay.totals.failed).toBe(0);
   expect(oneDay.totals.loaded).toBeGreaterThan(1000);
   await loadScenarioWindow(h, startMs, pipelineDay);
@@ -79,8 +99,12 @@ describe('mappings import', () => {
     const first = await cli('mappings', 'import', csv);
     expect(first.err).toBe('');
     expect(first.code).toBe(0);
-    expect(first.out).toContain(`${h.scenario.crosswalk.length} rows: ${h.scenario.crosswalk.length} added, 0 changed, 0 unchanged`);
-    const rows = await h.t.db.query<{ n: number; sources: string }>(`SELECT COUNT(*) AS n, GROUP_CONCAT(DISTINCT source) AS sources FROM ${h.t.names.core}.entity_map`);
+    expect(first.out).toContain(
+      `${h.scenario.crosswalk.length} rows: ${h.scenario.crosswalk.length} added, 0 changed, 0 unchanged`,
+    );
+    const rows = await h.t.db.query<{ n: number; sources: string }>(
+      `SELECT COUNT(*) AS n, GROUP_CONCAT(DISTINCT source) AS sources FROM ${h.t.names.core}.entity_map`,
+    );
     expect(rows[0]).toEqual({ n: h.scenario.crosswalk.length, sources: 'imported' });
     const before = await tableDigest(h.t.db, [`${h.t.names.core}.entity_map`]);
     const again = await cli('mappings', 'import', csv);
@@ -93,13 +117,33 @@ describe('mappings import', () => {
   const good = ['affiliate,everflow,900001,aff-new-1', 'offer,hitpath,900002,off-new-2'];
   const bad: [string, string, number, RegExp][] = [
     ['unknown platform', [header, ...good, 'affiliate,impact,1,aff-x'].join('\n'), 4, /unknown platform "impact"/],
-    ['unknown entity type', [header, good[0], 'partner,everflow,5,aff-x', good[1]].join('\n'), 3, /unknown entity "partner"/],
-    ['duplicate within the file', [header, ...good, 'affiliate,everflow,900001,aff-other'].join('\n'), 4, /duplicate affiliate everflow "900001" \(first on line 2\)/],
-    ['missing column', ['entity,platform,platform_id', 'affiliate,everflow,1'].join('\n'), 1, /missing column canonical_key/],
+    [
+      'unknown entity type',
+      [header, good[0], 'partner,everflow,5,aff-x', good[1]].join('\n'),
+      3,
+      /unknown entity "partner"/,
+    ],
+    [
+      'duplicate within the file',
+      [header, ...good, 'affiliate,everflow,900001,aff-other'].join('\n'),
+      4,
+      /duplicate affiliate everflow "900001" \(first on line 2\)/,
+    ],
+    [
+      'missing column',
+      ['entity,platform,platform_id', 'affiliate,everflow,1'].join('\n'),
+      1,
+      /missing column canonical_key/,
+    ],
     ['empty field', [header, ...good, 'affiliate,everflow,,aff-x'].join('\n'), 4, /empty platform_id/],
     ['row with too few fields', [header, good[0], 'affiliate,everflow,77', good[1]].join('\n'), 3, /expected 4 fields/],
     ['broken quoting', [header, ...good, 'affiliate,everflow,"77,aff-x'].join('\n'), 4, /not valid CSV/],
-    ['second id for one key on a platform', [header, 'affiliate,everflow,900001,aff-001'].join('\n'), 2, /"aff-001" already maps to everflow id/],
+    [
+      'second id for one key on a platform',
+      [header, 'affiliate,everflow,900001,aff-001'].join('\n'),
+      2,
+      /"aff-001" already maps to everflow id/,
+    ],
   ];
   it.each(bad)('rejects a file with %s, naming the line, and loads nothing', async (_name, text, line, message) => {
     const before = await tableDigest(h.t.db, [`${h.t.names.core}.entity_map`]);
@@ -115,17 +159,35 @@ describe('report migration', () => {
   it('prints exactly the DESIGN §9 keys, tiers and due dates of the ground-truth waves', async () => {
     const r = await cli('report', 'migration', '--at', new Date(endMs).toISOString(), '--json');
     expect(r.err).toBe('');
-    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rows).toHaveLength(h.scenario.waves.length);
     for (const row of rows) {
-      expect(Object.keys(row)).toEqual(['affiliate', 'canonical_key', 'tier', 'due_date', 'state', 'overdue', 'first_target_click_at', 'last_legacy_click_at', 'legacy_revenue_before_start', 'revenue_last_7d']);
+      expect(Object.keys(row)).toEqual([
+        'affiliate',
+        'canonical_key',
+        'tier',
+        'due_date',
+        'state',
+        'overdue',
+        'first_target_click_at',
+        'last_legacy_click_at',
+        'legacy_revenue_before_start',
+        'revenue_last_7d',
+      ]);
       expect(row.legacy_revenue_before_start).toMatch(/^\d+\.\d{2}$/);
       for (const v of Object.values(row.revenue_last_7d as Record<string, string>)) expect(v).toMatch(/^\d+\.\d{2}$/);
     }
     const byKey = new Map(rows.map((x) => [x.canonical_key as string, x]));
     for (const w of h.scenario.waves) {
       const row = byKey.get(w.canonicalKey)!;
-      expect({ key: w.canonicalKey, tier: row.tier, due: row.due_date }).toEqual({ key: w.canonicalKey, tier: w.tier, due: w.dueDate });
+      expect({ key: w.canonicalKey, tier: row.tier, due: row.due_date }).toEqual({
+        key: w.canonicalKey,
+        tier: w.tier,
+        due: w.dueDate,
+      });
       expect(row.legacy_revenue_before_start).toBe(Number(w.legacyRevenueBeforeStart).toFixed(2));
       if (w.movedOn) expect((row.first_target_click_at as string).slice(0, 10)).toBe(w.movedOn);
       else expect(row.first_target_click_at).toBeNull();
@@ -136,10 +198,23 @@ describe('report migration', () => {
     // who never moves is one; the stray partner, dual again after the cutover, the other.
     const lagging = h.scenario.incidents.find((i) => i.rule === 'migration-lagging-partner')!;
     const stray = h.scenario.incidents.find((i) => i.rule === 'legacy-traffic-after-cutover' && i.offerKey)!;
-    expect(byKey.get(lagging.affiliateKey!)).toMatchObject({ state: 'legacy-only', overdue: true, first_target_click_at: null });
+    expect(byKey.get(lagging.affiliateKey!)).toMatchObject({
+      state: 'legacy-only',
+      overdue: true,
+      first_target_click_at: null,
+    });
     expect(byKey.get(stray.affiliateKey!)).toMatchObject({ state: 'dual', overdue: true });
-    for (const x of rows) expect({ key: x.canonical_key, overdue: x.overdue }).toEqual({ key: x.canonical_key, overdue: x.state === 'legacy-only' || x.state === 'dual' });
-    expect(rows.filter((x) => x.overdue).map((x) => x.canonical_key).sort()).toEqual([lagging.affiliateKey, stray.affiliateKey].sort());
+    for (const x of rows)
+      expect({ key: x.canonical_key, overdue: x.overdue }).toEqual({
+        key: x.canonical_key,
+        overdue: x.state === 'legacy-only' || x.state === 'dual',
+      });
+    expect(
+      rows
+        .filter((x) => x.overdue)
+        .map((x) => x.canonical_key)
+        .sort(),
+    ).toEqual([lagging.affiliateKey, stray.affiliateKey].sort());
   });
 
   it('changes state on the ground-truth days, day by day', async () => {
@@ -153,7 +228,11 @@ describe('report migration', () => {
       if (Number(r.n) > 0) withLists.push(p);
     }
     expect(withLists.length).toBeGreaterThan(0);
-    const inactiveLegacy = new Set(withLists.flatMap((p) => h.scenario.affiliates[p].filter((a) => a.status === 'inactive').map((a) => a.canonicalKey)));
+    const inactiveLegacy = new Set(
+      withLists.flatMap((p) =>
+        h.scenario.affiliates[p].filter((a) => a.status === 'inactive').map((a) => a.canonicalKey),
+      ),
+    );
     expect(inactiveLegacy.size).toBeGreaterThan(0);
     const stray = h.scenario.incidents.find((i) => i.rule === 'legacy-traffic-after-cutover' && i.offerKey)!;
     let checkedDays = 0;
@@ -167,9 +246,15 @@ describe('report migration', () => {
         // The stray partner's old link comes back after the cutover (dual again); checked below.
         if (w.canonicalKey === stray.affiliateKey && d >= h.scenario.options.cutoverDate) continue;
         let expected: MigrationState = 'legacy-only';
-        if (w.movedOn && d >= w.movedOn) expected = migratedOn && d >= migratedOn && w.canonicalKey !== stray.affiliateKey ? onTarget : 'dual';
-        if (w.canonicalKey === stray.affiliateKey && w.movedOn && d >= w.movedOn) expected = d >= addDays(firstStrayGap(), 0) ? onTarget : 'dual';
-        expect({ key: w.canonicalKey, day: d, state: stateOn(a, d) }).toEqual({ key: w.canonicalKey, day: d, state: expected });
+        if (w.movedOn && d >= w.movedOn)
+          expected = migratedOn && d >= migratedOn && w.canonicalKey !== stray.affiliateKey ? onTarget : 'dual';
+        if (w.canonicalKey === stray.affiliateKey && w.movedOn && d >= w.movedOn)
+          expected = d >= addDays(firstStrayGap(), 0) ? onTarget : 'dual';
+        expect({ key: w.canonicalKey, day: d, state: stateOn(a, d) }).toEqual({
+          key: w.canonicalKey,
+          day: d,
+          state: expected,
+        });
         checkedDays++;
       }
     }
@@ -184,7 +269,9 @@ describe('report migration', () => {
       const ids = stray.affiliateIds!;
       const legacy = h.scenario.options.legacy.find((p) => ids[p])!;
       const cut = Date.parse(`${h.scenario.options.cutoverDate}T00:00:00Z`);
-      const last = h.scenario.clicks[legacy].filter((c) => c.affiliateId === ids[legacy] && c.clickedAt < cut).at(-1)!.clickedAt;
+      const last = h.scenario.clicks[legacy]
+        .filter((c) => c.affiliateId === ids[legacy] && c.clickedAt < cut)
+        .at(-1)!.clickedAt;
       return addDays(day(last), 7);
     }
   });
@@ -201,7 +288,9 @@ describe('report migration', () => {
     expect(last.reduce((n, r) => n + r.affiliates, 0)).toBe(h.scenario.waves.length);
     expect(last.reduce((n, r) => n + r.legacy_only + r.dual + r.migrated + r.retired, 0)).toBe(h.scenario.waves.length);
     const csv = await cli('report', 'migration', '--by-day', '--csv', '--at', new Date(endMs).toISOString());
-    expect(csv.out.split('\r\n')[0]).toBe('day,wave,affiliates,legacy_only,dual,migrated,retired,to_dual,to_migrated,to_retired,to_legacy_only,overdue');
+    expect(csv.out.split('\r\n')[0]).toBe(
+      'day,wave,affiliates,legacy_only,dual,migrated,retired,to_dual,to_migrated,to_retired,to_legacy_only,overdue',
+    );
   });
 });
 
@@ -231,26 +320,46 @@ describe('mappings suggest', () => {
   it('finds the partners whose target accounts were left out of the crosswalk, and --accept stores them as matched', async () => {
     const target = h.scenario.options.target;
     const truth = new Map(h.scenario.affiliates[target].map((a) => [a.id, a.canonicalKey]));
-    await h.t.db.execute(`DELETE FROM ${h.t.names.core}.entity_map WHERE entity_type = 'affiliate' AND platform = :p`, { p: target });
-    const suggestions = (await suggestMappings(h.t.db, h.t.names, h.config, { entities: ['affiliate'] })).filter((s) => s.platform === target);
+    await h.t.db.execute(`DELETE FROM ${h.t.names.core}.entity_map WHERE entity_type = 'affiliate' AND platform = :p`, {
+      p: target,
+    });
+    const suggestions = (await suggestMappings(h.t.db, h.t.names, h.config, { entities: ['affiliate'] })).filter(
+      (s) => s.platform === target,
+    );
     // Partners whose legacy account is in an entity list (HitPath has none) can be matched.
     const cakeKeys = new Set(h.scenario.affiliates.cake.map((a) => a.canonicalKey));
     const matchable = h.scenario.affiliates[target].filter((a) => cakeKeys.has(a.canonicalKey));
     expect(matchable.length).toBeGreaterThan(0);
     expect(suggestions.map((s) => s.platform_id).sort()).toEqual(matchable.map((a) => a.id).sort());
     for (const s of suggestions) {
-      expect({ id: s.platform_id, key: s.canonical_key, confidence: s.confidence, new_key: s.new_key }).toEqual({ id: s.platform_id, key: truth.get(s.platform_id), confidence: 0.99, new_key: false });
+      expect({ id: s.platform_id, key: s.canonical_key, confidence: s.confidence, new_key: s.new_key }).toEqual({
+        id: s.platform_id,
+        key: truth.get(s.platform_id),
+        confidence: 0.99,
+        new_key: false,
+      });
     }
     const before = await h.t.db.query(`SELECT COUNT(*) AS n FROM ${h.t.names.core}.entity_map`);
     const printed = await cli('mappings', 'suggest', '--json');
     expect(printed.out.trim().split('\n').length).toBeGreaterThanOrEqual(suggestions.length);
     expect(await h.t.db.query(`SELECT COUNT(*) AS n FROM ${h.t.names.core}.entity_map`)).toEqual(before);
     expect(await acceptSuggestions(h.t.db, h.t.names, suggestions, h.clock.now())).toBe(suggestions.length);
-    const stored = await h.t.db.query<{ platform_id: string; canonical_key: string; source: string; confidence: string }>(
+    const stored = await h.t.db.query<{
+      platform_id: string;
+      canonical_key: string;
+      source: string;
+      confidence: string;
+    }>(
       `SELECT platform_id, canonical_key, source, confidence FROM ${h.t.names.core}.entity_map WHERE entity_type = 'affiliate' AND platform = :p`,
       { p: target },
     );
-    for (const r of stored) expect(r).toEqual({ platform_id: r.platform_id, canonical_key: truth.get(r.platform_id), source: 'matched', confidence: '0.990' });
+    for (const r of stored)
+      expect(r).toEqual({
+        platform_id: r.platform_id,
+        canonical_key: truth.get(r.platform_id),
+        source: 'matched',
+        confidence: '0.990',
+      });
     // Restore the full crosswalk for the other tests.
     expect((await cli('mappings', 'import', join(dir, 'crosswalk.csv'))).code).toBe(0);
   });
@@ -274,14 +383,20 @@ describe('reporting views and FX', () => {
                 (SELECT COUNT(*) FROM ${h.t.names.reporting}.conversions_base WHERE platform = :p) AS rows_all`,
         { p },
       );
-      const norm = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, x]) => [k, x === null ? null : String(x)]));
+      const norm = (o: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(o).map(([k, x]) => [k, x === null ? null : String(x)]));
       expect({ p, ...norm(v) }).toEqual({ p, ...norm(t) });
       expect(Number(t.clicks)).toBeGreaterThan(0);
-      const [a] = await h.t.db.query(`SELECT SUM(clicks) AS clicks FROM ${h.t.names.reporting}.affiliate_daily WHERE platform = :p`, { p });
+      const [a] = await h.t.db.query(
+        `SELECT SUM(clicks) AS clicks FROM ${h.t.names.reporting}.affiliate_daily WHERE platform = :p`,
+        { p },
+      );
       expect(a.clicks).toEqual(t.clicks);
     }
     // USD is the base currency: base amounts equal the amounts.
-    const [usd] = await h.t.db.query(`SELECT SUM(revenue) AS r, SUM(revenue_base) AS b, SUM(fx_missing) AS m FROM ${h.t.names.reporting}.daily_platform_revenue`);
+    const [usd] = await h.t.db.query(
+      `SELECT SUM(revenue) AS r, SUM(revenue_base) AS b, SUM(fx_missing) AS m FROM ${h.t.names.reporting}.daily_platform_revenue`,
+    );
     expect(Number(usd.m)).toBe(0);
     expect(toMicrosText(usd.b as string)).toBe(toMicrosText(usd.r as string));
   });
@@ -292,42 +407,69 @@ describe('reporting views and FX', () => {
     ['a bad month', [fxHeader, 'EUR,2026-13,1.1'].join('\n'), 2, /month "2026-13"/],
     ['a bad rate', [fxHeader, 'EUR,2026-03,1.1', 'GBP,2026-03,-2'].join('\n'), 3, /rate "-2"/],
     ['a zero rate', [fxHeader, 'GBP,2026-03,0.000'].join('\n'), 2, /greater than 0/],
-    ['a duplicate', [fxHeader, 'EUR,2026-03,1.1', 'GBP,2026-03,1.3', 'EUR,2026-03-01,1.2'].join('\n'), 4, /duplicate EUR 2026-03 \(first on line 2\)/],
+    [
+      'a duplicate',
+      [fxHeader, 'EUR,2026-03,1.1', 'GBP,2026-03,1.3', 'EUR,2026-03-01,1.2'].join('\n'),
+      4,
+      /duplicate EUR 2026-03 \(first on line 2\)/,
+    ],
     ['a base-currency rate other than 1', [fxHeader, 'USD,2026-03,1.2'].join('\n'), 2, /USD is the base currency/],
     ['a missing column', ['currency,rate', 'EUR,1.1'].join('\n'), 1, /missing column month/],
     ['an empty field', [fxHeader, 'EUR,,1.1'].join('\n'), 2, /empty month/],
   ];
-  it.each(badFx)('fx import rejects a file with %s, naming the line, and loads nothing', async (_n, text, line, message) => {
-    const r = await cli('fx', 'import', file('fx-bad.csv', text));
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`line ${line}: .*${message.source}`));
-    expect(await h.t.db.query(`SELECT * FROM ${h.t.names.core}.fx_rates`)).toEqual([]);
-  });
+  it.each(badFx)(
+    'fx import rejects a file with %s, naming the line, and loads nothing',
+    async (_n, text, line, message) => {
+      const r = await cli('fx', 'import', file('fx-bad.csv', text));
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`line ${line}: .*${message.source}`));
+      expect(await h.t.db.query(`SELECT * FROM ${h.t.names.core}.fx_rates`)).toEqual([]);
+    },
+  );
 
-  it('convert a non-USD platform with the month\'s rate, and leave a month without a rate unknown', async () => {
+  it("convert a non-USD platform with the month's rate, and leave a month without a rate unknown", async () => {
     const cake = h.t.names.platform('everflow');
     await h.t.db.execute(`UPDATE ${cake}.conversions SET currency = 'EUR'`);
     try {
-      const ok = await cli('fx', 'import', file('fx.csv', [fxHeader, 'EUR,2026-03,1.25', 'GBP,2026-03,1.31'].join('\n')));
+      const ok = await cli(
+        'fx',
+        'import',
+        file('fx.csv', [fxHeader, 'EUR,2026-03,1.25', 'GBP,2026-03,1.31'].join('\n')),
+      );
       expect(ok.out).toContain('2 rates: 2 added');
       expect((await cli('fx', 'import', join(dir, 'fx.csv'))).out).toContain('0 added, 0 changed, 2 unchanged');
       const [march] = await h.t.db.query(
         `SELECT CAST(SUM(revenue_base) AS CHAR) AS b, SUM(fx_missing) AS m FROM ${h.t.names.reporting}.daily_platform_revenue WHERE platform = 'everflow' AND day < '2026-04-01'`,
       );
-      const [truth] = await h.t.db.query(`SELECT CAST(SUM(ROUND(revenue * 1.25, 6)) AS CHAR) AS b FROM ${cake}.conversions WHERE status IN ('approved', 'pending') AND converted_at < '2026-04-01'`);
+      const [truth] = await h.t.db.query(
+        `SELECT CAST(SUM(ROUND(revenue * 1.25, 6)) AS CHAR) AS b FROM ${cake}.conversions WHERE status IN ('approved', 'pending') AND converted_at < '2026-04-01'`,
+      );
       expect(Number(march.m)).toBe(0);
       expect(toMicrosText(march.b as string)).toBe(toMicrosText(truth.b as string));
       expect(Number(truth.b)).toBeGreaterThan(0);
       // April has no EUR rate: a day with counted conversions has an unknown base amount (never a silent 1).
-      const april = await h.t.db.query<{ b: string | null; m: string; n: string }>(`SELECT revenue_base AS b, fx_missing AS m, conversions + events AS n FROM ${h.t.names.reporting}.daily_platform_revenue WHERE platform = 'everflow' AND day >= '2026-04-01'`);
+      const april = await h.t.db.query<{ b: string | null; m: string; n: string }>(
+        `SELECT revenue_base AS b, fx_missing AS m, conversions + events AS n FROM ${h.t.names.reporting}.daily_platform_revenue WHERE platform = 'everflow' AND day >= '2026-04-01'`,
+      );
       expect(april.filter((d) => Number(d.n) > 0).length).toBeGreaterThan(0);
       for (const d of april) {
         if (Number(d.n) === 0) continue;
         expect(d.b).toBeNull();
         expect(Number(d.m)).toBe(Number(d.n));
       }
-      const rev = await cli('report', 'revenue', '--from', '2026-03-30T00:00:00Z', '--to', '2026-04-02T00:00:00Z', '--json');
-      const rows = rev.out.trim().split('\n').map((l) => JSON.parse(l));
+      const rev = await cli(
+        'report',
+        'revenue',
+        '--from',
+        '2026-03-30T00:00:00Z',
+        '--to',
+        '2026-04-02T00:00:00Z',
+        '--json',
+      );
+      const rows = rev.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(rows).toHaveLength(3 * 3);
       expect(rows.find((r) => r.platform === 'everflow' && r.day === '2026-04-01').revenue_base).toBeNull();
       const m31 = rows.find((r) => r.platform === 'everflow' && r.day === '2026-03-31');
@@ -348,8 +490,15 @@ describe('daily digest', () => {
     const d = await buildDailyDigest(h.t.db, h.t.names, h.config, new Date(endMs), h.clock.now());
     const report = await migrationReport(h.t.db, h.t.names, h.config, new Date(endMs), h.clock.now());
     expect(d.migration.affiliates).toBe(h.scenario.waves.length);
-    expect(d.migration.on_target).toBe(report.rows.filter((r) => r.state === 'migrated' || r.state === 'retired').length);
-    expect(d.migration.overdue.map((o) => o.canonical_key).sort()).toEqual(report.rows.filter((r) => r.overdue).map((r) => r.canonical_key).sort());
+    expect(d.migration.on_target).toBe(
+      report.rows.filter((r) => r.state === 'migrated' || r.state === 'retired').length,
+    );
+    expect(d.migration.overdue.map((o) => o.canonical_key).sort()).toEqual(
+      report.rows
+        .filter((r) => r.overdue)
+        .map((r) => r.canonical_key)
+        .sort(),
+    );
     expect(d.days).toEqual({ from: day(endMs - 30 * DAY), to: day(endMs) });
     expect(d.revenue.map((r) => r.platform)).toEqual(['hitpath', 'cake', 'everflow']);
     for (const r of d.revenue) {
@@ -370,7 +519,10 @@ describe('daily digest', () => {
     const bodies = JSON.parse(input.Message!);
     expect(bodies.email).toBe(d.text);
     expect(JSON.parse(bodies.lambda)).toMatchObject({ kind: 'digest', headline: d.headline });
-    expect(input.MessageAttributes).toMatchObject({ kind: { StringValue: 'digest' }, severity: { StringValue: 'digest' } });
+    expect(input.MessageAttributes).toMatchObject({
+      kind: { StringValue: 'digest' },
+      severity: { StringValue: 'digest' },
+    });
   });
 });
 

@@ -27,10 +27,18 @@ describe('normalizeName', () => {
 
 describe('matchScore', () => {
   it('ranks email and name signals', () => {
-    expect(matchScore({ name: 'Acme Media LLC', email: 'Ops@Acme.io' }, { name: 'ACME MEDIA', email: 'ops@acme.io' })).toEqual({ confidence: 0.99, reason: 'same email and name' });
-    expect(matchScore({ name: 'Acme', email: 'ops@acme.io' }, { name: 'Totally Else', email: 'OPS@acme.io' }).confidence).toBe(0.95);
-    expect(matchScore({ name: 'Acme Media Inc.', email: null }, { name: 'acme media', email: 'x@y.com' }).confidence).toBe(0.9);
-    expect(matchScore({ name: 'Acme Media Group', email: 'a@acme.io' }, { name: 'Acme Media', email: 'b@acme.io' }).reason).toBe('same email domain, similar name');
+    expect(
+      matchScore({ name: 'Acme Media LLC', email: 'Ops@Acme.io' }, { name: 'ACME MEDIA', email: 'ops@acme.io' }),
+    ).toEqual({ confidence: 0.99, reason: 'same email and name' });
+    expect(
+      matchScore({ name: 'Acme', email: 'ops@acme.io' }, { name: 'Totally Else', email: 'OPS@acme.io' }).confidence,
+    ).toBe(0.95);
+    expect(
+      matchScore({ name: 'Acme Media Inc.', email: null }, { name: 'acme media', email: 'x@y.com' }).confidence,
+    ).toBe(0.9);
+    expect(
+      matchScore({ name: 'Acme Media Group', email: 'a@acme.io' }, { name: 'Acme Media', email: 'b@acme.io' }).reason,
+    ).toBe('same email domain, similar name');
     expect(matchScore({ name: 'One', email: 'a@acme.io' }, { name: 'Two', email: 'b@acme.io' }).confidence).toBe(0.6);
     // A webmail domain says nothing about the company.
     expect(matchScore({ name: 'One', email: 'a@gmail.com' }, { name: 'Two', email: 'b@gmail.com' }).confidence).toBe(0);
@@ -79,7 +87,12 @@ describe('readCsv', () => {
 
 describe('stateOn', () => {
   it('is the last change on or before the day, legacy-only before any', () => {
-    const a = { changes: [{ on: '2026-03-10', from: 'legacy-only' as const, to: 'dual' as const }, { on: '2026-03-16', from: 'dual' as const, to: 'migrated' as const }] };
+    const a = {
+      changes: [
+        { on: '2026-03-10', from: 'legacy-only' as const, to: 'dual' as const },
+        { on: '2026-03-16', from: 'dual' as const, to: 'migrated' as const },
+      ],
+    };
     expect(stateOn(a, '2026-03-09')).toBe('legacy-only');
     expect(stateOn(a, '2026-03-10')).toBe('dual');
     expect(stateOn(a, '2026-03-20')).toBe('migrated');

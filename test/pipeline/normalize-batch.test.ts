@@ -15,7 +15,11 @@ import { freshDatabase, tableDigest, type TestDatabase } from '../helpers/db.js'
  * and watermark: concurrent messages of one slice, and a refresh that fails after the rows loaded.
  */
 
-const template = (JSON.parse(readFileSync(new URL('../fixtures/everflow/clicks.json', import.meta.url), 'utf8')) as { clicks: Record<string, unknown>[] }).clicks[0];
+const template = (
+  JSON.parse(readFileSync(new URL('../fixtures/everflow/clicks.json', import.meta.url), 'utf8')) as {
+    clicks: Record<string, unknown>[];
+  }
+).clicks[0];
 const HOUR = 3_600_000;
 const START = Date.UTC(2026, 9, 5, 10);
 
@@ -30,10 +34,22 @@ beforeAll(async () => {
     migration: { legacy: ['hitpath'], target: 'everflow', startDate: '2026-10-01', cutoverDate: '2026-10-20' },
     platforms: {
       everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY' },
-      hitpath: { kind: 'hitpath', baseUrl: 'https://reports.example.net/api.php', apiKeyEnv: 'HITPATH_API_KEY', timezone: 'America/New_York' },
+      hitpath: {
+        kind: 'hitpath',
+        baseUrl: 'https://reports.example.net/api.php',
+        apiKeyEnv: 'HITPATH_API_KEY',
+        timezone: 'America/New_York',
+      },
     },
   });
-  const base = localPipelineDeps({ config, db: t.db, names: t.names, env: { DUALTRACK_HASH_KEY: 'test-hash-key' }, clock: new ManualClock(new Date(START + 30 * 86_400_000)), logger: silentLogger });
+  const base = localPipelineDeps({
+    config,
+    db: t.db,
+    names: t.names,
+    env: { DUALTRACK_HASH_KEY: 'test-hash-key' },
+    clock: new ManualClock(new Date(START + 30 * 86_400_000)),
+    logger: silentLogger,
+  });
   deps = { ...base, queue: { send: async () => undefined } } as unknown as PipelineDeps;
   ledger = new Ledger(t.db, t.names);
 });
@@ -45,12 +61,20 @@ function click(id: string, at: number, affiliate: number, offer: number): Record
     ...template,
     transaction_id: id,
     unix_timestamp: Math.floor(at / 1000),
-    relationship: { ...rel, offer: { ...rel.offer, network_offer_id: offer }, affiliate: { ...rel.affiliate, network_affiliate_id: affiliate } },
+    relationship: {
+      ...rel,
+      offer: { ...rel.offer, network_offer_id: offer },
+      affiliate: { ...rel.affiliate, network_affiliate_id: affiliate },
+    },
   };
 }
 
 /** Plans, starts and finishes a one-hour scheduled click slice of `messages` messages of `perMessage` clicks; returns the messages. */
-async function slice(hour: number, messages: number, perMessage: number): Promise<{ sliceId: string; inputs: NormalizeInput[] }> {
+async function slice(
+  hour: number,
+  messages: number,
+  perMessage: number,
+): Promise<{ sliceId: string; inputs: NormalizeInput[] }> {
   const from = new Date(hour).toISOString();
   const to = new Date(hour + HOUR).toISOString();
   const sliceId = deterministicSliceId('normalize-batch-test', 'everflow', 'clicks', from, to);
@@ -58,8 +82,20 @@ async function slice(hour: number, messages: number, perMessage: number): Promis
   await ledger.plan([{ sliceId, platform: 'everflow', stream: 'clicks', from, to, backfillId: null }], now);
   const attempt = await ledger.startFetch(sliceId, now);
   const inputs = Array.from({ length: messages }, (_, seq) => {
-    const records = Array.from({ length: perMessage }, (_, i) => click(`${hour}-${seq}-${i}`, hour + ((seq * perMessage + i) * 997) % HOUR, 1 + ((seq + i) % 9), 1 + (i % 4)));
-    const body = JSON.stringify({ kind: 'normalize', sliceId, attempt, seq, platform: 'everflow', stream: 'clicks', fetchedAt: from, endpoint: '/v1/networks/reporting/clicks/stream', records });
+    const records = Array.from({ length: perMessage }, (_, i) =>
+      click(`${hour}-${seq}-${i}`, hour + (((seq * perMessage + i) * 997) % HOUR), 1 + ((seq + i) % 9), 1 + (i % 4)),
+    );
+    const body = JSON.stringify({
+      kind: 'normalize',
+      sliceId,
+      attempt,
+      seq,
+      platform: 'everflow',
+      stream: 'clicks',
+      fetchedAt: from,
+      endpoint: '/v1/networks/reporting/clicks/stream',
+      records,
+    });
     return { messageId: `${sliceId}-${seq}`, body };
   });
   await ledger.finishFetch(sliceId, attempt, { pages: 1, records: messages * perMessage, messages }, now);
@@ -67,7 +103,14 @@ async function slice(hour: number, messages: number, perMessage: number): Promis
 }
 
 async function sliceRow(sliceId: string) {
-  const [r] = await t.db.query<{ status: string; messages_done: number; records_fetched: number; rows_loaded: number; rows_quarantined: number; records_dlq: number }>(
+  const [r] = await t.db.query<{
+    status: string;
+    messages_done: number;
+    records_fetched: number;
+    rows_loaded: number;
+    rows_quarantined: number;
+    records_dlq: number;
+  }>(
     `SELECT status, messages_done, records_fetched, rows_loaded, rows_quarantined, records_dlq FROM ${t.names.core}.fetch_slices WHERE slice_id = :id`,
     { id: sliceId },
   );
@@ -93,7 +136,14 @@ describe('normalizeBatch', () => {
     // Eight one-message batches at once: eight transactions on eight pool connections.
     const results = await Promise.all(inputs.map((m) => normalizeBatch([m], deps)));
     expect(results.flatMap((r) => r.failedIds)).toEqual([]);
-    expect(await sliceRow(sliceId)).toEqual({ status: 'done', messages_done: 8, records_fetched: 480, rows_loaded: 480, rows_quarantined: 0, records_dlq: 0 });
+    expect(await sliceRow(sliceId)).toEqual({
+      status: 'done',
+      messages_done: 8,
+      records_fetched: 480,
+      rows_loaded: 480,
+      rows_quarantined: 0,
+      records_dlq: 0,
+    });
     expect(await ledger.watermark('everflow', 'clicks')).toEqual(new Date(START + HOUR));
     await rollupsMatchClicks();
   });
@@ -121,7 +171,10 @@ describe('normalizeBatch', () => {
     // The rows and the ledger committed; only the rollups are behind until the redelivery.
     expect((await sliceRow(a.sliceId)).status).toBe('done');
     const ev = t.names.platform('everflow');
-    const [behind] = await t.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${ev}.hourly_rollups WHERE hour >= :h`, { h: new Date(START + HOUR) });
+    const [behind] = await t.db.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM ${ev}.hourly_rollups WHERE hour >= :h`,
+      { h: new Date(START + HOUR) },
+    );
     expect(behind.n).toBe(0);
 
     failRefresh = false;
@@ -129,10 +182,23 @@ describe('normalizeBatch', () => {
     expect(second.failedIds).toEqual([]);
     expect(second.loaded).toBe(140);
     await rollupsMatchClicks();
-    expect(await sliceRow(a.sliceId)).toEqual({ status: 'done', messages_done: 2, records_fetched: 100, rows_loaded: 100, rows_quarantined: 0, records_dlq: 0 });
+    expect(await sliceRow(a.sliceId)).toEqual({
+      status: 'done',
+      messages_done: 2,
+      records_fetched: 100,
+      rows_loaded: 100,
+      rows_quarantined: 0,
+      records_dlq: 0,
+    });
     expect(await ledger.watermark('everflow', 'clicks')).toEqual(new Date(START + 3 * HOUR));
 
-    const tables = [`${ev}.clicks`, `${ev}.hourly_rollups`, `${t.names.core}.fetch_slices`, `${t.names.core}.slice_messages`, `${t.names.core}.watermarks`];
+    const tables = [
+      `${ev}.clicks`,
+      `${ev}.hourly_rollups`,
+      `${t.names.core}.fetch_slices`,
+      `${t.names.core}.slice_messages`,
+      `${t.names.core}.watermarks`,
+    ];
     const before = await tableDigest(t.db, tables);
     expect((await normalizeBatch([...batch].reverse(), deps)).failedIds).toEqual([]);
     expect(await tableDigest(t.db, tables)).toBe(before);

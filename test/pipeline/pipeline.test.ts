@@ -14,7 +14,9 @@ let fromMs: number, toMs: number;
 
 function platformTables(x: Harness): string[] {
   return Object.keys(x.scenario.options.platforms).flatMap((p) =>
-    ['conversions', 'clicks', 'hourly_rollups', 'affiliates', 'offers', 'advertisers'].map((t) => `${x.t.names.platform(p)}.${t}`),
+    ['conversions', 'clicks', 'hourly_rollups', 'affiliates', 'offers', 'advertisers'].map(
+      (t) => `${x.t.names.platform(p)}.${t}`,
+    ),
   );
 }
 
@@ -52,7 +54,9 @@ describe('ingest through the local queue', () => {
       expect(t.fetched).toBe(t.loaded + t.quarantined + t.dlq);
     }
     expect(totals.done).toBe(totals.slices);
-    const [unfinished] = await h.t.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${h.t.names.core}.fetch_slices WHERE status = 'done' AND finished_at IS NULL`);
+    const [unfinished] = await h.t.db.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM ${h.t.names.core}.fetch_slices WHERE status = 'done' AND finished_at IS NULL`,
+    );
     expect(unfinished.n).toBe(0);
   });
 
@@ -77,7 +81,14 @@ describe('faults', () => {
     try {
       const ef = x.network.simulators.everflow.server;
       const hp = x.network.simulators.hitpath.server;
-      ef.injectFaults([{ kind: '429', retryAfterSeconds: 0 }, { kind: '429', retryAfterSeconds: 0 }, { kind: '500' }, { kind: 'truncate' }, { kind: 'malformed' }, { kind: 'timeout' }]);
+      ef.injectFaults([
+        { kind: '429', retryAfterSeconds: 0 },
+        { kind: '429', retryAfterSeconds: 0 },
+        { kind: '500' },
+        { kind: 'truncate' },
+        { kind: 'malformed' },
+        { kind: 'timeout' },
+      ]);
       // More consecutive 500s than one fetch job's retries × receives: HitPath's jobs end in the DLQ.
       hp.injectFaults(Array.from({ length: 200 }, () => ({ kind: '500' as const })));
       // The injected timeout must fire within the test: a short per-call timeout here.
@@ -121,8 +132,10 @@ describe('faults', () => {
         normalize(stream, record, ctx) {
           const r = ef.normalize(stream, record, ctx);
           // One conversion is made schema-invalid; one click batch hits a "database" error until fixed.
-          if (stream === 'conversions' && r.ok && badOnce++ === 3) return { ok: false, reason: 'everflow conversions: payout: expected a decimal, got "abc"' };
-          if (stream === 'clicks' && failTransiently && r.ok && (r.row as { click_id: string }).click_id.endsWith('7')) throw new Error('connection reset');
+          if (stream === 'conversions' && r.ok && badOnce++ === 3)
+            return { ok: false, reason: 'everflow conversions: payout: expected a decimal, got "abc"' };
+          if (stream === 'clicks' && failTransiently && r.ok && (r.row as { click_id: string }).click_id.endsWith('7'))
+            throw new Error('connection reset');
           return r;
         },
       };
@@ -132,9 +145,13 @@ describe('faults', () => {
       expect(ev.quarantined).toBe(1);
       expect(ev.dlq).toBeGreaterThan(0);
       expect(ev.fetched).toBe(ev.loaded + ev.quarantined + ev.dlq);
-      const [q] = await x.t.db.query<{ reason: string; platform: string }>(`SELECT reason, platform FROM ${x.t.names.core}.quarantine`);
+      const [q] = await x.t.db.query<{ reason: string; platform: string }>(
+        `SELECT reason, platform FROM ${x.t.names.core}.quarantine`,
+      );
       expect(q.platform).toBe('everflow');
-      expect(q.reason).toMatch(/payout: expected a decimal, got "abc" \(record \d+ of message \d+, \/v1\/networks\/reporting\/conversions\)/);
+      expect(q.reason).toMatch(
+        /payout: expected a decimal, got "abc" \(record \d+ of message \d+, \/v1\/networks\/reporting\/conversions\)/,
+      );
       failTransiently = false;
       await runner.replayDlq();
       const after = (await runner.totals(first.backfillIds)).byPlatform.everflow;
@@ -169,13 +186,17 @@ describe('faults', () => {
         await origDrain().catch(() => undefined);
       };
       await crashing.ingest({ from, to, streams: ['clicks'] }).catch(() => undefined);
-      const [mid] = await x.t.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${x.t.names.platform('everflow')}.clicks`);
+      const [mid] = await x.t.db.query<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM ${x.t.names.platform('everflow')}.clicks`,
+      );
       const truth = truthCounts(x.scenario, 'everflow', fromMs, toMs).clicks;
       expect(mid.n).toBeGreaterThan(0);
       expect(mid.n).toBeLessThan(truth);
       // A new process re-runs the same command: unfinished slices are fetched again, finished ones skipped.
       const resumed = await x.runner({ maxRecordsPerMessage: 100 }).ingest({ from, to, streams: ['clicks'] });
-      const [end] = await x.t.db.query<{ n: number; r: string }>(`SELECT (SELECT COUNT(*) FROM ${x.t.names.platform('everflow')}.clicks) AS n, (SELECT SUM(clicks) FROM ${x.t.names.platform('everflow')}.hourly_rollups) AS r`);
+      const [end] = await x.t.db.query<{ n: number; r: string }>(
+        `SELECT (SELECT COUNT(*) FROM ${x.t.names.platform('everflow')}.clicks) AS n, (SELECT SUM(clicks) FROM ${x.t.names.platform('everflow')}.hourly_rollups) AS r`,
+      );
       expect(end.n).toBe(truth);
       expect(Number(end.r)).toBe(truth);
       expect(resumed.totals.done).toBe(resumed.totals.slices);
@@ -189,7 +210,10 @@ describe('scheduled runs', () => {
   it('with no watermark yet, the first scheduled run starts where the backfill ended (minus the lookback), leaving no gap', async () => {
     const runner = h.runner();
     const sent: string[] = [];
-    const deps = { ...runner.deps, queue: { send: async (_q: string, bodies: readonly string[]) => void sent.push(...bodies) } };
+    const deps = {
+      ...runner.deps,
+      queue: { send: async (_q: string, bodies: readonly string[]) => void sent.push(...bodies) },
+    };
     // h ingested [from, to) as a backfill; the clock stands at the scenario's end, days later.
     const slices = await scheduleFetch('everflow', deps);
     const clickSlices = slices.filter((x) => x.stream === 'clicks');
@@ -203,24 +227,48 @@ describe('scheduled runs', () => {
 describe('backfill requests', () => {
   it('a bad request gets a clear error and plans nothing', async () => {
     const runner = h.runner();
-    const count = async () => (await h.t.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${h.t.names.core}.fetch_slices`))[0].n;
+    const count = async () =>
+      (await h.t.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${h.t.names.core}.fetch_slices`))[0].n;
     const before = await count();
     const now = h.clock.now().getTime();
     await expect(planBackfill({ platform: 'everflow', from: to, to: from }, runner.deps)).rejects.toThrow(PlanError);
-    await expect(planBackfill({ platform: 'everflow', from: to, to: from }, runner.deps)).rejects.toThrow(/must be after --from/);
-    await expect(planBackfill({ platform: 'impact', from, to }, runner.deps)).rejects.toThrow(/unknown platform "impact": configured platforms are/);
-    await expect(planBackfill({ platform: 'hitpath', from: new Date(now - 46 * DAY).toISOString(), to }, runner.deps)).rejects.toThrow(/beyond the platform's horizon: its API serves at most 45 days back/);
-    await expect(planBackfill({ platform: 'hitpath', from: '2026-03-01', to }, runner.deps)).rejects.toThrow(/from: expected ISO-8601 with a zone/);
-    await expect(planBackfill({ platform: 'hitpath', from, to, streams: ['affiliates'] }, runner.deps)).rejects.toThrow(/does not offer affiliates/);
-    await expect(planBackfill({ platform: 'everflow', from, to, colour: 'red' }, runner.deps)).rejects.toThrow(/invalid backfill request: .*colour/);
+    await expect(planBackfill({ platform: 'everflow', from: to, to: from }, runner.deps)).rejects.toThrow(
+      /must be after --from/,
+    );
+    await expect(planBackfill({ platform: 'impact', from, to }, runner.deps)).rejects.toThrow(
+      /unknown platform "impact": configured platforms are/,
+    );
+    await expect(
+      planBackfill({ platform: 'hitpath', from: new Date(now - 46 * DAY).toISOString(), to }, runner.deps),
+    ).rejects.toThrow(/beyond the platform's horizon: its API serves at most 45 days back/);
+    await expect(planBackfill({ platform: 'hitpath', from: '2026-03-01', to }, runner.deps)).rejects.toThrow(
+      /from: expected ISO-8601 with a zone/,
+    );
+    await expect(planBackfill({ platform: 'hitpath', from, to, streams: ['affiliates'] }, runner.deps)).rejects.toThrow(
+      /does not offer affiliates/,
+    );
+    await expect(planBackfill({ platform: 'everflow', from, to, colour: 'red' }, runner.deps)).rejects.toThrow(
+      /invalid backfill request: .*colour/,
+    );
     expect(await count()).toBe(before);
   });
 
   it('a malformed normalize message is quarantined as poison and not retried', async () => {
     const runner = h.runner();
-    const r = await normalizeBatch([{ messageId: 'm1', body: '{"kind":"normalize","sliceId":"x"}' }, { messageId: 'm2', body: 'not json' }], runner.deps);
+    const r = await normalizeBatch(
+      [
+        { messageId: 'm1', body: '{"kind":"normalize","sliceId":"x"}' },
+        { messageId: 'm2', body: 'not json' },
+      ],
+      runner.deps,
+    );
     expect(r).toMatchObject({ failedIds: [], poison: 2 });
-    const rows = await h.t.db.query<{ reason: string }>(`SELECT reason FROM ${h.t.names.core}.quarantine WHERE platform = 'unknown' ORDER BY id`);
-    expect(rows.map((x) => x.reason)).toEqual([expect.stringMatching(/malformed normalize message: attempt: /), expect.stringMatching(/malformed normalize message: body is not JSON/)]);
+    const rows = await h.t.db.query<{ reason: string }>(
+      `SELECT reason FROM ${h.t.names.core}.quarantine WHERE platform = 'unknown' ORDER BY id`,
+    );
+    expect(rows.map((x) => x.reason)).toEqual([
+      expect.stringMatching(/malformed normalize message: attempt: /),
+      expect.stringMatching(/malformed normalize message: body is not JSON/),
+    ]);
   });
 });

@@ -3,13 +3,32 @@ import { planWindow, scheduledWindow, windows } from '#shared/pipeline/plan.js';
 import type { Connector } from '#shared/platforms/types.js';
 import { parseConfig } from '#shared/config/load.js';
 
-const connector = { kind: 'everflow', streams: ['conversions', 'clicks', 'affiliates'], horizonDays: 45, defaultRateLimit: { requests: 20, perSeconds: 1 }, sliceHours: (s: string) => (s === 'clicks' ? 1 : 24) } as unknown as Connector;
+const connector = {
+  kind: 'everflow',
+  streams: ['conversions', 'clicks', 'affiliates'],
+  horizonDays: 45,
+  defaultRateLimit: { requests: 20, perSeconds: 1 },
+  sliceHours: (s: string) => (s === 'clicks' ? 1 : 24),
+} as unknown as Connector;
 const now = new Date('2026-10-20T00:00:00Z');
-const req = { platform: 'everflow', connector, from: new Date('2026-10-10T00:00:00Z'), to: new Date('2026-10-12T06:00:00Z'), now, runKey: 'k', backfillId: 'b' };
+const req = {
+  platform: 'everflow',
+  connector,
+  from: new Date('2026-10-10T00:00:00Z'),
+  to: new Date('2026-10-12T06:00:00Z'),
+  now,
+  runKey: 'k',
+  backfillId: 'b',
+};
 
 describe('slice planning', () => {
   it('cuts windows at UTC multiples of the slice length, the last one partial', () => {
-    expect(windows(new Date('2026-10-10T05:30:00Z'), new Date('2026-10-10T13:00:00Z'), 6).map(([a, b]) => [a.toISOString().slice(11, 16), b.toISOString().slice(11, 16)])).toEqual([
+    expect(
+      windows(new Date('2026-10-10T05:30:00Z'), new Date('2026-10-10T13:00:00Z'), 6).map(([a, b]) => [
+        a.toISOString().slice(11, 16),
+        b.toISOString().slice(11, 16),
+      ]),
+    ).toEqual([
       ['05:30', '06:00'],
       ['06:00', '12:00'],
       ['12:00', '13:00'],
@@ -17,9 +36,18 @@ describe('slice planning', () => {
   });
 
   it("uses the connector's slice length unless the config overrides it per stream; entity lists are one slice", () => {
-    const count = (slices: ReturnType<typeof planWindow>) => Object.fromEntries(['conversions', 'clicks', 'affiliates'].map((s) => [s, slices.filter((x) => x.stream === s).length]));
-    expect(count(planWindow({ ...req, streams: ['conversions', 'clicks', 'affiliates'] }))).toEqual({ conversions: 3, clicks: 54, affiliates: 1 });
-    expect(count(planWindow({ ...req, streams: ['conversions', 'clicks', 'affiliates'], sliceHours: { clicks: 24 } }))).toEqual({ conversions: 3, clicks: 3, affiliates: 1 });
+    const count = (slices: ReturnType<typeof planWindow>) =>
+      Object.fromEntries(
+        ['conversions', 'clicks', 'affiliates'].map((s) => [s, slices.filter((x) => x.stream === s).length]),
+      );
+    expect(count(planWindow({ ...req, streams: ['conversions', 'clicks', 'affiliates'] }))).toEqual({
+      conversions: 3,
+      clicks: 54,
+      affiliates: 1,
+    });
+    expect(
+      count(planWindow({ ...req, streams: ['conversions', 'clicks', 'affiliates'], sliceHours: { clicks: 24 } })),
+    ).toEqual({ conversions: 3, clicks: 3, affiliates: 1 });
   });
 
   it('ids are derived from the run key (re-planning resumes), and differ between windows', () => {
@@ -32,7 +60,15 @@ describe('slice planning', () => {
   it('a scheduled window starts at the watermark minus the lookback, clamped to the horizon', () => {
     const config = parseConfig({
       migration: { legacy: ['hitpath'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
-      platforms: { everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'K', lookbackHours: 72 }, hitpath: { kind: 'hitpath', baseUrl: 'https://x.example/api.php', apiKeyEnv: 'H', timezone: 'America/New_York' } },
+      platforms: {
+        everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'K', lookbackHours: 72 },
+        hitpath: {
+          kind: 'hitpath',
+          baseUrl: 'https://x.example/api.php',
+          apiKeyEnv: 'H',
+          timezone: 'America/New_York',
+        },
+      },
     });
     const w = scheduledWindow(config.platforms.everflow, connector, new Date('2026-10-19T12:00:00Z'), now);
     expect(w).toEqual({ from: new Date('2026-10-16T12:00:00Z'), to: now, clamped: false });

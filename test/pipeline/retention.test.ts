@@ -11,9 +11,19 @@ afterAll(async () => t.drop());
 it('purges raw clicks older than the retention in batches, keeping newer clicks and every rollup', async () => {
   const ev = t.names.platform('everflow');
   const now = new Date('2026-10-01T00:00:00Z');
-  const clicks = Array.from({ length: 250 }, (_, i) => clickRow({ click_id: `k${i}`, clicked_at: new Date(now.getTime() - (i < 130 ? 121 : 119) * 86_400_000 + i * 1000).toISOString() }));
+  const clicks = Array.from({ length: 250 }, (_, i) =>
+    clickRow({
+      click_id: `k${i}`,
+      clicked_at: new Date(now.getTime() - (i < 130 ? 121 : 119) * 86_400_000 + i * 1000).toISOString(),
+    }),
+  );
   await upsertClicks(t.db, ev, clicks);
-  await refreshRollups(t.db, ev, 'clicks', touchedGroups(clicks, (r: { clicked_at: string }) => r.clicked_at));
+  await refreshRollups(
+    t.db,
+    ev,
+    'clicks',
+    touchedGroups(clicks, (r: { clicked_at: string }) => r.clicked_at),
+  );
   const purged = await purgeOldClicks(t.db, t.names, ['everflow'], 120, now, { batch: 50 });
   expect(purged).toEqual({ everflow: 130 });
   const [r] = await t.db.query<{ left: number; oldest: string; rolled: string }>(

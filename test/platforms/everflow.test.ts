@@ -4,13 +4,36 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEverflowConnector, findUtcTimezone } from '#shared/platforms/everflow/index.js';
-import { conversionsReplySchema, clicksReplySchema, affiliatesReplySchema, offersReplySchema, advertisersReplySchema, timezonesReplySchema } from '#shared/platforms/everflow/schemas.js';
-import { normalizeDecimalText, numberToDecimalText, parseEverflowJson, quoteMoneyNumbers } from '#shared/platforms/everflow/wire.js';
+import {
+  conversionsReplySchema,
+  clicksReplySchema,
+  affiliatesReplySchema,
+  offersReplySchema,
+  advertisersReplySchema,
+  timezonesReplySchema,
+} from '#shared/platforms/everflow/schemas.js';
+import {
+  normalizeDecimalText,
+  numberToDecimalText,
+  parseEverflowJson,
+  quoteMoneyNumbers,
+} from '#shared/platforms/everflow/wire.js';
 import { createEverflowSimulator, type EverflowSimulatorOptions } from '../../dev/simulators/everflow.js';
 import { SimServer } from '../../dev/simulators/server.js';
-import type { Scenario, ScenarioClick, ScenarioConversion, ScenarioEntity } from '../../dev/simulators/scenario/types.js';
+import type {
+  Scenario,
+  ScenarioClick,
+  ScenarioConversion,
+  ScenarioEntity,
+} from '../../dev/simulators/scenario/types.js';
 import { PlatformApiError, type FetchContext, type RawPage, type Slice } from '#shared/platforms/types.js';
-import { DbRateLimiter, MemoryRateLimiter, unlimited, type RateLimiter, type RateLimitSpec } from '#shared/platforms/rate-limit.js';
+import {
+  DbRateLimiter,
+  MemoryRateLimiter,
+  unlimited,
+  type RateLimiter,
+  type RateLimitSpec,
+} from '#shared/platforms/rate-limit.js';
 import { freshDatabase } from '../helpers/db.js';
 import { systemClock } from '#shared/util/clock.js';
 import { silentLogger } from '#shared/util/logger.js';
@@ -31,7 +54,15 @@ function config(baseUrl: string): Extract<PlatformConfig, { kind: 'everflow' }> 
 }
 
 function fetchCtx(over: Partial<FetchContext> = {}): FetchContext {
-  return { fetch: globalThis.fetch, rateLimiter: unlimited, clock: systemClock, logger: silentLogger, secret: KEY, retry: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 2000 }, ...over };
+  return {
+    fetch: globalThis.fetch,
+    rateLimiter: unlimited,
+    clock: systemClock,
+    logger: silentLogger,
+    secret: KEY,
+    retry: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 2000 },
+    ...over,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -41,7 +72,16 @@ const T0 = Date.UTC(2026, 9, 12, 0, 0, 0); // 2026-10-12T00:00:00Z
 const NOW = Date.UTC(2026, 9, 20, 0, 0, 0);
 
 function entity(platform: string, id: string, name: string, extra: Partial<ScenarioEntity> = {}): ScenarioEntity {
-  return { platform, id, name, email: null, status: 'active', canonicalKey: `k-${name}`, createdAt: T0 - 86_400_000, ...extra };
+  return {
+    platform,
+    id,
+    name,
+    email: null,
+    status: 'active',
+    canonicalKey: `k-${name}`,
+    createdAt: T0 - 86_400_000,
+    ...extra,
+  };
 }
 
 function click(i: number, at: number, over: Partial<ScenarioClick> = {}): ScenarioClick {
@@ -88,9 +128,24 @@ function conversion(i: number, at: number, over: Partial<ScenarioConversion> = {
   };
 }
 
-function scenario(parts: { clicks?: ScenarioClick[]; conversions?: ScenarioConversion[]; affiliates?: ScenarioEntity[] } = {}): Scenario {
+function scenario(
+  parts: { clicks?: ScenarioClick[]; conversions?: ScenarioConversion[]; affiliates?: ScenarioEntity[] } = {},
+): Scenario {
   return {
-    options: { seed: 1, startDate: '2026-10-12', days: 8, platforms: { everflow: 'everflow' }, legacy: [], target: 'everflow', migrationStart: '2026-10-12', cutoverDate: '2026-10-15', clicksPerDay: 100, affiliates: 1, offers: 1, advertisers: 1 },
+    options: {
+      seed: 1,
+      startDate: '2026-10-12',
+      days: 8,
+      platforms: { everflow: 'everflow' },
+      legacy: [],
+      target: 'everflow',
+      migrationStart: '2026-10-12',
+      cutoverDate: '2026-10-15',
+      clicksPerDay: 100,
+      affiliates: 1,
+      offers: 1,
+      advertisers: 1,
+    },
     affiliates: { everflow: parts.affiliates ?? [entity('everflow', '57', 'Blue Pixel Media')] },
     offers: { everflow: [entity('everflow', '12', 'Summer Sale CPA', { advertiserId: '13' })] },
     advertisers: { everflow: [entity('everflow', '13', 'Gabielle Deleon Inc.')] },
@@ -114,7 +169,11 @@ async function startSim(sc: Scenario, opts: Partial<EverflowSimulatorOptions> = 
   return { sim, baseUrl };
 }
 
-async function collect(connector: ReturnType<typeof createEverflowConnector>, slice: Slice, ctx: FetchContext = fetchCtx()) {
+async function collect(
+  connector: ReturnType<typeof createEverflowConnector>,
+  slice: Slice,
+  ctx: FetchContext = fetchCtx(),
+) {
   const pages: RawPage[] = [];
   const summary = await connector.fetchSlice(slice, ctx, async (p) => {
     pages.push(p);
@@ -129,8 +188,11 @@ const H = 3_600_000;
 
 describe('everflow wire: money never goes through a double', () => {
   it('quotes only number values of money keys, leaving strings that mention them alone', () => {
-    const text = '{"payout": 0.1, "revenue":-12.345e1,"sale_amount" : 999999999999.999999,"notes":"\\"payout\\": 5","count":0.5,"x":["payout", 3]}';
-    expect(quoteMoneyNumbers(text)).toBe('{"payout": "0.1", "revenue":"-12.345e1","sale_amount" : "999999999999.999999","notes":"\\"payout\\": 5","count":0.5,"x":["payout", 3]}');
+    const text =
+      '{"payout": 0.1, "revenue":-12.345e1,"sale_amount" : 999999999999.999999,"notes":"\\"payout\\": 5","count":0.5,"x":["payout", 3]}';
+    expect(quoteMoneyNumbers(text)).toBe(
+      '{"payout": "0.1", "revenue":"-12.345e1","sale_amount" : "999999999999.999999","notes":"\\"payout\\": 5","count":0.5,"x":["payout", 3]}',
+    );
     const parsed = parseEverflowJson(text) as Record<string, unknown>;
     expect(parsed.sale_amount).toBe('999999999999.999999');
     expect(parsed.count).toBe(0.5);
@@ -191,7 +253,12 @@ describe('everflow mappers against the documented record shapes (fixtures)', () 
         ip: '203.0.113.7',
         user_agent_hash: hash(ua),
         country_code: 'US',
-        raw: { ...records[0], email: `hmac:${hash('shopper@example.com')}`, idfa: `hmac:${hash('6D92078A-8246-4BA4-AE5B-76104861E7DC')}`, http_user_agent: `hmac:${hash(ua)}` },
+        raw: {
+          ...records[0],
+          email: `hmac:${hash('shopper@example.com')}`,
+          idfa: `hmac:${hash('6D92078A-8246-4BA4-AE5B-76104861E7DC')}`,
+          http_user_agent: `hmac:${hash(ua)}`,
+        },
       },
       {
         conversion_id: '9b1c7e2f4a6d48c0b3e5f7a9c1d3e5f7',
@@ -308,14 +375,25 @@ describe('everflow mappers against the documented record shapes (fixtures)', () 
       { id: '14', name: 'Trial Offer', status: 'inactive', email: null, raw: offers[1] },
       { id: '15', name: 'New Offer', status: 'pending', email: null, raw: offers[2] },
     ];
-    const expectedAdvertisers: EntityRow[] = [{ id: '13', name: 'Gabielle Deleon Inc.', status: 'active', email: null, raw: advertisers[0] }];
-    expect(affiliates.map((r) => connector.normalize('affiliates', r, nctx))).toEqual(expectedAffiliates.map((row) => ({ ok: true, row })));
-    expect(offers.map((r) => connector.normalize('offers', r, nctx))).toEqual(expectedOffers.map((row) => ({ ok: true, row })));
-    expect(advertisers.map((r) => connector.normalize('advertisers', r, nctx))).toEqual(expectedAdvertisers.map((row) => ({ ok: true, row })));
+    const expectedAdvertisers: EntityRow[] = [
+      { id: '13', name: 'Gabielle Deleon Inc.', status: 'active', email: null, raw: advertisers[0] },
+    ];
+    expect(affiliates.map((r) => connector.normalize('affiliates', r, nctx))).toEqual(
+      expectedAffiliates.map((row) => ({ ok: true, row })),
+    );
+    expect(offers.map((r) => connector.normalize('offers', r, nctx))).toEqual(
+      expectedOffers.map((row) => ({ ok: true, row })),
+    );
+    expect(advertisers.map((r) => connector.normalize('advertisers', r, nctx))).toEqual(
+      expectedAdvertisers.map((row) => ({ ok: true, row })),
+    );
   });
 
   it('a bad record gets a reason naming platform, stream, field and value; its neighbours still map', () => {
-    const records = structuredClone(conversionsReplySchema.parse(fixture('conversions.json')).conversions) as Record<string, any>[];
+    const records = structuredClone(conversionsReplySchema.parse(fixture('conversions.json')).conversions) as Record<
+      string,
+      any
+    >[];
     records[1].payout = '12,50';
     delete records[2].relationship.affiliate;
     const rows = records.map((r) => connector.normalize('conversions', r, nctx));
@@ -325,9 +403,15 @@ describe('everflow mappers against the documented record shapes (fixtures)', () 
     expect(!rows[2].ok && rows[2].reason).toMatch(/^everflow conversions: relationship\.affiliate: .*got nothing$/);
 
     const odd = { ...records[0], status: 'reversed' };
-    expect(connector.normalize('conversions', odd, nctx)).toEqual({ ok: false, reason: 'everflow conversions: status: expected approved, pending, rejected or invalid, got "reversed"' });
+    expect(connector.normalize('conversions', odd, nctx)).toEqual({
+      ok: false,
+      reason: 'everflow conversions: status: expected approved, pending, rejected or invalid, got "reversed"',
+    });
     const huge = { ...records[0], revenue: '1234567890123.5' };
-    expect(connector.normalize('conversions', huge, nctx)).toEqual({ ok: false, reason: 'everflow conversions: revenue: out of range for DECIMAL(18,6), got "1234567890123.5"' });
+    expect(connector.normalize('conversions', huge, nctx)).toEqual({
+      ok: false,
+      reason: 'everflow conversions: revenue: out of range for DECIMAL(18,6), got "1234567890123.5"',
+    });
     const long = { ...records[0], conversion_unix_timestamp: 'x'.repeat(200) };
     const r = connector.normalize('conversions', long, nctx);
     expect(!r.ok && r.reason.startsWith('everflow conversions: conversion_unix_timestamp:')).toBe(true);
@@ -337,13 +421,21 @@ describe('everflow mappers against the documented record shapes (fixtures)', () 
     const e = connector.normalize('conversions', { ...badEmail, http_user_agent: 7 }, nctx);
     expect(!e.ok && e.reason).toContain('http_user_agent');
     expect(!e.ok && e.reason).toContain('(redacted)');
-    expect(connector.normalize('clicks', 'not a record', nctx)).toEqual({ ok: false, reason: 'everflow clicks: (record): Invalid input: expected object, received string, got "string"' });
+    expect(connector.normalize('clicks', 'not a record', nctx)).toEqual({
+      ok: false,
+      reason: 'everflow clicks: (record): Invalid input: expected object, received string, got "string"',
+    });
   });
 
   it('finds the UTC timezone by name, never a +00:00 zone with DST', () => {
     const zones = timezonesReplySchema.parse(fixture('timezones.json')).timezones;
     expect(findUtcTimezone(zones)?.timezone_id).toBe(67);
-    expect(findUtcTimezone([zones[1], { timezone_id: 90, timezone_name: '(UTC) Coordinated Universal Time', timezone: null, utc_offset: '+00:00' }])?.timezone_id).toBe(90);
+    expect(
+      findUtcTimezone([
+        zones[1],
+        { timezone_id: 90, timezone_name: '(UTC) Coordinated Universal Time', timezone: null, utc_offset: '+00:00' },
+      ])?.timezone_id,
+    ).toBe(90);
     expect(findUtcTimezone([zones[0], zones[1]])).toBeNull();
   });
 });
@@ -354,7 +446,13 @@ describe('everflow connector against the HTTP simulator', () => {
     expect(connector.streams).toEqual(['conversions', 'clicks', 'affiliates', 'offers', 'advertisers']);
     expect(connector.defaultRateLimit).toEqual({ requests: 20, perSeconds: 1 });
     expect(connector.horizonDays).toBe(365);
-    await expect(connector.fetchSlice({ platform: 'everflow', stream: 'conversion_changes', from: iso(T0), to: iso(T0 + H) }, fetchCtx(), async () => {})).rejects.toThrow(/no conversion change feed/);
+    await expect(
+      connector.fetchSlice(
+        { platform: 'everflow', stream: 'conversion_changes', from: iso(T0), to: iso(T0 + H) },
+        fetchCtx(),
+        async () => {},
+      ),
+    ).rejects.toThrow(/no conversion change feed/);
   });
 
   it('pages conversions across 5 pages with exact counts, one timezone lookup, statuses as of now', async () => {
@@ -368,22 +466,36 @@ describe('everflow connector against the HTTP simulator', () => {
     const connector = createEverflowConnector('everflow', config(baseUrl));
     const slice: Slice = { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + 24 * H) };
     const progress: number[] = [];
-    const { pages, summary, records } = await collect(connector, slice, fetchCtx({ onProgress: (p) => progress.push(p.records) }));
+    const { pages, summary, records } = await collect(
+      connector,
+      slice,
+      fetchCtx({ onProgress: (p) => progress.push(p.records) }),
+    );
 
     const ids = records.map((r) => (r as { conversion_id: string }).conversion_id);
     expect(ids).toEqual(convs.map((c) => c.conversionId));
     expect(pages.map((p) => p.records.length)).toEqual([7, 7, 7, 7, 5]);
     expect(summary).toEqual({ pages: 5, records: 33, calls: 5, splits: 0 });
     expect(progress).toEqual([7, 14, 21, 28, 33]);
-    const byId = new Map(records.map((r) => [(r as { conversion_id: string }).conversion_id, r as { status: string; is_event: boolean }]));
+    const byId = new Map(
+      records.map((r) => [(r as { conversion_id: string }).conversion_id, r as { status: string; is_event: boolean }]),
+    );
     expect(byId.get(convs[0].conversionId)?.status).toBe('approved');
     expect(byId.get(convs[1].conversionId)?.status).toBe('pending');
-    expect(records.filter((r) => (r as { is_event: boolean }).is_event)).toHaveLength(convs.filter((c) => c.eventName !== null).length);
+    expect(records.filter((r) => (r as { is_event: boolean }).is_event)).toHaveLength(
+      convs.filter((c) => c.eventName !== null).length,
+    );
 
     const calls = sim.server.requests.filter((r) => r.path === '/v1/networks/reporting/conversions');
     expect(calls.map((r) => r.query.page)).toEqual(['1', '2', '3', '4', '5']);
     const body = JSON.parse(calls[0].body);
-    expect(body).toEqual({ from: '2026-10-12 00:00:00', to: '2026-10-13 00:00:00', timezone_id: 113, show_conversions: true, show_events: true });
+    expect(body).toEqual({
+      from: '2026-10-12 00:00:00',
+      to: '2026-10-13 00:00:00',
+      timezone_id: 113,
+      show_conversions: true,
+      show_events: true,
+    });
     expect(calls[0].headers['x-eflow-api-key']).toBe('[present]');
 
     // The next slice picks up the conversion at the boundary; the timezone is not looked up again.
@@ -395,14 +507,36 @@ describe('everflow connector against the HTTP simulator', () => {
     const mapped = records.map((r) => connector.normalize('conversions', r, nctx));
     expect(mapped.every((m) => m.ok)).toBe(true);
     const first = mapped[0].ok ? mapped[0].row : null;
-    expect(first).toMatchObject({ conversion_id: convs[0].conversionId, converted_at: '2026-10-12T00:00:01.000Z', revenue: '10.05', payout: '7.10', country_code: 'DE', status: 'approved', offer_id: '12', affiliate_id: '57', advertiser_id: '13', order_id: 'ORD-0', user_agent_hash: hash('UA/2.0') });
+    expect(first).toMatchObject({
+      conversion_id: convs[0].conversionId,
+      converted_at: '2026-10-12T00:00:01.000Z',
+      revenue: '10.05',
+      payout: '7.10',
+      country_code: 'DE',
+      status: 'approved',
+      offer_id: '12',
+      affiliate_id: '57',
+      advertiser_id: '13',
+      order_id: 'ORD-0',
+      user_agent_hash: hash('UA/2.0'),
+    });
   });
 
   it('pages entity tables by the server-clamped page size', async () => {
-    const affiliates = Array.from({ length: 12 }, (_, i) => entity('everflow', String(500 + i), `Aff ${i}`, { email: i === 3 ? 'ops@aff3.example' : null, status: i === 5 ? 'inactive' : 'active' }));
+    const affiliates = Array.from({ length: 12 }, (_, i) =>
+      entity('everflow', String(500 + i), `Aff ${i}`, {
+        email: i === 3 ? 'ops@aff3.example' : null,
+        status: i === 5 ? 'inactive' : 'active',
+      }),
+    );
     const { sim, baseUrl } = await startSim(scenario({ affiliates }), { pageSize: 5 });
     const connector = createEverflowConnector('everflow', config(baseUrl));
-    const { summary, records } = await collect(connector, { platform: 'everflow', stream: 'affiliates', from: iso(T0), to: iso(T0 + H) });
+    const { summary, records } = await collect(connector, {
+      platform: 'everflow',
+      stream: 'affiliates',
+      from: iso(T0),
+      to: iso(T0 + H),
+    });
     expect(summary).toEqual({ pages: 3, records: 12, calls: 3, splits: 0 });
     const rows = records.map((r) => connector.normalize('affiliates', r, nctx)).map((r) => (r.ok ? r.row : null));
     expect(rows.map((r) => r?.id)).toEqual(affiliates.map((a) => a.id));
@@ -416,7 +550,12 @@ describe('everflow connector against the HTTP simulator', () => {
     const clicks = Array.from({ length: 180 }, (_, i) => click(i, T0 + Math.floor((i * 6 * H) / 180) + 250));
     const { sim, baseUrl } = await startSim(scenario({ clicks }), { clickCap: 50 });
     const connector = createEverflowConnector('everflow', config(baseUrl), { clickCap: 50 });
-    const { summary, records, pages } = await collect(connector, { platform: 'everflow', stream: 'clicks', from: iso(T0), to: iso(T0 + 6 * H) });
+    const { summary, records, pages } = await collect(connector, {
+      platform: 'everflow',
+      stream: 'clicks',
+      from: iso(T0),
+      to: iso(T0 + 6 * H),
+    });
     const ids = records.map((r) => (r as { transaction_id: string }).transaction_id);
     expect(ids).toEqual(clicks.map((c) => c.clickId)); // all once, in time order
     expect(new Set(ids).size).toBe(180);
@@ -428,17 +567,39 @@ describe('everflow connector against the HTTP simulator', () => {
     expect(pages.every((p) => p.records.length < 50)).toBe(true);
     const mapped = records.map((r) => connector.normalize('clicks', r, nctx));
     expect(mapped.every((m) => m.ok)).toBe(true);
-    expect(mapped[0].ok && mapped[0].row).toEqual({ click_id: clicks[0].clickId, clicked_at: '2026-10-12T00:00:00.000Z', affiliate_id: '57', offer_id: '12', advertiser_id: '13', sub1: 's0', sub2: null, sub3: null, sub4: null, sub5: null, ip: '10.0.0.0', user_agent_hash: hash('UA/1.0'), country_code: 'US', is_unique: false });
+    expect(mapped[0].ok && mapped[0].row).toEqual({
+      click_id: clicks[0].clickId,
+      clicked_at: '2026-10-12T00:00:00.000Z',
+      affiliate_id: '57',
+      offer_id: '12',
+      advertiser_id: '13',
+      sub1: 's0',
+      sub2: null,
+      sub3: null,
+      sub4: null,
+      sub5: null,
+      ip: '10.0.0.0',
+      user_agent_hash: hash('UA/1.0'),
+      country_code: 'US',
+      is_unique: false,
+    });
   });
 
   it('cuts a window longer than 14 days into 14-day calls before asking', async () => {
     const clicks = [click(1, T0 - 20 * 24 * H), click(2, T0 - 3 * 24 * H), click(3, T0 + 2 * 24 * H)];
     const { sim, baseUrl } = await startSim(scenario({ clicks }));
     const connector = createEverflowConnector('everflow', config(baseUrl));
-    const { summary, records } = await collect(connector, { platform: 'everflow', stream: 'clicks', from: iso(T0 - 25 * 24 * H), to: iso(T0 + 5 * 24 * H) });
+    const { summary, records } = await collect(connector, {
+      platform: 'everflow',
+      stream: 'clicks',
+      from: iso(T0 - 25 * 24 * H),
+      to: iso(T0 + 5 * 24 * H),
+    });
     expect(records).toHaveLength(3);
     expect(summary.splits).toBe(0);
-    const bodies = sim.server.requests.filter((r) => r.path.endsWith('/clicks/stream')).map((r) => JSON.parse(r.body) as { from: string; to: string });
+    const bodies = sim.server.requests
+      .filter((r) => r.path.endsWith('/clicks/stream'))
+      .map((r) => JSON.parse(r.body) as { from: string; to: string });
     expect(bodies.map((b) => [b.from, b.to])).toEqual([
       ['2026-09-17 00:00:00', '2026-10-01 00:00:00'],
       ['2026-10-01 00:00:00', '2026-10-15 00:00:00'],
@@ -450,7 +611,12 @@ describe('everflow connector against the HTTP simulator', () => {
     const clicks = Array.from({ length: 30 }, (_, i) => click(i, T0 + i * 60_000));
     const { sim, baseUrl } = await startSim(scenario({ clicks }), { incompleteOnce: true });
     const connector = createEverflowConnector('everflow', config(baseUrl));
-    const { summary, records } = await collect(connector, { platform: 'everflow', stream: 'clicks', from: iso(T0), to: iso(T0 + H) });
+    const { summary, records } = await collect(connector, {
+      platform: 'everflow',
+      stream: 'clicks',
+      from: iso(T0),
+      to: iso(T0 + H),
+    });
     expect(records.map((r) => (r as { transaction_id: string }).transaction_id)).toEqual(clicks.map((c) => c.clickId));
     expect(summary.splits).toBe(1);
     expect(sim.server.requests.filter((r) => r.path.endsWith('/clicks/stream'))).toHaveLength(3);
@@ -459,9 +625,22 @@ describe('everflow connector against the HTTP simulator', () => {
   it('rides out a 429 storm, honouring Retry-After, and the log shows every retry', async () => {
     const convs = Array.from({ length: 4 }, (_, i) => conversion(i, T0 + i * H));
     const { sim, baseUrl } = await startSim(scenario({ conversions: convs }));
-    sim.server.injectFaults([{ kind: '429', retryAfterSeconds: 0 }, { kind: '429', retryAfterSeconds: 0 }, { kind: '429', retryAfterSeconds: 0 }, { kind: '429', retryAfterSeconds: 0 }], (p) => p.endsWith('/conversions'));
+    sim.server.injectFaults(
+      [
+        { kind: '429', retryAfterSeconds: 0 },
+        { kind: '429', retryAfterSeconds: 0 },
+        { kind: '429', retryAfterSeconds: 0 },
+        { kind: '429', retryAfterSeconds: 0 },
+      ],
+      (p) => p.endsWith('/conversions'),
+    );
     const connector = createEverflowConnector('everflow', config(baseUrl));
-    const { summary, records } = await collect(connector, { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + 24 * H) });
+    const { summary, records } = await collect(connector, {
+      platform: 'everflow',
+      stream: 'conversions',
+      from: iso(T0),
+      to: iso(T0 + 24 * H),
+    });
     expect(records).toHaveLength(4);
     expect(summary.calls).toBe(5);
     const log = sim.server.requests.filter((r) => r.path.endsWith('/conversions'));
@@ -471,9 +650,16 @@ describe('everflow connector against the HTTP simulator', () => {
 
   it('gives up on a 429 storm longer than the retry budget with a retryable error', async () => {
     const { sim, baseUrl } = await startSim(scenario({ conversions: [conversion(1, T0)] }));
-    sim.server.injectFaults(Array.from({ length: 4 }, () => ({ kind: '429' as const, retryAfterSeconds: 0 })), (p) => p.endsWith('/conversions'));
+    sim.server.injectFaults(
+      Array.from({ length: 4 }, () => ({ kind: '429' as const, retryAfterSeconds: 0 })),
+      (p) => p.endsWith('/conversions'),
+    );
     const connector = createEverflowConnector('everflow', config(baseUrl));
-    const err = await collect(connector, { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) }, fetchCtx({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 2000 } })).catch((e) => e);
+    const err = await collect(
+      connector,
+      { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) },
+      fetchCtx({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 2000 } }),
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(PlatformApiError);
     expect(err.retryable).toBe(true);
     expect(err.message).toContain('everflow /v1/networks/reporting/conversions: 429');
@@ -486,39 +672,69 @@ describe('everflow connector against the HTTP simulator', () => {
     const onConv = (p: string) => p.endsWith('/conversions');
     let page = 0;
     const pages: RawPage[] = [];
-    const summary = await connector.fetchSlice({ platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) }, fetchCtx(), async (p) => {
-      pages.push(p);
-      page++;
-      // Faults hit the next calls: page 2 gets a 500, page 3 a cut body then a malformed one.
-      if (page === 1) sim.server.injectFaults([{ kind: '500' }], onConv);
-      if (page === 2) sim.server.injectFaults([{ kind: 'truncate' }, { kind: 'malformed' }], onConv);
-    });
+    const summary = await connector.fetchSlice(
+      { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) },
+      fetchCtx(),
+      async (p) => {
+        pages.push(p);
+        page++;
+        // Faults hit the next calls: page 2 gets a 500, page 3 a cut body then a malformed one.
+        if (page === 1) sim.server.injectFaults([{ kind: '500' }], onConv);
+        if (page === 2) sim.server.injectFaults([{ kind: 'truncate' }, { kind: 'malformed' }], onConv);
+      },
+    );
     const ids = pages.flatMap((p) => p.records).map((r) => (r as { conversion_id: string }).conversion_id);
     expect(ids).toEqual(convs.map((c) => c.conversionId));
     expect(summary).toEqual({ pages: 4, records: 20, calls: 7, splits: 0 });
     const log = sim.server.requests.filter((r) => onConv(r.path));
-    expect(log.map((r) => `${r.query.page}:${r.fault ?? 'ok'}`)).toEqual(['1:ok', '2:500', '2:ok', '3:truncate', '3:malformed', '3:ok', '4:ok']);
+    expect(log.map((r) => `${r.query.page}:${r.fault ?? 'ok'}`)).toEqual([
+      '1:ok',
+      '2:500',
+      '2:ok',
+      '3:truncate',
+      '3:malformed',
+      '3:ok',
+      '4:ok',
+    ]);
   });
 
   it('quarantines one bad record of a good page and maps the rest', async () => {
-    const convs = [conversion(1, T0 + 1000), conversion(2, T0 + 2000, { currency: 'DOLLARS' }), conversion(3, T0 + 3000)];
+    const convs = [
+      conversion(1, T0 + 1000),
+      conversion(2, T0 + 2000, { currency: 'DOLLARS' }),
+      conversion(3, T0 + 3000),
+    ];
     const { baseUrl } = await startSim(scenario({ conversions: convs }));
     const connector = createEverflowConnector('everflow', config(baseUrl));
-    const { records } = await collect(connector, { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) });
+    const { records } = await collect(connector, {
+      platform: 'everflow',
+      stream: 'conversions',
+      from: iso(T0),
+      to: iso(T0 + H),
+    });
     const results = records.map((r) => connector.normalize('conversions', r, nctx));
     expect(results.map((r) => r.ok)).toEqual([true, false, true]);
-    expect(results[1]).toEqual({ ok: false, reason: 'everflow conversions: currency_id: expected an ISO 4217 code, got "DOLLARS"' });
+    expect(results[1]).toEqual({
+      ok: false,
+      reason: 'everflow conversions: currency_id: expected an ISO 4217 code, got "DOLLARS"',
+    });
   });
 
   it('fails fast on a wrong key (401) without retrying and without the key in the error', async () => {
     const { sim, baseUrl } = await startSim(scenario({ conversions: [conversion(1, T0)] }));
     const connector = createEverflowConnector('everflow', config(baseUrl));
     const wrong = 'wrong-key-abcdef123456';
-    const err = await collect(connector, { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) }, fetchCtx({ secret: wrong })).catch((e) => e);
+    const err = await collect(
+      connector,
+      { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) },
+      fetchCtx({ secret: wrong }),
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(PlatformApiError);
     expect(err.retryable).toBe(false);
     expect(err.options.status).toBe(401);
-    expect(err.message).toMatch(/^everflow \/v1\/meta\/timezones: authentication failed \(HTTP 401\).*apiKeyEnv.*Invalid API Key/);
+    expect(err.message).toMatch(
+      /^everflow \/v1\/meta\/timezones: authentication failed \(HTTP 401\).*apiKeyEnv.*Invalid API Key/,
+    );
     expect(err.message).not.toContain(wrong);
     expect(JSON.stringify(sim.server.requests)).not.toContain(wrong);
     expect(sim.server.requests).toHaveLength(1);
@@ -528,15 +744,23 @@ describe('everflow connector against the HTTP simulator', () => {
     let calls = 0;
     const server = new SimServer((req) => {
       calls++;
-      if (req.path === '/v1/meta/timezones') return { status: 200, body: JSON.stringify({ timezones: [{ timezone_id: 5, timezone: 'UTC' }] }) };
+      if (req.path === '/v1/meta/timezones')
+        return { status: 200, body: JSON.stringify({ timezones: [{ timezone_id: 5, timezone: 'UTC' }] }) };
       return { status: 200, body: JSON.stringify({ conversions: [], paging: { page: 1, total_count: 0 } }) };
     });
     const baseUrl = await server.start();
     sims.push(server);
     const connector = createEverflowConnector('everflow', config(`${baseUrl}/v1/`));
-    const err = await collect(connector, { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) }).catch((e) => e);
+    const err = await collect(connector, {
+      platform: 'everflow',
+      stream: 'conversions',
+      from: iso(T0),
+      to: iso(T0 + H),
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(PlatformApiError);
-    expect(err.message).toMatch(/^everflow \/v1\/networks\/reporting\/conversions: reply does not match the expected shape at paging\.page_size: /);
+    expect(err.message).toMatch(
+      /^everflow \/v1\/networks\/reporting\/conversions: reply does not match the expected shape at paging\.page_size: /,
+    );
     expect(err.options.field).toBe('paging.page_size');
     expect(err.retryable).toBe(false);
     expect(calls).toBe(2);
@@ -551,7 +775,10 @@ describe('everflow connector against the HTTP simulator', () => {
     const b = createEverflowConnector('everflow', config(baseUrl));
     const slice: Slice = { platform: 'everflow', stream: 'conversions', from: iso(T0), to: iso(T0 + H) };
     const started = Date.now();
-    const [ra, rb] = await Promise.all([collect(a, slice, fetchCtx({ rateLimiter: limiter })), collect(b, slice, fetchCtx({ rateLimiter: limiter }))]);
+    const [ra, rb] = await Promise.all([
+      collect(a, slice, fetchCtx({ rateLimiter: limiter })),
+      collect(b, slice, fetchCtx({ rateLimiter: limiter })),
+    ]);
     const elapsed = Date.now() - started;
     expect(ra.records).toHaveLength(12);
     expect(rb.records).toHaveLength(12);

@@ -7,8 +7,19 @@ import { parseCsvReport, parseXmlReport, checkHeaders } from '#shared/platforms/
 import { parseHitpathTime } from '#shared/platforms/hitpath/map.js';
 import { resolveColumns, type HitpathConfig } from '#shared/platforms/hitpath/schemas.js';
 import { MemoryRateLimiter, unlimited, type RateLimiter } from '#shared/platforms/rate-limit.js';
-import { PlatformApiError, type Connector, type FetchContext, type RawPage, type Slice } from '#shared/platforms/types.js';
-import { createHitpathSimulator, HITPATH_SIM_PATH, type HitpathSimulator, type HitpathSimulatorOptions } from '../../dev/simulators/hitpath.js';
+import {
+  PlatformApiError,
+  type Connector,
+  type FetchContext,
+  type RawPage,
+  type Slice,
+} from '#shared/platforms/types.js';
+import {
+  createHitpathSimulator,
+  HITPATH_SIM_PATH,
+  type HitpathSimulator,
+  type HitpathSimulatorOptions,
+} from '../../dev/simulators/hitpath.js';
 import type { Scenario, ScenarioClick, ScenarioConversion } from '../../dev/simulators/scenario/types.js';
 import { ManualClock } from '#shared/util/clock.js';
 import { silentLogger } from '#shared/util/logger.js';
@@ -21,7 +32,13 @@ const NY = 'America/New_York';
 const SECRET = 'hp-secret-Key_42';
 
 function hitpathConfig(over: Record<string, unknown> = {}): HitpathConfig {
-  const c = platformSchema.parse({ kind: 'hitpath', baseUrl: 'https://reports.example.net/api.php', apiKeyEnv: 'HITPATH_API_KEY', timezone: NY, ...over });
+  const c = platformSchema.parse({
+    kind: 'hitpath',
+    baseUrl: 'https://reports.example.net/api.php',
+    apiKeyEnv: 'HITPATH_API_KEY',
+    timezone: NY,
+    ...over,
+  });
   if (c.kind !== 'hitpath') throw new Error('not hitpath');
   return c;
 }
@@ -55,7 +72,12 @@ function click(id: string, atIso: string, over: Partial<ScenarioClick> = {}): Sc
   };
 }
 
-function sale(id: string, clickIso: string, saleIso: string, over: Partial<ScenarioConversion> = {}): ScenarioConversion {
+function sale(
+  id: string,
+  clickIso: string,
+  saleIso: string,
+  over: Partial<ScenarioConversion> = {},
+): ScenarioConversion {
   return {
     platform: 'hitpath',
     conversionId: `conv-${id}`,
@@ -114,7 +136,10 @@ afterEach(async () => {
   while (sims.length) await sims.pop()!.stop();
 });
 
-async function startSim(sc: Scenario, options: Partial<HitpathSimulatorOptions> & { now?: () => number }): Promise<{ sim: HitpathSimulator; url: string }> {
+async function startSim(
+  sc: Scenario,
+  options: Partial<HitpathSimulatorOptions> & { now?: () => number },
+): Promise<{ sim: HitpathSimulator; url: string }> {
   const sim = createHitpathSimulator(sc, { platform: 'hitpath', secret: SECRET, timezone: NY, ...options });
   sims.push(sim);
   const base = await sim.start();
@@ -124,7 +149,15 @@ async function startSim(sc: Scenario, options: Partial<HitpathSimulatorOptions> 
 const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 20, maxAttempts: 5, timeoutMs: 5_000 };
 
 function fetchCtx(clockIso: string, over: Partial<FetchContext> = {}): FetchContext {
-  return { fetch: globalThis.fetch, rateLimiter: unlimited, clock: new ManualClock(new Date(clockIso)), logger: silentLogger, secret: SECRET, retry: FAST_RETRY, ...over };
+  return {
+    fetch: globalThis.fetch,
+    rateLimiter: unlimited,
+    clock: new ManualClock(new Date(clockIso)),
+    logger: silentLogger,
+    secret: SECRET,
+    retry: FAST_RETRY,
+    ...over,
+  };
 }
 
 async function pull(connector: Connector, slice: Omit<Slice, 'platform'>, ctx: FetchContext) {
@@ -138,10 +171,70 @@ async function pull(connector: Connector, slice: Omit<Slice, 'platform'>, ctx: F
 // ---------- expected rows for sales.csv / sales.xml (America/New_York, EDT = UTC−4) ----------
 
 const SALES_RAW = [
-  { hitid: '5550001', date: '2026-10-12 09:15:00', saledate: '2026-10-12 09:47:30', campaignid: '77', affiliateid: '1001', c1: 'spring', c2: '', c3: 'banner-3', ip: '203.0.113.7', transid: 'ORD-1001', amount: '45.00', payout: '30.00', status: 'Approved', event: '' },
-  { hitid: '5550001', date: '2026-10-12 09:15:00', saledate: '2026-10-14 18:05:00', campaignid: '77', affiliateid: '1001', c1: 'spring', c2: '', c3: 'banner-3', ip: '203.0.113.7', transid: 'ORD-1001-UP', amount: '10.50', payout: '5.25', status: 'Pending', event: 'upsell' },
-  { hitid: '5550002', date: '10/12/2026 3:04:05 PM', saledate: '10/13/2026 12:00:00 AM', campaignid: '78', affiliateid: '1002', c1: '', c2: '', c3: '', ip: '198.51.100.20', transid: 'added by admin (JD)', amount: '120', payout: '80.5', status: 'Paid', event: '' },
-  { hitid: '5550003', date: '2026-10-13 23:59:59', saledate: '2026-10-14 00:00:01', campaignid: '77', affiliateid: '1003', c1: 'a', c2: 'b', c3: 'c', ip: '192.0.2.1', transid: 'T-77', amount: '0.00', payout: '0', status: 'Reversed', event: '' },
+  {
+    hitid: '5550001',
+    date: '2026-10-12 09:15:00',
+    saledate: '2026-10-12 09:47:30',
+    campaignid: '77',
+    affiliateid: '1001',
+    c1: 'spring',
+    c2: '',
+    c3: 'banner-3',
+    ip: '203.0.113.7',
+    transid: 'ORD-1001',
+    amount: '45.00',
+    payout: '30.00',
+    status: 'Approved',
+    event: '',
+  },
+  {
+    hitid: '5550001',
+    date: '2026-10-12 09:15:00',
+    saledate: '2026-10-14 18:05:00',
+    campaignid: '77',
+    affiliateid: '1001',
+    c1: 'spring',
+    c2: '',
+    c3: 'banner-3',
+    ip: '203.0.113.7',
+    transid: 'ORD-1001-UP',
+    amount: '10.50',
+    payout: '5.25',
+    status: 'Pending',
+    event: 'upsell',
+  },
+  {
+    hitid: '5550002',
+    date: '10/12/2026 3:04:05 PM',
+    saledate: '10/13/2026 12:00:00 AM',
+    campaignid: '78',
+    affiliateid: '1002',
+    c1: '',
+    c2: '',
+    c3: '',
+    ip: '198.51.100.20',
+    transid: 'added by admin (JD)',
+    amount: '120',
+    payout: '80.5',
+    status: 'Paid',
+    event: '',
+  },
+  {
+    hitid: '5550003',
+    date: '2026-10-13 23:59:59',
+    saledate: '2026-10-14 00:00:01',
+    campaignid: '77',
+    affiliateid: '1003',
+    c1: 'a',
+    c2: 'b',
+    c3: 'c',
+    ip: '192.0.2.1',
+    transid: 'T-77',
+    amount: '0.00',
+    payout: '0',
+    status: 'Reversed',
+    event: '',
+  },
 ];
 
 const conv = (over: Partial<ConversionRow>): ConversionRow => ({
@@ -174,10 +267,71 @@ const conv = (over: Partial<ConversionRow>): ConversionRow => ({
 });
 
 const SALES_EXPECTED: ConversionRow[] = [
-  conv({ conversion_id: '5550001', click_id: '5550001', order_id: 'ORD-1001', converted_at: '2026-10-12T13:47:30.000Z', clicked_at: '2026-10-12T13:15:00.000Z', affiliate_id: '1001', offer_id: '77', sub1: 'spring', sub3: 'banner-3', status: 'approved', revenue: '45.00', payout: '30.00', ip: '203.0.113.7', raw: SALES_RAW[0] }),
-  conv({ conversion_id: '5550001:upsell', click_id: '5550001', order_id: 'ORD-1001-UP', converted_at: '2026-10-14T22:05:00.000Z', clicked_at: '2026-10-12T13:15:00.000Z', affiliate_id: '1001', offer_id: '77', sub1: 'spring', sub3: 'banner-3', event_name: 'upsell', is_event: true, status: 'pending', revenue: '10.50', payout: '5.25', ip: '203.0.113.7', raw: SALES_RAW[1] }),
-  conv({ conversion_id: '5550002', click_id: '5550002', order_id: null, converted_at: '2026-10-13T04:00:00.000Z', clicked_at: '2026-10-12T19:04:05.000Z', affiliate_id: '1002', offer_id: '78', status: 'approved', revenue: '120', payout: '80.5', ip: '198.51.100.20', raw: SALES_RAW[2] }),
-  conv({ conversion_id: '5550003', click_id: '5550003', order_id: 'T-77', converted_at: '2026-10-14T04:00:01.000Z', clicked_at: '2026-10-14T03:59:59.000Z', affiliate_id: '1003', offer_id: '77', sub1: 'a', sub2: 'b', sub3: 'c', status: 'rejected', revenue: '0.00', payout: '0', ip: '192.0.2.1', raw: SALES_RAW[3] }),
+  conv({
+    conversion_id: '5550001',
+    click_id: '5550001',
+    order_id: 'ORD-1001',
+    converted_at: '2026-10-12T13:47:30.000Z',
+    clicked_at: '2026-10-12T13:15:00.000Z',
+    affiliate_id: '1001',
+    offer_id: '77',
+    sub1: 'spring',
+    sub3: 'banner-3',
+    status: 'approved',
+    revenue: '45.00',
+    payout: '30.00',
+    ip: '203.0.113.7',
+    raw: SALES_RAW[0],
+  }),
+  conv({
+    conversion_id: '5550001:upsell',
+    click_id: '5550001',
+    order_id: 'ORD-1001-UP',
+    converted_at: '2026-10-14T22:05:00.000Z',
+    clicked_at: '2026-10-12T13:15:00.000Z',
+    affiliate_id: '1001',
+    offer_id: '77',
+    sub1: 'spring',
+    sub3: 'banner-3',
+    event_name: 'upsell',
+    is_event: true,
+    status: 'pending',
+    revenue: '10.50',
+    payout: '5.25',
+    ip: '203.0.113.7',
+    raw: SALES_RAW[1],
+  }),
+  conv({
+    conversion_id: '5550002',
+    click_id: '5550002',
+    order_id: null,
+    converted_at: '2026-10-13T04:00:00.000Z',
+    clicked_at: '2026-10-12T19:04:05.000Z',
+    affiliate_id: '1002',
+    offer_id: '78',
+    status: 'approved',
+    revenue: '120',
+    payout: '80.5',
+    ip: '198.51.100.20',
+    raw: SALES_RAW[2],
+  }),
+  conv({
+    conversion_id: '5550003',
+    click_id: '5550003',
+    order_id: 'T-77',
+    converted_at: '2026-10-14T04:00:01.000Z',
+    clicked_at: '2026-10-14T03:59:59.000Z',
+    affiliate_id: '1003',
+    offer_id: '77',
+    sub1: 'a',
+    sub2: 'b',
+    sub3: 'c',
+    status: 'rejected',
+    revenue: '0.00',
+    payout: '0',
+    ip: '192.0.2.1',
+    raw: SALES_RAW[3],
+  }),
 ];
 
 const clickRow = (over: Partial<ClickRow>): ClickRow => ({
@@ -199,7 +353,13 @@ const clickRow = (over: Partial<ClickRow>): ClickRow => ({
 });
 
 const CLICKS_EXPECTED: ClickRow[] = [
-  clickRow({ click_id: '5550001', clicked_at: '2026-10-12T13:15:00.000Z', sub1: 'spring', sub3: 'banner-3', ip: '203.0.113.7' }),
+  clickRow({
+    click_id: '5550001',
+    clicked_at: '2026-10-12T13:15:00.000Z',
+    sub1: 'spring',
+    sub3: 'banner-3',
+    ip: '203.0.113.7',
+  }),
   // December: EST, UTC−5.
   clickRow({ click_id: '5550010', clicked_at: '2026-12-01T13:00:00.000Z', ip: '203.0.113.8' }),
 ];
@@ -211,7 +371,22 @@ describe('hitpath mappers (fixtures)', () => {
 
   it('maps a CSV sales report field by field', () => {
     const report = parseCsvReport('hitpath', '/api.php', fixture('sales.csv'));
-    expect(report.headers).toEqual(['hitid', 'date', 'saledate', 'campaignid', 'affiliateid', 'c1', 'c2', 'c3', 'ip', 'transid', 'amount', 'payout', 'status', 'event']);
+    expect(report.headers).toEqual([
+      'hitid',
+      'date',
+      'saledate',
+      'campaignid',
+      'affiliateid',
+      'c1',
+      'c2',
+      'c3',
+      'ip',
+      'transid',
+      'amount',
+      'payout',
+      'status',
+      'event',
+    ]);
     expect(okRows<ConversionRow>(normalizeAll(connector, 'conversions', report.rows))).toEqual(SALES_EXPECTED);
   });
 
@@ -221,16 +396,42 @@ describe('hitpath mappers (fixtures)', () => {
   });
 
   it('maps clicks reports (CSV and XML), across EDT and EST', () => {
-    for (const rows of [parseCsvReport('hitpath', '/api.php', fixture('clicks.csv')).rows, parseXmlReport('hitpath', '/api.php', fixture('clicks.xml')).rows]) {
+    for (const rows of [
+      parseCsvReport('hitpath', '/api.php', fixture('clicks.csv')).rows,
+      parseXmlReport('hitpath', '/api.php', fixture('clicks.xml')).rows,
+    ]) {
       expect(okRows<ClickRow>(normalizeAll(connector, 'clicks', rows))).toEqual(CLICKS_EXPECTED);
     }
   });
 
   it('reads quoted CSV fields holding commas, quotes and newlines', () => {
-    const rows = okRows<ConversionRow>(normalizeAll(connector, 'conversions', parseCsvReport('hitpath', '/api.php', fixture('quoted.csv')).rows));
+    const rows = okRows<ConversionRow>(
+      normalizeAll(connector, 'conversions', parseCsvReport('hitpath', '/api.php', fixture('quoted.csv')).rows),
+    );
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ conversion_id: '5550020:Upsell, "gold"', sub1: 'red, white', sub2: 'say "hi"', sub3: 'line one\nline two', ip: '203.0.113.9', order_id: 'ORD,42', event_name: 'Upsell, "gold"', is_event: true, revenue: '12.50', payout: '6.25' });
-    expect(rows[1]).toMatchObject({ conversion_id: '5550021', sub1: null, sub2: '"quoted"', sub3: 'plain', order_id: 'a "b", c', is_event: false, status: 'approved', revenue: '1.5', payout: '1' });
+    expect(rows[0]).toMatchObject({
+      conversion_id: '5550020:Upsell, "gold"',
+      sub1: 'red, white',
+      sub2: 'say "hi"',
+      sub3: 'line one\nline two',
+      ip: '203.0.113.9',
+      order_id: 'ORD,42',
+      event_name: 'Upsell, "gold"',
+      is_event: true,
+      revenue: '12.50',
+      payout: '6.25',
+    });
+    expect(rows[1]).toMatchObject({
+      conversion_id: '5550021',
+      sub1: null,
+      sub2: '"quoted"',
+      sub3: 'plain',
+      order_id: 'a "b", c',
+      is_event: false,
+      status: 'approved',
+      revenue: '1.5',
+      payout: '1',
+    });
   });
 
   it('reads renamed headers through a custom column map, including is_unique', () => {
@@ -238,38 +439,98 @@ describe('hitpath mappers (fixtures)', () => {
       'hitpath',
       hitpathConfig({
         columns: {
-          click_id: 'HitID', clicked_at: 'Click Time', converted_at: 'Sale Time', offer_id: 'Campaign', affiliate_id: 'Affiliate', sub1: 'Sub 1', sub2: 'Sub 2', sub3: 'Sub 3',
-          ip: 'Hit IP', order_id: 'Trans ID', revenue: 'Payin', payout: 'Payout', status: 'Sale Status', event_name: 'Event Name', is_unique: 'Unique',
+          click_id: 'HitID',
+          clicked_at: 'Click Time',
+          converted_at: 'Sale Time',
+          offer_id: 'Campaign',
+          affiliate_id: 'Affiliate',
+          sub1: 'Sub 1',
+          sub2: 'Sub 2',
+          sub3: 'Sub 3',
+          ip: 'Hit IP',
+          order_id: 'Trans ID',
+          revenue: 'Payin',
+          payout: 'Payout',
+          status: 'Sale Status',
+          event_name: 'Event Name',
+          is_unique: 'Unique',
         },
         currency: 'EUR',
       }),
     );
     const rows = parseCsvReport('hitpath', '/api.php', fixture('custom-columns.csv')).rows;
     expect(okRows<ClickRow>(normalizeAll(custom, 'clicks', rows))).toEqual([
-      clickRow({ click_id: '7001', clicked_at: '2026-10-12T13:15:00.000Z', sub1: 's1', sub2: 's2', sub3: 's3', ip: '203.0.113.7', is_unique: true }),
-      clickRow({ click_id: '7002', clicked_at: '2026-10-12T14:00:00.000Z', offer_id: '78', affiliate_id: '1002', ip: '203.0.113.8', is_unique: false }),
+      clickRow({
+        click_id: '7001',
+        clicked_at: '2026-10-12T13:15:00.000Z',
+        sub1: 's1',
+        sub2: 's2',
+        sub3: 's3',
+        ip: '203.0.113.7',
+        is_unique: true,
+      }),
+      clickRow({
+        click_id: '7002',
+        clicked_at: '2026-10-12T14:00:00.000Z',
+        offer_id: '78',
+        affiliate_id: '1002',
+        ip: '203.0.113.8',
+        is_unique: false,
+      }),
     ]);
     const sale = custom.normalize('conversions', rows[0], { hash: (v) => v });
     expect(sale).toEqual({
       ok: true,
-      row: conv({ conversion_id: '7001', click_id: '7001', order_id: 'ORD-7001', converted_at: '2026-10-12T13:47:30.000Z', clicked_at: '2026-10-12T13:15:00.000Z', affiliate_id: '1001', offer_id: '77', sub1: 's1', sub2: 's2', sub3: 's3', revenue: '45.00', payout: '30.00', currency: 'EUR', ip: '203.0.113.7', raw: rows[0] }),
+      row: conv({
+        conversion_id: '7001',
+        click_id: '7001',
+        order_id: 'ORD-7001',
+        converted_at: '2026-10-12T13:47:30.000Z',
+        clicked_at: '2026-10-12T13:15:00.000Z',
+        affiliate_id: '1001',
+        offer_id: '77',
+        sub1: 's1',
+        sub2: 's2',
+        sub3: 's3',
+        revenue: '45.00',
+        payout: '30.00',
+        currency: 'EUR',
+        ip: '203.0.113.7',
+        raw: rows[0],
+      }),
     });
   });
 
   it('fails a header row that lacks a mapped column, naming it and the mapping', () => {
     const report = parseCsvReport('hitpath', '/api.php', fixture('custom-columns.csv'));
-    const check = () => checkHeaders('hitpath', '/api.php (type=sales)', 'sales', report.headers, resolveColumns({}), {});
+    const check = () =>
+      checkHeaders('hitpath', '/api.php (type=sales)', 'sales', report.headers, resolveColumns({}), {});
     expect(check).toThrow(PlatformApiError);
     // "HitID" and "Payout" match "hitid" and "payout": headers are matched ignoring case.
-    expect(check).toThrow(/report has no column "saledate" \(converted_at\), "campaignid" \(offer_id\), "affiliateid" \(affiliate_id\), "amount" \(revenue\), "status" \(status\); columns in the reply: HitID, Click Time/);
+    expect(check).toThrow(
+      /report has no column "saledate" \(converted_at\), "campaignid" \(offer_id\), "affiliateid" \(affiliate_id\), "amount" \(revenue\), "status" \(status\); columns in the reply: HitID, Click Time/,
+    );
     expect(check).toThrow(/configured mapping: click_id→hitid, clicked_at→date/);
     // An optional column the deployment configured explicitly must exist too.
     const cols = { sub1: 'subid_one' };
-    expect(() => checkHeaders('hitpath', '/api.php', 'clicks', parseCsvReport('hitpath', '/api.php', fixture('clicks.csv')).headers, resolveColumns(cols), cols)).toThrow(/no column "subid_one" \(sub1\)/);
+    expect(() =>
+      checkHeaders(
+        'hitpath',
+        '/api.php',
+        'clicks',
+        parseCsvReport('hitpath', '/api.php', fixture('clicks.csv')).headers,
+        resolveColumns(cols),
+        cols,
+      ),
+    ).toThrow(/no column "subid_one" \(sub1\)/);
   });
 
   it('maps local times across both DST changes in America/New_York to the right UTC instants', () => {
-    const results = normalizeAll(connector, 'clicks', parseCsvReport('hitpath', '/api.php', fixture('dst-clicks.csv')).rows);
+    const results = normalizeAll(
+      connector,
+      'clicks',
+      parseCsvReport('hitpath', '/api.php', fixture('dst-clicks.csv')).rows,
+    );
     const times = results.map((r) => (r.ok ? (r.row as ClickRow).clicked_at : r.reason));
     expect(times.slice(0, 10)).toEqual([
       '2026-11-01T04:30:00.000Z', // 00:30 EDT
@@ -283,19 +544,36 @@ describe('hitpath mappers (fixtures)', () => {
       '2026-03-08T07:00:00.000Z', // 03:00 EDT
       '2026-03-08T19:30:00.000Z', // 3/8/2026 3:30:00 PM EDT
     ]);
-    expect(times[10]).toMatch(/^hitpath clicks: column "date" \(clicked_at\): expected a time in America\/New_York.*got "2026-11-01 01:30:00 PST"$/);
+    expect(times[10]).toMatch(
+      /^hitpath clicks: column "date" \(clicked_at\): expected a time in America\/New_York.*got "2026-11-01 01:30:00 PST"$/,
+    );
     expect(parseHitpathTime('2026-11-01T01:30:00Z', NY)?.toISOString()).toBe('2026-11-01T01:30:00.000Z');
     expect(parseHitpathTime('not a date', NY)).toBeNull();
   });
 
   it('quarantines a bad amount and an unknown status with reasons, and maps the rest', () => {
-    const results = normalizeAll(connector, 'conversions', parseCsvReport('hitpath', '/api.php', fixture('bad-records.csv')).rows);
+    const results = normalizeAll(
+      connector,
+      'conversions',
+      parseCsvReport('hitpath', '/api.php', fixture('bad-records.csv')).rows,
+    );
     expect(results.map((r) => r.ok)).toEqual([true, false, false, true]);
-    expect(results[1]).toEqual({ ok: false, reason: 'hitpath conversions: column "amount" (revenue): expected a decimal like 12.50, got "12,50"' });
-    expect((results[2] as { reason: string }).reason).toMatch(/^hitpath conversions: column "status" \(status\): unknown status \(known: approved, .*\), got "Mystery"$/);
-    expect(results[3]).toMatchObject({ ok: true, row: { conversion_id: '6004', status: 'rejected', revenue: '20', payout: '10' } });
+    expect(results[1]).toEqual({
+      ok: false,
+      reason: 'hitpath conversions: column "amount" (revenue): expected a decimal like 12.50, got "12,50"',
+    });
+    expect((results[2] as { reason: string }).reason).toMatch(
+      /^hitpath conversions: column "status" \(status\): unknown status \(known: approved, .*\), got "Mystery"$/,
+    );
+    expect(results[3]).toMatchObject({
+      ok: true,
+      row: { conversion_id: '6004', status: 'rejected', revenue: '20', payout: '10' },
+    });
     // Not a row at all.
-    expect(connector.normalize('conversions', 'hitid,date', { hash: (v) => v })).toMatchObject({ ok: false, reason: expect.stringMatching(/^hitpath conversions: expected a report row/) });
+    expect(connector.normalize('conversions', 'hitid,date', { hash: (v) => v })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^hitpath conversions: expected a report row/),
+    });
     expect(connector.normalize('affiliates', {}, { hash: (v) => v })).toMatchObject({ ok: false });
   });
 
@@ -324,8 +602,17 @@ describe('hitpath connector ↔ simulator', () => {
     ],
     [
       sale('c1', '2026-10-18T04:30:00Z', '2026-10-18T05:00:00Z'),
-      sale('c1', '2026-10-18T04:30:00Z', '2026-10-18T09:00:00Z', { eventName: 'upsell', revenue: '5.00', payout: '2.50', status: 'pending', changes: [{ at: ms('2026-10-19T00:00:00Z'), status: 'approved' }] }),
-      sale('c2', '2026-10-18T20:00:00Z', '2026-10-18T21:00:00Z', { status: 'pending', changes: [{ at: ms('2026-10-25T00:00:00Z'), status: 'rejected' }] }),
+      sale('c1', '2026-10-18T04:30:00Z', '2026-10-18T09:00:00Z', {
+        eventName: 'upsell',
+        revenue: '5.00',
+        payout: '2.50',
+        status: 'pending',
+        changes: [{ at: ms('2026-10-19T00:00:00Z'), status: 'approved' }],
+      }),
+      sale('c2', '2026-10-18T20:00:00Z', '2026-10-18T21:00:00Z', {
+        status: 'pending',
+        changes: [{ at: ms('2026-10-25T00:00:00Z'), status: 'rejected' }],
+      }),
       sale('c9', '2026-10-17T20:00:00Z', '2026-10-19T05:00:00Z'), // after the window
     ],
   );
@@ -344,29 +631,106 @@ describe('hitpath connector ↔ simulator', () => {
       expect(clicks.summary).toEqual({ pages: 1, records: 2, calls: 1, splits: 0 });
       const clickRows = okRows<ClickRow>(normalizeAll(connector, 'clicks', clicks.records));
       expect(clickRows).toEqual([
-        clickRow({ click_id: 'c1', clicked_at: '2026-10-18T04:30:00.000Z', sub1: 'a,b', sub2: 'say "x"', sub3: 'l1\nl2', ip: '203.0.113.7' }),
+        clickRow({
+          click_id: 'c1',
+          clicked_at: '2026-10-18T04:30:00.000Z',
+          sub1: 'a,b',
+          sub2: 'say "x"',
+          sub3: 'l1\nl2',
+          ip: '203.0.113.7',
+        }),
         clickRow({ click_id: 'c2', clicked_at: '2026-10-18T20:00:00.000Z', sub1: 's1', ip: '203.0.113.7' }),
       ]);
       const saleRows = okRows<ConversionRow>(normalizeAll(connector, 'conversions', sales.records));
       expect(saleRows).toEqual([
-        conv({ conversion_id: 'c1', click_id: 'c1', order_id: 'ORD-c1', converted_at: '2026-10-18T05:00:00.000Z', clicked_at: '2026-10-18T04:30:00.000Z', affiliate_id: '1001', offer_id: '77', sub1: 's1', sub2: 's2', revenue: '45.00', payout: '30.00', ip: '203.0.113.7', raw: sales.records[0] }),
-        conv({ conversion_id: 'c1:upsell', click_id: 'c1', order_id: 'ORD-c1', converted_at: '2026-10-18T09:00:00.000Z', clicked_at: '2026-10-18T04:30:00.000Z', affiliate_id: '1001', offer_id: '77', sub1: 's1', sub2: 's2', event_name: 'upsell', is_event: true, status: 'approved', revenue: '5.00', payout: '2.50', ip: '203.0.113.7', raw: sales.records[1] }),
-        conv({ conversion_id: 'c2', click_id: 'c2', order_id: 'ORD-c2', converted_at: '2026-10-18T21:00:00.000Z', clicked_at: '2026-10-18T20:00:00.000Z', affiliate_id: '1001', offer_id: '77', sub1: 's1', sub2: 's2', status: 'pending', revenue: '45.00', payout: '30.00', ip: '203.0.113.7', raw: sales.records[2] }),
+        conv({
+          conversion_id: 'c1',
+          click_id: 'c1',
+          order_id: 'ORD-c1',
+          converted_at: '2026-10-18T05:00:00.000Z',
+          clicked_at: '2026-10-18T04:30:00.000Z',
+          affiliate_id: '1001',
+          offer_id: '77',
+          sub1: 's1',
+          sub2: 's2',
+          revenue: '45.00',
+          payout: '30.00',
+          ip: '203.0.113.7',
+          raw: sales.records[0],
+        }),
+        conv({
+          conversion_id: 'c1:upsell',
+          click_id: 'c1',
+          order_id: 'ORD-c1',
+          converted_at: '2026-10-18T09:00:00.000Z',
+          clicked_at: '2026-10-18T04:30:00.000Z',
+          affiliate_id: '1001',
+          offer_id: '77',
+          sub1: 's1',
+          sub2: 's2',
+          event_name: 'upsell',
+          is_event: true,
+          status: 'approved',
+          revenue: '5.00',
+          payout: '2.50',
+          ip: '203.0.113.7',
+          raw: sales.records[1],
+        }),
+        conv({
+          conversion_id: 'c2',
+          click_id: 'c2',
+          order_id: 'ORD-c2',
+          converted_at: '2026-10-18T21:00:00.000Z',
+          clicked_at: '2026-10-18T20:00:00.000Z',
+          affiliate_id: '1001',
+          offer_id: '77',
+          sub1: 's1',
+          sub2: 's2',
+          status: 'pending',
+          revenue: '45.00',
+          payout: '30.00',
+          ip: '203.0.113.7',
+          raw: sales.records[2],
+        }),
       ]);
-      expect(sales.records[0]).toMatchObject({ hitid: 'c1', saledate: '2026-10-18 01:00:00', date: '2026-10-18 00:30:00', status: 'Approved', event: '' });
+      expect(sales.records[0]).toMatchObject({
+        hitid: 'c1',
+        saledate: '2026-10-18 01:00:00',
+        date: '2026-10-18 00:30:00',
+        status: 'Approved',
+        event: '',
+      });
     });
   }
 
   it('works with renamed headers and US-style times from the instance', async () => {
-    const columns = { click_id: 'HitID', clicked_at: 'Click Date', converted_at: 'Sale Date', revenue: 'Payin', is_unique: 'Unique' };
+    const columns = {
+      click_id: 'HitID',
+      clicked_at: 'Click Date',
+      converted_at: 'Sale Date',
+      revenue: 'Payin',
+      is_unique: 'Unique',
+    };
     const { url } = await startSim(sc, { now: () => ms(NOW), columns, timeStyle: 'us' });
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url, columns }));
-    const clicks = okRows<ClickRow>(normalizeAll(connector, 'clicks', (await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW))).records));
+    const clicks = okRows<ClickRow>(
+      normalizeAll(
+        connector,
+        'clicks',
+        (await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW))).records,
+      ),
+    );
     expect(clicks.map((c) => [c.click_id, c.clicked_at, c.is_unique])).toEqual([
       ['c1', '2026-10-18T04:30:00.000Z', true],
       ['c2', '2026-10-18T20:00:00.000Z', false],
     ]);
-    const sales = okRows<ConversionRow>(normalizeAll(connector, 'conversions', (await pull(connector, { stream: 'conversions', ...window }, fetchCtx(NOW))).records));
+    const sales = okRows<ConversionRow>(
+      normalizeAll(
+        connector,
+        'conversions',
+        (await pull(connector, { stream: 'conversions', ...window }, fetchCtx(NOW))).records,
+      ),
+    );
     expect(sales.map((s) => [s.conversion_id, s.converted_at, s.revenue])).toEqual([
       ['c1', '2026-10-18T05:00:00.000Z', '45.00'],
       ['c1:upsell', '2026-10-18T09:00:00.000Z', '5.00'],
@@ -380,7 +744,9 @@ describe('hitpath connector ↔ simulator', () => {
     const err = await pull(connector, { stream: 'conversions', ...window }, fetchCtx(NOW)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PlatformApiError);
     expect((err as PlatformApiError).retryable).toBe(false);
-    expect((err as Error).message).toMatch(/^hitpath \/api\.php \(type=sales\): type=sales report has no column "saledate" \(converted_at\); columns in the reply: hitid, date, Sale Date, .*configured mapping: .*converted_at→saledate/);
+    expect((err as Error).message).toMatch(
+      /^hitpath \/api\.php \(type=sales\): type=sales report has no column "saledate" \(converted_at\); columns in the reply: hitid, date, Sale Date, .*configured mapping: .*converted_at→saledate/,
+    );
     expect(sim.server.requests).toHaveLength(1); // a configuration error is not retried
   });
 
@@ -388,17 +754,28 @@ describe('hitpath connector ↔ simulator', () => {
     const { sim, url } = await startSim(sc, { now: () => ms(NOW) });
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
     // 2026-09-04 00:00 EDT is 46 local days before 2026-10-20.
-    const err = await pull(connector, { stream: 'conversions', from: '2026-09-04T04:00:00Z', to: '2026-09-05T04:00:00Z' }, fetchCtx(NOW)).catch((e: unknown) => e);
+    const err = await pull(
+      connector,
+      { stream: 'conversions', from: '2026-09-04T04:00:00Z', to: '2026-09-05T04:00:00Z' },
+      fetchCtx(NOW),
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PlatformApiError);
     expect((err as Error).message).toBe(
       "hitpath /api.php (type=sales): start 2026-09-04 is 46 days before today (2026-10-20 in America/New_York); HitPath's Reporting API serves at most 45 days back, so the earliest start is 2026-09-05. Older data cannot be fetched from this API.",
     );
     expect(sim.server.requests).toEqual([]);
-    const ok = await pull(connector, { stream: 'conversions', from: '2026-09-05T04:00:00Z', to: '2026-09-06T04:00:00Z' }, fetchCtx(NOW));
+    const ok = await pull(
+      connector,
+      { stream: 'conversions', from: '2026-09-05T04:00:00Z', to: '2026-09-06T04:00:00Z' },
+      fetchCtx(NOW),
+    );
     expect(ok.summary.calls).toBe(1);
     // The simulator enforces the same horizon on its side.
     const direct = await fetch(`${url}?key=${SECRET}&type=sales&start=2026-09-04&end=2026-09-05`);
-    expect([direct.status, await direct.text()]).toEqual([400, 'Error: start date must be no more than 45 days before today']);
+    expect([direct.status, await direct.text()]).toEqual([
+      400,
+      'Error: start date must be no more than 45 days before today',
+    ]);
   });
 
   it('retries a 500, then loads the slice', async () => {
@@ -416,7 +793,10 @@ describe('hitpath connector ↔ simulator', () => {
       sim.server.injectFaults([{ kind: 'malformed' }, { kind: 'truncate' }]);
       const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url, format }));
       const warnings: string[] = [];
-      const logger = { ...silentLogger, warn: (m: string, extra?: Record<string, unknown>) => warnings.push(`${m} ${JSON.stringify(extra)}`) };
+      const logger = {
+        ...silentLogger,
+        warn: (m: string, extra?: Record<string, unknown>) => warnings.push(`${m} ${JSON.stringify(extra)}`),
+      };
       const r = await pull(connector, { stream: 'conversions', ...window }, fetchCtx(NOW, { logger }));
       expect(sim.server.requests.map((x) => x.fault ?? 'ok')).toEqual(['malformed', 'truncate', 'ok']);
       expect(r.summary).toMatchObject({ calls: 3, records: 3 });
@@ -430,11 +810,20 @@ describe('hitpath connector ↔ simulator', () => {
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
     const wrong = 'wrong-Key-999';
     const logged: string[] = [];
-    const logger = { debug: () => {}, info: (m: string, e?: object) => logged.push(m + JSON.stringify(e)), warn: (m: string, e?: object) => logged.push(m + JSON.stringify(e)), error: (m: string, e?: object) => logged.push(m + JSON.stringify(e)) };
-    const err = await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW, { secret: wrong, logger })).catch((e: unknown) => e);
+    const logger = {
+      debug: () => {},
+      info: (m: string, e?: object) => logged.push(m + JSON.stringify(e)),
+      warn: (m: string, e?: object) => logged.push(m + JSON.stringify(e)),
+      error: (m: string, e?: object) => logged.push(m + JSON.stringify(e)),
+    };
+    const err = await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW, { secret: wrong, logger })).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PlatformApiError);
     expect((err as PlatformApiError).retryable).toBe(false);
-    expect((err as Error).message).toBe('hitpath /api.php (type=clicks): HitPath refused the API key (HTTP 403: Error: Invalid key): check the key in HITPATH_API_KEY and that it was issued for this domain');
+    expect((err as Error).message).toBe(
+      'hitpath /api.php (type=clicks): HitPath refused the API key (HTTP 403: Error: Invalid key): check the key in HITPATH_API_KEY and that it was issued for this domain',
+    );
     expect((err as Error).message).not.toContain(wrong);
     expect(logged.join('\n')).not.toContain(wrong);
     expect(sim.server.requests).toHaveLength(1);
@@ -442,29 +831,60 @@ describe('hitpath connector ↔ simulator', () => {
 
   it('scrubs the key if HitPath echoes it in an error reply', async () => {
     const { url } = await startSim(sc, { now: () => ms(NOW) });
-    const echo: typeof fetch = async (input) => new Response(`Error: bad request for key=${new URL(String(input)).searchParams.get('key')}`, { status: 400 });
+    const echo: typeof fetch = async (input) =>
+      new Response(`Error: bad request for key=${new URL(String(input)).searchParams.get('key')}`, { status: 400 });
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
-    const err = await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW, { fetch: echo })).catch((e: unknown) => e);
+    const err = await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW, { fetch: echo })).catch(
+      (e: unknown) => e,
+    );
     expect((err as Error).message).toBe('hitpath /api.php (type=clicks): HTTP 400: Error: bad request for key=[key]');
   });
 
   it('reads error replies sent with HTTP 200 (text or XML) as errors, not as reports', async () => {
     const { url } = await startSim(sc, { now: () => ms(NOW) });
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url, format: 'xml' }));
-    const reply = (body: string): typeof fetch => async () => new Response(body, { status: 200 });
-    const xmlKey = await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW, { fetch: reply('<?xml version="1.0"?>\n<error>Invalid API key</error>') })).catch((e: unknown) => e);
-    expect((xmlKey as Error).message).toBe('hitpath /api.php (type=clicks): HitPath refused the API key ("Invalid API key"): check the key in HITPATH_API_KEY and that it was issued for this domain');
-    const other = await pull(connector, { stream: 'clicks', ...window }, fetchCtx(NOW, { fetch: reply('ERROR: end date must not be after today') })).catch((e: unknown) => e);
-    expect(other).toMatchObject({ retryable: false, message: 'hitpath /api.php (type=clicks): HitPath replied with an error: "ERROR: end date must not be after today"' });
+    const reply =
+      (body: string): typeof fetch =>
+      async () =>
+        new Response(body, { status: 200 });
+    const xmlKey = await pull(
+      connector,
+      { stream: 'clicks', ...window },
+      fetchCtx(NOW, { fetch: reply('<?xml version="1.0"?>\n<error>Invalid API key</error>') }),
+    ).catch((e: unknown) => e);
+    expect((xmlKey as Error).message).toBe(
+      'hitpath /api.php (type=clicks): HitPath refused the API key ("Invalid API key"): check the key in HITPATH_API_KEY and that it was issued for this domain',
+    );
+    const other = await pull(
+      connector,
+      { stream: 'clicks', ...window },
+      fetchCtx(NOW, { fetch: reply('ERROR: end date must not be after today') }),
+    ).catch((e: unknown) => e);
+    expect(other).toMatchObject({
+      retryable: false,
+      message:
+        'hitpath /api.php (type=clicks): HitPath replied with an error: "ERROR: end date must not be after today"',
+    });
   });
 
   it('quarantines a sale with a bad amount while the rest of the reply maps', async () => {
-    const bad = scenario([], [sale('b1', '2026-10-18T05:00:00Z', '2026-10-18T06:00:00Z'), sale('b2', '2026-10-18T05:00:00Z', '2026-10-18T07:00:00Z', { revenue: '1,299.00' }), sale('b3', '2026-10-18T05:00:00Z', '2026-10-18T08:00:00Z')]);
+    const bad = scenario(
+      [],
+      [
+        sale('b1', '2026-10-18T05:00:00Z', '2026-10-18T06:00:00Z'),
+        sale('b2', '2026-10-18T05:00:00Z', '2026-10-18T07:00:00Z', { revenue: '1,299.00' }),
+        sale('b3', '2026-10-18T05:00:00Z', '2026-10-18T08:00:00Z'),
+      ],
+    );
     const { url } = await startSim(bad, { now: () => ms(NOW) });
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
     const r = await pull(connector, { stream: 'conversions', ...window }, fetchCtx(NOW));
     const results = normalizeAll(connector, 'conversions', r.records);
-    expect(results.map((x) => (x.ok ? (x.row as ConversionRow).conversion_id : x.reason))).toEqual(['b1', 'hitpath conversions: column "amount" (revenue): expected a decimal like 12.50, got "1,299.00"', 'b3']);
+    expect(results.map((x) => (x.ok ? (x.row as ConversionRow).conversion_id : x.reason))).toEqual([
+      'b1',
+      'hitpath conversions: column "amount" (revenue): expected a decimal like 12.50, got "1,299.00"',
+      'b3',
+    ]);
   });
 });
 
@@ -486,7 +906,14 @@ describe('hitpath slices across DST changes (America/New_York)', () => {
     const { sim, url } = await startSim(scenario(clicks, []), { now: () => ms('2026-11-10T17:00:00Z') });
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
     const ctx = fetchCtx('2026-11-10T17:00:00Z');
-    const crossing = okRows<ClickRow>(normalizeAll(connector, 'clicks', (await pull(connector, { stream: 'clicks', from: '2026-11-01T05:00:00Z', to: '2026-11-01T08:00:00Z' }, ctx)).records));
+    const crossing = okRows<ClickRow>(
+      normalizeAll(
+        connector,
+        'clicks',
+        (await pull(connector, { stream: 'clicks', from: '2026-11-01T05:00:00Z', to: '2026-11-01T08:00:00Z' }, ctx))
+          .records,
+      ),
+    );
     expect(sim.server.requests[0].query).toMatchObject({ start: '2026-11-01', end: '2026-11-01' });
     expect(crossing.map((c) => [c.click_id, c.clicked_at])).toEqual([
       ['k2', '2026-11-01T05:00:00.000Z'],
@@ -507,11 +934,23 @@ describe('hitpath slices across DST changes (America/New_York)', () => {
   });
 
   it('spring: a window crossing the gap loads exactly the rows inside it at the right instants', async () => {
-    const at = ['2026-03-08T05:59:59Z', '2026-03-08T06:00:00Z', '2026-03-08T06:59:59Z', '2026-03-08T07:00:00Z', '2026-03-08T07:30:00Z', '2026-03-08T08:59:59Z', '2026-03-08T09:00:00Z'];
+    const at = [
+      '2026-03-08T05:59:59Z',
+      '2026-03-08T06:00:00Z',
+      '2026-03-08T06:59:59Z',
+      '2026-03-08T07:00:00Z',
+      '2026-03-08T07:30:00Z',
+      '2026-03-08T08:59:59Z',
+      '2026-03-08T09:00:00Z',
+    ];
     const clicks = at.map((t, i) => click(`m${i}`, t));
     const { url } = await startSim(scenario(clicks, []), { now: () => ms('2026-03-20T16:00:00Z'), timeStyle: 'us' });
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
-    const r = await pull(connector, { stream: 'clicks', from: '2026-03-08T06:00:00Z', to: '2026-03-08T09:00:00Z' }, fetchCtx('2026-03-20T16:00:00Z'));
+    const r = await pull(
+      connector,
+      { stream: 'clicks', from: '2026-03-08T06:00:00Z', to: '2026-03-08T09:00:00Z' },
+      fetchCtx('2026-03-20T16:00:00Z'),
+    );
     const rows = okRows<ClickRow>(normalizeAll(connector, 'clicks', r.records));
     expect(rows.map((c) => [c.click_id, c.clicked_at])).toEqual([
       ['m1', '2026-03-08T06:00:00.000Z'],
@@ -530,11 +969,18 @@ describe('hitpath pacing (2 calls per 5 minutes)', () => {
   // 0.3 s of real time, so the pacing is exercised for real without waiting minutes.
   const T0 = ms('2026-10-20T16:00:00Z');
   const clicks = [0, 1, 2, 3, 4].map((d) => click(`p${d}`, new Date(T0 - (d + 1) * 86_400_000).toISOString()));
-  const slices = [0, 1, 2, 3, 4].map((d) => ({ stream: 'clicks' as const, from: new Date(T0 - (d + 1) * 86_400_000 - 3_600_000).toISOString(), to: new Date(T0 - d * 86_400_000 - 3_600_000).toISOString() }));
+  const slices = [0, 1, 2, 3, 4].map((d) => ({
+    stream: 'clicks' as const,
+    from: new Date(T0 - (d + 1) * 86_400_000 - 3_600_000).toISOString(),
+    to: new Date(T0 - d * 86_400_000 - 3_600_000).toISOString(),
+  }));
 
   async function run(rateLimiter: RateLimiter, retry = FAST_RETRY) {
     const real0 = Date.now();
-    const { sim, url } = await startSim(scenario(clicks, []), { enforceRateLimit: true, now: () => T0 + (Date.now() - real0) * 1000 });
+    const { sim, url } = await startSim(scenario(clicks, []), {
+      enforceRateLimit: true,
+      now: () => T0 + (Date.now() - real0) * 1000,
+    });
     const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
     const ids: string[] = [];
     for (const s of slices) {
@@ -556,7 +1002,11 @@ describe('hitpath pacing (2 calls per 5 minutes)', () => {
   it('treats the throttle reply as a retryable rate-limit error: pauses the budget, retries, loses nothing', async () => {
     // A bucket of 2 with refill (2 per 0.3 s) bursts a third call inside the window: the simulator
     // refuses it, and the connector waits and asks again.
-    const { sim, ids } = await run(new MemoryRateLimiter({ hitpath: { requests: 2, perSeconds: 0.3 } }), { ...FAST_RETRY, maxDelayMs: 100, maxAttempts: 8 });
+    const { sim, ids } = await run(new MemoryRateLimiter({ hitpath: { requests: 2, perSeconds: 0.3 } }), {
+      ...FAST_RETRY,
+      maxDelayMs: 100,
+      maxAttempts: 8,
+    });
     expect(sim.throttledCalls).toBeGreaterThan(0);
     expect(ids.sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
   });
@@ -571,7 +1021,9 @@ describe('hitpath pacing (2 calls per 5 minutes)', () => {
     expect(err).toBeInstanceOf(PlatformApiError);
     expect((err as PlatformApiError).retryable).toBe(true);
     expect((err as PlatformApiError).options.status).toBe(429);
-    expect((err as Error).message).toBe('hitpath /api.php (type=clicks): throttled by HitPath (at most 2 calls per 5 minutes) after 3 attempts');
+    expect((err as Error).message).toBe(
+      'hitpath /api.php (type=clicks): throttled by HitPath (at most 2 calls per 5 minutes) after 3 attempts',
+    );
     expect(sim.throttledCalls).toBe(3);
   });
 });

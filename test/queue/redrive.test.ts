@@ -28,16 +28,25 @@ const DLQ2 = 'arn:aws:sqs:eu-west-1:123456789012:Dualtrack-EverflowFetchDlq';
 
 describe('dualtrack replay-dlq --aws', () => {
   it('starts one redrive per DLQ back to its source queue, with exactly these requests', async () => {
-    sqs.on(StartMessageMoveTaskCommand).callsFake((input: { SourceArn: string }) => ({ TaskHandle: `h-${input.SourceArn.split(':').pop()}` }));
+    sqs
+      .on(StartMessageMoveTaskCommand)
+      .callsFake((input: { SourceArn: string }) => ({ TaskHandle: `h-${input.SourceArn.split(':').pop()}` }));
     const x = io();
     const code = await main(['replay-dlq', '--aws', '--dlq-arn', DLQ1, '--dlq-arn', DLQ2], x);
     expect(code).toBe(0);
-    expect(sqs.commandCalls(StartMessageMoveTaskCommand).map((c) => c.args[0].input)).toEqual([{ SourceArn: DLQ1 }, { SourceArn: DLQ2 }]);
-    expect(x.out).toBe(`redrive started from ${DLQ1} (task h-Dualtrack-NormalizeDlq)\nredrive started from ${DLQ2} (task h-Dualtrack-EverflowFetchDlq)\n`);
+    expect(sqs.commandCalls(StartMessageMoveTaskCommand).map((c) => c.args[0].input)).toEqual([
+      { SourceArn: DLQ1 },
+      { SourceArn: DLQ2 },
+    ]);
+    expect(x.out).toBe(
+      `redrive started from ${DLQ1} (task h-Dualtrack-NormalizeDlq)\nredrive started from ${DLQ2} (task h-Dualtrack-EverflowFetchDlq)\n`,
+    );
   });
 
   it('reports a failed redrive and exits 1; bad flags are usage errors naming the flag', async () => {
-    sqs.on(StartMessageMoveTaskCommand).rejects(Object.assign(new Error('There is already a task running'), { name: 'UnsupportedOperation' }));
+    sqs
+      .on(StartMessageMoveTaskCommand)
+      .rejects(Object.assign(new Error('There is already a task running'), { name: 'UnsupportedOperation' }));
     const x = io();
     expect(await main(['replay-dlq', '--aws', '--dlq-arn', DLQ1], x)).toBe(1);
     expect(x.out).toMatch(/redrive from .*NormalizeDlq failed: UnsupportedOperation: There is already a task running/);

@@ -14,7 +14,8 @@ beforeEach(async () => {
   await mapEntity(tdb, 'affiliate', 'aff-001', { hitpath: '1001', everflow: '57' });
   await mapEntity(tdb, 'offer', 'off-77', { hitpath: '77', everflow: '12' });
 });
-const run = (rule: RuleId, at: Date) => evaluateRules({ db: tdb.db, names: tdb.names, config: tdb.config, at, only: [rule] });
+const run = (rule: RuleId, at: Date) =>
+  evaluateRules({ db: tdb.db, names: tdb.names, config: tdb.config, at, only: [rule] });
 
 describe('conversion-rate-discrepancy', () => {
   const at = new Date('2026-10-20T00:00:00Z');
@@ -31,7 +32,12 @@ describe('conversion-rate-discrepancy', () => {
     expect(f).toHaveLength(2);
     const offerOnly = f.find((x) => !x.subject.affiliate)!;
     expect(offerOnly.subject).toEqual({ offer: { hitpath: '77', everflow: '12' }, platforms: ['hitpath', 'everflow'] });
-    expect(offerOnly.metrics).toMatchObject({ hitpath_rate: 0.1, everflow_rate: 0.089, relative_difference: 0.11, comparisons: 2 });
+    expect(offerOnly.metrics).toMatchObject({
+      hitpath_rate: 0.1,
+      everflow_rate: 0.089,
+      relative_difference: 0.11,
+      comparisons: 2,
+    });
     expect(offerOnly.summary).toContain('everflow may be losing conversions');
   });
 
@@ -57,8 +63,12 @@ describe('conversion-rate-discrepancy', () => {
   });
 
   it('only counts the window (old data outside windowDays is ignored)', async () => {
-    await insertRollups(tdb, 'hitpath', [{ hour: '2026-10-01T10:00:00Z', aff: '1001', offer: '77', clicks: 100_000, conversions: 10_000 }]);
-    await insertRollups(tdb, 'everflow', [{ hour: '2026-10-01T10:00:00Z', aff: '57', offer: '12', clicks: 100_000, conversions: 5_000 }]);
+    await insertRollups(tdb, 'hitpath', [
+      { hour: '2026-10-01T10:00:00Z', aff: '1001', offer: '77', clicks: 100_000, conversions: 10_000 },
+    ]);
+    await insertRollups(tdb, 'everflow', [
+      { hour: '2026-10-01T10:00:00Z', aff: '57', offer: '12', clicks: 100_000, conversions: 5_000 },
+    ]);
     expect(await run('conversion-rate-discrepancy', at)).toHaveLength(0);
   });
 });
@@ -88,11 +98,15 @@ describe('revenue-discrepancy', () => {
     for (const r of rows) {
       const k = new Date(r.hour).toISOString();
       const prev = byKey.get(k);
-      byKey.set(k, prev ? { ...prev, revenue: (Number(prev.revenue) + Number(r.revenue)).toFixed(2) } : { ...r, hour: k });
+      byKey.set(
+        k,
+        prev ? { ...prev, revenue: (Number(prev.revenue) + Number(r.revenue)).toFixed(2) } : { ...r, hour: k },
+      );
     }
     await insertRollups(tdb, 'hitpath', [...byKey.values()]);
   }
-  const weekly = (day: string) => 1 + ((Date.parse(day) / 86400_000) % 7) * 0.02 + (Math.floor(Date.parse(day) / (7 * 86400_000)) % 2) * 0.03;
+  const weekly = (day: string) =>
+    1 + ((Date.parse(day) / 86400_000) % 7) * 0.02 + (Math.floor(Date.parse(day) / (7 * 86400_000)) % 2) * 0.03;
 
   it('does not fire across a US DST change (UTC days are always 24 hours)', async () => {
     await fill('2026-09-20', '2026-11-05', weekly);
@@ -131,7 +145,9 @@ describe('tracking-outage', () => {
   // (night hours at a fifth of the volume), across the DST change of 2026-11-01.
   function traffic(from: string, to: string, silentFrom?: string, aff = '57', offer = '12'): RollupInput[] {
     return hours(from, to).map((h) => {
-      const local = new Date(Date.parse(h) + (Date.parse(h) < Date.parse('2026-11-01T06:00:00Z') ? -4 : -5) * 3600_000).getUTCHours();
+      const local = new Date(
+        Date.parse(h) + (Date.parse(h) < Date.parse('2026-11-01T06:00:00Z') ? -4 : -5) * 3600_000,
+      ).getUTCHours();
       const busy = local >= 8 && local < 22;
       const clicks = busy ? 50 : 10;
       const conversions = silentFrom && Date.parse(h) >= Date.parse(silentFrom) ? 0 : busy ? 4 : 1;
@@ -141,30 +157,50 @@ describe('tracking-outage', () => {
 
   it('fires after minHours of clicks without conversions when the baseline makes zero unlikely', async () => {
     // Silent from 14:00 UTC (10:00 New York, busy hours: 50 clicks/h at 8% → λ ≈ 4 per hour).
-    await insertRollups(tdb, 'everflow', traffic('2026-09-10T00:00:00Z', '2026-10-15T22:00:00Z', '2026-10-15T14:00:00Z'));
+    await insertRollups(
+      tdb,
+      'everflow',
+      traffic('2026-09-10T00:00:00Z', '2026-10-15T22:00:00Z', '2026-10-15T14:00:00Z'),
+    );
     // 5 silent hours (14–18) at 19:59 → under minHours 6
     expect(await run('tracking-outage', new Date('2026-10-15T19:59:00Z'))).toHaveLength(0);
     const f = await run('tracking-outage', new Date('2026-10-15T20:00:00Z'));
     expect(f).toHaveLength(1); // the offer fires; its single affiliate is not reported twice
     expect(f[0].subject).toEqual({ offer: { hitpath: '77', everflow: '12' }, platforms: ['everflow'] });
     // λ ≈ 300 × 8% (each hour-of-week rate is shrunk slightly toward the offer's overall rate).
-    expect(f[0].metrics).toMatchObject({ hours: 6, since: '2026-10-15T14:00:00.000Z', clicks: 300, expected_conversions: expect.closeTo(24, 0) });
+    expect(f[0].metrics).toMatchObject({
+      hours: 6,
+      since: '2026-10-15T14:00:00.000Z',
+      clicks: 300,
+      expected_conversions: expect.closeTo(24, 0),
+    });
     expect(f[0].summary).toMatch(/no conversions for 6 hours/);
     // conversions return → stops firing
-    await insertRollups(tdb, 'everflow', [{ hour: '2026-10-15T20:00:00Z', aff: '57', offer: '12', clicks: 50, conversions: 2 }]);
+    await insertRollups(tdb, 'everflow', [
+      { hour: '2026-10-15T20:00:00Z', aff: '57', offer: '12', clicks: 50, conversions: 2 },
+    ]);
     expect(await run('tracking-outage', new Date('2026-10-15T21:00:00Z'))).toHaveLength(0);
   });
 
   it('gives no verdict on a thin history (the first hours of data: 1 click with 1 late conversion is not a 100% rate)', async () => {
     await insertRollups(tdb, 'everflow', [
       { hour: '2026-10-15T00:00:00Z', aff: '57', offer: '12', clicks: 1, conversions: 1 },
-      ...Array.from({ length: 20 }, (_, i) => ({ hour: new Date(Date.parse('2026-10-15T01:00:00Z') + i * 3_600_000).toISOString(), aff: '57', offer: '12', clicks: 3, conversions: 0 })),
+      ...Array.from({ length: 20 }, (_, i) => ({
+        hour: new Date(Date.parse('2026-10-15T01:00:00Z') + i * 3_600_000).toISOString(),
+        aff: '57',
+        offer: '12',
+        clicks: 3,
+        conversions: 0,
+      })),
     ]);
     expect(await run('tracking-outage', new Date('2026-10-15T21:00:00Z'))).toHaveLength(0);
   });
 
   it('does not fire when the baseline rate predicts few conversions (low-rate offer)', async () => {
-    const rows = traffic('2026-09-10T00:00:00Z', '2026-10-15T14:00:00Z').map((r, i) => ({ ...r, conversions: i % 24 === 0 ? 1 : 0 }));
+    const rows = traffic('2026-09-10T00:00:00Z', '2026-10-15T14:00:00Z').map((r, i) => ({
+      ...r,
+      conversions: i % 24 === 0 ? 1 : 0,
+    }));
     await insertRollups(tdb, 'everflow', rows);
     expect(await run('tracking-outage', new Date('2026-10-15T12:00:00Z'))).toHaveLength(0);
   });

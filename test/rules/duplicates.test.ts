@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { evaluateRules } from '#shared/rules/engine.js';
 import type { RuleId } from '#shared/config/schema.js';
-import { clearAll, createTestDb, insertConversions, insertEntity, insertRollups, mapEntity, hours, type TestDb } from './helpers.js';
+import {
+  clearAll,
+  createTestDb,
+  insertConversions,
+  insertEntity,
+  insertRollups,
+  mapEntity,
+  hours,
+  type TestDb,
+} from './helpers.js';
 
 let tdb: TestDb;
 beforeAll(async () => {
@@ -15,7 +24,8 @@ beforeEach(async () => {
 });
 
 const at = new Date('2026-10-20T12:00:00Z');
-const run = (rule: RuleId, when = at) => evaluateRules({ db: tdb.db, names: tdb.names, config: tdb.config, at: when, only: [rule] });
+const run = (rule: RuleId, when = at) =>
+  evaluateRules({ db: tdb.db, names: tdb.names, config: tdb.config, at: when, only: [rule] });
 
 describe('cross-platform-duplicate', () => {
   it('matches by advertiser order id and reports the payout paid twice, with per-platform ids', async () => {
@@ -23,7 +33,15 @@ describe('cross-platform-duplicate', () => {
     await insertConversions(tdb, 'hitpath', [
       { id: 'h1', at: '2026-10-01T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-1', payout: '12.50' },
       { id: 'h2', at: '2026-10-02T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-2', payout: '7.25' },
-      { id: 'h3', at: '2026-10-03T10:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-3', payout: '9.00', status: 'rejected' },
+      {
+        id: 'h3',
+        at: '2026-10-03T10:00:00Z',
+        aff: '1001',
+        offer: '77',
+        orderId: 'ORD-3',
+        payout: '9.00',
+        status: 'rejected',
+      },
     ]);
     await insertConversions(tdb, 'everflow', [
       { id: 'e1', at: '2026-10-01T10:05:00Z', aff: '57', offer: '12', orderId: 'ORD-1', payout: '12.00' },
@@ -31,10 +49,16 @@ describe('cross-platform-duplicate', () => {
       { id: 'e3', at: '2026-10-03T10:00:00Z', aff: '57', offer: '12', orderId: 'ORD-3', payout: '9.00' },
       { id: 'e4', at: '2026-10-21T10:00:00Z', aff: '57', offer: '12', orderId: 'ORD-9', payout: '9.00' },
     ]);
-    await insertConversions(tdb, 'hitpath', [{ id: 'h9', at: '2026-10-21T09:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-9' }]);
+    await insertConversions(tdb, 'hitpath', [
+      { id: 'h9', at: '2026-10-21T09:00:00Z', aff: '1001', offer: '77', orderId: 'ORD-9' },
+    ]);
     const f = await run('cross-platform-duplicate');
     expect(f).toHaveLength(1);
-    expect(f[0].subject).toEqual({ offer: { hitpath: '77', cake: '900', everflow: '12' }, affiliate: { hitpath: '1001', cake: '301', everflow: '57' }, platforms: ['hitpath', 'everflow'] });
+    expect(f[0].subject).toEqual({
+      offer: { hitpath: '77', cake: '900', everflow: '12' },
+      affiliate: { hitpath: '1001', cake: '301', everflow: '57' },
+      platforms: ['hitpath', 'everflow'],
+    });
     // min(12.50, 12.00) + min(7.25, 8.00); the rejected ORD-3 and the after-`at` ORD-9 do not count.
     expect(f[0].money_at_risk).toBe('19.25');
     expect(f[0].metrics.duplicates).toBe(2);
@@ -45,12 +69,27 @@ describe('cross-platform-duplicate', () => {
 
   it('bridges CAKE s2 ↔ Everflow transaction_id and Everflow sub ↔ CAKE request id', async () => {
     await insertConversions(tdb, 'cake', [
-      { id: 'c1', at: '2026-10-05T10:00:00Z', aff: '301', offer: '900', subs: [null, 'ef0123456789abcdef0123456789abcd'], payout: '3.00' },
+      {
+        id: 'c1',
+        at: '2026-10-05T10:00:00Z',
+        aff: '301',
+        offer: '900',
+        subs: [null, 'ef0123456789abcdef0123456789abcd'],
+        payout: '3.00',
+      },
       { id: 'c2', at: '2026-10-06T10:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-778899', payout: '4.00' },
       { id: 'c3', at: '2026-10-07T10:00:00Z', aff: '301', offer: '900', transactionId: '57', payout: '4.00' },
     ]);
     await insertConversions(tdb, 'everflow', [
-      { id: 'e1', at: '2026-10-05T10:00:30Z', aff: '57', offer: '12', transactionId: 'ef0123456789abcdef0123456789abcd', clickId: 'ef0123456789abcdef0123456789abcd', payout: '3.50' },
+      {
+        id: 'e1',
+        at: '2026-10-05T10:00:30Z',
+        aff: '57',
+        offer: '12',
+        transactionId: 'ef0123456789abcdef0123456789abcd',
+        clickId: 'ef0123456789abcdef0123456789abcd',
+        payout: '3.50',
+      },
       { id: 'e2', at: '2026-10-06T10:00:30Z', aff: '57', offer: '12', subs: ['REQ-778899', '301'], payout: '4.00' },
       // a short sub value equal to a CAKE id by chance must not match
       { id: 'e3', at: '2026-10-07T10:00:30Z', aff: '57', offer: '12', subs: [null, '57'], payout: '4.00' },
@@ -58,7 +97,11 @@ describe('cross-platform-duplicate', () => {
     const f = await run('cross-platform-duplicate');
     expect(f).toHaveLength(1);
     expect(f[0].subject.platforms).toEqual(['cake', 'everflow']);
-    expect(f[0].metrics).toMatchObject({ duplicates: 2, matched_by_cake_s2_everflow_transaction_id: 1, matched_by_everflow_sub_cake_request_id: 1 });
+    expect(f[0].metrics).toMatchObject({
+      duplicates: 2,
+      matched_by_cake_s2_everflow_transaction_id: 1,
+      matched_by_everflow_sub_cake_request_id: 1,
+    });
     expect(f[0].money_at_risk).toBe('7.00');
   });
 
@@ -66,18 +109,47 @@ describe('cross-platform-duplicate', () => {
     await insertConversions(tdb, 'cake', [
       { id: 'c1', at: '2026-10-05T10:00:00Z', aff: '301', offer: '900', clickId: 'CLK-AAAAAA', payout: '1.00' },
       { id: 'c2', at: '2026-10-05T11:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-BBBBBB', payout: '2.00' },
-      { id: 'c3', at: '2026-10-05T12:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-CCCCCC', status: 'rejected', payout: '2.00' },
+      {
+        id: 'c3',
+        at: '2026-10-05T12:00:00Z',
+        aff: '301',
+        offer: '900',
+        transactionId: 'REQ-CCCCCC',
+        status: 'rejected',
+        payout: '2.00',
+      },
       { id: 'c4', at: '2026-08-20T12:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-DDDDDD', payout: '2.00' }, // before startDate
       { id: 'c5', at: '2026-10-06T10:00:00Z', aff: '301', offer: '900', clickId: 'CLK-EEEEEE', payout: '3.00' },
       { id: 'c6', at: '2026-10-06T11:00:00Z', aff: '301', offer: '900', transactionId: 'REQ-FFFFFF', payout: '10.00' },
     ]);
     await insertConversions(tdb, 'everflow', [
-      { id: 'e1', at: '2026-10-05T10:00:30Z', aff: '57', offer: '12', subs: [null, null, null, 'CLK-AAAAAA'], payout: '2.00' },
-      { id: 'e2', at: '2026-10-05T11:00:30Z', aff: '57', offer: '12', subs: [null, null, null, null, 'REQ-BBBBBB'], payout: '2.00' },
+      {
+        id: 'e1',
+        at: '2026-10-05T10:00:30Z',
+        aff: '57',
+        offer: '12',
+        subs: [null, null, null, 'CLK-AAAAAA'],
+        payout: '2.00',
+      },
+      {
+        id: 'e2',
+        at: '2026-10-05T11:00:30Z',
+        aff: '57',
+        offer: '12',
+        subs: [null, null, null, null, 'REQ-BBBBBB'],
+        payout: '2.00',
+      },
       { id: 'e3', at: '2026-10-05T12:00:30Z', aff: '57', offer: '12', subs: ['REQ-CCCCCC'], payout: '2.00' },
       { id: 'e4', at: '2026-10-05T13:00:30Z', aff: '57', offer: '12', subs: ['REQ-DDDDDD'], payout: '2.00' },
       // one Everflow sale naming two CAKE conversions: matched once, to the earlier one
-      { id: 'e5', at: '2026-10-06T10:00:30Z', aff: '57', offer: '12', subs: ['CLK-EEEEEE', null, 'REQ-FFFFFF'], payout: '5.00' },
+      {
+        id: 'e5',
+        at: '2026-10-06T10:00:30Z',
+        aff: '57',
+        offer: '12',
+        subs: ['CLK-EEEEEE', null, 'REQ-FFFFFF'],
+        payout: '5.00',
+      },
     ]);
     const f = await run('cross-platform-duplicate');
     expect(f).toHaveLength(1);
@@ -95,12 +167,28 @@ describe('cross-platform-duplicate', () => {
     await insertConversions(tdb, 'hitpath', [
       { id: 'h1', at: '2026-10-08T10:00:00Z', aff: '1001', offer: '77', ip: '203.0.113.5', payout: '5.00' },
       { id: 'h2', at: '2026-10-09T10:00:00Z', aff: '1001', offer: '77', ip: '203.0.113.6', payout: '5.00' },
-      { id: 'h3', at: '2026-10-10T10:00:00Z', aff: '1001', offer: '77', ip: '203.0.113.7', ua: 'a'.repeat(64), payout: '5.00' },
+      {
+        id: 'h3',
+        at: '2026-10-10T10:00:00Z',
+        aff: '1001',
+        offer: '77',
+        ip: '203.0.113.7',
+        ua: 'a'.repeat(64),
+        payout: '5.00',
+      },
     ]);
     await insertConversions(tdb, 'everflow', [
       { id: 'e1', at: '2026-10-08T10:09:59Z', aff: '57', offer: '12', ip: '203.0.113.5', payout: '5.00' }, // 9:59 later: duplicate
       { id: 'e2', at: '2026-10-09T10:10:01Z', aff: '57', offer: '12', ip: '203.0.113.6', payout: '5.00' }, // 10:01 later: not
-      { id: 'e3', at: '2026-10-10T10:01:00Z', aff: '57', offer: '12', ip: '203.0.113.7', ua: 'b'.repeat(64), payout: '5.00' }, // other browser
+      {
+        id: 'e3',
+        at: '2026-10-10T10:01:00Z',
+        aff: '57',
+        offer: '12',
+        ip: '203.0.113.7',
+        ua: 'b'.repeat(64),
+        payout: '5.00',
+      }, // other browser
     ]);
     const f = await run('cross-platform-duplicate');
     expect(f).toHaveLength(1);
@@ -109,8 +197,12 @@ describe('cross-platform-duplicate', () => {
   });
 
   it('looks back to migration.startDate but no further', async () => {
-    await insertConversions(tdb, 'hitpath', [{ id: 'h0', at: '2026-08-31T23:59:00Z', aff: '1001', offer: '77', orderId: 'OLD' }]);
-    await insertConversions(tdb, 'everflow', [{ id: 'e0', at: '2026-08-31T23:59:30Z', aff: '57', offer: '12', orderId: 'OLD' }]);
+    await insertConversions(tdb, 'hitpath', [
+      { id: 'h0', at: '2026-08-31T23:59:00Z', aff: '1001', offer: '77', orderId: 'OLD' },
+    ]);
+    await insertConversions(tdb, 'everflow', [
+      { id: 'e0', at: '2026-08-31T23:59:30Z', aff: '57', offer: '12', orderId: 'OLD' },
+    ]);
     expect(await run('cross-platform-duplicate')).toHaveLength(0);
   });
 });
@@ -135,7 +227,16 @@ describe('platform-duplicate', () => {
 
 describe('dual-running', () => {
   const day = (d: string, platform: string, aff: string, offer: string, clicksPerHour: number, fromH = 0, toH = 24) =>
-    insertRollups(tdb, platform, hours(`${d}T${String(fromH).padStart(2, '0')}:00:00Z`, toH === 24 ? new Date(Date.parse(`${d}T00:00:00Z`) + 86400_000).toISOString() : `${d}T${String(toH).padStart(2, '0')}:00:00Z`).map((h) => ({ hour: h, aff, offer, clicks: clicksPerHour, payout: '1.00' })));
+    insertRollups(
+      tdb,
+      platform,
+      hours(
+        `${d}T${String(fromH).padStart(2, '0')}:00:00Z`,
+        toH === 24
+          ? new Date(Date.parse(`${d}T00:00:00Z`) + 86400_000).toISOString()
+          : `${d}T${String(toH).padStart(2, '0')}:00:00Z`,
+      ).map((h) => ({ hour: h, aff, offer, clicks: clicksPerHour, payout: '1.00' })),
+    );
 
   it('does not fire on a clean switch (legacy stops at midday, target starts)', async () => {
     await day('2026-10-10', 'hitpath', '1001', '77', 10);
@@ -149,10 +250,15 @@ describe('dual-running', () => {
     await day('2026-10-10', 'hitpath', '1001', '77', 10);
     await insertRollups(tdb, 'everflow', [{ hour: '2026-10-10T05:00:00Z', aff: '57', offer: '12', clicks: 19 }]);
     expect(await run('dual-running')).toHaveLength(0);
-    await insertRollups(tdb, 'everflow', [{ hour: '2026-10-10T05:00:00Z', aff: '57', offer: '12', clicks: 20, payout: '3.00' }]);
+    await insertRollups(tdb, 'everflow', [
+      { hour: '2026-10-10T05:00:00Z', aff: '57', offer: '12', clicks: 20, payout: '3.00' },
+    ]);
     const f = await run('dual-running');
     expect(f).toHaveLength(1);
-    expect(f[0].subject).toMatchObject({ platforms: ['hitpath', 'everflow'], affiliate: { hitpath: '1001', everflow: '57' } });
+    expect(f[0].subject).toMatchObject({
+      platforms: ['hitpath', 'everflow'],
+      affiliate: { hitpath: '1001', everflow: '57' },
+    });
     expect(f[0].metrics).toMatchObject({ dual_days: 1, legacy_clicks: 240, target_clicks: 20 });
     expect(f[0].money_at_risk).toBe('3.00');
   });
@@ -172,7 +278,16 @@ describe('legacy-traffic-after-cutover', () => {
       { id: 'nullclick', at: '2026-10-16T10:00:00Z', clickedAt: null, aff: '1001', offer: '77' },
     ]);
     expect(await run('legacy-traffic-after-cutover')).toHaveLength(0);
-    await insertConversions(tdb, 'hitpath', [{ id: 'new', at: '2026-10-16T11:00:00Z', clickedAt: '2026-10-15T00:00:00Z', aff: '1001', offer: '77', payout: '2.00' }]);
+    await insertConversions(tdb, 'hitpath', [
+      {
+        id: 'new',
+        at: '2026-10-16T11:00:00Z',
+        clickedAt: '2026-10-15T00:00:00Z',
+        aff: '1001',
+        offer: '77',
+        payout: '2.00',
+      },
+    ]);
     const f = await run('legacy-traffic-after-cutover');
     expect(f).toHaveLength(1);
     expect(f[0].subject).toMatchObject({ platforms: ['hitpath'], affiliate: { hitpath: '1001', everflow: '57' } });
@@ -188,9 +303,18 @@ describe('legacy-traffic-after-cutover', () => {
         { id: 'c1', at: '2026-10-16T10:00:00Z', clickedAt: '2026-10-16T09:00:00Z', aff: '301', offer: '900' },
         { id: 'c2', at: '2026-10-16T11:00:00Z', clickedAt: '2026-10-16T10:00:00Z', aff: '301', offer: '900' },
       ]);
-      const ev = () => evaluateRules({ db: local.db, names: local.names, config: local.config, at, only: ['legacy-traffic-after-cutover'] });
+      const ev = () =>
+        evaluateRules({
+          db: local.db,
+          names: local.names,
+          config: local.config,
+          at,
+          only: ['legacy-traffic-after-cutover'],
+        });
       expect(await ev()).toHaveLength(0);
-      await insertConversions(local, 'cake', [{ id: 'c3', at: '2026-10-16T12:00:00Z', clickedAt: '2026-10-16T11:00:00Z', aff: '301', offer: '900' }]);
+      await insertConversions(local, 'cake', [
+        { id: 'c3', at: '2026-10-16T12:00:00Z', clickedAt: '2026-10-16T11:00:00Z', aff: '301', offer: '900' },
+      ]);
       expect(await ev()).toHaveLength(1);
     } finally {
       await local.drop();

@@ -18,12 +18,17 @@ beforeAll(async () => {
   await mapEntity(tdb, 'offer', 'off-77', { hitpath: '77', everflow: '12', cake: '900' });
   // cross-platform-duplicate (hitpath ↔ everflow and cake ↔ everflow by order id) and
   // platform-duplicate (an order approved twice on everflow) for two affiliates.
-  for (const [h, e, c, n] of [['1001', '57', '301', 1], ['1002', '58', '302', 2]] as const) {
+  for (const [h, e, c, n] of [
+    ['1001', '57', '301', 1],
+    ['1002', '58', '302', 2],
+  ] as const) {
     await insertConversions(tdb, 'hitpath', [
       { id: `h${n}a`, at: '2026-10-05T10:00:00Z', aff: h, offer: '77', orderId: `ORD-${n}-1`, payout: '12.50' },
       { id: `h${n}b`, at: '2026-10-06T10:00:00Z', aff: h, offer: '77', orderId: `ORD-${n}-2`, payout: '7.25' },
     ]);
-    await insertConversions(tdb, 'cake', [{ id: `c${n}a`, at: '2026-10-07T10:00:00Z', aff: c, offer: '900', orderId: `ORD-${n}-3`, payout: '5.00' }]);
+    await insertConversions(tdb, 'cake', [
+      { id: `c${n}a`, at: '2026-10-07T10:00:00Z', aff: c, offer: '900', orderId: `ORD-${n}-3`, payout: '5.00' },
+    ]);
     await insertConversions(tdb, 'everflow', [
       { id: `e${n}a`, at: '2026-10-05T10:02:00Z', aff: e, offer: '12', orderId: `ORD-${n}-1`, payout: '12.00' },
       { id: `e${n}b`, at: '2026-10-06T10:02:00Z', aff: e, offer: '12', orderId: `ORD-${n}-2`, payout: '8.00' },
@@ -32,8 +37,21 @@ beforeAll(async () => {
       { id: `e${n}e`, at: '2026-10-08T11:00:00Z', aff: e, offer: '12', orderId: `ORD-${n}-4`, payout: '6.50' },
     ]);
     // dual-running: both sides well above minClicks on the same UTC days.
-    for (const [p, aff, offer] of [['hitpath', h, '77'], ['everflow', e, '12']] as const) {
-      await insertRollups(tdb, p, hours('2026-10-10T00:00:00Z', '2026-10-12T00:00:00Z').map((hour) => ({ hour, aff, offer, clicks: 5 * n, payout: '1.00' })));
+    for (const [p, aff, offer] of [
+      ['hitpath', h, '77'],
+      ['everflow', e, '12'],
+    ] as const) {
+      await insertRollups(
+        tdb,
+        p,
+        hours('2026-10-10T00:00:00Z', '2026-10-12T00:00:00Z').map((hour) => ({
+          hour,
+          aff,
+          offer,
+          clicks: 5 * n,
+          payout: '1.00',
+        })),
+      );
     }
   }
 });
@@ -42,7 +60,13 @@ afterAll(async () => tdb?.drop());
 describe('evaluateRules with several rules at once', () => {
   it('gives the same findings in the same order as one rule at a time', async () => {
     const one = await evaluateRulesDetailed({ db: tdb.db, names: tdb.names, config: tdb.config, at, concurrency: 1 });
-    const many = await evaluateRulesDetailed({ db: tdb.db, names: tdb.names, config: tdb.config, at, concurrency: RULES.length });
+    const many = await evaluateRulesDetailed({
+      db: tdb.db,
+      names: tdb.names,
+      config: tdb.config,
+      at,
+      concurrency: RULES.length,
+    });
     const byDefault = await evaluateRulesDetailed({ db: tdb.db, names: tdb.names, config: tdb.config, at });
     const rulesFound = [...new Set(one.findings.map((f) => f.rule))];
     // Findings of four rules (stale-source: nothing was ever fetched), so the order between rules is exercised.
@@ -57,12 +81,20 @@ describe('evaluateRules with several rules at once', () => {
     // Only migration-lagging-partner reads core.migration_plan.
     await tdb.db.execute(`RENAME TABLE ${tdb.names.core}.migration_plan TO ${tdb.names.core}.migration_plan_gone`);
     try {
-      const err = await evaluateRulesDetailed({ db: tdb.db, names: tdb.names, config: tdb.config, at }).catch((e: unknown) => e);
+      const err = await evaluateRulesDetailed({ db: tdb.db, names: tdb.names, config: tdb.config, at }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(RuleEvaluationError);
       expect((err as RuleEvaluationError).rule).toBe('migration-lagging-partner');
       expect((err as Error).message).toMatch(/^rule migration-lagging-partner failed: .*migration_plan/);
       // The other rules still work on their own.
-      const rest = await evaluateRulesDetailed({ db: tdb.db, names: tdb.names, config: tdb.config, at, only: ['cross-platform-duplicate', 'dual-running'] });
+      const rest = await evaluateRulesDetailed({
+        db: tdb.db,
+        names: tdb.names,
+        config: tdb.config,
+        at,
+        only: ['cross-platform-duplicate', 'dual-running'],
+      });
       expect(rest.evaluated).toEqual(['cross-platform-duplicate', 'dual-running']);
     } finally {
       await tdb.db.execute(`RENAME TABLE ${tdb.names.core}.migration_plan_gone TO ${tdb.names.core}.migration_plan`);

@@ -29,14 +29,27 @@ export function baseConfig(prefix: string, extra: Record<string, unknown> = {}):
     migration: { legacy: ['hitpath', 'cake'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
     platforms: {
       everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY' },
-      hitpath: { kind: 'hitpath', baseUrl: 'https://reports.example.net/api.php', apiKeyEnv: 'HITPATH_API_KEY', timezone: 'America/New_York' },
-      cake: { kind: 'cake', baseUrl: 'https://cake.example.net', apiKeyEnv: 'CAKE_API_KEY', timezone: 'America/Chicago' },
+      hitpath: {
+        kind: 'hitpath',
+        baseUrl: 'https://reports.example.net/api.php',
+        apiKeyEnv: 'HITPATH_API_KEY',
+        timezone: 'America/New_York',
+      },
+      cake: {
+        kind: 'cake',
+        baseUrl: 'https://cake.example.net',
+        apiKeyEnv: 'CAKE_API_KEY',
+        timezone: 'America/Chicago',
+      },
     },
     ...extra,
   };
 }
 
-export async function createTestDb(extra: Record<string, unknown> = {}, mutate?: (raw: Record<string, unknown>) => void): Promise<TestDb> {
+export async function createTestDb(
+  extra: Record<string, unknown> = {},
+  mutate?: (raw: Record<string, unknown>) => void,
+): Promise<TestDb> {
   const prefix = testPrefix();
   const raw = baseConfig(prefix, extra);
   mutate?.(raw);
@@ -109,7 +122,11 @@ export interface ConversionInput {
   ua?: string | null;
 }
 
-export async function insertConversions(tdb: TestDb, platform: string, rows: readonly ConversionInput[]): Promise<void> {
+export async function insertConversions(
+  tdb: TestDb,
+  platform: string,
+  rows: readonly ConversionInput[],
+): Promise<void> {
   for (const r of rows) {
     const subs = r.subs ?? [];
     await tdb.db.execute(
@@ -122,7 +139,12 @@ export async function insertConversions(tdb: TestDb, platform: string, rows: rea
         txn: r.transactionId ?? null,
         ord: r.orderId ?? null,
         at: t(r.at),
-        clicked: r.clickedAt === undefined ? t(new Date(Date.parse(r.at) - 3600_000)) : r.clickedAt === null ? null : t(r.clickedAt),
+        clicked:
+          r.clickedAt === undefined
+            ? t(new Date(Date.parse(r.at) - 3600_000))
+            : r.clickedAt === null
+              ? null
+              : t(r.clickedAt),
         aff: r.aff,
         offer: r.offer,
         s1: subs[0] ?? null,
@@ -141,7 +163,12 @@ export async function insertConversions(tdb: TestDb, platform: string, rows: rea
   }
 }
 
-export async function mapEntity(tdb: TestDb, type: 'affiliate' | 'offer' | 'advertiser', key: string, ids: Record<string, string>): Promise<void> {
+export async function mapEntity(
+  tdb: TestDb,
+  type: 'affiliate' | 'offer' | 'advertiser',
+  key: string,
+  ids: Record<string, string>,
+): Promise<void> {
   for (const [platform, id] of Object.entries(ids)) {
     await tdb.db.execute(
       `INSERT INTO ${tdb.names.core}.entity_map (entity_type, platform, platform_id, canonical_key, source, confidence, updated_at)
@@ -151,13 +178,32 @@ export async function mapEntity(tdb: TestDb, type: 'affiliate' | 'offer' | 'adve
   }
 }
 
-export async function insertEntity(tdb: TestDb, platform: string, table: 'affiliates' | 'offers', id: string, name: string, status = 'active'): Promise<void> {
-  await tdb.db.execute(`INSERT INTO ${tdb.names.platform(platform)}.${table} (id, name, status, updated_at) VALUES (:id, :name, :status, '2026-09-01 00:00:00')`, { id, name, status });
+export async function insertEntity(
+  tdb: TestDb,
+  platform: string,
+  table: 'affiliates' | 'offers',
+  id: string,
+  name: string,
+  status = 'active',
+): Promise<void> {
+  await tdb.db.execute(
+    `INSERT INTO ${tdb.names.platform(platform)}.${table} (id, name, status, updated_at) VALUES (:id, :name, :status, '2026-09-01 00:00:00')`,
+    { id, name, status },
+  );
 }
 
 export async function insertSlice(
   tdb: TestDb,
-  s: { platform: string; stream?: string; status: 'planned' | 'fetching' | 'fetched' | 'done' | 'failed'; finishedAt?: string | null; fetchedAt?: string | null; plannedAt: string; error?: string; errorKind?: string },
+  s: {
+    platform: string;
+    stream?: string;
+    status: 'planned' | 'fetching' | 'fetched' | 'done' | 'failed';
+    finishedAt?: string | null;
+    fetchedAt?: string | null;
+    plannedAt: string;
+    error?: string;
+    errorKind?: string;
+  },
 ): Promise<void> {
   await tdb.db.execute(
     `INSERT INTO ${tdb.names.core}.fetch_slices (slice_id, platform, stream, window_from, window_to, status, error, error_kind, planned_at, started_at, fetched_at, finished_at)
@@ -188,7 +234,9 @@ export function hours(fromIso: string, toIso: string): string[] {
 /** Empties every table a rule reads, between tests sharing one prefix. */
 export async function clearAll(tdb: TestDb): Promise<void> {
   for (const p of Object.keys(tdb.config.platforms)) {
-    for (const table of ['conversions', 'hourly_rollups', 'affiliates', 'offers']) await tdb.db.execute(`DELETE FROM ${tdb.names.platform(p)}.${table}`);
+    for (const table of ['conversions', 'hourly_rollups', 'affiliates', 'offers'])
+      await tdb.db.execute(`DELETE FROM ${tdb.names.platform(p)}.${table}`);
   }
-  for (const table of ['entity_map', 'fetch_slices', 'migration_plan', 'alerts', 'alert_events']) await tdb.db.execute(`DELETE FROM ${tdb.names.core}.${table}`);
+  for (const table of ['entity_map', 'fetch_slices', 'migration_plan', 'alerts', 'alert_events'])
+    await tdb.db.execute(`DELETE FROM ${tdb.names.core}.${table}`);
 }

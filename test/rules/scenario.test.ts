@@ -63,25 +63,47 @@ beforeAll(async () => {
     // Whole-day HitPath reports take a while to render on a loaded machine: a longer timeout, fast retries.
     retry: { ...FAST_RETRY, timeoutMs: 30_000 },
   });
-  for (const [key, c] of Object.entries(deps.connectors)) deps.connectors[key] = { ...c, sliceHours: (stream) => (stream === 'clicks' ? 24 : c.sliceHours(stream)) };
+  for (const [key, c] of Object.entries(deps.connectors))
+    deps.connectors[key] = { ...c, sliceHours: (stream) => (stream === 'clicks' ? 24 : c.sliceHours(stream)) };
   const runner = new LocalRunner(deps, { maxReceiveCount: 3 });
   const t0 = performance.now();
   const { totals } = await runner.ingest({ from: new Date(start).toISOString(), to: new Date(end).toISOString() });
-  console.log(`ingest: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${totals.slices} slices, ${totals.loaded} rows loaded`);
-  expect({ failed: totals.failed, dlq: totals.dlq, quarantined: totals.quarantined, done: totals.done }).toEqual({ failed: 0, dlq: 0, quarantined: 0, done: totals.slices });
+  console.log(
+    `ingest: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${totals.slices} slices, ${totals.loaded} rows loaded`,
+  );
+  expect({ failed: totals.failed, dlq: totals.dlq, quarantined: totals.quarantined, done: totals.done }).toEqual({
+    failed: 0,
+    dlq: 0,
+    quarantined: 0,
+    done: totals.slices,
+  });
 
   // The crosswalk as `dualtrack mappings import` would load it (one row per entity per platform).
   await h.t.db.batch(
     `INSERT INTO ${h.t.names.core}.entity_map (entity_type, platform, platform_id, canonical_key, source, confidence, updated_at)
      VALUES (:entity, :platform, :id, :key, 'imported', 1, :now)`,
-    h.scenario.crosswalk.map((r) => ({ entity: r.entity, platform: r.platform, id: r.platform_id, key: r.canonical_key, now: toSqlDateTime(h.clock.now()) })),
+    h.scenario.crosswalk.map((r) => ({
+      entity: r.entity,
+      platform: r.platform,
+      id: r.platform_id,
+      key: r.canonical_key,
+      now: toSqlDateTime(h.clock.now()),
+    })),
   );
 
-  const times = [...new Set([...h.scenario.incidents.map((i) => i.to).filter((t) => t < end), end + 5 * MINUTE])].sort((a, b) => a - b);
+  const times = [...new Set([...h.scenario.incidents.map((i) => i.to).filter((t) => t < end), end + 5 * MINUTE])].sort(
+    (a, b) => a - b,
+  );
   for (const t of times) {
     const at = new Date(t);
     const messages: AlertMessage[] = [];
-    const r = await runEvaluation({ db: h.t.db, names: h.t.names, config: h.config, at, notifier: { notify: async (m) => void messages.push(...m) } });
+    const r = await runEvaluation({
+      db: h.t.db,
+      names: h.t.names,
+      config: h.config,
+      at,
+      notifier: { notify: async (m) => void messages.push(...m) },
+    });
     evaluations.push({ at, findings: r.findings, messages });
   }
 }, 240_000);
@@ -120,7 +142,8 @@ describe('rules on the simulated network (small scenario, ingested end to end)',
     const incidents = h.scenario.incidents;
     // Distinct findings (an alert) by fingerprint, first seen at the earliest evaluation.
     const distinct = new Map<string, { f: Finding; at: Date }>();
-    for (const e of evaluations) for (const f of e.findings) if (!distinct.has(f.fingerprint)) distinct.set(f.fingerprint, { f, at: e.at });
+    for (const e of evaluations)
+      for (const f of e.findings) if (!distinct.has(f.fingerprint)) distinct.set(f.fingerprint, { f, at: e.at });
     const found = [...distinct.values()];
     const matchedIncidents = incidents.filter((i) => found.some(({ f }) => matches(f, i)));
     const unmatched = found.filter(({ f }) => !incidents.some((i) => matches(f, i)));
@@ -130,7 +153,10 @@ describe('rules on the simulated network (small scenario, ingested end to end)',
     );
     const missed = incidents.filter((i) => !matchedIncidents.includes(i)).map((i) => `${i.rule}: ${i.description}`);
     expect(missed, 'incidents no rule reported').toEqual([]);
-    expect(unmatched.map(({ f, at }) => describeFinding(f, at)), 'findings that match no incident').toEqual([]);
+    expect(
+      unmatched.map(({ f, at }) => describeFinding(f, at)),
+      'findings that match no incident',
+    ).toEqual([]);
   });
 
   it('each incident is reported at the end of its window, by the evaluation the schedule would have run then', () => {
@@ -138,7 +164,8 @@ describe('rules on the simulated network (small scenario, ingested end to end)',
     for (const i of h.scenario.incidents) {
       const at = i.to < end ? i.to : end + 5 * MINUTE;
       const e = evaluations.find((x) => x.at.getTime() === at)!;
-      if (!e.findings.some((f) => matches(f, i))) late.push(`${i.rule} not firing at ${e.at.toISOString()}: ${i.description}`);
+      if (!e.findings.some((f) => matches(f, i)))
+        late.push(`${i.rule} not firing at ${e.at.toISOString()}: ${i.description}`);
     }
     expect(late).toEqual([]);
   });
@@ -150,15 +177,24 @@ describe('rules on the simulated network (small scenario, ingested end to end)',
     const wrong: string[] = [];
     for (let t = start + 18 * 3_600_000; t < end; t += DAY) {
       const at = new Date(t);
-      const findings = await evaluateRules({ db: h.t.db, names: h.t.names, config: h.config, at, only: ['tracking-outage', 'conversion-rate-discrepancy', 'dual-running', 'revenue-discrepancy'] });
-      for (const f of findings) if (!h.scenario.incidents.some((i) => matches(f, i) && t >= i.from)) wrong.push(describeFinding(f, at));
+      const findings = await evaluateRules({
+        db: h.t.db,
+        names: h.t.names,
+        config: h.config,
+        at,
+        only: ['tracking-outage', 'conversion-rate-discrepancy', 'dual-running', 'revenue-discrepancy'],
+      });
+      for (const f of findings)
+        if (!h.scenario.incidents.some((i) => matches(f, i) && t >= i.from)) wrong.push(describeFinding(f, at));
     }
     expect(wrong).toEqual([]);
   });
 
   it('reports money at risk for the duplicate rules and notifies each alert once, grouped by severity', () => {
     const last = evaluations[evaluations.length - 1];
-    for (const f of last.findings.filter((x) => ['cross-platform-duplicate', 'platform-duplicate', 'dual-running'].includes(x.rule))) {
+    for (const f of last.findings.filter((x) =>
+      ['cross-platform-duplicate', 'platform-duplicate', 'dual-running'].includes(x.rule),
+    )) {
       expect(Number(f.money_at_risk), describeFinding(f)).toBeGreaterThan(0);
     }
     for (const e of evaluations) {
@@ -170,7 +206,9 @@ describe('rules on the simulated network (small scenario, ingested end to end)',
     const outage = h.scenario.incidents.find((i) => i.rule === 'tracking-outage')!;
     const k = evaluations.findIndex((e) => e.at.getTime() === outage.to);
     const kinds = (e: (typeof evaluations)[number]) =>
-      e.messages.filter((m) => m.severity === 'critical').flatMap((m) => m.notifications.filter((n) => n.alert.rule === 'tracking-outage').map((n) => n.kind));
+      e.messages
+        .filter((m) => m.severity === 'critical')
+        .flatMap((m) => m.notifications.filter((n) => n.alert.rule === 'tracking-outage').map((n) => n.kind));
     expect(kinds(evaluations[k])).toEqual(['opened']);
     expect(kinds(evaluations[k + 1])).toEqual(['resolved']);
   });

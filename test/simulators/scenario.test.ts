@@ -9,7 +9,13 @@ import {
   smallScenarioOptions,
 } from '../../dev/simulators/scenario/generate.js';
 import { Prng } from '../../dev/simulators/scenario/prng.js';
-import { statusAt, type GroundTruthIncident, type Scenario, type ScenarioClick, type ScenarioConversion } from '../../dev/simulators/scenario/types.js';
+import {
+  statusAt,
+  type GroundTruthIncident,
+  type Scenario,
+  type ScenarioClick,
+  type ScenarioConversion,
+} from '../../dev/simulators/scenario/types.js';
 
 const DAY = 86_400_000;
 // SCENARIO_SEED=n (and SCENARIO_SIZE=demo) run every property check against another network;
@@ -46,7 +52,11 @@ class View {
   readonly end: number;
   readonly cutover: number;
   /** platform → platform id → canonical key, per entity type. */
-  readonly canon: Record<'affiliate' | 'offer' | 'advertiser', Record<string, Map<string, string>>> = { affiliate: {}, offer: {}, advertiser: {} };
+  readonly canon: Record<'affiliate' | 'offer' | 'advertiser', Record<string, Map<string, string>>> = {
+    affiliate: {},
+    offer: {},
+    advertiser: {},
+  };
   readonly clickById: Record<string, Map<string, ScenarioClick>> = {};
 
   constructor(readonly s: Scenario) {
@@ -65,7 +75,10 @@ class View {
   offer(platform: string, id: string): string {
     return this.canon.offer[platform].get(id)!;
   }
-  incident(rule: GroundTruthIncident['rule'], match: (i: GroundTruthIncident) => boolean = () => true): GroundTruthIncident {
+  incident(
+    rule: GroundTruthIncident['rule'],
+    match: (i: GroundTruthIncident) => boolean = () => true,
+  ): GroundTruthIncident {
     const found = this.s.incidents.filter((i) => i.rule === rule && match(i));
     expect(found, `one ${rule} incident`).toHaveLength(1);
     return found[0];
@@ -94,13 +107,31 @@ function rates(v: View, offerKey: string, from: number, to: number, affiliateKey
   const out: Record<string, { clicks: number; conversions: number }> = {};
   for (const [p, list] of Object.entries(v.s.clicks)) {
     const e = (out[p] ??= { clicks: 0, conversions: 0 });
-    for (const c of list) if (c.clickedAt >= from && c.clickedAt < to && v.offer(p, c.offerId) === offerKey && (!affiliateKey || v.aff(p, c.affiliateId) === affiliateKey)) e.clicks++;
-    for (const c of v.s.conversions[p]) if (c.eventName === null && c.clickedAt >= from && c.clickedAt < to && v.offer(p, c.offerId) === offerKey && (!affiliateKey || v.aff(p, c.affiliateId) === affiliateKey)) e.conversions++;
+    for (const c of list)
+      if (
+        c.clickedAt >= from &&
+        c.clickedAt < to &&
+        v.offer(p, c.offerId) === offerKey &&
+        (!affiliateKey || v.aff(p, c.affiliateId) === affiliateKey)
+      )
+        e.clicks++;
+    for (const c of v.s.conversions[p])
+      if (
+        c.eventName === null &&
+        c.clickedAt >= from &&
+        c.clickedAt < to &&
+        v.offer(p, c.offerId) === offerKey &&
+        (!affiliateKey || v.aff(p, c.affiliateId) === affiliateKey)
+      )
+        e.conversions++;
   }
   return out;
 }
 
-function twoProportionZ(a: { clicks: number; conversions: number }, b: { clicks: number; conversions: number }): number {
+function twoProportionZ(
+  a: { clicks: number; conversions: number },
+  b: { clicks: number; conversions: number },
+): number {
   const p1 = a.conversions / a.clicks;
   const p2 = b.conversions / b.clicks;
   const p = (a.conversions + b.conversions) / (a.clicks + b.clicks);
@@ -138,7 +169,9 @@ describe('generateScenario (small options)', () => {
   beforeAll(() => {
     const t0 = performance.now();
     s = generateScenario(checkedOptions(seedOverride));
-    console.log(`small scenario: ${(performance.now() - t0).toFixed(0)} ms, ${Object.values(s.clicks).reduce((a, l) => a + l.length, 0)} clicks, ${Object.values(s.conversions).reduce((a, l) => a + l.length, 0)} conversions`);
+    console.log(
+      `small scenario: ${(performance.now() - t0).toFixed(0)} ms, ${Object.values(s.clicks).reduce((a, l) => a + l.length, 0)} clicks, ${Object.values(s.conversions).reduce((a, l) => a + l.length, 0)} conversions`,
+    );
     v = new View(s);
   });
 
@@ -172,7 +205,10 @@ describe('generateScenario (small options)', () => {
     expect(legacyCount).toBe(s.options.affiliates);
     expect(s.affiliates[legacy[0]].length).toBeGreaterThan(s.affiliates[legacy[1]].length);
     expect(s.affiliates[target]).toHaveLength(s.options.affiliates - 1);
-    const entityCount = Object.values(s.affiliates).flat().length + Object.values(s.offers).flat().length + Object.values(s.advertisers).flat().length;
+    const entityCount =
+      Object.values(s.affiliates).flat().length +
+      Object.values(s.offers).flat().length +
+      Object.values(s.advertisers).flat().length;
     expect(s.crosswalk).toHaveLength(entityCount);
     const csv = crosswalkCsv(s).trimEnd().split('\n');
     expect(csv[0]).toBe('entity,platform,platform_id,canonical_key');
@@ -198,11 +234,20 @@ describe('generateScenario (small options)', () => {
         const where = () => `${p} click ${c.clickId}`;
         bad.check(c.platform === p, where);
         bad.check(affs.has(c.affiliateId), () => `${where()}: unknown affiliate ${c.affiliateId}`);
-        bad.check(offers.get(c.offerId)?.advertiserId === c.advertiserId, () => `${where()}: offer ${c.offerId} / advertiser ${c.advertiserId}`);
-        bad.check(c.clickedAt >= last && c.clickedAt >= v.start && c.clickedAt < v.end, () => `${where()}: out of order or range`);
+        bad.check(
+          offers.get(c.offerId)?.advertiserId === c.advertiserId,
+          () => `${where()}: offer ${c.offerId} / advertiser ${c.advertiserId}`,
+        );
+        bad.check(
+          c.clickedAt >= last && c.clickedAt >= v.start && c.clickedAt < v.end,
+          () => `${where()}: out of order or range`,
+        );
         last = c.clickedAt;
       }
-      bad.check(new Set(s.clicks[p].map((c) => c.clickId)).size === s.clicks[p].length, () => `${p}: duplicate click ids`);
+      bad.check(
+        new Set(s.clicks[p].map((c) => c.clickId)).size === s.clicks[p].length,
+        () => `${p}: duplicate click ids`,
+      );
       last = -Infinity;
       for (const c of s.conversions[p]) {
         const where = () => `${p} conversion ${c.conversionId}`;
@@ -213,19 +258,44 @@ describe('generateScenario (small options)', () => {
         }
         bad.check(c.clickedAt === click.clickedAt && c.convertedAt >= c.clickedAt, () => `${where()}: times`);
         bad.check(c.convertedAt - c.clickedAt <= 7 * DAY + 48 * HOUR, () => `${where()}: delay`);
-        bad.check(c.affiliateId === click.affiliateId && c.offerId === click.offerId && c.advertiserId === click.advertiserId && c.ip === click.ip, () => `${where()}: differs from its click`);
+        bad.check(
+          c.affiliateId === click.affiliateId &&
+            c.offerId === click.offerId &&
+            c.advertiserId === click.advertiserId &&
+            c.ip === click.ip,
+          () => `${where()}: differs from its click`,
+        );
         bad.check(c.convertedAt >= last && c.convertedAt < v.end, () => `${where()}: out of order or range`);
         last = c.convertedAt;
-        bad.check(/^\d+\.\d{2}$/.test(c.revenue) && /^\d+\.\d{2}$/.test(c.payout) && c.currency === 'USD', () => `${where()}: money`);
+        bad.check(
+          /^\d+\.\d{2}$/.test(c.revenue) && /^\d+\.\d{2}$/.test(c.payout) && c.currency === 'USD',
+          () => `${where()}: money`,
+        );
         const offer = offers.get(c.offerId)!;
-        if (c.eventName === null) bad.check(c.revenue === offer.revenue && c.payout === offer.payout, () => `${where()}: revenue/payout not the offer's`);
-        else bad.check(offer.events?.some((e) => e.name === c.eventName && e.revenue === c.revenue && e.payout === c.payout) === true, () => `${where()}: event money`);
+        if (c.eventName === null)
+          bad.check(
+            c.revenue === offer.revenue && c.payout === offer.payout,
+            () => `${where()}: revenue/payout not the offer's`,
+          );
+        else
+          bad.check(
+            offer.events?.some((e) => e.name === c.eventName && e.revenue === c.revenue && e.payout === c.payout) ===
+              true,
+            () => `${where()}: event money`,
+          );
         for (const ch of c.changes) {
-          bad.check(c.status === 'pending' && ch.at - c.convertedAt >= DAY && ch.at - c.convertedAt <= 5 * DAY && ch.at < v.end, () => `${where()}: change ${JSON.stringify(ch)}`);
+          bad.check(
+            c.status === 'pending' && ch.at - c.convertedAt >= DAY && ch.at - c.convertedAt <= 5 * DAY && ch.at < v.end,
+            () => `${where()}: change ${JSON.stringify(ch)}`,
+          );
         }
-        if (s.options.platforms[p] === 'everflow') bad.check(c.transactionId === c.clickId, () => `${where()}: Everflow transaction_id is the click id`);
+        if (s.options.platforms[p] === 'everflow')
+          bad.check(c.transactionId === c.clickId, () => `${where()}: Everflow transaction_id is the click id`);
       }
-      bad.check(new Set(s.conversions[p].map((c) => c.conversionId)).size === s.conversions[p].length, () => `${p}: duplicate conversion ids`);
+      bad.check(
+        new Set(s.conversions[p].map((c) => c.conversionId)).size === s.conversions[p].length,
+        () => `${p}: duplicate conversion ids`,
+      );
     }
     expect(bad.list).toEqual([]);
     expect(s.clicks.everflow.every((c) => /^[0-9a-f]{32}$/.test(c.clickId))).toBe(true);
@@ -316,19 +386,30 @@ describe('generateScenario (small options)', () => {
     const t = s.options.target;
     const isOffer = (c: { offerId: string }) => v.offer(t, c.offerId) === inc.offerKey;
     for (let h = inc.from; h < inc.to; h += HOUR) {
-      expect(s.clicks[t].filter((c) => isOffer(c) && c.clickedAt >= h && c.clickedAt < h + HOUR).length).toBeGreaterThan(5);
+      expect(
+        s.clicks[t].filter((c) => isOffer(c) && c.clickedAt >= h && c.clickedAt < h + HOUR).length,
+      ).toBeGreaterThan(5);
     }
-    expect(s.conversions[t].filter((c) => isOffer(c) && c.convertedAt >= inc.from && c.convertedAt < inc.to)).toHaveLength(0);
+    expect(
+      s.conversions[t].filter((c) => isOffer(c) && c.convertedAt >= inc.from && c.convertedAt < inc.to),
+    ).toHaveLength(0);
     // The same 12 hours on each of the four previous weeks (the hour-of-week baseline, which still
     // covers the migration's ramp-up): target traffic in every one, ≥ 2 conversions an hour on average.
     const migrationStart = Date.parse(`${s.options.migrationStart}T00:00:00Z`);
     expect(inc.from - 28 * DAY).toBeGreaterThanOrEqual(migrationStart);
-    const weeks = [1, 2, 3, 4].map((w) => s.conversions[t].filter((c) => isOffer(c) && c.convertedAt >= inc.from - w * 7 * DAY && c.convertedAt < inc.to - w * 7 * DAY).length);
+    const weeks = [1, 2, 3, 4].map(
+      (w) =>
+        s.conversions[t].filter(
+          (c) => isOffer(c) && c.convertedAt >= inc.from - w * 7 * DAY && c.convertedAt < inc.to - w * 7 * DAY,
+        ).length,
+    );
     for (const n of weeks) expect(n).toBeGreaterThan(0);
     expect(weeks.reduce((a, b) => a + b, 0) / 4).toBeGreaterThanOrEqual(24);
     expect(weeks[0]).toBeGreaterThanOrEqual(24);
     // Conversions come back after the window.
-    expect(s.conversions[t].some((c) => isOffer(c) && c.convertedAt >= inc.to && c.convertedAt < inc.to + 3 * HOUR)).toBe(true);
+    expect(
+      s.conversions[t].some((c) => isOffer(c) && c.convertedAt >= inc.to && c.convertedAt < inc.to + 3 * HOUR),
+    ).toBe(true);
   });
 
   it('conversion rates: the discrepancy offer converts at ~half on the target; every other comparison is within binomial noise', () => {
@@ -358,7 +439,10 @@ describe('generateScenario (small options)', () => {
           if (overlapsIncident || rr[p].clicks < 500 || rr[s.options.target].clicks < 500) continue;
           compared++;
           const z = twoProportionZ(rr[p], rr[s.options.target]);
-          expect(Math.abs(z), `${key} ${p} vs target from ${new Date(from).toISOString()}: ${JSON.stringify(rr)}`).toBeLessThan(2.5);
+          expect(
+            Math.abs(z),
+            `${key} ${p} vs target from ${new Date(from).toISOString()}: ${JSON.stringify(rr)}`,
+          ).toBeLessThan(2.5);
         }
       }
     }
@@ -370,7 +454,11 @@ describe('generateScenario (small options)', () => {
     const t = s.options.target;
     // Per affiliate × offer × side, over the whole scenario outside the incident window.
     const tally = new Map<string, { clicks: number; conversions: number }>();
-    const add = (p: string, c: { affiliateId: string; offerId: string; clickedAt: number }, field: 'clicks' | 'conversions') => {
+    const add = (
+      p: string,
+      c: { affiliateId: string; offerId: string; clickedAt: number },
+      field: 'clicks' | 'conversions',
+    ) => {
       const offer = v.offer(p, c.offerId);
       if (offer === inc.offerKey && c.clickedAt >= inc.from && c.clickedAt < inc.to) return;
       const k = `${v.aff(p, c.affiliateId)}|${offer}|${p}`;
@@ -379,7 +467,8 @@ describe('generateScenario (small options)', () => {
       tally.set(k, e);
     };
     for (const [p, list] of Object.entries(s.clicks)) for (const c of list) add(p, c, 'clicks');
-    for (const [p, list] of Object.entries(s.conversions)) for (const c of list) if (c.eventName === null) add(p, c, 'conversions');
+    for (const [p, list] of Object.entries(s.conversions))
+      for (const c of list) if (c.eventName === null) add(p, c, 'conversions');
     let compared = 0;
     const bad = new Problems();
     for (const [k, tgt] of tally) {
@@ -390,7 +479,10 @@ describe('generateScenario (small options)', () => {
         if (!leg || leg.clicks < 500 || tgt.clicks < 500) continue;
         compared++;
         const z = twoProportionZ(leg, tgt);
-        bad.check(Math.abs(z) < 3, () => `${aff} × ${offer}: ${l} ${JSON.stringify(leg)} vs ${t} ${JSON.stringify(tgt)} z=${z.toFixed(2)}`);
+        bad.check(
+          Math.abs(z) < 3,
+          () => `${aff} × ${offer}: ${l} ${JSON.stringify(leg)} vs ${t} ${JSON.stringify(tgt)} z=${z.toFixed(2)}`,
+        );
       }
     }
     expect(bad.list).toEqual([]);
@@ -404,7 +496,10 @@ describe('generateScenario (small options)', () => {
     // The offer's true rate, estimated over the whole scenario on all platforms (it depends on the offer only).
     for (const o of s.offers[s.options.target]) {
       const r = rates(v, o.canonicalKey, v.start, v.end);
-      const sum = Object.values(r).reduce((a, x) => ({ clicks: a.clicks + x.clicks, conversions: a.conversions + x.conversions }), { clicks: 0, conversions: 0 });
+      const sum = Object.values(r).reduce(
+        (a, x) => ({ clicks: a.clicks + x.clicks, conversions: a.conversions + x.conversions }),
+        { clicks: 0, conversions: 0 },
+      );
       rateOf.set(o.canonicalKey, sum.conversions / sum.clicks);
     }
     const hours = s.options.days * 24;
@@ -414,10 +509,14 @@ describe('generateScenario (small options)', () => {
       // Expected conversions and actual conversions per hour, per offer and per affiliate × offer.
       const expectedPerHour = new Map<string, Float64Array>();
       const convPerHour = new Map<string, Uint16Array>();
-      const keysOf = (c: { affiliateId: string; offerId: string }) => [v.offer(p, c.offerId), `${v.aff(p, c.affiliateId)}|${v.offer(p, c.offerId)}`];
+      const keysOf = (c: { affiliateId: string; offerId: string }) => [
+        v.offer(p, c.offerId),
+        `${v.aff(p, c.affiliateId)}|${v.offer(p, c.offerId)}`,
+      ];
       for (const c of list) {
         const offer = v.offer(p, c.offerId);
-        const half = p === s.options.target && offer === disc.offerKey && c.clickedAt >= disc.from && c.clickedAt < disc.to;
+        const half =
+          p === s.options.target && offer === disc.offerKey && c.clickedAt >= disc.from && c.clickedAt < disc.to;
         const h = Math.floor((c.clickedAt - v.start) / HOUR);
         for (const k of keysOf(c)) {
           let a = expectedPerHour.get(k);
@@ -447,7 +546,11 @@ describe('generateScenario (small options)', () => {
           if (h - runStart >= 6 && runExpected >= 6.9) {
             runsSeen++;
             const isOutage = p === s.options.target && k.endsWith(out.offerKey!) && from < out.to && to > out.from;
-            bad.check(isOutage, () => `${p} ${k}: no conversions ${new Date(from).toISOString()}–${new Date(to).toISOString()}, ${runExpected.toFixed(1)} expected`);
+            bad.check(
+              isOutage,
+              () =>
+                `${p} ${k}: no conversions ${new Date(from).toISOString()}–${new Date(to).toISOString()}, ${runExpected.toFixed(1)} expected`,
+            );
           }
           runStart = h + 1;
           runExpected = 0;
@@ -474,8 +577,10 @@ describe('generateScenario (small options)', () => {
       }
       const ranked = [...rev].sort((a, b) => b[1] - a[1]).map(([k]) => k);
       const tierOf = new Map(ranked.map((k, i) => [k, 1 + Math.floor((i * 3) / n)]));
-      for (const w of s.waves) expect(w.tier, `${w.canonicalKey} includeRejected=${includeRejected}`).toBe(tierOf.get(w.canonicalKey));
-      if (!includeRejected) for (const w of s.waves) expect(cents(w.legacyRevenueBeforeStart!)).toBe(rev.get(w.canonicalKey));
+      for (const w of s.waves)
+        expect(w.tier, `${w.canonicalKey} includeRejected=${includeRejected}`).toBe(tierOf.get(w.canonicalKey));
+      if (!includeRejected)
+        for (const w of s.waves) expect(cents(w.legacyRevenueBeforeStart!)).toBe(rev.get(w.canonicalKey));
     }
     expect(s.waves).toHaveLength(n);
     for (const t of [1, 2, 3]) expect(s.waves.filter((w) => w.tier === t)).toHaveLength(n / 3);
@@ -494,11 +599,15 @@ describe('generateScenario (small options)', () => {
     }
     const dualWave = s.waves.find((w) => w.canonicalKey === dual.affiliateKey)!;
     expect(dualWave.tier).toBe(1);
-    expect(Date.parse(`${dualWave.legacyStoppedOn}T00:00:00Z`) - Date.parse(`${dualWave.movedOn}T00:00:00Z`)).toBeGreaterThanOrEqual(6 * DAY);
+    expect(
+      Date.parse(`${dualWave.legacyStoppedOn}T00:00:00Z`) - Date.parse(`${dualWave.movedOn}T00:00:00Z`),
+    ).toBeGreaterThanOrEqual(6 * DAY);
     // The lagging partner: no target account, no target traffic, legacy traffic to the end.
     const t = s.options.target;
     expect(s.affiliates[t].some((a) => a.canonicalKey === lagging.affiliateKey)).toBe(false);
-    expect(lagging.from).toBe(Date.parse(`${s.waves.find((w) => w.canonicalKey === lagging.affiliateKey)!.dueDate}T00:00:00Z`) + DAY);
+    expect(lagging.from).toBe(
+      Date.parse(`${s.waves.find((w) => w.canonicalKey === lagging.affiliateKey)!.dueDate}T00:00:00Z`) + DAY,
+    );
   });
 
   it('legacy traffic after the cutover comes only from the lagging and the stray partner, with new clicks', () => {
@@ -525,19 +634,27 @@ describe('generateScenario (small options)', () => {
     for (const p of s.options.legacy) {
       for (const c of s.clicks[p]) {
         if (expected.has(v.aff(p, c.affiliateId))) continue;
-        bad.check(c.clickedAt < v.cutover - LEGACY_SILENCE_DAYS * DAY, () => `${p} click ${c.clickId} of ${v.aff(p, c.affiliateId)} at ${new Date(c.clickedAt).toISOString()}`);
+        bad.check(
+          c.clickedAt < v.cutover - LEGACY_SILENCE_DAYS * DAY,
+          () => `${p} click ${c.clickId} of ${v.aff(p, c.affiliateId)} at ${new Date(c.clickedAt).toISOString()}`,
+        );
       }
     }
     expect(bad.list).toEqual([]);
     // The stray partner's legacy offer is one it does not run on the target.
     const stray = incs.find((i) => i.affiliateKey !== lagging.affiliateKey)!;
     const t = s.options.target;
-    expect(s.clicks[t].some((c) => v.aff(t, c.affiliateId) === stray.affiliateKey && v.offer(t, c.offerId) === stray.offerKey)).toBe(false);
+    expect(
+      s.clicks[t].some(
+        (c) => v.aff(t, c.affiliateId) === stray.affiliateKey && v.offer(t, c.offerId) === stray.offerKey,
+      ),
+    ).toBe(false);
   });
 
   it('total revenue per day is stable: no same-weekday drop over 20 %', () => {
     const perDay = new Map<number, number>();
-    for (const c of v.allConversions()) perDay.set(day(c.convertedAt), (perDay.get(day(c.convertedAt)) ?? 0) + cents(c.revenue));
+    for (const c of v.allConversions())
+      perDay.set(day(c.convertedAt), (perDay.get(day(c.convertedAt)) ?? 0) + cents(c.revenue));
     const first = day(v.start);
     const last = day(v.end) - 1;
     let checked = 0;
@@ -589,12 +706,19 @@ describe('generateScenario (small options)', () => {
     bad({ legacy: ['hitpath', 'everflow'] }, 'target');
     bad({ clicksPerDay: 800 }, 'clicksPerDay');
     bad({ affiliates: 6 }, 'affiliates');
-    bad({ platforms: { hitpath: 'hitpath', cake: 'cake', everflow: 'everflow', extra: 'partnerize' } }, 'platforms.extra');
+    bad(
+      { platforms: { hitpath: 'hitpath', cake: 'cake', everflow: 'everflow', extra: 'partnerize' } },
+      'platforms.extra',
+    );
   });
 
   it('works with one legacy platform of another kind (Partnerize → Everflow, no CAKE bridge)', () => {
     const one = generateScenario(
-      smallScenarioOptions({ platforms: { partnerize: 'partnerize', everflow: 'everflow' }, legacy: ['partnerize'], seed: 11 }),
+      smallScenarioOptions({
+        platforms: { partnerize: 'partnerize', everflow: 'everflow' },
+        legacy: ['partnerize'],
+        seed: 11,
+      }),
     );
     expect(one.affiliates.partnerize).toHaveLength(18);
     expect(one.affiliates.everflow).toHaveLength(17);
@@ -610,12 +734,15 @@ describe('generateScenario (demo options)', () => {
     const s = generateScenario(demoScenarioOptions());
     const ms = performance.now() - t0;
     const clicks = Object.values(s.clicks).reduce((a, l) => a + l.length, 0);
-    console.log(`demo scenario: ${ms.toFixed(0)} ms, ${clicks} clicks, ${Object.values(s.conversions).reduce((a, l) => a + l.length, 0)} conversions`);
+    console.log(
+      `demo scenario: ${ms.toFixed(0)} ms, ${clicks} clicks, ${Object.values(s.conversions).reduce((a, l) => a + l.length, 0)} conversions`,
+    );
     expect(clicks / s.options.days).toBeGreaterThan(s.options.clicksPerDay * 0.9);
     expect(clicks / s.options.days).toBeLessThan(s.options.clicksPerDay * 1.1);
     expect(s.incidents).toHaveLength(10);
     const orders = new Map<string, number>();
-    for (const list of Object.values(s.conversions)) for (const c of list) orders.set(c.orderId, (orders.get(c.orderId) ?? 0) + 1);
+    for (const list of Object.values(s.conversions))
+      for (const c of list) orders.set(c.orderId, (orders.get(c.orderId) ?? 0) + 1);
     expect([...orders.values()].filter((n) => n > 1)).toEqual([2, 2]);
   });
 });

@@ -158,7 +158,8 @@ interface Timeline {
 }
 
 function validateOptions(o: ScenarioOptions): Timeline {
-  if (typeof o.seed !== 'number' || !Number.isFinite(o.seed)) throw new ScenarioOptionsError('seed', `expected a number (got ${JSON.stringify(o.seed)})`);
+  if (typeof o.seed !== 'number' || !Number.isFinite(o.seed))
+    throw new ScenarioOptionsError('seed', `expected a number (got ${JSON.stringify(o.seed)})`);
   const start = parseDay(o.startDate, 'startDate');
   const days = positiveInt(o.days, 'days', 1);
   const end = start + days * DAY;
@@ -166,41 +167,78 @@ function validateOptions(o: ScenarioOptions): Timeline {
   positiveInt(o.offers, 'offers', 6);
   positiveInt(o.advertisers, 'advertisers', 1);
   if (o.advertisers > o.offers) throw new ScenarioOptionsError('advertisers', `must not exceed offers (${o.offers})`);
-  if (typeof o.clicksPerDay !== 'number' || !(o.clicksPerDay > 0)) throw new ScenarioOptionsError('clicksPerDay', `expected a positive number (got ${JSON.stringify(o.clicksPerDay)})`);
-  if (o.clicksPerDay * days > 14_000_000) throw new ScenarioOptionsError('clicksPerDay', `clicksPerDay × days must stay under 14,000,000 (counter-based IPs are unique per platform up to 2^24)`);
+  if (typeof o.clicksPerDay !== 'number' || !(o.clicksPerDay > 0))
+    throw new ScenarioOptionsError(
+      'clicksPerDay',
+      `expected a positive number (got ${JSON.stringify(o.clicksPerDay)})`,
+    );
+  if (o.clicksPerDay * days > 14_000_000)
+    throw new ScenarioOptionsError(
+      'clicksPerDay',
+      `clicksPerDay × days must stay under 14,000,000 (counter-based IPs are unique per platform up to 2^24)`,
+    );
 
-  if (!o.platforms || typeof o.platforms !== 'object') throw new ScenarioOptionsError('platforms', 'expected an object of platform key → kind');
+  if (!o.platforms || typeof o.platforms !== 'object')
+    throw new ScenarioOptionsError('platforms', 'expected an object of platform key → kind');
   for (const [key, kind] of Object.entries(o.platforms)) {
-    if (!/^[a-z][a-z0-9]{0,19}$/.test(key)) throw new ScenarioOptionsError(`platforms.${key}`, 'platform keys are lower-case letters and digits');
-    if (!(PLATFORM_KINDS as readonly string[]).includes(kind)) throw new ScenarioOptionsError(`platforms.${key}`, `unknown kind ${JSON.stringify(kind)} (expected one of ${PLATFORM_KINDS.join(', ')})`);
+    if (!/^[a-z][a-z0-9]{0,19}$/.test(key))
+      throw new ScenarioOptionsError(`platforms.${key}`, 'platform keys are lower-case letters and digits');
+    if (!(PLATFORM_KINDS as readonly string[]).includes(kind))
+      throw new ScenarioOptionsError(
+        `platforms.${key}`,
+        `unknown kind ${JSON.stringify(kind)} (expected one of ${PLATFORM_KINDS.join(', ')})`,
+      );
   }
-  if (!Array.isArray(o.legacy) || o.legacy.length === 0) throw new ScenarioOptionsError('legacy', 'expected at least one legacy platform key');
+  if (!Array.isArray(o.legacy) || o.legacy.length === 0)
+    throw new ScenarioOptionsError('legacy', 'expected at least one legacy platform key');
   if (new Set(o.legacy).size !== o.legacy.length) throw new ScenarioOptionsError('legacy', 'lists a platform twice');
   for (const [i, key] of o.legacy.entries()) {
     if (!(key in o.platforms)) throw new ScenarioOptionsError(`legacy[${i}]`, `platform "${key}" is not in platforms`);
   }
-  if (!(o.target in o.platforms)) throw new ScenarioOptionsError('target', `platform "${o.target}" is not in platforms`);
+  if (!(o.target in o.platforms))
+    throw new ScenarioOptionsError('target', `platform "${o.target}" is not in platforms`);
   if (o.legacy.includes(o.target)) throw new ScenarioOptionsError('target', `"${o.target}" is also listed as legacy`);
   for (const key of Object.keys(o.platforms)) {
-    if (key !== o.target && !o.legacy.includes(key)) throw new ScenarioOptionsError(`platforms.${key}`, 'is neither legacy nor the target (every simulated platform carries traffic)');
+    if (key !== o.target && !o.legacy.includes(key))
+      throw new ScenarioOptionsError(
+        `platforms.${key}`,
+        'is neither legacy nor the target (every simulated platform carries traffic)',
+      );
   }
 
   const migrationStart = parseDay(o.migrationStart, 'migrationStart');
   const cutover = parseDay(o.cutoverDate, 'cutoverDate');
   if (migrationStart < start + MIN_PRESTART_DAYS * DAY) {
-    throw new ScenarioOptionsError('migrationStart', `must be at least ${MIN_PRESTART_DAYS} days after startDate ${o.startDate} (legacy revenue before it ranks the waves)`);
+    throw new ScenarioOptionsError(
+      'migrationStart',
+      `must be at least ${MIN_PRESTART_DAYS} days after startDate ${o.startDate} (legacy revenue before it ranks the waves)`,
+    );
   }
-  if (migrationStart >= end) throw new ScenarioOptionsError('migrationStart', `is not inside [startDate, startDate + days) = [${o.startDate}, ${dayString(end)})`);
+  if (migrationStart >= end)
+    throw new ScenarioOptionsError(
+      'migrationStart',
+      `is not inside [startDate, startDate + days) = [${o.startDate}, ${dayString(end)})`,
+    );
   // The last wave starts moving at +14 days and every normal partner must be silent on legacy for
   // LEGACY_SILENCE_DAYS before the cutover.
   const minCutover = migrationStart + (WAVE_DUE_DAYS[1] + LEGACY_SILENCE_DAYS) * DAY;
   if (cutover < minCutover) {
-    throw new ScenarioOptionsError('cutoverDate', `must be at least ${WAVE_DUE_DAYS[1] + LEGACY_SILENCE_DAYS} days after migrationStart (${dayString(minCutover)}): the last wave moves from +${WAVE_DUE_DAYS[1]} days and legacy must be quiet ${LEGACY_SILENCE_DAYS} days before the cutover`);
+    throw new ScenarioOptionsError(
+      'cutoverDate',
+      `must be at least ${WAVE_DUE_DAYS[1] + LEGACY_SILENCE_DAYS} days after migrationStart (${dayString(minCutover)}): the last wave moves from +${WAVE_DUE_DAYS[1]} days and legacy must be quiet ${LEGACY_SILENCE_DAYS} days before the cutover`,
+    );
   }
-  if (cutover >= end) throw new ScenarioOptionsError('cutoverDate', `is not inside [startDate, startDate + days) = [${o.startDate}, ${dayString(end)})`);
+  if (cutover >= end)
+    throw new ScenarioOptionsError(
+      'cutoverDate',
+      `is not inside [startDate, startDate + days) = [${o.startDate}, ${dayString(end)})`,
+    );
   const outageDay = Math.max(cutover + DAY, migrationStart + OUTAGE_BASELINE_DAYS * DAY);
   if (outageDay + DAY > end) {
-    throw new ScenarioOptionsError('days', `too short: the tracking outage needs a day after the cutover with ${OUTAGE_BASELINE_DAYS} days of target history before it (${dayString(outageDay)}), so days must be ≥ ${(outageDay + DAY - start) / DAY}`);
+    throw new ScenarioOptionsError(
+      'days',
+      `too short: the tracking outage needs a day after the cutover with ${OUTAGE_BASELINE_DAYS} days of target history before it (${dayString(outageDay)}), so days must be ≥ ${(outageDay + DAY - start) / DAY}`,
+    );
   }
   return { start, end, migrationStart, cutover, outageDay };
 }
@@ -263,33 +301,104 @@ function idMaker(kind: PlatformKind, rng: Prng): IdMaker {
     case 'cake': {
       const clickBase = rng.int(100_000_000, 190_000_000);
       const convBase = rng.int(3_000_000, 3_900_000);
-      return { click: (c) => String(clickBase + c), conversion: (c) => String(convBase + c), transaction: cakeRequestId };
+      return {
+        click: (c) => String(clickBase + c),
+        conversion: (c) => String(convBase + c),
+        transaction: cakeRequestId,
+      };
     }
     case 'partnerize': {
       const prefix = rng.int(1000, 1110);
       const clickBase = rng.int(1_000_000_000, 1_400_000_000);
       const convBase = rng.int(20_000_000, 29_000_000);
-      return { click: (c) => `${prefix}l${clickBase + c}`, conversion: (c) => `${prefix}l${convBase + c}`, transaction: (id) => id };
+      return {
+        click: (c) => `${prefix}l${clickBase + c}`,
+        conversion: (c) => `${prefix}l${convBase + c}`,
+        transaction: (id) => id,
+      };
     }
   }
 }
 
-const ADVERTISER_NAMES = ['Northwind Health', 'Bluepeak Insurance', 'Lumen Finance', 'Cedar & Finch', 'Orbit Mobile', 'Harborline Travel', 'Vantage Solar', 'Kite Learning', 'Juniper Home', 'Atlas Pet Supply'];
-const PRODUCTS = ['Trial Signup', 'Quote Request', 'Starter Kit', 'Annual Plan', 'Free Consultation', 'Sweepstakes Entry', 'App Install', 'Credit Check', 'Sample Box', 'Webinar Seat', 'Newsletter Lead', 'Premium Bundle'];
+const ADVERTISER_NAMES = [
+  'Northwind Health',
+  'Bluepeak Insurance',
+  'Lumen Finance',
+  'Cedar & Finch',
+  'Orbit Mobile',
+  'Harborline Travel',
+  'Vantage Solar',
+  'Kite Learning',
+  'Juniper Home',
+  'Atlas Pet Supply',
+];
+const PRODUCTS = [
+  'Trial Signup',
+  'Quote Request',
+  'Starter Kit',
+  'Annual Plan',
+  'Free Consultation',
+  'Sweepstakes Entry',
+  'App Install',
+  'Credit Check',
+  'Sample Box',
+  'Webinar Seat',
+  'Newsletter Lead',
+  'Premium Bundle',
+];
 const GEOS = ['US', 'US/CA', 'UK', 'US', 'AU', 'US'];
-const AFF_FIRST = ['Bright', 'Blue', 'Red', 'Silver', 'North', 'Prime', 'Clever', 'Swift', 'Green', 'Golden', 'Apex', 'Summit', 'Lucky', 'Urban', 'Coastal'];
-const AFF_SECOND = ['Path Media', 'Leads', 'Performance', 'Digital', 'Deals', 'Ads', 'Traffic Co', 'Reach', 'Rewards', 'Commerce'];
+const AFF_FIRST = [
+  'Bright',
+  'Blue',
+  'Red',
+  'Silver',
+  'North',
+  'Prime',
+  'Clever',
+  'Swift',
+  'Green',
+  'Golden',
+  'Apex',
+  'Summit',
+  'Lucky',
+  'Urban',
+  'Coastal',
+];
+const AFF_SECOND = [
+  'Path Media',
+  'Leads',
+  'Performance',
+  'Digital',
+  'Deals',
+  'Ads',
+  'Traffic Co',
+  'Reach',
+  'Rewards',
+  'Commerce',
+];
 const SOURCES = ['fb', 'ig', 'gads', 'native', 'email', 'push', 'seo', 'tiktok', 'yt', 'bing'];
 const PLACEMENTS = ['feed', 'video', 'story', 'search', 'list', 'banner', 'widget'];
 const COUNTRIES = ['US', 'US', 'US', 'US', 'US', 'US', 'CA', 'CA', 'GB', 'GB', 'AU', 'DE', 'IE', 'NZ'];
 const EVENT_NAMES = ['upsell', 'subscription', 'deposit'];
 const UA_TEMPLATES: [string, string][] = [
   ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.', ' Safari/537.36'],
-  ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E', ' Safari/604.1'],
-  ['Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.', ' Mobile Safari/537.36'],
-  ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3.', ' Safari/605.1.15'],
+  [
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E',
+    ' Safari/604.1',
+  ],
+  [
+    'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.',
+    ' Mobile Safari/537.36',
+  ],
+  [
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3.',
+    ' Safari/605.1.15',
+  ],
   ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0.', ''],
-  ['Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0.', ' Chrome/117.0.0.0 Mobile Safari/537.36'],
+  [
+    'Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0.',
+    ' Chrome/117.0.0.0 Mobile Safari/537.36',
+  ],
 ];
 /** First IP octet per platform index: distinct ranges, so an IP never repeats across platforms by accident. */
 const IP_FIRST_OCTET = [73, 98, 104, 142, 174, 184, 203, 68];
@@ -306,7 +415,10 @@ for (const [head, tail] of UA_TEMPLATES) {
 }
 
 function slug(name: string): string {
-  return name.toLowerCase().replace(/&/g, 'and').replace(/[^a-z0-9]+/g, '');
+  return name
+    .toLowerCase()
+    .replace(/&/g, 'and')
+    .replace(/[^a-z0-9]+/g, '');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,11 +502,25 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const shape = hourOfWeekShape();
 
   // --- Advertisers and offers -----------------------------------------------------------------
-  const advertiserNames = Array.from({ length: options.advertisers }, (_, i) => (i < ADVERTISER_NAMES.length ? ADVERTISER_NAMES[i] : `${ADVERTISER_NAMES[i % ADVERTISER_NAMES.length]} ${Math.floor(i / ADVERTISER_NAMES.length) + 1}`));
+  const advertiserNames = Array.from({ length: options.advertisers }, (_, i) =>
+    i < ADVERTISER_NAMES.length
+      ? ADVERTISER_NAMES[i]
+      : `${ADVERTISER_NAMES[i % ADVERTISER_NAMES.length]} ${Math.floor(i / ADVERTISER_NAMES.length) + 1}`,
+  );
   rng.shuffle(advertiserNames);
-  const orderPrefixes = advertiserNames.map((n, i) => `${n.replace(/[^A-Za-z]/g, '').slice(0, 2).toUpperCase()}${i + 1}`);
+  const orderPrefixes = advertiserNames.map(
+    (n, i) =>
+      `${n
+        .replace(/[^A-Za-z]/g, '')
+        .slice(0, 2)
+        .toUpperCase()}${i + 1}`,
+  );
 
-  const roles: OfferDesign['role'][] = ['outage', 'discrepancy', ...Array.from({ length: options.offers - 2 }, () => 'plain' as const)];
+  const roles: OfferDesign['role'][] = [
+    'outage',
+    'discrepancy',
+    ...Array.from({ length: options.offers - 2 }, () => 'plain' as const),
+  ];
   rng.shuffle(roles);
   let plainIndex = 0;
   const products = rng.shuffle([...PRODUCTS]);
@@ -426,7 +552,12 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       sale = plainIndex % 2 === 1;
       if (plainIndex++ % 3 === 0) {
         const evRevenue = Math.round(revenueCents * rng.float(0.25, 0.4));
-        event = { name: rng.pick(EVENT_NAMES), rate: rng.float(0.12, 0.3), revenueCents: evRevenue, payoutCents: Math.round(evRevenue * rng.float(0.55, 0.75)) };
+        event = {
+          name: rng.pick(EVENT_NAMES),
+          rate: rng.float(0.12, 0.3),
+          revenueCents: evRevenue,
+          payoutCents: Math.round(evRevenue * rng.float(0.55, 0.75)),
+        };
       }
     }
     const product = products[i % products.length];
@@ -492,7 +623,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     for (const kind of new Set(kinds)) {
       // Partnerize has one sub id (clickref); the others take sub1/sub2. Shared, frozen tuples:
       // thousands of clicks reuse the same few (memory), and nobody may edit them in place.
-      subs[kind] = tags.map((t) => Object.freeze([t, kind === 'partnerize' ? null : campaign, null, null, null]) as ScenarioClick['subs']);
+      subs[kind] = tags.map(
+        (t) => Object.freeze([t, kind === 'partnerize' ? null : campaign, null, null, null]) as ScenarioClick['subs'],
+      );
     }
     affiliates.push({
       key: `aff-${String(i + 1).padStart(3, '0')}`,
@@ -515,7 +648,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const totalWeight = clickWeights.reduce((a, b) => a + b, 0);
   affiliates.forEach((a, i) => (a.dailyClicks = (options.clicksPerDay * clickWeights[i]) / totalWeight));
   const streams: Stream[] = [];
-  affiliates.forEach((a, ai) => a.mix.forEach((m) => streams.push({ affiliate: ai, offer: m.offer, dailyClicks: a.dailyClicks * m.share })));
+  affiliates.forEach((a, ai) =>
+    a.mix.forEach((m) => streams.push({ affiliate: ai, offer: m.offer, dailyClicks: a.dailyClicks * m.share })),
+  );
 
   // --- Entities per platform ------------------------------------------------------------------
   const advIds = kinds.map((k) => entityIds(k, 'advertiser', options.advertisers, rng));
@@ -525,8 +660,16 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const affId: (string | null)[][] = kinds.map(() => Array(nAff).fill(null));
   affiliates.forEach((a, i) => (affId[a.home][i] = affIdSeq[a.home][i]));
   const legacyCreatedAt = () => tl.start - rng.int(60, 900) * DAY - rng.int(0, DAY - 1);
-  const advCreated = kinds.map((_, p) => advIds[p].map(() => (p === T ? tl.migrationStart - rng.int(10, 40) * DAY - rng.int(0, DAY - 1) : legacyCreatedAt())));
-  const offerCreated = kinds.map((_, p) => offerIds[p].map(() => (p === T ? tl.migrationStart - rng.int(7, 30) * DAY - rng.int(0, DAY - 1) : legacyCreatedAt())));
+  const advCreated = kinds.map((_, p) =>
+    advIds[p].map(() =>
+      p === T ? tl.migrationStart - rng.int(10, 40) * DAY - rng.int(0, DAY - 1) : legacyCreatedAt(),
+    ),
+  );
+  const offerCreated = kinds.map((_, p) =>
+    offerIds[p].map(() =>
+      p === T ? tl.migrationStart - rng.int(7, 30) * DAY - rng.int(0, DAY - 1) : legacyCreatedAt(),
+    ),
+  );
   const affLegacyCreated = affiliates.map(() => legacyCreatedAt());
 
   // --- Output buffers -------------------------------------------------------------------------
@@ -542,7 +685,11 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const h = mix24(ipCounter[p]++);
     return `${IP_FIRST_OCTET[p % IP_FIRST_OCTET.length]}.${(h >>> 16) & 255}.${(h >>> 8) & 255}.${h & 255}`;
   };
-  const nextOrderId = (offer: number) => `${orderPrefixes[offers[offer].advertiser]}-${mix32(orderCounter++ ^ orderKey).toString(36).toUpperCase().padStart(7, '0')}`;
+  const nextOrderId = (offer: number) =>
+    `${orderPrefixes[offers[offer].advertiser]}-${mix32(orderCounter++ ^ orderKey)
+      .toString(36)
+      .toUpperCase()
+      .padStart(7, '0')}`;
   /** Stream accumulators per platform (see the file comment), random phase. */
   const acc = kinds.map(() => streams.map(() => rng.next()));
   const clickAcc = streams.map(() => rng.next());
@@ -563,7 +710,8 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     return o.rate;
   };
   /** Whether the target's postback for the outage offer was down at `t` (the conversion is lost). */
-  const lostInOutage = (p: number, offer: number, t: number) => p === T && offer === outageOffer && t >= outageFrom && t < outageTo;
+  const lostInOutage = (p: number, offer: number, t: number) =>
+    p === T && offer === outageOffer && t >= outageFrom && t < outageTo;
 
   function makeClick(p: number, ai: number, oi: number, clickedAt: number): ScenarioClick {
     const a = affiliates[ai];
@@ -601,7 +749,19 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     return { status: 'rejected', changes: [] };
   }
 
-  function pushConversion(p: number, click: ScenarioClick, oi: number, convertedAt: number, extra: { eventName?: string | null; status?: ConversionStatus; changes?: ScenarioStatusChange[]; orderId?: string; subs?: ScenarioClick['subs'] } = {}): ScenarioConversion {
+  function pushConversion(
+    p: number,
+    click: ScenarioClick,
+    oi: number,
+    convertedAt: number,
+    extra: {
+      eventName?: string | null;
+      status?: ConversionStatus;
+      changes?: ScenarioStatusChange[];
+      orderId?: string;
+      subs?: ScenarioClick['subs'];
+    } = {},
+  ): ScenarioConversion {
     const o = offers[oi];
     const isEvent = extra.eventName != null;
     const st = extra.status ? { status: extra.status, changes: extra.changes ?? [] } : statusHistory(convertedAt);
@@ -641,7 +801,10 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     if (ev && rng.next() < ev.rate) {
       const at = convertedAt + Math.round(rng.float(1, 48) * HOUR);
       if (at < tl.end && !lostInOutage(p, oi, at)) {
-        pushConversion(p, click, oi, at, { eventName: ev.name, ...(rng.next() < 0.9 ? { status: 'approved' as const } : {}) });
+        pushConversion(p, click, oi, at, {
+          eventName: ev.name,
+          ...(rng.next() < 0.9 ? { status: 'approved' as const } : {}),
+        });
       }
     }
   }
@@ -746,7 +909,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       legacyRevenue[idToAff[p].get(c.affiliateId)!] += Math.round(Number(c.revenue) * 100);
     }
   }
-  const ranking = affiliates.map((_, i) => i).sort((a, b) => legacyRevenue[b] - legacyRevenue[a] || (affiliates[a].key < affiliates[b].key ? -1 : 1));
+  const ranking = affiliates
+    .map((_, i) => i)
+    .sort((a, b) => legacyRevenue[b] - legacyRevenue[a] || (affiliates[a].key < affiliates[b].key ? -1 : 1));
   const tier = affiliates.map(() => 0);
   const rankOf = affiliates.map(() => 0);
   ranking.forEach((ai, r) => {
@@ -768,9 +933,15 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   });
   // The outage (≥ 4 weeks after the migration start) needs target history for its whole 4-week
   // hour-of-week baseline: the biggest tier-1 partner running the outage offer moves on day one.
-  const outageStreams = streams.filter((st) => st.offer === outageOffer && tier[st.affiliate] === 1 && st.affiliate !== laggingAffiliate);
-  if (outageStreams.length) affiliates[outageStreams.reduce((a, b) => (b.dailyClicks > a.dailyClicks ? b : a)).affiliate].moveAt = tl.migrationStart;
-  const minDayFactor = Math.min(...Array.from({ length: 7 }, (_, d) => shape.slice(d * 24, d * 24 + 24).reduce((x, y) => x + y, 0) / 24));
+  const outageStreams = streams.filter(
+    (st) => st.offer === outageOffer && tier[st.affiliate] === 1 && st.affiliate !== laggingAffiliate,
+  );
+  if (outageStreams.length)
+    affiliates[outageStreams.reduce((a, b) => (b.dailyClicks > a.dailyClicks ? b : a)).affiliate].moveAt =
+      tl.migrationStart;
+  const minDayFactor = Math.min(
+    ...Array.from({ length: 7 }, (_, d) => shape.slice(d * 24, d * 24 + 24).reduce((x, y) => x + y, 0) / 24),
+  );
 
   // Dual running: the tier-1 partner × offer with the most traffic (not the outage or discrepancy
   // offers, to keep each incident about one thing).
@@ -779,13 +950,20 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     if (tier[s.affiliate] !== 1 || s.offer === outageOffer || s.offer === discrepancyOffer) continue;
     if (best < 0 || s.dailyClicks > streams[best].dailyClicks) best = si;
   }
-  if (best < 0) throw new ScenarioOptionsError('offers', 'no tier-1 partner runs an offer besides the outage and discrepancy offers; use more offers');
+  if (best < 0)
+    throw new ScenarioOptionsError(
+      'offers',
+      'no tier-1 partner runs an offer besides the outage and discrepancy offers; use more offers',
+    );
   dualAffiliate = streams[best].affiliate;
   dualOffer = streams[best].offer;
   // Its clicks alternate between the platforms, so ≥ 41 a day give ≥ 20 a side; an expected 80 on
   // the quietest day makes fewer than 41 a ~1e-6 event.
   if (streams[best].dailyClicks * minDayFactor < 80) {
-    throw new ScenarioOptionsError('clicksPerDay', `too low for the dual-running incident: its busiest partner × offer gets ${Math.round(streams[best].dailyClicks * minDayFactor)} clicks on the quietest day, ≥ 80 are needed (≥ 20 a day on each platform)`);
+    throw new ScenarioOptionsError(
+      'clicksPerDay',
+      `too low for the dual-running incident: its busiest partner × offer gets ${Math.round(streams[best].dailyClicks * minDayFactor)} clicks on the quietest day, ≥ 80 are needed (≥ 20 a day on each platform)`,
+    );
   }
   const dualStart = affiliates[dualAffiliate].moveAt;
   dualEnd = dualStart + DUAL_RUNNING_DAYS * DAY;
@@ -795,7 +973,8 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const pool = rng.shuffle(ranking.filter((ai) => !used.has(ai)));
   const take = (what: string, ok: (ai: number) => boolean = () => true): number => {
     const ai = pool.find((x) => !used.has(x) && ok(x));
-    if (ai === undefined) throw new ScenarioOptionsError('affiliates', `too few partners to place the ${what} incident`);
+    if (ai === undefined)
+      throw new ScenarioOptionsError('affiliates', `too few partners to place the ${what} incident`);
     used.add(ai);
     return ai;
   };
@@ -822,7 +1001,13 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const cakeIndex = kinds.findIndex((k, p) => k === 'cake' && p < L);
   // (Its forwarded CAKE click comes on the move day, so that day must still be ≥ LEGACY_SILENCE_DAYS
   // before the cutover.)
-  const bridgeAffiliate = cakeIndex >= 0 ? take('CAKE transaction-id bridge', (ai) => affiliates[ai].home === cakeIndex && affiliates[ai].moveAt < lastMoveDay) : -1;
+  const bridgeAffiliate =
+    cakeIndex >= 0
+      ? take(
+          'CAKE transaction-id bridge',
+          (ai) => affiliates[ai].home === cakeIndex && affiliates[ai].moveAt < lastMoveDay,
+        )
+      : -1;
   // Their injected legacy clicks come just before the move, inside the migration phase.
   const orderDupAffiliate = take('cross-platform order-id duplicate', movedAfterStart);
   const ipDupAffiliate = take('cross-platform IP duplicate', movedAfterStart);
@@ -845,9 +1030,11 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   let bestWindow = { from: 0, legacy: 0, target: 0 };
   for (let w = tl.migrationStart; w + DISCREPANCY_DAYS * DAY <= tl.cutover; w += DAY) {
     let legacy = 0;
-    for (let p = 0; p < L; p++) legacy = Math.max(legacy, expectedClicks(discrepancyOffer, p, w, w + DISCREPANCY_DAYS * DAY));
+    for (let p = 0; p < L; p++)
+      legacy = Math.max(legacy, expectedClicks(discrepancyOffer, p, w, w + DISCREPANCY_DAYS * DAY));
     const target = expectedClicks(discrepancyOffer, T, w, w + DISCREPANCY_DAYS * DAY);
-    if (Math.min(legacy, target) > Math.min(bestWindow.legacy, bestWindow.target)) bestWindow = { from: w, legacy, target };
+    if (Math.min(legacy, target) > Math.min(bestWindow.legacy, bestWindow.target))
+      bestWindow = { from: w, legacy, target };
   }
   {
     const { legacy, target } = bestWindow;
@@ -856,7 +1043,10 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const pooled = (legacy * r1 + target * r2) / (legacy + target);
     const z = (r1 - r2) / Math.sqrt(pooled * (1 - pooled) * (1 / legacy + 1 / target));
     if (Math.min(legacy, target) < 2000 || target * r2 < 40 || z < 5) {
-      throw new ScenarioOptionsError('clicksPerDay', `too low for the conversion-rate-discrepancy incident: its best 14-day window has ~${Math.round(legacy)} legacy and ~${Math.round(target)} target clicks (≥ 2000 each and a clear z-test are needed)`);
+      throw new ScenarioOptionsError(
+        'clicksPerDay',
+        `too low for the conversion-rate-discrepancy incident: its best 14-day window has ~${Math.round(legacy)} legacy and ~${Math.round(target)} target clicks (≥ 2000 each and a clear z-test are needed)`,
+      );
     }
   }
   discrepancyFrom = bestWindow.from;
@@ -868,11 +1058,15 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   // the migration's ramp-up on the target).
   {
     const rate = offers[outageOffer].rate;
-    const perHour = (from: number) => expectedClicks(outageOffer, T, from, from + OUTAGE_HOURS * HOUR) * rate / OUTAGE_HOURS;
+    const perHour = (from: number) =>
+      (expectedClicks(outageOffer, T, from, from + OUTAGE_HOURS * HOUR) * rate) / OUTAGE_HOURS;
     const now = perHour(outageFrom);
     const baseline = [1, 2, 3, 4].reduce((a, w) => a + perHour(outageFrom - w * 7 * DAY), 0) / 4;
     if (now < 2 || baseline < 2) {
-      throw new ScenarioOptionsError('clicksPerDay', `too low for the tracking-outage incident: the outage offer expects ${now.toFixed(2)} target conversions an hour in the outage window and ${baseline.toFixed(2)} in its 4-week baseline (≥ 2 needed)`);
+      throw new ScenarioOptionsError(
+        'clicksPerDay',
+        `too low for the tracking-outage incident: the outage offer expects ${now.toFixed(2)} target conversions an hour in the outage window and ${baseline.toFixed(2)} in its 4-week baseline (≥ 2 needed)`,
+      );
     }
   }
 
@@ -880,7 +1074,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   affiliates.forEach((a, ai) => {
     if (a.moveAt !== Infinity) affId[T][ai] = affIdSeq[T][ai];
   });
-  const affTargetCreated = affiliates.map((a) => (a.moveAt === Infinity ? 0 : a.moveAt - rng.int(1, 6) * DAY + rng.int(0, DAY - 1)));
+  const affTargetCreated = affiliates.map((a) =>
+    a.moveAt === Infinity ? 0 : a.moveAt - rng.int(1, 6) * DAY + rng.int(0, DAY - 1),
+  );
 
   // --- Injected clicks ------------------------------------------------------------------------
   const inject = (inj: InjectedClick): InjectedClick => {
@@ -894,17 +1090,45 @@ export function generateScenario(options: ScenarioOptions): Scenario {
 
   // 1. Same order id on legacy and target: the partner's last legacy click (the evening before its
   //    move) and a target click the next morning end in one sale that both platforms record.
-  const od = { ai: orderDupAffiliate, offer: plainOffer(orderDupAffiliate), move: affiliates[orderDupAffiliate].moveAt };
-  const odLegacyClick = inject({ platform: affiliates[od.ai].home, affiliate: od.ai, offer: od.offer, clickedAt: od.move - 5 * HOUR + jitter(30 * MIN) });
-  const odTargetClick = inject({ platform: T, affiliate: od.ai, offer: od.offer, clickedAt: od.move + 9 * HOUR + 30 * MIN + jitter(5 * MIN) });
+  const od = {
+    ai: orderDupAffiliate,
+    offer: plainOffer(orderDupAffiliate),
+    move: affiliates[orderDupAffiliate].moveAt,
+  };
+  const odLegacyClick = inject({
+    platform: affiliates[od.ai].home,
+    affiliate: od.ai,
+    offer: od.offer,
+    clickedAt: od.move - 5 * HOUR + jitter(30 * MIN),
+  });
+  const odTargetClick = inject({
+    platform: T,
+    affiliate: od.ai,
+    offer: od.offer,
+    clickedAt: od.move + 9 * HOUR + 30 * MIN + jitter(5 * MIN),
+  });
 
   // 2. Same IP and user agent on legacy and target within 10 minutes, different order ids: the
   //    user clicked the old link just before midnight and the new one just after.
   const ipd = { ai: ipDupAffiliate, offer: plainOffer(ipDupAffiliate), move: affiliates[ipDupAffiliate].moveAt };
   const sharedIp = nextIp(affiliates[ipd.ai].home);
   const sharedUa = rng.pick(USER_AGENTS);
-  const ipLegacyClick = inject({ platform: affiliates[ipd.ai].home, affiliate: ipd.ai, offer: ipd.offer, clickedAt: ipd.move - 4 * MIN - jitter(MIN), ip: sharedIp, userAgent: sharedUa });
-  const ipTargetClick = inject({ platform: T, affiliate: ipd.ai, offer: ipd.offer, clickedAt: ipd.move + 2 * MIN + jitter(MIN), ip: sharedIp, userAgent: sharedUa });
+  const ipLegacyClick = inject({
+    platform: affiliates[ipd.ai].home,
+    affiliate: ipd.ai,
+    offer: ipd.offer,
+    clickedAt: ipd.move - 4 * MIN - jitter(MIN),
+    ip: sharedIp,
+    userAgent: sharedUa,
+  });
+  const ipTargetClick = inject({
+    platform: T,
+    affiliate: ipd.ai,
+    offer: ipd.offer,
+    clickedAt: ipd.move + 2 * MIN + jitter(MIN),
+    ip: sharedIp,
+    userAgent: sharedUa,
+  });
 
   // 3. The CAKE ↔ Everflow transaction-id bridge. In CAKE's Everflow integration the Everflow
   //    tracking link forwards the visitor to the CAKE offer link with Everflow's {transaction_id}
@@ -927,16 +1151,37 @@ export function generateScenario(options: ScenarioOptions): Scenario {
 
   // 5. Platform duplicate: two target clicks of one partner, both converting with the same order id
   //    (the advertiser re-fired the postback for a second click), both approved.
-  const pd = { ai: platformDupAffiliate, offer: plainOffer(platformDupAffiliate), move: affiliates[platformDupAffiliate].moveAt };
-  const pdClickA = inject({ platform: T, affiliate: pd.ai, offer: pd.offer, clickedAt: pd.move + 2 * DAY + 15 * HOUR + jitter(10 * MIN) });
-  const pdClickB = inject({ platform: T, affiliate: pd.ai, offer: pd.offer, clickedAt: pd.move + 2 * DAY + 15 * HOUR + 30 * MIN + jitter(10 * MIN) });
+  const pd = {
+    ai: platformDupAffiliate,
+    offer: plainOffer(platformDupAffiliate),
+    move: affiliates[platformDupAffiliate].moveAt,
+  };
+  const pdClickA = inject({
+    platform: T,
+    affiliate: pd.ai,
+    offer: pd.offer,
+    clickedAt: pd.move + 2 * DAY + 15 * HOUR + jitter(10 * MIN),
+  });
+  const pdClickB = inject({
+    platform: T,
+    affiliate: pd.ai,
+    offer: pd.offer,
+    clickedAt: pd.move + 2 * DAY + 15 * HOUR + 30 * MIN + jitter(10 * MIN),
+  });
 
   // 9. Stray legacy clicks after the cutover on an offer the partner no longer runs.
   const strayEnd = Math.min(tl.cutover + STRAY_DAYS * DAY, tl.end);
   const strayClicks: InjectedClick[] = [];
   for (let d = tl.cutover; d < strayEnd; d += DAY) {
     for (let i = 0; i < STRAY_CLICKS_PER_DAY; i++) {
-      strayClicks.push(inject({ platform: affiliates[strayAffiliate].home, affiliate: strayAffiliate, offer: strayOffer, clickedAt: d + 6 * HOUR + jitter(16 * HOUR) }));
+      strayClicks.push(
+        inject({
+          platform: affiliates[strayAffiliate].home,
+          affiliate: strayAffiliate,
+          offer: strayOffer,
+          clickedAt: d + 6 * HOUR + jitter(16 * HOUR),
+        }),
+      );
     }
   }
 
@@ -946,9 +1191,27 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   // --- Injected conversions -------------------------------------------------------------------
   const approved = { status: 'approved' as const, changes: [] };
   const sharedOrder = nextOrderId(od.offer);
-  const odLegacyConv = pushConversion(home(od.ai), odLegacyClick.click!, od.offer, od.move + 10 * HOUR + jitter(20 * MIN), { ...approved, orderId: sharedOrder });
-  const odTargetConv = pushConversion(T, odTargetClick.click!, od.offer, odTargetClick.click!.clickedAt + 18 * MIN + jitter(4 * MIN), { ...approved, orderId: sharedOrder });
-  const ipLegacyConv = pushConversion(home(ipd.ai), ipLegacyClick.click!, ipd.offer, ipd.move + 4 * MIN + jitter(MIN), approved);
+  const odLegacyConv = pushConversion(
+    home(od.ai),
+    odLegacyClick.click!,
+    od.offer,
+    od.move + 10 * HOUR + jitter(20 * MIN),
+    { ...approved, orderId: sharedOrder },
+  );
+  const odTargetConv = pushConversion(
+    T,
+    odTargetClick.click!,
+    od.offer,
+    odTargetClick.click!.clickedAt + 18 * MIN + jitter(4 * MIN),
+    { ...approved, orderId: sharedOrder },
+  );
+  const ipLegacyConv = pushConversion(
+    home(ipd.ai),
+    ipLegacyClick.click!,
+    ipd.offer,
+    ipd.move + 4 * MIN + jitter(MIN),
+    approved,
+  );
   const ipTargetConv = pushConversion(T, ipTargetClick.click!, ipd.offer, ipd.move + 7 * MIN + jitter(MIN), approved);
   let bridgeConvs: { ef: ScenarioConversion; cake: ScenarioConversion } | null = null;
   if (bridge) {
@@ -961,15 +1224,23 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     bridgeConvs = { ef, cake };
   }
   const pdOrder = nextOrderId(pd.offer);
-  const pdConvA = pushConversion(T, pdClickA.click!, pd.offer, pdClickA.click!.clickedAt + 12 * MIN + jitter(5 * MIN), { ...approved, orderId: pdOrder });
-  const pdConvB = pushConversion(T, pdClickB.click!, pd.offer, pdClickB.click!.clickedAt + 9 * MIN + jitter(5 * MIN), { ...approved, orderId: pdOrder });
+  const pdConvA = pushConversion(T, pdClickA.click!, pd.offer, pdClickA.click!.clickedAt + 12 * MIN + jitter(5 * MIN), {
+    ...approved,
+    orderId: pdOrder,
+  });
+  const pdConvB = pushConversion(T, pdClickB.click!, pd.offer, pdClickB.click!.clickedAt + 9 * MIN + jitter(5 * MIN), {
+    ...approved,
+    orderId: pdOrder,
+  });
   // A few stray conversions (three, on clicks of the first two stray days).
   const strayConvs: ScenarioConversion[] = [];
   {
     const early = strayClicks.filter((c) => c.clickedAt < tl.cutover + 2 * DAY);
     for (const i of rng.sampleIndexes(early.length, 3)) {
       const c = early[i].click!;
-      strayConvs.push(pushConversion(home(strayAffiliate), c, strayOffer, c.clickedAt + 10 * MIN + jitter(80 * MIN), approved));
+      strayConvs.push(
+        pushConversion(home(strayAffiliate), c, strayOffer, c.clickedAt + 10 * MIN + jitter(80 * MIN), approved),
+      );
     }
   }
 
@@ -1001,7 +1272,8 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     legacyRevenueBeforeStart: cents(legacyRevenue[ai]),
   }));
 
-  const normalMover = (ai: number) => !used.has(ai) || ai === orderDupAffiliate || ai === ipDupAffiliate || ai === platformDupAffiliate;
+  const normalMover = (ai: number) =>
+    !used.has(ai) || ai === orderDupAffiliate || ai === ipDupAffiliate || ai === platformDupAffiliate;
   const entities = {
     advertisers: {} as Record<string, ScenarioEntity[]>,
     offers: {} as Record<string, ScenarioEntity[]>,
@@ -1029,7 +1301,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       advertiserId: advIds[p][o.advertiser],
       revenue: cents(o.revenueCents),
       payout: cents(o.payoutCents),
-      events: o.event ? [{ name: o.event.name, revenue: cents(o.event.revenueCents), payout: cents(o.event.payoutCents) }] : [],
+      events: o.event
+        ? [{ name: o.event.name, revenue: cents(o.event.revenueCents), payout: cents(o.event.payoutCents) }]
+        : [],
       createdAt: offerCreated[p][i],
     }));
     const affs: ScenarioEntity[] = [];
@@ -1038,19 +1312,41 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       if (id === null) return;
       // Top-tier partners who moved cleanly have had their legacy account closed (report: "retired").
       const inactive = p !== T && tier[ai] === 1 && normalMover(ai) && a.moveAt !== Infinity;
-      affs.push({ platform: key, id, name: a.name, email: a.email, status: inactive ? 'inactive' : 'active', canonicalKey: a.key, createdAt: p === T ? affTargetCreated[ai] : affLegacyCreated[ai] });
+      affs.push({
+        platform: key,
+        id,
+        name: a.name,
+        email: a.email,
+        status: inactive ? 'inactive' : 'active',
+        canonicalKey: a.key,
+        createdAt: p === T ? affTargetCreated[ai] : affLegacyCreated[ai],
+      });
     });
     entities.affiliates[key] = affs;
   }
-  for (const [entity, list] of [['affiliate', entities.affiliates], ['offer', entities.offers], ['advertiser', entities.advertisers]] as const) {
+  for (const [entity, list] of [
+    ['affiliate', entities.affiliates],
+    ['offer', entities.offers],
+    ['advertiser', entities.advertisers],
+  ] as const) {
     const rows: CrosswalkRow[] = [];
-    platformKeys.forEach((key) => list[key].forEach((e) => rows.push({ entity, platform: key, platform_id: e.id, canonical_key: e.canonicalKey })));
-    rows.sort((a, b) => (a.canonical_key < b.canonical_key ? -1 : a.canonical_key > b.canonical_key ? 1 : platformKeys.indexOf(a.platform) - platformKeys.indexOf(b.platform)));
+    platformKeys.forEach((key) =>
+      list[key].forEach((e) => rows.push({ entity, platform: key, platform_id: e.id, canonical_key: e.canonicalKey })),
+    );
+    rows.sort((a, b) =>
+      a.canonical_key < b.canonical_key
+        ? -1
+        : a.canonical_key > b.canonical_key
+          ? 1
+          : platformKeys.indexOf(a.platform) - platformKeys.indexOf(b.platform),
+    );
     crosswalk.push(...rows);
   }
 
-  const affIdsOf = (ai: number, ps: number[]) => Object.fromEntries(ps.filter((p) => affId[p][ai] !== null).map((p) => [platformKeys[p], affId[p][ai] as string]));
-  const offerIdsOf = (oi: number, ps: number[]) => Object.fromEntries(ps.map((p) => [platformKeys[p], offerIds[p][oi]]));
+  const affIdsOf = (ai: number, ps: number[]) =>
+    Object.fromEntries(ps.filter((p) => affId[p][ai] !== null).map((p) => [platformKeys[p], affId[p][ai] as string]));
+  const offerIdsOf = (oi: number, ps: number[]) =>
+    Object.fromEntries(ps.map((p) => [platformKeys[p], offerIds[p][oi]]));
   const convIds = (list: ScenarioConversion[]) => {
     const out: Record<string, string[]> = {};
     for (const c of list) (out[c.platform] ??= []).push(c.conversionId);
@@ -1119,7 +1415,10 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   incidents.push({
     rule: 'conversion-rate-discrepancy',
     description: `${offers[discrepancyOffer].key} converts at half its rate on ${options.target} (broken pixel on one landing page) from ${dayString(discrepancyFrom)} for ${DISCREPANCY_DAYS} days, while it also has volume on legacy (~${Math.round(bestWindow.legacy)} legacy / ~${Math.round(bestWindow.target)} target clicks expected). Offer × affiliate comparisons for partners who moved inside the window show the same discrepancy.`,
-    platforms: [...options.legacy.filter((_, p) => expectedClicks(discrepancyOffer, p, discrepancyFrom, discrepancyTo) > 0), options.target],
+    platforms: [
+      ...options.legacy.filter((_, p) => expectedClicks(discrepancyOffer, p, discrepancyFrom, discrepancyTo) > 0),
+      options.target,
+    ],
     offerKey: offers[discrepancyOffer].key,
     offerIds: offerIdsOf(discrepancyOffer, [...options.legacy.map((_, p) => p), T]),
     from: discrepancyFrom,

@@ -12,7 +12,7 @@ export class Prng {
 
   constructor(seed: number) {
     // Mix the seed once so that nearby seeds (1, 2, 3) do not start with correlated outputs.
-    this.state = mix32(seed >>> 0 ^ 0x9e3779b9) >>> 0;
+    this.state = mix32((seed >>> 0) ^ 0x9e3779b9) >>> 0;
   }
 
   /** Uniform in [0, 1). */

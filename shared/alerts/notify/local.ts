@@ -30,15 +30,26 @@ export function createLocalNotifier(options: LocalNotifierOptions): Notifier {
       const url = options.env[envName];
       for (const m of messages) {
         options.out.write(`${m.text}\n`);
-        for (const n of m.notifications) options.out.write(`  ${n.kind.padEnd(9)} ${n.alert.rule} ${n.alert.fingerprint.slice(0, 12)}  ${n.alert.summary}\n`);
+        for (const n of m.notifications)
+          options.out.write(
+            `  ${n.kind.padEnd(9)} ${n.alert.rule} ${n.alert.fingerprint.slice(0, 12)}  ${n.alert.summary}\n`,
+          );
         if (m.omitted > 0) options.out.write(`  …and ${m.omitted} more\n`);
         if (url) {
           try {
             await postSlackWebhook(url, formatSlackMessage(m), options.post);
-            options.logger.info('slack message posted', { severity: m.severity, notifications: m.notifications.length, webhookEnv: envName });
+            options.logger.info('slack message posted', {
+              severity: m.severity,
+              notifications: m.notifications.length,
+              webhookEnv: envName,
+            });
           } catch (e) {
             // Alert state is already stored; a Slack failure is reported, not fatal to the run.
-            options.logger.error('slack post failed', { severity: m.severity, error: (e as Error).message, webhookEnv: envName });
+            options.logger.error('slack post failed', {
+              severity: m.severity,
+              error: (e as Error).message,
+              webhookEnv: envName,
+            });
           }
         }
       }

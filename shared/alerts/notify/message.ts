@@ -37,16 +37,36 @@ export function groupNotifications(notifications: readonly AlertNotification[], 
   return out;
 }
 
-export function makeMessage(severity: Severity, at: string, notifications: AlertNotification[], omitted: number): AlertMessage {
+export function makeMessage(
+  severity: Severity,
+  at: string,
+  notifications: AlertNotification[],
+  omitted: number,
+): AlertMessage {
   const counts: Partial<Record<NotificationKind, number>> = {};
   for (const n of notifications) counts[n.kind] = (counts[n.kind] ?? 0) + 1;
   if (omitted > 0) counts.opened = counts.opened ?? 0;
-  return { source: 'dualtrack', version: 1, severity, at, text: headline(severity, counts, notifications.length + omitted), counts, notifications, omitted };
+  return {
+    source: 'dualtrack',
+    version: 1,
+    severity,
+    at,
+    text: headline(severity, counts, notifications.length + omitted),
+    counts,
+    notifications,
+    omitted,
+  };
 }
 
 /** `dualtrack CRITICAL: 2 new, 1 resolved` */
 export function headline(severity: Severity, counts: Partial<Record<NotificationKind, number>>, total: number): string {
-  const words: Record<NotificationKind, string> = { opened: 'new', reopened: 'reopened', escalated: 'escalated', repeated: 'still open', resolved: 'resolved' };
+  const words: Record<NotificationKind, string> = {
+    opened: 'new',
+    reopened: 'reopened',
+    escalated: 'escalated',
+    repeated: 'still open',
+    resolved: 'resolved',
+  };
   const parts = KIND_ORDER.filter((k) => counts[k]).map((k) => `${counts[k]} ${words[k]}`);
   return `dualtrack ${severity.toUpperCase()}: ${parts.join(', ') || `${total} alerts`}`;
 }

@@ -33,7 +33,10 @@ export async function deliverSlackMessage(input: {
 }): Promise<'sent' | 'duplicate'> {
   const { db, names, messageId, now } = input;
   const t = toSqlDateTime(now);
-  const inserted = await db.execute(`INSERT IGNORE INTO ${names.core}.slack_deliveries (message_id, status, attempts, claimed_at) VALUES (:id, 'sending', 1, :now)`, { id: messageId, now: t });
+  const inserted = await db.execute(
+    `INSERT IGNORE INTO ${names.core}.slack_deliveries (message_id, status, attempts, claimed_at) VALUES (:id, 'sending', 1, :now)`,
+    { id: messageId, now: t },
+  );
   if (inserted.affectedRows === 0) {
     const takeover = await db.execute(
       `UPDATE ${names.core}.slack_deliveries SET claimed_at = :now, attempts = attempts + 1 WHERE message_id = :id AND status = 'sending' AND claimed_at <= :stale`,
@@ -42,6 +45,9 @@ export async function deliverSlackMessage(input: {
     if (takeover.affectedRows === 0) return 'duplicate';
   }
   await postSlackWebhook(input.webhookUrl, input.payload ?? formatSlackMessage(input.message), input.post);
-  await db.execute(`UPDATE ${names.core}.slack_deliveries SET status = 'sent', delivered_at = :now WHERE message_id = :id`, { id: messageId, now: toSqlDateTime(new Date()) });
+  await db.execute(
+    `UPDATE ${names.core}.slack_deliveries SET status = 'sent', delivered_at = :now WHERE message_id = :id`,
+    { id: messageId, now: toSqlDateTime(new Date()) },
+  );
   return 'sent';
 }

@@ -38,8 +38,18 @@ export function truncateEscaped(s: string, max: number): string {
   return `${cut}…`;
 }
 
-const ICON: Record<string, string> = { critical: ':rotating_light:', warning: ':warning:', info: ':information_source:' };
-const KIND: Record<string, string> = { opened: 'NEW', reopened: 'REOPENED', escalated: 'ESCALATED', repeated: 'STILL OPEN', resolved: 'RESOLVED' };
+const ICON: Record<string, string> = {
+  critical: ':rotating_light:',
+  warning: ':warning:',
+  info: ':information_source:',
+};
+const KIND: Record<string, string> = {
+  opened: 'NEW',
+  reopened: 'REOPENED',
+  escalated: 'ESCALATED',
+  repeated: 'STILL OPEN',
+  resolved: 'RESOLVED',
+};
 
 export function alertSection(n: AlertNotification): string {
   const a = n.alert;
@@ -55,7 +65,10 @@ export function formatSlackMessage(message: AlertMessage): SlackPayload {
   const title = `${message.text}`.slice(0, 150);
   const blocks: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: `${ICON[message.severity] ?? ''} evaluated at ${escapeSlack(message.at)}` }] },
+    {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `${ICON[message.severity] ?? ''} evaluated at ${escapeSlack(message.at)}` }],
+    },
   ];
   let chars = title.length + 60;
   let shown = 0;
@@ -68,6 +81,10 @@ export function formatSlackMessage(message: AlertMessage): SlackPayload {
     shown++;
   }
   const more = message.notifications.length - shown + message.omitted;
-  if (more > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `…and ${more} more (\`dualtrack alerts list\`)` }] });
+  if (more > 0)
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `…and ${more} more (\`dualtrack alerts list\`)` }],
+    });
   return { text: escapeSlack(message.text), blocks };
 }

@@ -20,7 +20,10 @@ export const SNS_SUBJECT_MAX = 99;
 
 export function snsSubject(text: string): string {
   // eslint-disable-next-line no-control-regex
-  const one = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const one = text
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return one.length > SNS_SUBJECT_MAX ? `${one.slice(0, SNS_SUBJECT_MAX - 1)}…` : one;
 }
 
@@ -53,13 +56,20 @@ export function publishInput(topicArn: string, message: AlertMessage): PublishCo
     Message: body,
     MessageAttributes: {
       severity: { DataType: 'String', StringValue: message.severity },
-      rule: rules.length === 1 ? { DataType: 'String', StringValue: rules[0] } : { DataType: 'String.Array', StringValue: JSON.stringify(rules) },
+      rule:
+        rules.length === 1
+          ? { DataType: 'String', StringValue: rules[0] }
+          : { DataType: 'String.Array', StringValue: JSON.stringify(rules) },
     },
   };
 }
 
 /** Publishes each message (one per severity); returns the SNS message ids in order. */
-export async function publishMessages(client: SNSClient, topicArn: string, messages: readonly AlertMessage[]): Promise<string[]> {
+export async function publishMessages(
+  client: SNSClient,
+  topicArn: string,
+  messages: readonly AlertMessage[],
+): Promise<string[]> {
   const ids: string[] = [];
   for (const m of messages) {
     const res = await client.send(new PublishCommand(publishInput(topicArn, m)));
@@ -69,7 +79,10 @@ export async function publishMessages(client: SNSClient, topicArn: string, messa
 }
 
 /** The SNS notifier for `runEvaluation` (one Publish per grouped message). */
-export function createSnsNotifier(client: SNSClient, topicArn: string): { notify(messages: readonly AlertMessage[]): Promise<void> } {
+export function createSnsNotifier(
+  client: SNSClient,
+  topicArn: string,
+): { notify(messages: readonly AlertMessage[]): Promise<void> } {
   return {
     async notify(messages) {
       await publishMessages(client, topicArn, messages);

@@ -27,7 +27,11 @@ export interface PostOptions {
   timeoutMs?: number;
 }
 
-export async function postSlackWebhook(url: string, payload: unknown, options: PostOptions = {}): Promise<{ attempts: number; waitedMs: number }> {
+export async function postSlackWebhook(
+  url: string,
+  payload: unknown,
+  options: PostOptions = {},
+): Promise<{ attempts: number; waitedMs: number }> {
   const doFetch = options.fetch ?? fetch;
   const sleep = options.sleep ?? realSleep;
   const maxAttempts = options.maxAttempts ?? 5;
@@ -39,12 +43,18 @@ export async function postSlackWebhook(url: string, payload: unknown, options: P
     let retryAfter: string | null = null;
     let text = '';
     try {
-      const res = await doFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+      const res = await doFetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
       status = res.status;
       retryAfter = res.headers.get('retry-after');
       text = await res.text().catch(() => '');
     } catch (e) {
-      if (attempt >= maxAttempts) throw new SlackWebhookError(`Slack webhook unreachable after ${attempt} attempts: ${(e as Error).name}`);
+      if (attempt >= maxAttempts)
+        throw new SlackWebhookError(`Slack webhook unreachable after ${attempt} attempts: ${(e as Error).name}`);
       const ms = 500 * 2 ** (attempt - 1);
       await sleep(ms);
       waitedMs += ms;
@@ -52,11 +62,16 @@ export async function postSlackWebhook(url: string, payload: unknown, options: P
     }
     if (status >= 200 && status < 300) return { attempts: attempt, waitedMs };
     if (status === 429 || status >= 500) {
-      if (attempt >= maxAttempts) throw new SlackWebhookError(`Slack webhook answered ${status} ${attempt} times; giving up`, status);
+      if (attempt >= maxAttempts)
+        throw new SlackWebhookError(`Slack webhook answered ${status} ${attempt} times; giving up`, status);
       let ms: number;
       if (status === 429) {
         const secs = retryAfter !== null && /^\d+(\.\d+)?$/.test(retryAfter.trim()) ? Number(retryAfter) : 1;
-        if (secs > maxRetryAfter) throw new SlackWebhookError(`Slack webhook asked to retry after ${secs}s (more than ${maxRetryAfter}s)`, status);
+        if (secs > maxRetryAfter)
+          throw new SlackWebhookError(
+            `Slack webhook asked to retry after ${secs}s (more than ${maxRetryAfter}s)`,
+            status,
+          );
         ms = Math.ceil(secs * 1000);
       } else ms = 500 * 2 ** (attempt - 1);
       await sleep(ms);
@@ -64,6 +79,9 @@ export async function postSlackWebhook(url: string, payload: unknown, options: P
       continue;
     }
     // Slack's error bodies are short codes (invalid_payload, no_text, channel_not_found …); safe to show.
-    throw new SlackWebhookError(`Slack webhook rejected the message: HTTP ${status} ${text.slice(0, 80).replace(/\s+/g, ' ')}`.trim(), status);
+    throw new SlackWebhookError(
+      `Slack webhook rejected the message: HTTP ${status} ${text.slice(0, 80).replace(/\s+/g, ' ')}`.trim(),
+      status,
+    );
   }
 }

@@ -60,11 +60,32 @@ export const CAKE_METHODS: Record<Stream, CakeMethod> = {
     version: 18,
     listKey: 'event_conversions',
     params: [
-      'start_date', 'end_date', 'event_type', 'event_id', 'source_affiliate_id', 'brand_advertiser_id', 'channel_id',
-      'site_offer_id', 'site_offer_contract_id', 'source_affiliate_tag_id', 'brand_advertiser_tag_id', 'site_offer_tag_id',
-      'campaign_id', 'creative_id', 'price_format_id', 'source_type', 'payment_percentage_filter', 'disposition_type',
-      'disposition_id', 'source_affiliate_billing_status', 'brand_advertiser_billing_status', 'test_filter',
-      'start_at_row', 'row_limit', 'sort_field', 'sort_descending',
+      'start_date',
+      'end_date',
+      'event_type',
+      'event_id',
+      'source_affiliate_id',
+      'brand_advertiser_id',
+      'channel_id',
+      'site_offer_id',
+      'site_offer_contract_id',
+      'source_affiliate_tag_id',
+      'brand_advertiser_tag_id',
+      'site_offer_tag_id',
+      'campaign_id',
+      'creative_id',
+      'price_format_id',
+      'source_type',
+      'payment_percentage_filter',
+      'disposition_type',
+      'disposition_id',
+      'source_affiliate_billing_status',
+      'brand_advertiser_billing_status',
+      'test_filter',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
     ],
     timeField: 'event_conversion_date',
     rowLimit: 2000,
@@ -75,8 +96,18 @@ export const CAKE_METHODS: Record<Stream, CakeMethod> = {
     version: 18,
     listKey: 'event_conversions',
     params: [
-      'changes_since', 'include_new_event_conversions', 'source_affiliate_id', 'brand_advertiser_id', 'site_offer_id',
-      'campaign_id', 'creative_id', 'include_tests', 'start_at_row', 'row_limit', 'sort_field', 'sort_descending',
+      'changes_since',
+      'include_new_event_conversions',
+      'source_affiliate_id',
+      'brand_advertiser_id',
+      'site_offer_id',
+      'campaign_id',
+      'creative_id',
+      'include_tests',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
     ],
     timeField: null,
     rowLimit: 2000,
@@ -87,8 +118,18 @@ export const CAKE_METHODS: Record<Stream, CakeMethod> = {
     version: 12,
     listKey: 'clicks',
     params: [
-      'start_date', 'end_date', 'affiliate_id', 'advertiser_id', 'offer_id', 'campaign_id', 'creative_id', 'price_format_id',
-      'include_duplicates', 'include_tests', 'start_at_row', 'row_limit',
+      'start_date',
+      'end_date',
+      'affiliate_id',
+      'advertiser_id',
+      'offer_id',
+      'campaign_id',
+      'creative_id',
+      'price_format_id',
+      'include_duplicates',
+      'include_tests',
+      'start_at_row',
+      'row_limit',
     ],
     timeField: 'click_date',
     rowLimit: 5000,
@@ -98,7 +139,16 @@ export const CAKE_METHODS: Record<Stream, CakeMethod> = {
     method: 'Affiliates',
     version: 5,
     listKey: 'affiliates',
-    params: ['affiliate_id', 'affiliate_name', 'account_manager_id', 'tag_id', 'start_at_row', 'row_limit', 'sort_field', 'sort_descending'],
+    params: [
+      'affiliate_id',
+      'affiliate_name',
+      'account_manager_id',
+      'tag_id',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
+    ],
     timeField: null,
     rowLimit: 1000,
   },
@@ -108,8 +158,18 @@ export const CAKE_METHODS: Record<Stream, CakeMethod> = {
     version: 6,
     listKey: 'offers',
     params: [
-      'offer_id', 'offer_name', 'advertiser_id', 'vertical_id', 'offer_type_id', 'media_type_id', 'offer_status_id', 'tag_id',
-      'start_at_row', 'row_limit', 'sort_field', 'sort_descending',
+      'offer_id',
+      'offer_name',
+      'advertiser_id',
+      'vertical_id',
+      'offer_type_id',
+      'media_type_id',
+      'offer_status_id',
+      'tag_id',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
     ],
     timeField: null,
     rowLimit: 1000,
@@ -119,7 +179,16 @@ export const CAKE_METHODS: Record<Stream, CakeMethod> = {
     method: 'Advertisers',
     version: 6,
     listKey: 'advertisers',
-    params: ['advertiser_id', 'advertiser_name', 'account_manager_id', 'tag_id', 'start_at_row', 'row_limit', 'sort_field', 'sort_descending'],
+    params: [
+      'advertiser_id',
+      'advertiser_name',
+      'account_manager_id',
+      'tag_id',
+      'start_at_row',
+      'row_limit',
+      'sort_field',
+      'sort_descending',
+    ],
     timeField: null,
     rowLimit: 1000,
   },
@@ -156,53 +225,129 @@ export function buildParams(stream: Stream, slice: Slice, zone: string): Record<
   const to = Date.parse(slice.to);
   const needsWindow = stream === 'conversions' || stream === 'clicks' || stream === 'conversion_changes';
   if (needsWindow && (Number.isNaN(from) || Number.isNaN(to) || to <= from)) {
-    throw new PlatformApiError(slice.platform, endpointLabel(m), `bad slice window [${slice.from}, ${slice.to})`, { retryable: false });
+    throw new PlatformApiError(slice.platform, endpointLabel(m), `bad slice window [${slice.from}, ${slice.to})`, {
+      retryable: false,
+    });
   }
   const win = needsWindow ? localWindow(from, to, zone) : { start: '', end: '' };
   let p: Record<string, CakeParam>;
   switch (stream) {
     case 'conversions':
       p = {
-        start_date: win.start, end_date: win.end, event_type: 'all', event_id: 0, source_affiliate_id: 0, brand_advertiser_id: 0,
-        channel_id: 0, site_offer_id: 0, site_offer_contract_id: 0, source_affiliate_tag_id: 0, brand_advertiser_tag_id: 0,
-        site_offer_tag_id: 0, campaign_id: 0, creative_id: 0, price_format_id: 0, source_type: 'all', payment_percentage_filter: 'both',
-        disposition_type: 'all', disposition_id: 0, source_affiliate_billing_status: 'all', brand_advertiser_billing_status: 'all',
-        test_filter: 'non_tests', start_at_row: 1, row_limit: m.rowLimit, sort_field: 'event_conversion_id', sort_descending: false,
+        start_date: win.start,
+        end_date: win.end,
+        event_type: 'all',
+        event_id: 0,
+        source_affiliate_id: 0,
+        brand_advertiser_id: 0,
+        channel_id: 0,
+        site_offer_id: 0,
+        site_offer_contract_id: 0,
+        source_affiliate_tag_id: 0,
+        brand_advertiser_tag_id: 0,
+        site_offer_tag_id: 0,
+        campaign_id: 0,
+        creative_id: 0,
+        price_format_id: 0,
+        source_type: 'all',
+        payment_percentage_filter: 'both',
+        disposition_type: 'all',
+        disposition_id: 0,
+        source_affiliate_billing_status: 'all',
+        brand_advertiser_billing_status: 'all',
+        test_filter: 'non_tests',
+        start_at_row: 1,
+        row_limit: m.rowLimit,
+        sort_field: 'event_conversion_id',
+        sort_descending: false,
       };
       break;
     case 'conversion_changes':
       // New conversions come through the conversions stream; this one is for status/payout updates.
       p = {
-        changes_since: win.start, include_new_event_conversions: false, source_affiliate_id: 0, brand_advertiser_id: 0, site_offer_id: 0,
-        campaign_id: 0, creative_id: 0, include_tests: false, start_at_row: 1, row_limit: m.rowLimit, sort_field: 'event_conversion_id', sort_descending: false,
+        changes_since: win.start,
+        include_new_event_conversions: false,
+        source_affiliate_id: 0,
+        brand_advertiser_id: 0,
+        site_offer_id: 0,
+        campaign_id: 0,
+        creative_id: 0,
+        include_tests: false,
+        start_at_row: 1,
+        row_limit: m.rowLimit,
+        sort_field: 'event_conversion_id',
+        sort_descending: false,
       };
       break;
     case 'clicks':
       // include_duplicates: every click is loaded, with is_unique from its `duplicate` flag, so click
       // counts compare with platforms that report all clicks.
       p = {
-        start_date: win.start, end_date: win.end, affiliate_id: 0, advertiser_id: 0, offer_id: 0, campaign_id: 0, creative_id: 0,
-        price_format_id: 0, include_duplicates: true, include_tests: false, start_at_row: 1, row_limit: m.rowLimit,
+        start_date: win.start,
+        end_date: win.end,
+        affiliate_id: 0,
+        advertiser_id: 0,
+        offer_id: 0,
+        campaign_id: 0,
+        creative_id: 0,
+        price_format_id: 0,
+        include_duplicates: true,
+        include_tests: false,
+        start_at_row: 1,
+        row_limit: m.rowLimit,
       };
       break;
     case 'affiliates':
-      p = { affiliate_id: 0, affiliate_name: '', account_manager_id: 0, tag_id: 0, start_at_row: 1, row_limit: m.rowLimit, sort_field: 'affiliate_id', sort_descending: false };
+      p = {
+        affiliate_id: 0,
+        affiliate_name: '',
+        account_manager_id: 0,
+        tag_id: 0,
+        start_at_row: 1,
+        row_limit: m.rowLimit,
+        sort_field: 'affiliate_id',
+        sort_descending: false,
+      };
       break;
     case 'offers':
       p = {
-        offer_id: 0, offer_name: '', advertiser_id: 0, vertical_id: 0, offer_type_id: 0, media_type_id: 0, offer_status_id: 0, tag_id: 0,
-        start_at_row: 1, row_limit: m.rowLimit, sort_field: 'offer_id', sort_descending: false,
+        offer_id: 0,
+        offer_name: '',
+        advertiser_id: 0,
+        vertical_id: 0,
+        offer_type_id: 0,
+        media_type_id: 0,
+        offer_status_id: 0,
+        tag_id: 0,
+        start_at_row: 1,
+        row_limit: m.rowLimit,
+        sort_field: 'offer_id',
+        sort_descending: false,
       };
       break;
     case 'advertisers':
-      p = { advertiser_id: 0, advertiser_name: '', account_manager_id: 0, tag_id: 0, start_at_row: 1, row_limit: m.rowLimit, sort_field: 'advertiser_id', sort_descending: false };
+      p = {
+        advertiser_id: 0,
+        advertiser_name: '',
+        account_manager_id: 0,
+        tag_id: 0,
+        start_at_row: 1,
+        row_limit: m.rowLimit,
+        sort_field: 'advertiser_id',
+        sort_descending: false,
+      };
       break;
   }
   const missing = m.params.filter((k) => p[k] === undefined || p[k] === null);
   const extra = Object.keys(p).filter((k) => !m.params.includes(k));
   if (missing.length > 0 || extra.length > 0) {
     // A programming error: CAKE would refuse the call, so never send it.
-    throw new PlatformApiError(slice.platform, endpointLabel(m), `parameter list out of date: missing ${missing.join(', ') || 'none'}, unknown ${extra.join(', ') || 'none'}`, { retryable: false });
+    throw new PlatformApiError(
+      slice.platform,
+      endpointLabel(m),
+      `parameter list out of date: missing ${missing.join(', ') || 'none'}, unknown ${extra.join(', ') || 'none'}`,
+      { retryable: false },
+    );
   }
   return p;
 }
@@ -217,7 +362,12 @@ export interface CakeClientOptions {
   rowLimit?: number;
 }
 
-export async function fetchCakeSlice(slice: Slice, ctx: FetchContext, onPage: (page: RawPage) => Promise<void>, o: CakeClientOptions): Promise<FetchSummary> {
+export async function fetchCakeSlice(
+  slice: Slice,
+  ctx: FetchContext,
+  onPage: (page: RawPage) => Promise<void>,
+  o: CakeClientOptions,
+): Promise<FetchSummary> {
   const m = CAKE_METHODS[slice.stream];
   const endpoint = endpointLabel(m);
   const url = `${o.baseUrl.replace(/\/+$/, '')}/api/${m.version}/${m.service}.asmx/${m.method}`;
@@ -244,7 +394,14 @@ export async function fetchCakeSlice(slice: Slice, ctx: FetchContext, onPage: (p
   for (;;) {
     const body = JSON.stringify({ api_key: ctx.secret, ...params, start_at_row: startAt, row_limit: rowLimit });
     const reply = await requestWithRetry(
-      { platform: o.platform, endpoint, url, method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json' }, body },
+      {
+        platform: o.platform,
+        endpoint,
+        url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json' },
+        body,
+      },
       ctx,
       (text) => parseCakeReply(text, endpoint, m.listKey, ctx.secret, o.platform),
     );
@@ -261,10 +418,21 @@ export async function fetchCakeSlice(slice: Slice, ctx: FetchContext, onPage: (p
       summary.records += kept.length;
     }
     ctx.onProgress?.({ pages: summary.pages, records: summary.records, calls: summary.calls });
-    ctx.logger.debug('cake page', { platform: o.platform, endpoint, startAt: startAt - n, rows: n, rowCount: page.rowCount });
+    ctx.logger.debug('cake page', {
+      platform: o.platform,
+      endpoint,
+      startAt: startAt - n,
+      rows: n,
+      rowCount: page.rowCount,
+    });
     if (n === 0) {
       if (page.rowCount !== null && fetched < page.rowCount) {
-        throw new PlatformApiError(o.platform, endpoint, `CAKE reported row_count ${page.rowCount} but returned ${fetched} rows (rows changed while paging, or start_at_row is not 1-based on this instance)`, { retryable: true });
+        throw new PlatformApiError(
+          o.platform,
+          endpoint,
+          `CAKE reported row_count ${page.rowCount} but returned ${fetched} rows (rows changed while paging, or start_at_row is not 1-based on this instance)`,
+          { retryable: true },
+        );
       }
       break;
     }
@@ -272,6 +440,11 @@ export async function fetchCakeSlice(slice: Slice, ctx: FetchContext, onPage: (p
       if (fetched >= page.rowCount) break;
     } else if (n < rowLimit) break;
   }
-  if (outside > 0) ctx.logger.debug('cake rows outside slice left to neighbouring slices', { platform: o.platform, endpoint, outside });
+  if (outside > 0)
+    ctx.logger.debug('cake rows outside slice left to neighbouring slices', {
+      platform: o.platform,
+      endpoint,
+      outside,
+    });
   return summary;
 }

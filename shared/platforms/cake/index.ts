@@ -29,7 +29,14 @@ export interface CakeConnectorOptions {
  * change from the slice start up to now, so the slice end does not bound the query anyway. Entity
  * exports ignore the window.
  */
-const SLICE_HOURS: Record<Stream, number> = { conversions: 6, conversion_changes: 24, clicks: 1, affiliates: 24, offers: 24, advertisers: 24 };
+const SLICE_HOURS: Record<Stream, number> = {
+  conversions: 6,
+  conversion_changes: 24,
+  clicks: 1,
+  affiliates: 24,
+  offers: 24,
+  advertisers: 24,
+};
 
 export function createCakeConnector(key: string, config: CakeConfig, options: CakeConnectorOptions = {}): Connector {
   const dateSemantics = options.dateSemantics ?? 'instance-wall';
@@ -45,7 +52,13 @@ export function createCakeConnector(key: string, config: CakeConfig, options: Ca
     defaultRateLimit: { requests: 1, perSeconds: 1 },
     sliceHours: (stream) => SLICE_HOURS[stream],
     fetchSlice: (slice, ctx, onPage) =>
-      fetchCakeSlice(slice, ctx, onPage, { platform: key, baseUrl: config.baseUrl, timezone: config.timezone, dateSemantics, rowLimit: options.rowLimit }),
+      fetchCakeSlice(slice, ctx, onPage, {
+        platform: key,
+        baseUrl: config.baseUrl,
+        timezone: config.timezone,
+        dateSemantics,
+        rowLimit: options.rowLimit,
+      }),
     normalize: (stream, record, ctx) => normalizeCakeRecord(stream, record, mapOptions, ctx),
   };
 }

@@ -1,9 +1,24 @@
 import type * as z from 'zod';
-import type { ClickRow, ConversionRow, ConversionStatus, EntityRow, EntityStatus, Stream } from '../../model/canonical.js';
+import type {
+  ClickRow,
+  ConversionRow,
+  ConversionStatus,
+  EntityRow,
+  EntityStatus,
+  Stream,
+} from '../../model/canonical.js';
 import { valueAt } from '../record-path.js';
 import type { NormalizeContext, NormalizeResult } from '../types.js';
 import { zonedToUtc, parseLocalTime, zoneOffsetMs } from '../../util/time.js';
-import { advertiserSchema, affiliateSchema, clickSchema, eventConversionSchema, offerSchema, type CakeClick, type CakeEventConversion } from './schemas.js';
+import {
+  advertiserSchema,
+  affiliateSchema,
+  clickSchema,
+  eventConversionSchema,
+  offerSchema,
+  type CakeClick,
+  type CakeEventConversion,
+} from './schemas.js';
 
 /**
  * CAKE records → canonical rows (DESIGN.md §4). Decisions the reference leaves open, written down:
@@ -70,10 +85,20 @@ export function parseCakeDate(value: string, timezone: string, semantics: CakeDa
   const m = MS_DATE.exec(value);
   if (m) {
     const ms = Number(m[1]);
-    if (!Number.isSafeInteger(ms) || Math.abs(ms) > 8.64e15) throw new Error(`date out of range: ${JSON.stringify(value)}`);
+    if (!Number.isSafeInteger(ms) || Math.abs(ms) > 8.64e15)
+      throw new Error(`date out of range: ${JSON.stringify(value)}`);
     if (m[2] !== undefined || semantics === 'utc-epoch') return new Date(ms);
     const w = new Date(ms);
-    return zonedToUtc(timezone, w.getUTCFullYear(), w.getUTCMonth() + 1, w.getUTCDate(), w.getUTCHours(), w.getUTCMinutes(), w.getUTCSeconds(), w.getUTCMilliseconds());
+    return zonedToUtc(
+      timezone,
+      w.getUTCFullYear(),
+      w.getUTCMonth() + 1,
+      w.getUTCDate(),
+      w.getUTCHours(),
+      w.getUTCMinutes(),
+      w.getUTCSeconds(),
+      w.getUTCMilliseconds(),
+    );
   }
   const local = parseLocalTime(value, timezone);
   if (local && !Number.isNaN(local.getTime())) return local;
@@ -104,7 +129,12 @@ export function decimalString(s: string): string {
   return `${sign}${i}${f ? `.${f}` : ''}`;
 }
 
-const DISPOSITIONS: Record<string, ConversionStatus> = { approved: 'approved', pending: 'pending', rejected: 'rejected', returned: 'invalid' };
+const DISPOSITIONS: Record<string, ConversionStatus> = {
+  approved: 'approved',
+  pending: 'pending',
+  rejected: 'rejected',
+  returned: 'invalid',
+};
 
 export function conversionStatus(rec: CakeEventConversion): ConversionStatus {
   if (rec.test === true) return 'invalid';
@@ -112,13 +142,32 @@ export function conversionStatus(rec: CakeEventConversion): ConversionStatus {
   const name = rec.current_disposition?.disposition_type?.disposition_type_name;
   if (name === undefined || name === null || name.trim() === '') return 'approved';
   const s = DISPOSITIONS[name.trim().toLowerCase()];
-  if (!s) throw new FieldError('current_disposition.disposition_type.disposition_type_name', name, 'unknown disposition type (expected approved, pending, rejected or returned)');
+  if (!s)
+    throw new FieldError(
+      'current_disposition.disposition_type.disposition_type_name',
+      name,
+      'unknown disposition type (expected approved, pending, rejected or returned)',
+    );
   return s;
 }
 
-const ACCOUNT_STATUSES: Record<string, EntityStatus> = { active: 'active', inactive: 'inactive', pending: 'pending', rejected: 'inactive', suspended: 'inactive', deleted: 'inactive' };
+const ACCOUNT_STATUSES: Record<string, EntityStatus> = {
+  active: 'active',
+  inactive: 'inactive',
+  pending: 'pending',
+  rejected: 'inactive',
+  suspended: 'inactive',
+  deleted: 'inactive',
+};
 /** Offer statuses: Public / Private / Apply To Run are all live; Inactive is off. */
-const OFFER_STATUSES: Record<string, EntityStatus> = { public: 'active', private: 'active', 'apply to run': 'active', active: 'active', inactive: 'inactive', pending: 'pending' };
+const OFFER_STATUSES: Record<string, EntityStatus> = {
+  public: 'active',
+  private: 'active',
+  'apply to run': 'active',
+  active: 'active',
+  inactive: 'inactive',
+  pending: 'pending',
+};
 
 class FieldError extends Error {
   constructor(
@@ -194,7 +243,12 @@ export function redactRaw(raw: unknown, ctx: NormalizeContext): unknown {
   return walk(raw, null);
 }
 
-function mapConversion(rec: CakeEventConversion, raw: unknown, o: CakeMapOptions, ctx: NormalizeContext): ConversionRow {
+function mapConversion(
+  rec: CakeEventConversion,
+  raw: unknown,
+  o: CakeMapOptions,
+  ctx: NormalizeContext,
+): ConversionRow {
   const eventId = text(rec.event_info?.event_id ?? null);
   const ua = text(rec.event_conversion_user_agent) ?? text(rec.click_user_agent);
   return {
@@ -217,7 +271,8 @@ function mapConversion(rec: CakeEventConversion, raw: unknown, o: CakeMapOptions
     status: conversionStatus(rec),
     revenue: money(rec.received.amount, 'received.amount'),
     payout: money(rec.paid.amount, 'paid.amount'),
-    sale_amount: rec.order_total === null || rec.order_total === undefined ? null : money(rec.order_total, 'order_total'),
+    sale_amount:
+      rec.order_total === null || rec.order_total === undefined ? null : money(rec.order_total, 'order_total'),
     currency: currencyOf(rec, o.currency),
     ip: text(rec.event_conversion_ip_address) ?? text(rec.click_ip_address),
     user_agent_hash: ua ? ctx.hash(ua) : null,
@@ -284,7 +339,12 @@ function describe(v: unknown): string {
 }
 
 /** Validates and maps one record of a stream. Never throws: a bad record is `{ ok: false, reason }`. */
-export function normalizeCakeRecord<S extends Stream>(stream: S, record: unknown, o: CakeMapOptions, ctx: NormalizeContext): NormalizeResult<S> {
+export function normalizeCakeRecord<S extends Stream>(
+  stream: S,
+  record: unknown,
+  o: CakeMapOptions,
+  ctx: NormalizeContext,
+): NormalizeResult<S> {
   const label = `${o.platform} ${stream}`;
   try {
     switch (stream) {
@@ -303,28 +363,55 @@ export function normalizeCakeRecord<S extends Stream>(stream: S, record: unknown
         const p = validate(affiliateSchema, record, label);
         if (!p.ok) return p;
         const r = p.value;
-        const row: EntityRow = { id: r.affiliate_id, name: r.affiliate_name, status: entityStatus(r.account_status.account_status_name, ACCOUNT_STATUSES, 'account_status.account_status_name'), email: firstEmail(r.contacts), raw: scrubEntityRaw(record) };
+        const row: EntityRow = {
+          id: r.affiliate_id,
+          name: r.affiliate_name,
+          status: entityStatus(
+            r.account_status.account_status_name,
+            ACCOUNT_STATUSES,
+            'account_status.account_status_name',
+          ),
+          email: firstEmail(r.contacts),
+          raw: scrubEntityRaw(record),
+        };
         return { ok: true, row } as NormalizeResult<S>;
       }
       case 'advertisers': {
         const p = validate(advertiserSchema, record, label);
         if (!p.ok) return p;
         const r = p.value;
-        const row: EntityRow = { id: r.advertiser_id, name: r.advertiser_name, status: entityStatus(r.account_status.account_status_name, ACCOUNT_STATUSES, 'account_status.account_status_name'), email: firstEmail(r.contacts), raw: scrubEntityRaw(record) };
+        const row: EntityRow = {
+          id: r.advertiser_id,
+          name: r.advertiser_name,
+          status: entityStatus(
+            r.account_status.account_status_name,
+            ACCOUNT_STATUSES,
+            'account_status.account_status_name',
+          ),
+          email: firstEmail(r.contacts),
+          raw: scrubEntityRaw(record),
+        };
         return { ok: true, row } as NormalizeResult<S>;
       }
       case 'offers': {
         const p = validate(offerSchema, record, label);
         if (!p.ok) return p;
         const r = p.value;
-        const row: EntityRow = { id: r.offer_id, name: r.offer_name, status: entityStatus(r.offer_status.offer_status_name, OFFER_STATUSES, 'offer_status.offer_status_name'), email: null, raw: scrubEntityRaw(record) };
+        const row: EntityRow = {
+          id: r.offer_id,
+          name: r.offer_name,
+          status: entityStatus(r.offer_status.offer_status_name, OFFER_STATUSES, 'offer_status.offer_status_name'),
+          email: null,
+          raw: scrubEntityRaw(record),
+        };
         return { ok: true, row } as NormalizeResult<S>;
       }
       default:
         return { ok: false, reason: `${label}: stream not offered by CAKE` };
     }
   } catch (e) {
-    if (e instanceof FieldError) return { ok: false, reason: `${label}: ${e.field}: ${e.message}, got ${describe(e.value)}` };
+    if (e instanceof FieldError)
+      return { ok: false, reason: `${label}: ${e.field}: ${e.message}, got ${describe(e.value)}` };
     return { ok: false, reason: `${label}: ${(e as Error).message}` };
   }
 }

@@ -30,16 +30,30 @@ export const cakeId = z.preprocess(numberToText, z.string('expected an id').trim
 const optId = cakeId.nullish();
 
 /** Integers such as `row_count` (strings after parseCakeJson). */
-export const cakeCount = z.preprocess(numberToText, z.string('expected a non-negative integer').regex(/^\d+$/, 'expected a non-negative integer').transform(Number));
+export const cakeCount = z.preprocess(
+  numberToText,
+  z.string('expected a non-negative integer').regex(/^\d+$/, 'expected a non-negative integer').transform(Number),
+);
 
 /** A decimal as CAKE sent it, kept as text (see `decimalString` in map.ts for exponent forms). */
-export const cakeDecimal = z.preprocess(numberToText, z.string('expected a decimal').regex(/^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/, 'expected a decimal'));
+export const cakeDecimal = z.preprocess(
+  numberToText,
+  z.string('expected a decimal').regex(/^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/, 'expected a decimal'),
+);
 
 /** `/Date(1761966000000)/` or `/Date(1761966000000-0500)/` (validated and converted in map.ts). */
-export const cakeDate = z.string('expected /Date(ms)/').regex(/^\/Date\(-?\d+(?:[+-]\d{4})?\)\/$|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?$/, 'expected /Date(ms)/');
+export const cakeDate = z
+  .string('expected /Date(ms)/')
+  .regex(
+    /^\/Date\(-?\d+(?:[+-]\d{4})?\)\/$|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?$/,
+    'expected /Date(ms)/',
+  );
 
 const optText = z.preprocess(numberToText, z.string('expected text').nullish());
-const flag = z.preprocess((v) => (typeof v === 'string' && /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : v), z.boolean('expected true or false').nullish());
+const flag = z.preprocess(
+  (v) => (typeof v === 'string' && /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : v),
+  z.boolean('expected true or false').nullish(),
+);
 
 const money = z.looseObject({ currency_id: optText, currency_abbr: optText, amount: cakeDecimal });
 
@@ -158,31 +172,57 @@ export interface CakePage {
  * truncated-but-parseable body is rare, but a proxy error page is not); `success: false` → CAKE's
  * own message, not retryable (bad key, bad parameter). `secret` is scrubbed from CAKE's message.
  */
-export function parseCakeReply(text: string, method: string, listKey: string, secret: string, platform = 'cake'): CakePage {
+export function parseCakeReply(
+  text: string,
+  method: string,
+  listKey: string,
+  secret: string,
+  platform = 'cake',
+): CakePage {
   let json: unknown;
   try {
     json = parseCakeJson(text);
   } catch (e) {
-    throw new PlatformApiError(platform, method, `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`, { retryable: true, cause: e });
+    throw new PlatformApiError(
+      platform,
+      method,
+      `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`,
+      { retryable: true, cause: e },
+    );
   }
   const parsed = replySchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new PlatformApiError(platform, method, `unexpected reply shape at ${issue.path.join('.') || '(root)'}: ${issue.message}; starts with ${JSON.stringify(scrub(text.slice(0, 80), secret))}`, { retryable: true, field: issue.path.join('.') });
+    throw new PlatformApiError(
+      platform,
+      method,
+      `unexpected reply shape at ${issue.path.join('.') || '(root)'}: ${issue.message}; starts with ${JSON.stringify(scrub(text.slice(0, 80), secret))}`,
+      { retryable: true, field: issue.path.join('.') },
+    );
   }
   const d = parsed.data.d;
   if (typeof d === 'string') {
-    throw new PlatformApiError(platform, method, `CAKE error: ${scrub(d, secret) || '(empty reply)'}`, { retryable: false });
+    throw new PlatformApiError(platform, method, `CAKE error: ${scrub(d, secret) || '(empty reply)'}`, {
+      retryable: false,
+    });
   }
   if (d.success === false) {
-    throw new PlatformApiError(platform, method, `CAKE error: ${scrub(d.message ?? '(no message)', secret)}`, { retryable: false });
+    throw new PlatformApiError(platform, method, `CAKE error: ${scrub(d.message ?? '(no message)', secret)}`, {
+      retryable: false,
+    });
   }
   const list = recordList.safeParse((d as Record<string, unknown>)[listKey]);
   if (!list.success) {
-    throw new PlatformApiError(platform, method, `d.${listKey}: expected a list of records`, { retryable: true, field: `d.${listKey}` });
+    throw new PlatformApiError(platform, method, `d.${listKey}: expected a list of records`, {
+      retryable: true,
+      field: `d.${listKey}`,
+    });
   }
   if (list.data === undefined && d.success !== true) {
-    throw new PlatformApiError(platform, method, `reply has neither "${listKey}" nor success=true`, { retryable: true, field: `d.${listKey}` });
+    throw new PlatformApiError(platform, method, `reply has neither "${listKey}" nor success=true`, {
+      retryable: true,
+      field: `d.${listKey}`,
+    });
   }
   return { records: list.data ?? [], rowCount: d.row_count ?? null };
 }

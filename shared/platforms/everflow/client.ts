@@ -72,7 +72,19 @@ interface Counters {
   splits: number;
 }
 
-const IANA_UTC = new Set(['utc', 'etc/utc', 'etc/universal', 'universal', 'zulu', 'etc/zulu', 'etc/gmt', 'gmt', 'etc/gmt+0', 'etc/gmt-0', 'etc/gmt0']);
+const IANA_UTC = new Set([
+  'utc',
+  'etc/utc',
+  'etc/universal',
+  'universal',
+  'zulu',
+  'etc/zulu',
+  'etc/gmt',
+  'gmt',
+  'etc/gmt+0',
+  'etc/gmt-0',
+  'etc/gmt0',
+]);
 
 /**
  * The UTC entry of `/v1/meta/timezones`: by IANA name first (what tap-everflow matches), else an
@@ -82,8 +94,17 @@ const IANA_UTC = new Set(['utc', 'etc/utc', 'etc/universal', 'universal', 'zulu'
 export function findUtcTimezone(zones: readonly EverflowTimezone[]): EverflowTimezone | null {
   const byIana = zones.find((z) => z.timezone && IANA_UTC.has(z.timezone.trim().toLowerCase()));
   if (byIana) return byIana;
-  const zeroOffset = (o: EverflowTimezone['utc_offset']) => o === 0 || (typeof o === 'string' && /^(?:[+-]?0{1,2}(?::?0{2})?|UTC|GMT|UTC[+-]?0{1,2}(?::?0{2})?)$/i.test(o.trim()));
-  return zones.find((z) => /\b(UTC|Coordinated Universal Time)\b/i.test(z.timezone_name ?? '') && zeroOffset(z.utc_offset) && !/\//.test(z.timezone ?? '')) ?? null;
+  const zeroOffset = (o: EverflowTimezone['utc_offset']) =>
+    o === 0 ||
+    (typeof o === 'string' && /^(?:[+-]?0{1,2}(?::?0{2})?|UTC|GMT|UTC[+-]?0{1,2}(?::?0{2})?)$/i.test(o.trim()));
+  return (
+    zones.find(
+      (z) =>
+        /\b(UTC|Coordinated Universal Time)\b/i.test(z.timezone_name ?? '') &&
+        zeroOffset(z.utc_offset) &&
+        !/\//.test(z.timezone ?? ''),
+    ) ?? null
+  );
 }
 
 /** `YYYY-MM-DD HH:MM:SS` of a UTC instant (Everflow's request date-time format). */
@@ -123,7 +144,12 @@ export class EverflowClient {
         await this.fetchEntities(slice.stream, ctx, onPage, counters);
         break;
       case 'conversion_changes':
-        throw new PlatformApiError(this.platform, slice.stream, 'Everflow has no conversion change feed in the Network reporting API; status changes are caught by re-reading the conversions lookback window', { retryable: false });
+        throw new PlatformApiError(
+          this.platform,
+          slice.stream,
+          'Everflow has no conversion change feed in the Network reporting API; status changes are caught by re-reading the conversions lookback window',
+          { retryable: false },
+        );
     }
     return { ...counters };
   }
@@ -141,7 +167,13 @@ export class EverflowClient {
     const endpoint = ENDPOINTS.timezones;
     const reply = await this.call(ctx, endpoint, 'GET', undefined, timezonesReplySchema);
     const utc = findUtcTimezone(reply.value.timezones);
-    if (!utc) throw new PlatformApiError(this.platform, endpoint, `no UTC entry among ${reply.value.timezones.length} timezones (looked for timezone "UTC" or a "Coordinated Universal Time" name at offset 0)`, { retryable: false, field: 'timezones' });
+    if (!utc)
+      throw new PlatformApiError(
+        this.platform,
+        endpoint,
+        `no UTC entry among ${reply.value.timezones.length} timezones (looked for timezone "UTC" or a "Coordinated Universal Time" name at offset 0)`,
+        { retryable: false, field: 'timezones' },
+      );
     ctx.logger.debug('everflow UTC timezone_id resolved', { platform: this.platform, timezoneId: utc.timezone_id });
     return utc.timezone_id;
   }
@@ -150,12 +182,22 @@ export class EverflowClient {
     const from = Date.parse(slice.from);
     const to = Date.parse(slice.to);
     if (Number.isNaN(from) || Number.isNaN(to)) {
-      throw new PlatformApiError(this.platform, slice.stream, `slice window is not ISO-8601: from ${JSON.stringify(slice.from)}, to ${JSON.stringify(slice.to)}`, { retryable: false });
+      throw new PlatformApiError(
+        this.platform,
+        slice.stream,
+        `slice window is not ISO-8601: from ${JSON.stringify(slice.from)}, to ${JSON.stringify(slice.to)}`,
+        { retryable: false },
+      );
     }
     return { from, to };
   }
 
-  private async fetchConversions(w: { from: number; to: number }, ctx: FetchContext, onPage: (page: RawPage) => Promise<void>, c: Counters): Promise<void> {
+  private async fetchConversions(
+    w: { from: number; to: number },
+    ctx: FetchContext,
+    onPage: (page: RawPage) => Promise<void>,
+    c: Counters,
+  ): Promise<void> {
     if (w.to <= w.from) return;
     const endpoint = ENDPOINTS.conversions;
     const timezoneId = await this.utcTimezoneId(ctx);
@@ -166,22 +208,52 @@ export class EverflowClient {
       show_conversions: true,
       show_events: true,
     });
-    await this.paged(ctx, endpoint, body, conversionsReplySchema, 'conversions', c, async (records) => {
-      const inWindow = records.filter((r) => keepInWindow(r, 'conversion_unix_timestamp', w));
-      if (inWindow.length > 0) await onPage({ endpoint, records: inWindow });
-      return inWindow.length;
-    }, (data) => {
-      if (data.incomplete_results === true) throw new PlatformApiError(this.platform, endpoint, 'reply says incomplete_results: true; asking again', { retryable: true, field: 'incomplete_results' });
-    });
+    await this.paged(
+      ctx,
+      endpoint,
+      body,
+      conversionsReplySchema,
+      'conversions',
+      c,
+      async (records) => {
+        const inWindow = records.filter((r) => keepInWindow(r, 'conversion_unix_timestamp', w));
+        if (inWindow.length > 0) await onPage({ endpoint, records: inWindow });
+        return inWindow.length;
+      },
+      (data) => {
+        if (data.incomplete_results === true)
+          throw new PlatformApiError(this.platform, endpoint, 'reply says incomplete_results: true; asking again', {
+            retryable: true,
+            field: 'incomplete_results',
+          });
+      },
+    );
   }
 
-  private async fetchEntities(stream: EntityStream, ctx: FetchContext, onPage: (page: RawPage) => Promise<void>, c: Counters): Promise<void> {
+  private async fetchEntities(
+    stream: EntityStream,
+    ctx: FetchContext,
+    onPage: (page: RawPage) => Promise<void>,
+    c: Counters,
+  ): Promise<void> {
     const endpoint = ENDPOINTS[stream];
-    const schema = { affiliates: affiliatesReplySchema, offers: offersReplySchema, advertisers: advertisersReplySchema }[stream] as z.ZodType<Record<string, unknown> & { paging: EverflowPaging }>;
-    await this.paged(ctx, endpoint, (page, pageSize) => JSON.stringify({ paging: { page, page_size: pageSize } }), schema, stream, c, async (records) => {
-      if (records.length > 0) await onPage({ endpoint, records });
-      return records.length;
-    });
+    const schema = {
+      affiliates: affiliatesReplySchema,
+      offers: offersReplySchema,
+      advertisers: advertisersReplySchema,
+    }[stream] as z.ZodType<Record<string, unknown> & { paging: EverflowPaging }>;
+    await this.paged(
+      ctx,
+      endpoint,
+      (page, pageSize) => JSON.stringify({ paging: { page, page_size: pageSize } }),
+      schema,
+      stream,
+      c,
+      async (records) => {
+        if (records.length > 0) await onPage({ endpoint, records });
+        return records.length;
+      },
+    );
   }
 
   /** Pages 1, 2, … of a paged POST until the reply's own `paging` says the list is done. */
@@ -198,7 +270,12 @@ export class EverflowClient {
     let expectedPages = Infinity;
     for (let page = 1; ; page++) {
       if (page > expectedPages + 1) {
-        throw new PlatformApiError(this.platform, endpoint, `paging did not end: page ${page} requested with total_count suggesting ${expectedPages} pages`, { retryable: false, field: 'paging' });
+        throw new PlatformApiError(
+          this.platform,
+          endpoint,
+          `paging did not end: page ${page} requested with total_count suggesting ${expectedPages} pages`,
+          { retryable: false, field: 'paging' },
+        );
       }
       const url = `${endpoint}?page=${page}&page_size=${this.pageSize}`;
       const text = typeof body === 'function' ? body(page, this.pageSize) : body;
@@ -213,13 +290,24 @@ export class EverflowClient {
       if (page * size >= total) return;
       if (records.length === 0) {
         // The list shrank while we paged (total_count said more): nothing more to read, but say so.
-        ctx.logger.warn('everflow paging ended early', { platform: this.platform, endpoint, page, pageSize: size, totalCount: total });
+        ctx.logger.warn('everflow paging ended early', {
+          platform: this.platform,
+          endpoint,
+          page,
+          pageSize: size,
+          totalCount: total,
+        });
         return;
       }
     }
   }
 
-  private async fetchClicks(w: { from: number; to: number }, ctx: FetchContext, onPage: (page: RawPage) => Promise<void>, c: Counters): Promise<void> {
+  private async fetchClicks(
+    w: { from: number; to: number },
+    ctx: FetchContext,
+    onPage: (page: RawPage) => Promise<void>,
+    c: Counters,
+  ): Promise<void> {
     if (w.to <= w.from) return;
     const endpoint = ENDPOINTS.clicks;
     const timezoneId = await this.utcTimezoneId(ctx);
@@ -232,21 +320,43 @@ export class EverflowClient {
     while (stack.length > 0) {
       const { a, b } = stack.pop()!;
       const splittable = b - a >= 2000;
-      const body = JSON.stringify({ from: everflowDateTime(a), to: everflowDateTime(b), timezone_id: timezoneId, query: { filters: [] } });
+      const body = JSON.stringify({
+        from: everflowDateTime(a),
+        to: everflowDateTime(b),
+        timezone_id: timezoneId,
+        query: { filters: [] },
+      });
       const reply = await this.call(ctx, endpoint, 'POST', body, clicksReplySchema, endpoint, (data) => {
         // A window we cannot halve is asked again as is; requestWithRetry gives up after its attempts.
-        if (data.incomplete_results === true && !splittable) throw new PlatformApiError(this.platform, endpoint, 'reply says incomplete_results: true for a one-second window; asking again', { retryable: true, field: 'incomplete_results' });
+        if (data.incomplete_results === true && !splittable)
+          throw new PlatformApiError(
+            this.platform,
+            endpoint,
+            'reply says incomplete_results: true for a one-second window; asking again',
+            { retryable: true, field: 'incomplete_results' },
+          );
       });
       c.calls += reply.attempts;
       const rows = reply.value.clicks;
       const truncated = rows.length >= this.clickCap;
       if (truncated || reply.value.incomplete_results === true) {
         if (!splittable) {
-          throw new PlatformApiError(this.platform, endpoint, `${rows.length} clicks (the ${this.clickCap}-row cap) between ${everflowDateTime(a)} and ${everflowDateTime(b)} UTC: the window cannot be split further, and the rest would be lost`, { retryable: false });
+          throw new PlatformApiError(
+            this.platform,
+            endpoint,
+            `${rows.length} clicks (the ${this.clickCap}-row cap) between ${everflowDateTime(a)} and ${everflowDateTime(b)} UTC: the window cannot be split further, and the rest would be lost`,
+            { retryable: false },
+          );
         }
         const mid = a + Math.floor((b - a) / 2000) * 1000;
         c.splits += 1;
-        ctx.logger.debug('everflow click window split', { platform: this.platform, from: everflowDateTime(a), to: everflowDateTime(b), rows: rows.length, reason: truncated ? 'cap' : 'incomplete_results' });
+        ctx.logger.debug('everflow click window split', {
+          platform: this.platform,
+          from: everflowDateTime(a),
+          to: everflowDateTime(b),
+          rows: rows.length,
+          reason: truncated ? 'cap' : 'incomplete_results',
+        });
         stack.push({ a: mid, b }, { a, b: mid });
         continue;
       }
@@ -264,28 +374,53 @@ export class EverflowClient {
    * that do not parse are retried (cut short in transit); a reply that parses but fails its
    * schema is not (the API answered something else), and names the failing field path.
    */
-  private async call<T>(ctx: FetchContext, endpoint: string, method: 'GET' | 'POST', body: string | undefined, schema: z.ZodType<T>, pathAndQuery: string = endpoint, check?: (data: T) => void) {
+  private async call<T>(
+    ctx: FetchContext,
+    endpoint: string,
+    method: 'GET' | 'POST',
+    body: string | undefined,
+    schema: z.ZodType<T>,
+    pathAndQuery: string = endpoint,
+    check?: (data: T) => void,
+  ) {
     const platform = this.platform;
     const headers: Record<string, string> = { 'X-Eflow-API-Key': ctx.secret, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      return await requestWithRetry({ platform, endpoint, url: this.root + pathAndQuery, method, headers, body }, ctx, (text) => {
-        let json: unknown;
-        try {
-          json = parseEverflowJson(text);
-        } catch (e) {
-          throw new PlatformApiError(platform, endpoint, `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`, { retryable: true, cause: e });
-        }
-        const r = schema.safeParse(json);
-        if (!r.success) {
-          const issue = r.error.issues[0];
-          const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(reply)';
-          const apiError = json !== null && typeof json === 'object' && typeof (json as { error?: unknown }).error === 'string' ? ` (the reply says: ${(json as { error: string }).error.slice(0, 200)})` : '';
-          throw new PlatformApiError(platform, endpoint, `reply does not match the expected shape at ${field}: ${issue.message}${apiError}`, { retryable: false, field });
-        }
-        check?.(r.data);
-        return r.data;
-      });
+      return await requestWithRetry(
+        { platform, endpoint, url: this.root + pathAndQuery, method, headers, body },
+        ctx,
+        (text) => {
+          let json: unknown;
+          try {
+            json = parseEverflowJson(text);
+          } catch (e) {
+            throw new PlatformApiError(
+              platform,
+              endpoint,
+              `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`,
+              { retryable: true, cause: e },
+            );
+          }
+          const r = schema.safeParse(json);
+          if (!r.success) {
+            const issue = r.error.issues[0];
+            const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(reply)';
+            const apiError =
+              json !== null && typeof json === 'object' && typeof (json as { error?: unknown }).error === 'string'
+                ? ` (the reply says: ${(json as { error: string }).error.slice(0, 200)})`
+                : '';
+            throw new PlatformApiError(
+              platform,
+              endpoint,
+              `reply does not match the expected shape at ${field}: ${issue.message}${apiError}`,
+              { retryable: false, field },
+            );
+          }
+          check?.(r.data);
+          return r.data;
+        },
+      );
     } catch (e) {
       throw this.explain(e, ctx.secret);
     }
@@ -298,8 +433,10 @@ export class EverflowClient {
     const status = e.options.status;
     const bare = e.message.replace(`${e.platform} ${e.endpoint}: `, '');
     let message = scrub(bare);
-    if (status === 401) message = `authentication failed (HTTP 401): the network API key was missing or not accepted; check the key behind platforms.${this.platform}.apiKeyEnv. ${message}`;
-    if (status === 403) message = `forbidden (HTTP 403): the key is not a network API key (an affiliate or advertiser key?) or lacks this permission. ${message}`;
+    if (status === 401)
+      message = `authentication failed (HTTP 401): the network API key was missing or not accepted; check the key behind platforms.${this.platform}.apiKeyEnv. ${message}`;
+    if (status === 403)
+      message = `forbidden (HTTP 403): the key is not a network API key (an affiliate or advertiser key?) or lacks this permission. ${message}`;
     if (message === bare) return e;
     return new PlatformApiError(e.platform, e.endpoint, message, { ...e.options, cause: e.options.cause });
   }

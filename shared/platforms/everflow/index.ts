@@ -28,7 +28,11 @@ export { EverflowClient, findUtcTimezone, ENDPOINTS as EVERFLOW_ENDPOINTS } from
 /** Test and tuning knobs; production uses the documented defaults. */
 export type EverflowConnectorOptions = Omit<EverflowClientOptions, 'platform' | 'baseUrl'>;
 
-export function createEverflowConnector(key: string, config: Extract<PlatformConfig, { kind: 'everflow' }>, options: EverflowConnectorOptions = {}): Connector {
+export function createEverflowConnector(
+  key: string,
+  config: Extract<PlatformConfig, { kind: 'everflow' }>,
+  options: EverflowConnectorOptions = {},
+): Connector {
   const client = new EverflowClient({ platform: key, baseUrl: config.baseUrl, ...options });
   const streams: readonly Stream[] = ['conversions', 'clicks', 'affiliates', 'offers', 'advertisers'];
   return {
@@ -42,7 +46,11 @@ export function createEverflowConnector(key: string, config: Extract<PlatformCon
     fetchSlice(slice, ctx, onPage) {
       return client.fetchSlice(slice, ctx, onPage);
     },
-    normalize<S extends Stream>(stream: S, record: unknown, ctx: Parameters<Connector['normalize']>[2]): NormalizeResult<S> {
+    normalize<S extends Stream>(
+      stream: S,
+      record: unknown,
+      ctx: Parameters<Connector['normalize']>[2],
+    ): NormalizeResult<S> {
       switch (stream) {
         case 'conversions':
         case 'conversion_changes':

@@ -1,5 +1,12 @@
 import type * as z from 'zod';
-import type { ClickRow, ConversionRow, ConversionStatus, EntityRow, EntityStatus, Stream } from '../../model/canonical.js';
+import type {
+  ClickRow,
+  ConversionRow,
+  ConversionStatus,
+  EntityRow,
+  EntityStatus,
+  Stream,
+} from '../../model/canonical.js';
 import { valueAt } from '../record-path.js';
 import type { NormalizeContext, NormalizeResult } from '../types.js';
 import {
@@ -86,19 +93,27 @@ function show(field: string, value: unknown): string {
   if (PII_KEYS.has(last)) return '(redacted)';
   let s: string;
   try {
-    s = value === undefined ? 'nothing' : JSON.stringify(value) ?? String(value);
+    s = value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value));
   } catch {
     s = String(value);
   }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-function validate<T>(platform: string, stream: Stream, schema: z.ZodType<T>, record: unknown): { ok: true; value: T } | { ok: false; reason: string } {
+function validate<T>(
+  platform: string,
+  stream: Stream,
+  schema: z.ZodType<T>,
+  record: unknown,
+): { ok: true; value: T } | { ok: false; reason: string } {
   const r = schema.safeParse(record);
   if (r.success) return { ok: true, value: r.data };
   const issue = r.error.issues[0];
   const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(record)';
-  const got = issue.path.length > 0 ? show(field, valueAt(record, issue.path)) : show('', Array.isArray(record) ? 'an array' : record === null ? null : typeof record);
+  const got =
+    issue.path.length > 0
+      ? show(field, valueAt(record, issue.path))
+      : show('', Array.isArray(record) ? 'an array' : record === null ? null : typeof record);
   const more = r.error.issues.length > 1 ? ` (+${r.error.issues.length - 1} more)` : '';
   return { ok: false, reason: `${platform} ${stream}: ${field}: ${issue.message}, got ${got}${more}` };
 }
@@ -107,7 +122,11 @@ function run<R>(platform: string, stream: Stream, f: () => R, record: unknown): 
   try {
     return f();
   } catch (e) {
-    if (e instanceof MapFailure) return { ok: false, reason: `${platform} ${stream}: ${e.field}: ${e.message}, got ${show(e.field, valueAt(record, e.field.split('.')))}` };
+    if (e instanceof MapFailure)
+      return {
+        ok: false,
+        reason: `${platform} ${stream}: ${e.field}: ${e.message}, got ${show(e.field, valueAt(record, e.field.split('.')))}`,
+      };
     return { ok: false, reason: `${platform} ${stream}: unexpected mapping error: ${(e as Error).message}` };
   }
 }
@@ -189,7 +208,12 @@ function hashOrNull(v: string | null | undefined, ctx: NormalizeContext): string
   return s === null ? null : ctx.hash(s);
 }
 
-export function mapConversion(platform: string, stream: 'conversions' | 'conversion_changes', record: unknown, ctx: NormalizeContext): NormalizeResult<'conversions'> {
+export function mapConversion(
+  platform: string,
+  stream: 'conversions' | 'conversion_changes',
+  record: unknown,
+  ctx: NormalizeContext,
+): NormalizeResult<'conversions'> {
   const v = validate(platform, stream, conversionRecordSchema, record);
   if (!v.ok) return v;
   return run(platform, stream, () => ({ ok: true, row: conversionRow(v.value, record, ctx) }), record);
@@ -210,7 +234,11 @@ function conversionRow(r: EverflowConversion, record: unknown, ctx: NormalizeCon
     clicked_at: r.click_unix_timestamp ? unixToIso(r.click_unix_timestamp) : null,
     affiliate_id: id(r.relationship.affiliate.network_affiliate_id),
     offer_id: id(r.relationship.offer.network_offer_id),
-    advertiser_id: r.relationship.advertiser ? id(r.relationship.advertiser.network_advertiser_id) : r.relationship.offer.network_advertiser_id != null ? id(r.relationship.offer.network_advertiser_id) : null,
+    advertiser_id: r.relationship.advertiser
+      ? id(r.relationship.advertiser.network_advertiser_id)
+      : r.relationship.offer.network_advertiser_id != null
+        ? id(r.relationship.offer.network_advertiser_id)
+        : null,
     sub1: optText(r.sub1),
     sub2: optText(r.sub2),
     sub3: optText(r.sub3),
@@ -221,7 +249,10 @@ function conversionRow(r: EverflowConversion, record: unknown, ctx: NormalizeCon
     status,
     revenue: toMoney('revenue', r.revenue),
     payout: toMoney('payout', r.payout),
-    sale_amount: r.sale_amount === null || r.sale_amount === undefined || r.sale_amount === '' ? null : toMoney('sale_amount', r.sale_amount),
+    sale_amount:
+      r.sale_amount === null || r.sale_amount === undefined || r.sale_amount === ''
+        ? null
+        : toMoney('sale_amount', r.sale_amount),
     currency: r.currency_id.toUpperCase(),
     ip: optText(r.session_user_ip) ?? optText(r.conversion_user_ip),
     user_agent_hash: hashOrNull(ua, ctx),
@@ -238,7 +269,11 @@ export function mapClick(platform: string, record: unknown, ctx: NormalizeContex
 
 function clickRow(r: EverflowClick, ctx: NormalizeContext): ClickRow {
   const affiliate = r.relationship.affiliate?.network_affiliate_id ?? r.network_affiliate_id;
-  if (affiliate === null || affiliate === undefined) throw new MapFailure('relationship.affiliate.network_affiliate_id', 'expected the affiliate id (relationship.affiliate or network_affiliate_id)');
+  if (affiliate === null || affiliate === undefined)
+    throw new MapFailure(
+      'relationship.affiliate.network_affiliate_id',
+      'expected the affiliate id (relationship.affiliate or network_affiliate_id)',
+    );
   const adv = r.relationship.offer.network_advertiser_id;
   return {
     click_id: r.transaction_id.trim(),
@@ -276,27 +311,69 @@ export function mapAffiliate(platform: string, record: unknown): NormalizeResult
   const v = validate(platform, 'affiliates', affiliateRecordSchema, record);
   if (!v.ok) return v;
   const r: EverflowAffiliate = v.value;
-  return run(platform, 'affiliates', () => ({ ok: true, row: entityRow(id(r.network_affiliate_id), r.name, entityStatus(r.account_status, 'account_status'), firstEmail(r.relationship?.users), record) }), record);
+  return run(
+    platform,
+    'affiliates',
+    () => ({
+      ok: true,
+      row: entityRow(
+        id(r.network_affiliate_id),
+        r.name,
+        entityStatus(r.account_status, 'account_status'),
+        firstEmail(r.relationship?.users),
+        record,
+      ),
+    }),
+    record,
+  );
 }
 
 export function mapOffer(platform: string, record: unknown): NormalizeResult<'offers'> {
   const v = validate(platform, 'offers', offerRecordSchema, record);
   if (!v.ok) return v;
   const r: EverflowOffer = v.value;
-  return run(platform, 'offers', () => ({ ok: true, row: entityRow(id(r.network_offer_id), r.name, entityStatus(r.offer_status, 'offer_status'), null, record) }), record);
+  return run(
+    platform,
+    'offers',
+    () => ({
+      ok: true,
+      row: entityRow(id(r.network_offer_id), r.name, entityStatus(r.offer_status, 'offer_status'), null, record),
+    }),
+    record,
+  );
 }
 
 export function mapAdvertiser(platform: string, record: unknown): NormalizeResult<'advertisers'> {
   const v = validate(platform, 'advertisers', advertiserRecordSchema, record);
   if (!v.ok) return v;
   const r: EverflowAdvertiser = v.value;
-  return run(platform, 'advertisers', () => ({ ok: true, row: entityRow(id(r.network_advertiser_id), r.name, entityStatus(r.account_status, 'account_status'), firstEmail(r.relationship?.users), record) }), record);
+  return run(
+    platform,
+    'advertisers',
+    () => ({
+      ok: true,
+      row: entityRow(
+        id(r.network_advertiser_id),
+        r.name,
+        entityStatus(r.account_status, 'account_status'),
+        firstEmail(r.relationship?.users),
+        record,
+      ),
+    }),
+    record,
+  );
 }
 
 /**
  * Entities keep their raw record as is: affiliate and advertiser contacts are business partners
  * (the crosswalk suggester matches on their email), not the end users DESIGN.md §4 protects.
  */
-function entityRow(entityId: string, name: string, status: EntityStatus, email: string | null, raw: unknown): EntityRow {
+function entityRow(
+  entityId: string,
+  name: string,
+  status: EntityStatus,
+  email: string | null,
+  raw: unknown,
+): EntityRow {
   return { id: entityId, name: name.trim(), status, email, raw };
 }

@@ -16,7 +16,10 @@ import * as z from 'zod';
  */
 
 /** An id as Everflow gives it: integer or string, never empty. */
-export const idValue = z.union([z.string().min(1, 'expected a non-empty id'), z.number().int('expected an integer id')]);
+export const idValue = z.union([
+  z.string().min(1, 'expected a non-empty id'),
+  z.number().int('expected an integer id'),
+]);
 /** Money: decimal text (from parseEverflowJson) or a JSON number. */
 export const moneyValue = z.union([z.string(), z.number()]);
 /** Optional free text that Everflow sends as "" when unset; numbers (sub ids like 123) are accepted. */
@@ -66,7 +69,11 @@ export const errorReplySchema = z.looseObject({ error: z.string() });
 // Records
 
 const relationshipAffiliate = z.looseObject({ network_affiliate_id: idValue, name: z.string().nullish() });
-const relationshipOffer = z.looseObject({ network_offer_id: idValue, name: z.string().nullish(), network_advertiser_id: idValue.nullish() });
+const relationshipOffer = z.looseObject({
+  network_offer_id: idValue,
+  name: z.string().nullish(),
+  network_advertiser_id: idValue.nullish(),
+});
 const relationshipAdvertiser = z.looseObject({ network_advertiser_id: idValue, name: z.string().nullish() });
 
 /**

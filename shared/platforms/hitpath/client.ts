@@ -70,7 +70,8 @@ export interface HitpathClientContext {
   columns: HitpathColumnMap;
 }
 
-const THROTTLE_TEXT = /twice every 5 minutes|rate.?limit|limit exceeded|too many (requests|calls)|throttl|try again later/i;
+const THROTTLE_TEXT =
+  /twice every 5 minutes|rate.?limit|limit exceeded|too many (requests|calls)|throttl|try again later/i;
 const AUTH_TEXT = /\bkey\b|unauthori[sz]ed|forbidden|denied|not registered|domain/i;
 const ERROR_LINE = /^\s*(error|err|fatal|warning)\b|^\s*(<\?xml[^>]*\?>\s*)?<error\b/i;
 
@@ -98,7 +99,12 @@ function addDays(date: string, days: number): string {
  * The local dates (instance zone, end inclusive) whose rows cover the UTC window [from, to), with
  * `end` clamped to today (the API refuses a future end). Null when the window holds no past day.
  */
-export function localDatesFor(from: Date, to: Date, zone: string, now: Date): { start: string; end: string; today: string } | null {
+export function localDatesFor(
+  from: Date,
+  to: Date,
+  zone: string,
+  now: Date,
+): { start: string; end: string; today: string } | null {
   const today = formatInZone(now, zone).slice(0, 10);
   if (to.getTime() <= from.getTime()) return null;
   const start = formatInZone(from, zone).slice(0, 10);
@@ -125,12 +131,23 @@ export function checkHorizon(platform: string, endpoint: string, start: string, 
 /** Throws a classified error when a body is an error message rather than a report; otherwise returns. */
 function checkErrorBody(platform: string, endpoint: string, text: string, secret: string, apiKeyEnv: string): void {
   const body = text.trim();
-  const looksLikeError = ERROR_LINE.test(body) || (!body.includes('\n') && body.length < 300 && !body.includes(',') && !body.startsWith('<') && /\b(invalid|denied|limit|not allowed|failed|unauthori[sz]ed)\b/i.test(body));
+  const looksLikeError =
+    ERROR_LINE.test(body) ||
+    (!body.includes('\n') &&
+      body.length < 300 &&
+      !body.includes(',') &&
+      !body.startsWith('<') &&
+      /\b(invalid|denied|limit|not allowed|failed|unauthori[sz]ed)\b/i.test(body));
   if (!looksLikeError) return;
   const msg = scrub(oneLine(body.replace(/<[^>]+>/g, ' ')), secret);
   if (THROTTLE_TEXT.test(body)) throw new HitpathThrottledError(msg);
   if (AUTH_TEXT.test(msg)) {
-    throw new PlatformApiError(platform, endpoint, `HitPath refused the API key ("${msg}"): check the key in ${apiKeyEnv} and that it was issued for this domain`, { retryable: false });
+    throw new PlatformApiError(
+      platform,
+      endpoint,
+      `HitPath refused the API key ("${msg}"): check the key in ${apiKeyEnv} and that it was issued for this domain`,
+      { retryable: false },
+    );
   }
   throw new PlatformApiError(platform, endpoint, `HitPath replied with an error: "${msg}"`, { retryable: false });
 }
@@ -150,7 +167,12 @@ export function parseCsvReport(platform: string, endpoint: string, text: string)
     }) as Record<string, string>[];
     return { headers, rows };
   } catch (e) {
-    throw new PlatformApiError(platform, endpoint, `reply is not valid CSV (${oneLine((e as Error).message, 160)}); starts with ${JSON.stringify(text.slice(0, 40))}`, { retryable: true, cause: e });
+    throw new PlatformApiError(
+      platform,
+      endpoint,
+      `reply is not valid CSV (${oneLine((e as Error).message, 160)}); starts with ${JSON.stringify(text.slice(0, 40))}`,
+      { retryable: true, cause: e },
+    );
   }
 }
 
@@ -169,24 +191,46 @@ export function parseXmlReport(platform: string, endpoint: string, text: string)
   if (text.trim() === '') return { headers: [], rows: [] };
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
-    throw new PlatformApiError(platform, endpoint, `reply is not valid XML (${valid.err.msg} at line ${valid.err.line}); starts with ${JSON.stringify(text.slice(0, 40))}`, { retryable: true });
+    throw new PlatformApiError(
+      platform,
+      endpoint,
+      `reply is not valid XML (${valid.err.msg} at line ${valid.err.line}); starts with ${JSON.stringify(text.slice(0, 40))}`,
+      { retryable: true },
+    );
   }
   const doc = xmlParser.parse(text) as Record<string, unknown>;
   const roots = Object.keys(doc);
-  if (roots.length !== 1) throw new PlatformApiError(platform, endpoint, `XML reply should have one root element, found ${roots.length}`, { retryable: true });
+  if (roots.length !== 1)
+    throw new PlatformApiError(platform, endpoint, `XML reply should have one root element, found ${roots.length}`, {
+      retryable: true,
+    });
   const root = doc[roots[0]];
   if (root === '' || root === null || root === undefined) return { headers: [], rows: [] };
-  if (typeof root !== 'object') throw new PlatformApiError(platform, endpoint, `XML root <${roots[0]}> holds text, not rows`, { retryable: false });
+  if (typeof root !== 'object')
+    throw new PlatformApiError(platform, endpoint, `XML root <${roots[0]}> holds text, not rows`, { retryable: false });
   const kinds = Object.keys(root as object);
   const rowKind = kinds.includes('row') ? 'row' : kinds.length === 1 ? kinds[0] : null;
-  if (rowKind === null) throw new PlatformApiError(platform, endpoint, `XML root <${roots[0]}> should hold one kind of row element, found ${kinds.map((k) => `<${k}>`).join(', ')}`, { retryable: false });
+  if (rowKind === null)
+    throw new PlatformApiError(
+      platform,
+      endpoint,
+      `XML root <${roots[0]}> should hold one kind of row element, found ${kinds.map((k) => `<${k}>`).join(', ')}`,
+      { retryable: false },
+    );
   const headers = new Set<string>();
   const rows = ((root as Record<string, unknown[]>)[rowKind] ?? []).map((item) => {
     const rec: HitpathRawRecord = {};
     if (item !== null && typeof item === 'object') {
       for (const [k, v] of Object.entries(item as Record<string, unknown>)) {
         headers.add(k);
-        rec[k] = typeof v === 'string' ? v : v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+        rec[k] =
+          typeof v === 'string'
+            ? v
+            : v === null || v === undefined
+              ? ''
+              : typeof v === 'object'
+                ? JSON.stringify(v)
+                : String(v);
       }
     }
     return rec;
@@ -195,9 +239,20 @@ export function parseXmlReport(platform: string, endpoint: string, text: string)
 }
 
 /** A header row lacking a column this report type needs is a configuration problem: fail naming it and the mapping. */
-export function checkHeaders(platform: string, endpoint: string, type: HitpathReportType, headers: string[], columns: HitpathColumnMap, configured: HitpathConfig['columns']): void {
+export function checkHeaders(
+  platform: string,
+  endpoint: string,
+  type: HitpathReportType,
+  headers: string[],
+  columns: HitpathColumnMap,
+  configured: HitpathConfig['columns'],
+): void {
   if (headers.length === 0) return; // no rows and no header row: nothing to map
-  const explicitlyConfigured = new Set(Object.entries(configured ?? {}).filter(([, v]) => v).map(([k]) => k));
+  const explicitlyConfigured = new Set(
+    Object.entries(configured ?? {})
+      .filter(([, v]) => v)
+      .map(([k]) => k),
+  );
   const missing: string[] = [];
   for (const col of [...REQUIRED_COLUMNS[type], ...OPTIONAL_COLUMNS[type].filter((c) => explicitlyConfigured.has(c))]) {
     const name = columns[col];
@@ -219,11 +274,21 @@ export function checkHeaders(platform: string, endpoint: string, type: HitpathRe
 function streamType(slice: Slice): HitpathReportType {
   if (slice.stream === 'conversions') return 'sales';
   if (slice.stream === 'clicks') return 'clicks';
-  throw new PlatformApiError(slice.platform, slice.stream, `HitPath has no ${slice.stream} stream (its Reporting API offers clicks and sales only; there is no public entity or change API)`, { retryable: false });
+  throw new PlatformApiError(
+    slice.platform,
+    slice.stream,
+    `HitPath has no ${slice.stream} stream (its Reporting API offers clicks and sales only; there is no public entity or change API)`,
+    { retryable: false },
+  );
 }
 
 /** Fetches one slice: one report call (plus retries), rows outside the UTC window dropped, records emitted in pages. */
-export async function fetchHitpathSlice(c: HitpathClientContext, slice: Slice, ctx: FetchContext, onPage: (page: RawPage) => Promise<void>): Promise<FetchSummary> {
+export async function fetchHitpathSlice(
+  c: HitpathClientContext,
+  slice: Slice,
+  ctx: FetchContext,
+  onPage: (page: RawPage) => Promise<void>,
+): Promise<FetchSummary> {
   const type = streamType(slice);
   const url = new URL(c.config.baseUrl);
   const endpoint = `${url.pathname || '/'} (type=${type})`;
@@ -250,7 +315,10 @@ export async function fetchHitpathSlice(c: HitpathClientContext, slice: Slice, c
   };
   const parse = (text: string): HitpathReport => {
     checkErrorBody(c.platform, endpoint, text, ctx.secret, c.config.apiKeyEnv);
-    const report = c.config.format === 'xml' ? parseXmlReport(c.platform, endpoint, text) : parseCsvReport(c.platform, endpoint, text);
+    const report =
+      c.config.format === 'xml'
+        ? parseXmlReport(c.platform, endpoint, text)
+        : parseCsvReport(c.platform, endpoint, text);
     checkHeaders(c.platform, endpoint, type, report.headers, c.columns, c.config.columns);
     return report;
   };
@@ -263,11 +331,18 @@ export async function fetchHitpathSlice(c: HitpathClientContext, slice: Slice, c
     } catch (e) {
       // A 429 was already waited out and retried inside requestWithRetry; other 4xx may carry the throttle text.
       const status = e instanceof PlatformApiError ? e.options.status : undefined;
-      const throttled = e instanceof HitpathThrottledError || (status !== undefined && status !== 429 && status < 500 && THROTTLE_TEXT.test((e as Error).message));
+      const throttled =
+        e instanceof HitpathThrottledError ||
+        (status !== undefined && status !== 429 && status < 500 && THROTTLE_TEXT.test((e as Error).message));
       if (!throttled) throw rethrowScrubbed(e, c.platform, endpoint, ctx.secret, c.config.apiKeyEnv);
       const waitMs = Math.min(THROTTLE_WINDOW_MS, policy.maxDelayMs);
       if (attempt >= policy.maxAttempts) {
-        throw new PlatformApiError(c.platform, endpoint, `throttled by HitPath (at most 2 calls per 5 minutes) after ${attempt} attempts`, { status: 429, retryable: true });
+        throw new PlatformApiError(
+          c.platform,
+          endpoint,
+          `throttled by HitPath (at most 2 calls per 5 minutes) after ${attempt} attempts`,
+          { status: 429, retryable: true },
+        );
       }
       ctx.logger.warn('platform rate limit hit', { platform: c.platform, endpoint, attempt, waitMs });
       await ctx.rateLimiter.pause(c.platform, waitMs);
@@ -284,7 +359,14 @@ export async function fetchHitpathSlice(c: HitpathClientContext, slice: Slice, c
     const t = cell === undefined ? null : parseHitpathTime(cell, zone);
     return t === null || (t.getTime() >= fromMs && t.getTime() < toMs);
   });
-  ctx.logger.info('hitpath report fetched', { platform: c.platform, endpoint, start: dates.start, end: dates.end, rows: report.rows.length, inWindow: kept.length });
+  ctx.logger.info('hitpath report fetched', {
+    platform: c.platform,
+    endpoint,
+    start: dates.start,
+    end: dates.end,
+    rows: report.rows.length,
+    inWindow: kept.length,
+  });
   for (let i = 0; i < kept.length; i += PAGE_RECORDS) {
     const records = kept.slice(i, i + PAGE_RECORDS);
     await onPage({ endpoint, records });
@@ -301,7 +383,10 @@ function rethrowScrubbed(e: unknown, platform: string, endpoint: string, secret:
   const prefix = `${platform} ${endpoint}: `;
   const inner = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
   const status = e.options.status;
-  const message = status === 401 || status === 403 ? `HitPath refused the API key (${scrub(inner, secret)}): check the key in ${apiKeyEnv} and that it was issued for this domain` : scrub(inner, secret);
+  const message =
+    status === 401 || status === 403
+      ? `HitPath refused the API key (${scrub(inner, secret)}): check the key in ${apiKeyEnv} and that it was issued for this domain`
+      : scrub(inner, secret);
   if (message === inner && status !== 401 && status !== 403) return e;
   return new PlatformApiError(platform, endpoint, message, e.options);
 }

@@ -77,7 +77,11 @@ function zoneAbbrev(zone: string, ms: number): string {
 
 /** Every UTC instant whose wall-clock time in `zone` is `wallMs` (two in the autumn overlap, none in the spring gap). */
 function instantsForWall(zone: string, wallMs: number): number[] {
-  const offsets = new Set([zoneOffsetMs(zone, wallMs - 86_400_000), zoneOffsetMs(zone, wallMs), zoneOffsetMs(zone, wallMs + 86_400_000)]);
+  const offsets = new Set([
+    zoneOffsetMs(zone, wallMs - 86_400_000),
+    zoneOffsetMs(zone, wallMs),
+    zoneOffsetMs(zone, wallMs + 86_400_000),
+  ]);
   return [...offsets].map((o) => wallMs - o).filter((t) => t + zoneOffsetMs(zone, t) === wallMs);
 }
 
@@ -120,15 +124,25 @@ export interface MapContext {
 type Fail = { ok: false; reason: string };
 
 function describe(ctx: MapContext, stream: string, col: HitpathColumn, value: unknown, problem: string): string {
-  const shown = typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value) : String(value);
+  const shown =
+    typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value) : String(value);
   return `${ctx.platform} ${stream}: column "${ctx.columns[col] ?? col}" (${col}): ${problem}${value === undefined || value === null ? '' : `, got ${shown}`}`;
 }
 
-function validate<T>(ctx: MapContext, stream: string, record: unknown, type: 'clicks' | 'sales', schema: z.ZodType<T>): { ok: true; row: T } | Fail {
+function validate<T>(
+  ctx: MapContext,
+  stream: string,
+  record: unknown,
+  type: 'clicks' | 'sales',
+  schema: z.ZodType<T>,
+): { ok: true; row: T } | Fail {
   const raw = rawRecordSchema.safeParse(record);
   if (!raw.success) {
     const issue = raw.error.issues[0];
-    return { ok: false, reason: `${ctx.platform} ${stream}: expected a report row (header → text)${issue.path.length ? ` at "${issue.path.join('.')}"` : ''}: ${issue.message}` };
+    return {
+      ok: false,
+      reason: `${ctx.platform} ${stream}: expected a report row (header → text)${issue.path.length ? ` at "${issue.path.join('.')}"` : ''}: ${issue.message}`,
+    };
   }
   const picked = pickColumns(raw.data, ctx.columns, type);
   const parsed = schema.safeParse(picked);
@@ -142,7 +156,18 @@ function validate<T>(ctx: MapContext, stream: string, record: unknown, type: 'cl
 
 function time(ctx: MapContext, stream: string, col: HitpathColumn, value: string): Date | Fail {
   const d = parseHitpathTime(value, ctx.timezone);
-  return d ?? { ok: false, reason: describe(ctx, stream, col, value, `expected a time in ${ctx.timezone} like 2026-11-01 13:30:00 or 11/1/2026 1:30:00 PM`) };
+  return (
+    d ?? {
+      ok: false,
+      reason: describe(
+        ctx,
+        stream,
+        col,
+        value,
+        `expected a time in ${ctx.timezone} like 2026-11-01 13:30:00 or 11/1/2026 1:30:00 PM`,
+      ),
+    }
+  );
 }
 
 /** One `type=sales` row → a conversion (base sale or Multi-Sales event). */
@@ -161,7 +186,16 @@ export function mapHitpathSale(record: unknown, ctx: MapContext): NormalizeResul
   }
   const status = mapHitpathStatus(r.status);
   if (status === null) {
-    return { ok: false, reason: describe(ctx, stream, 'status', r.status, `unknown status (known: ${Object.keys(HITPATH_STATUS_MAP).join(', ')})`) };
+    return {
+      ok: false,
+      reason: describe(
+        ctx,
+        stream,
+        'status',
+        r.status,
+        `unknown status (known: ${Object.keys(HITPATH_STATUS_MAP).join(', ')})`,
+      ),
+    };
   }
   const row: ConversionRow = {
     conversion_id: hitpathConversionId(r.click_id, r.event_name),
@@ -210,7 +244,11 @@ export function mapHitpathClick(record: unknown, ctx: MapContext): NormalizeResu
     const w = r.is_unique.toLowerCase();
     if (TRUE_WORDS.has(w)) isUnique = true;
     else if (FALSE_WORDS.has(w)) isUnique = false;
-    else return { ok: false, reason: describe(ctx, stream, 'is_unique', r.is_unique, 'expected 1/0, yes/no or true/false') };
+    else
+      return {
+        ok: false,
+        reason: describe(ctx, stream, 'is_unique', r.is_unique, 'expected 1/0, yes/no or true/false'),
+      };
   }
   const row: ClickRow = {
     click_id: r.click_id,

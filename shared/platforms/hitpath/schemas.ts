@@ -63,7 +63,11 @@ export type HitpathRawRecord = z.infer<typeof rawRecordSchema>;
 export type HitpathMappedRow = Partial<Record<HitpathColumn, string | null>>;
 
 /** Reads the logical columns of one type from a raw record through the column map. */
-export function pickColumns(record: HitpathRawRecord, columns: HitpathColumnMap, type: HitpathReportType): HitpathMappedRow {
+export function pickColumns(
+  record: HitpathRawRecord,
+  columns: HitpathColumnMap,
+  type: HitpathReportType,
+): HitpathMappedRow {
   const headers = Object.keys(record);
   const out: HitpathMappedRow = {};
   for (const col of [...REQUIRED_COLUMNS[type], ...OPTIONAL_COLUMNS[type]]) {
@@ -74,20 +78,14 @@ export function pickColumns(record: HitpathRawRecord, columns: HitpathColumnMap,
   return out;
 }
 
-const required = z
-  .string('missing from the record')
-  .trim()
-  .min(1, 'is empty');
+const required = z.string('missing from the record').trim().min(1, 'is empty');
 const optional = z
   .string()
   .nullable()
   .transform((v) => (v === null || v.trim() === '' ? null : v.trim()));
 /** Money stays a decimal string: digits, optional sign and fraction; no thousands separators, no exponent, no currency sign. */
 export const DECIMAL = /^-?\d+(\.\d+)?$/;
-const decimal = z
-  .string('missing from the record')
-  .trim()
-  .regex(DECIMAL, 'expected a decimal like 12.50');
+const decimal = z.string('missing from the record').trim().regex(DECIMAL, 'expected a decimal like 12.50');
 
 export const hitpathClickRowSchema = z.object({
   click_id: required,

@@ -71,7 +71,12 @@ export function parsePartnerizeJson(platform: string, endpoint: string, text: st
   try {
     return parseJsonKeepingNumbers(text);
   } catch (e) {
-    throw new PlatformApiError(platform, endpoint, `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`, { retryable: true, cause: e });
+    throw new PlatformApiError(
+      platform,
+      endpoint,
+      `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`,
+      { retryable: true, cause: e },
+    );
   }
 }
 
@@ -81,7 +86,10 @@ function parseEnvelope<T>(platform: string, endpoint: string, text: string, sche
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const where = issue.path.length ? issue.path.map(String).join('.') : 'reply';
-  throw new PlatformApiError(platform, endpoint, `unexpected reply: ${where}: ${issue.message}`, { retryable: false, field: where });
+  throw new PlatformApiError(platform, endpoint, `unexpected reply: ${where}: ${issue.message}`, {
+    retryable: false,
+    field: where,
+  });
 }
 
 // ---- one slice ---------------------------------------------------------------------------------
@@ -120,7 +128,8 @@ export function nextPage(env: PagedEnvelope, rows: number, offset: number): Next
   }
   const limit = asNumber(env.limit) ?? PAGE_LIMIT;
   const cursor = env.cursor_id;
-  if (cursor !== null && cursor !== undefined && String(cursor) !== '' && rows >= limit) return { cursor: String(cursor) };
+  if (cursor !== null && cursor !== undefined && String(cursor) !== '' && rows >= limit)
+    return { cursor: String(cursor) };
   const count = asNumber(env.count);
   if (count !== null) return offset + rows < count ? { offset: offset + rows } : null;
   return rows >= limit ? { offset: offset + rows } : null;
@@ -130,24 +139,40 @@ function needsPad(zone: string, at: number): boolean {
   return zoneOffsetMs(zone, at - DST_PAD_MS) !== zoneOffsetMs(zone, at + DST_PAD_MS);
 }
 
-const conversionRows = (env: z.infer<typeof conversionReportSchema>): unknown[] => env.conversions.map((x) => unwrap(x, 'conversion_data'));
+const conversionRows = (env: z.infer<typeof conversionReportSchema>): unknown[] =>
+  env.conversions.map((x) => unwrap(x, 'conversion_data'));
 
 function unwrap(item: unknown, key: string): unknown {
-  if (item !== null && typeof item === 'object' && !Array.isArray(item) && key in item) return (item as Record<string, unknown>)[key];
+  if (item !== null && typeof item === 'object' && !Array.isArray(item) && key in item)
+    return (item as Record<string, unknown>)[key];
   return item;
 }
 
-export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg: PartnerizeClientConfig, onPage: (page: RawPage) => Promise<void>): Promise<FetchSummary> {
+export async function fetchPartnerizeSlice(
+  slice: Slice,
+  ctx: FetchContext,
+  cfg: PartnerizeClientConfig,
+  onPage: (page: RawPage) => Promise<void>,
+): Promise<FetchSummary> {
   const state: State = { pages: 0, records: 0, calls: 0 };
   const auth = authorization(cfg, ctx.secret);
   const base = cfg.baseUrl.replace(/\/+$/, '');
 
-  async function get<T extends PagedEnvelope>(path: string, params: Record<string, string>, schema: z.ZodType<T>): Promise<T> {
+  async function get<T extends PagedEnvelope>(
+    path: string,
+    params: Record<string, string>,
+    schema: z.ZodType<T>,
+  ): Promise<T> {
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
     try {
       const reply = await requestWithRetry(
-        { platform: cfg.key, endpoint: path, url: url.toString(), headers: { authorization: auth, accept: 'application/json' } },
+        {
+          platform: cfg.key,
+          endpoint: path,
+          url: url.toString(),
+          headers: { authorization: auth, accept: 'application/json' },
+        },
         ctx,
         (text) => parseEnvelope(cfg.key, path, text, schema),
       );
@@ -167,12 +192,21 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
   }
 
   /** Pages through one list, handing each page's rows to `handle`. */
-  async function pageThrough<T extends PagedEnvelope>(path: string, params: Record<string, string>, schema: z.ZodType<T>, rowsOf: (env: T) => unknown[], handle: (rows: unknown[]) => Promise<void>): Promise<void> {
+  async function pageThrough<T extends PagedEnvelope>(
+    path: string,
+    params: Record<string, string>,
+    schema: z.ZodType<T>,
+    rowsOf: (env: T) => unknown[],
+    handle: (rows: unknown[]) => Promise<void>,
+  ): Promise<void> {
     let offset = 0;
     let cursor: string | null = null;
     const seenCursors = new Set<string>();
     for (let page = 1; ; page++) {
-      if (page > MAX_PAGES) throw new PlatformApiError(cfg.key, path, `more than ${MAX_PAGES} pages for one slice; use shorter slices`, { retryable: false });
+      if (page > MAX_PAGES)
+        throw new PlatformApiError(cfg.key, path, `more than ${MAX_PAGES} pages for one slice; use shorter slices`, {
+          retryable: false,
+        });
       const q: Record<string, string> = { ...params, limit: String(PAGE_LIMIT) };
       if (cursor !== null) q.cursor_id = cursor;
       else if (offset > 0) q.offset = String(offset);
@@ -182,11 +216,23 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
       const next = nextPage(env, rows.length, offset);
       if (next === null) return;
       if ('cursor' in next) {
-        if (seenCursors.has(next.cursor)) throw new PlatformApiError(cfg.key, path, `pagination did not advance (cursor_id ${next.cursor} returned twice)`, { retryable: true });
+        if (seenCursors.has(next.cursor))
+          throw new PlatformApiError(
+            cfg.key,
+            path,
+            `pagination did not advance (cursor_id ${next.cursor} returned twice)`,
+            { retryable: true },
+          );
         seenCursors.add(next.cursor);
         cursor = next.cursor;
       } else {
-        if (next.offset <= offset) throw new PlatformApiError(cfg.key, path, `pagination did not advance (offset ${next.offset} after ${offset})`, { retryable: true });
+        if (next.offset <= offset)
+          throw new PlatformApiError(
+            cfg.key,
+            path,
+            `pagination did not advance (offset ${next.offset} after ${offset})`,
+            { retryable: true },
+          );
         offset = next.offset;
         cursor = null;
       }
@@ -205,9 +251,15 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
   async function listCampaigns(): Promise<{ path: string; rows: unknown[] }> {
     const path = '/campaign';
     const rows: unknown[] = [];
-    await pageThrough(path, { network_id: cfg.networkId }, campaignListSchema, (env) => env.campaigns.map((c) => unwrap(c, 'campaign')), async (r) => {
-      rows.push(...r);
-    });
+    await pageThrough(
+      path,
+      { network_id: cfg.networkId },
+      campaignListSchema,
+      (env) => env.campaigns.map((c) => unwrap(c, 'campaign')),
+      async (r) => {
+        rows.push(...r);
+      },
+    );
     return { path, rows };
   }
 
@@ -217,7 +269,12 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
       const rec = (r ?? {}) as Record<string, unknown>;
       const id = rec.campaign_id;
       if ((typeof id !== 'string' && typeof id !== 'number') || String(id).trim() === '') {
-        throw new PlatformApiError(cfg.key, path, `campaigns[${i}].campaign_id: expected an id, got ${JSON.stringify(id) ?? 'nothing'}`, { retryable: false, recordIndex: i, field: 'campaign_id' });
+        throw new PlatformApiError(
+          cfg.key,
+          path,
+          `campaigns[${i}].campaign_id: expected an id, got ${JSON.stringify(id) ?? 'nothing'}`,
+          { retryable: false, recordIndex: i, field: 'campaign_id' },
+        );
       }
       const adv = rec.advertiser_id;
       return { id: String(id), advertiserId: typeof adv === 'string' || typeof adv === 'number' ? String(adv) : null };
@@ -235,7 +292,10 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
     const zone = cfg.timezone;
     const from = instant(slice.from, 'from');
     const to = instant(slice.to, 'to');
-    if (to <= from) throw new PlatformApiError(cfg.key, 'slice', `empty window: from ${slice.from} is not before to ${slice.to}`, { retryable: false });
+    if (to <= from)
+      throw new PlatformApiError(cfg.key, 'slice', `empty window: from ${slice.from} is not before to ${slice.to}`, {
+        retryable: false,
+      });
     const params = {
       start_date: formatInZone(new Date(from - (needsPad(zone, from) ? DST_PAD_MS : 0)), zone),
       end_date: formatInZone(new Date(to + (needsPad(zone, to) ? DST_PAD_MS : 0)), zone),
@@ -246,39 +306,38 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
     for (const campaign of await campaigns()) {
       const path = `/reporting/report_advertiser/campaign/${encodeURIComponent(campaign.id)}/${kind}.json`;
       const annotation: PartnerizeAnnotation = { timezone: zone, advertiser_id: campaign.advertiserId };
-      await pageThrough(
-        path,
-        params,
-        schema,
-        rowsOf,
-        async (rows) => {
-          const keep: unknown[] = [];
-          for (const row of rows) {
-            if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-              keep.push(row); // not a record at all: map.ts quarantines it with a reason
-              continue;
-            }
-            const rec = row as Record<string, unknown>;
-            const t = timeField(rec);
-            const at = typeof t === 'string' ? partnerizeTimeToUtc(t, zone) : null;
-            if (at !== null) {
-              const ms = Date.parse(at);
-              if (ms < from || ms >= to) continue; // belongs to a neighbouring slice
-            }
-            const id = kind === 'conversion' ? rec.conversion_id : rec.click_id;
-            if (typeof id === 'string' || typeof id === 'number') {
-              if (seen.has(String(id))) continue; // shifted across an offset page boundary
-              seen.add(String(id));
-            }
-            keep.push({ ...rec, [ANNOTATION_KEY]: annotation });
+      await pageThrough(path, params, schema, rowsOf, async (rows) => {
+        const keep: unknown[] = [];
+        for (const row of rows) {
+          if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+            keep.push(row); // not a record at all: map.ts quarantines it with a reason
+            continue;
           }
-          await emit(path, keep);
-        },
-      );
+          const rec = row as Record<string, unknown>;
+          const t = timeField(rec);
+          const at = typeof t === 'string' ? partnerizeTimeToUtc(t, zone) : null;
+          if (at !== null) {
+            const ms = Date.parse(at);
+            if (ms < from || ms >= to) continue; // belongs to a neighbouring slice
+          }
+          const id = kind === 'conversion' ? rec.conversion_id : rec.click_id;
+          if (typeof id === 'string' || typeof id === 'number') {
+            if (seen.has(String(id))) continue; // shifted across an offset page boundary
+            seen.add(String(id));
+          }
+          keep.push({ ...rec, [ANNOTATION_KEY]: annotation });
+        }
+        await emit(path, keep);
+      });
     }
   }
 
-  async function entityList<T extends PagedEnvelope>(path: string, params: Record<string, string>, schema: z.ZodType<T>, rowsOf: (env: T) => unknown[]): Promise<void> {
+  async function entityList<T extends PagedEnvelope>(
+    path: string,
+    params: Record<string, string>,
+    schema: z.ZodType<T>,
+    rowsOf: (env: T) => unknown[],
+  ): Promise<void> {
     await pageThrough(path, params, schema, rowsOf, (rows) => emit(path, rows));
   }
 
@@ -287,10 +346,18 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
       await report('conversion', conversionReportSchema, conversionRows, (r) => r.conversion_time, {});
       break;
     case 'conversion_changes':
-      await report('conversion', conversionReportSchema, conversionRows, (r) => r.last_modified, { date_type: 'last_modified' });
+      await report('conversion', conversionReportSchema, conversionRows, (r) => r.last_modified, {
+        date_type: 'last_modified',
+      });
       break;
     case 'clicks':
-      await report('click', clickReportSchema, (env) => env.clicks.map((x) => unwrap(x, 'click')), (r) => r.set_time, {});
+      await report(
+        'click',
+        clickReportSchema,
+        (env) => env.clicks.map((x) => unwrap(x, 'click')),
+        (r) => r.set_time,
+        {},
+      );
       break;
     case 'offers': {
       const { path, rows } = await listCampaigns();
@@ -298,13 +365,22 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
       break;
     }
     case 'affiliates':
-      await entityList(`/v2/networks/${encodeURIComponent(cfg.networkId)}/publishers`, {}, publisherListSchema, (env) => env.publishers);
+      await entityList(
+        `/v2/networks/${encodeURIComponent(cfg.networkId)}/publishers`,
+        {},
+        publisherListSchema,
+        (env) => env.publishers,
+      );
       break;
     case 'advertisers':
-      await entityList('/user/advertiser', {}, advertiserListSchema, (env) => env.advertisers.map((a) => unwrap(a, 'advertiser')));
+      await entityList('/user/advertiser', {}, advertiserListSchema, (env) =>
+        env.advertisers.map((a) => unwrap(a, 'advertiser')),
+      );
       break;
     default:
-      throw new PlatformApiError(cfg.key, 'slice', `stream ${String(slice.stream)} is not offered by Partnerize`, { retryable: false });
+      throw new PlatformApiError(cfg.key, 'slice', `stream ${String(slice.stream)} is not offered by Partnerize`, {
+        retryable: false,
+      });
   }
   return { pages: state.pages, records: state.records, calls: state.calls, splits: 0 };
 
@@ -318,10 +394,18 @@ export async function fetchPartnerizeSlice(slice: Slice, ctx: FetchContext, cfg:
 }
 
 /** `Basic base64(applicationKey:userApiKey)`; the message on a bad secret never echoes it. */
-export function authorization(cfg: Pick<PartnerizeClientConfig, 'key' | 'applicationKeyEnv' | 'apiKeyEnv'>, secret: string): string {
+export function authorization(
+  cfg: Pick<PartnerizeClientConfig, 'key' | 'applicationKeyEnv' | 'apiKeyEnv'>,
+  secret: string,
+): string {
   const colon = secret.indexOf(':');
   if (colon <= 0 || colon === secret.length - 1) {
-    throw new PlatformApiError(cfg.key, 'auth', `credentials must be "applicationKey:userApiKey" (from ${cfg.applicationKeyEnv} and ${cfg.apiKeyEnv})`, { retryable: false });
+    throw new PlatformApiError(
+      cfg.key,
+      'auth',
+      `credentials must be "applicationKey:userApiKey" (from ${cfg.applicationKeyEnv} and ${cfg.apiKeyEnv})`,
+      { retryable: false },
+    );
   }
   return `Basic ${Buffer.from(secret, 'utf8').toString('base64')}`;
 }

@@ -19,7 +19,10 @@ import { mapAdvertiser, mapCampaign, mapClick, mapConversion, mapPublisher } fro
  *   one day at a time); clicks by hour (≈100× the rows, and offset paging gets slower and less
  *   stable the deeper it goes, so keep each request's result set small).
  */
-export function createPartnerizeConnector(key: string, config: Extract<PlatformConfig, { kind: 'partnerize' }>): Connector {
+export function createPartnerizeConnector(
+  key: string,
+  config: Extract<PlatformConfig, { kind: 'partnerize' }>,
+): Connector {
   const client = {
     key,
     baseUrl: config.baseUrl,
@@ -39,7 +42,11 @@ export function createPartnerizeConnector(key: string, config: Extract<PlatformC
     fetchSlice(slice, ctx, onPage) {
       return fetchPartnerizeSlice(slice, ctx, client, onPage);
     },
-    normalize<S extends Stream>(stream: S, record: unknown, ctx: Parameters<Connector['normalize']>[2]): NormalizeResult<S> {
+    normalize<S extends Stream>(
+      stream: S,
+      record: unknown,
+      ctx: Parameters<Connector['normalize']>[2],
+    ): NormalizeResult<S> {
       switch (stream) {
         case 'conversions':
         case 'conversion_changes':

@@ -70,11 +70,28 @@ function recordLabel(record: unknown, idKey: string): string {
   return typeof id === 'string' || typeof id === 'number' ? ` ${idKey} ${String(id)}` : '';
 }
 
-function fail(platform: string, stream: string, record: unknown, idKey: string, field: string, problem: string, value: unknown): { ok: false; reason: string } {
-  return { ok: false, reason: `${platform} ${stream}:${recordLabel(record, idKey)}: ${field}: ${problem}, got ${show(value)}` };
+function fail(
+  platform: string,
+  stream: string,
+  record: unknown,
+  idKey: string,
+  field: string,
+  problem: string,
+  value: unknown,
+): { ok: false; reason: string } {
+  return {
+    ok: false,
+    reason: `${platform} ${stream}:${recordLabel(record, idKey)}: ${field}: ${problem}, got ${show(value)}`,
+  };
 }
 
-function parseWith<T>(schema: z.ZodType<T>, platform: string, stream: string, record: unknown, idKey: string): Result<T> {
+function parseWith<T>(
+  schema: z.ZodType<T>,
+  platform: string,
+  stream: string,
+  record: unknown,
+  idKey: string,
+): Result<T> {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
     return { ok: false, reason: `${platform} ${stream}: record: expected an object, got ${show(record)}` };
   }
@@ -171,7 +188,10 @@ export function partnerizeTimeToUtc(value: string, zone: string): string | null 
     const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$/.exec(t);
     if (!m || !validWallClock(+m[1], +m[2], +m[3], +m[4], +m[5], +(m[6] ?? 0))) return null;
     // UTC (the default) needs no zone lookup; the Intl-based one costs ~0.3 ms a call, per click row.
-    if (UTC_ZONES.has(zone)) return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0), m[7] ? Number((m[7] + '00').slice(0, 3)) : 0)).toISOString();
+    if (UTC_ZONES.has(zone))
+      return new Date(
+        Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0), m[7] ? Number((m[7] + '00').slice(0, 3)) : 0),
+      ).toISOString();
     try {
       d = parseLocalTime(t, zone);
     } catch {
@@ -190,7 +210,8 @@ function validWallClock(y: number, mo: number, d: number, h: number, mi: number,
 
 function time(value: string, zone: string, field: string): string {
   const iso = partnerizeTimeToUtc(value, zone);
-  if (iso === null) throw new MapFailure(field, `expected a date-time (local time in ${zone}, or ISO-8601 with an offset)`, value);
+  if (iso === null)
+    throw new MapFailure(field, `expected a date-time (local time in ${zone}, or ISO-8601 with an offset)`, value);
   return iso;
 }
 
@@ -232,7 +253,11 @@ export function redactRaw(value: unknown, ctx: NormalizeContext, key?: string): 
     for (const [k, v] of Object.entries(value)) out[k] = redactRaw(v, ctx, k);
     return out;
   }
-  if (typeof value === 'string' && value !== '' && ((key !== undefined && DEVICE_KEYS.has(key)) || EMAIL.test(value.trim()))) {
+  if (
+    typeof value === 'string' &&
+    value !== '' &&
+    ((key !== undefined && DEVICE_KEYS.has(key)) || EMAIL.test(value.trim()))
+  ) {
     return `hmac:${ctx.hash(value)}`;
   }
   return value;
@@ -264,7 +289,9 @@ function totalsFromItems(c: PartnerizeConversion, items: readonly PartnerizeConv
   const counted = items.map((it, i) => ({ it, i })).filter(({ i }) => allRejected || statuses[i] !== 'rejected');
   const status = allRejected ? 'rejected' : counted.some(({ i }) => statuses[i] === 'pending') ? 'pending' : 'approved';
   const sale = addDecimals(counted.map(({ it, i }) => money(it.item_value, `conversion_items.${i}.item_value`)));
-  const payout = addDecimals(counted.map(({ it, i }) => money(it.item_publisher_commission, `conversion_items.${i}.item_publisher_commission`)));
+  const payout = addDecimals(
+    counted.map(({ it, i }) => money(it.item_publisher_commission, `conversion_items.${i}.item_publisher_commission`)),
+  );
   const everyCommission = counted.every(({ it }) => it.item_commission !== null && it.item_commission !== undefined);
   const revenue = everyCommission
     ? addDecimals(counted.map(({ it, i }) => money(it.item_commission, `conversion_items.${i}.item_commission`)))
@@ -282,7 +309,13 @@ function totalsFromConversionValue(c: PartnerizeConversion): Totals {
   };
 }
 
-export function mapConversion(platform: string, stream: string, record: unknown, ctx: NormalizeContext, defaultZone: string): Result<ConversionRow> {
+export function mapConversion(
+  platform: string,
+  stream: string,
+  record: unknown,
+  ctx: NormalizeContext,
+  defaultZone: string,
+): Result<ConversionRow> {
   const parsed = parseWith(conversionSchema, platform, stream, record, 'conversion_id');
   if (!parsed.ok) return parsed;
   const c = parsed.row;
@@ -326,7 +359,12 @@ export function mapConversion(platform: string, stream: string, record: unknown,
 
 // ---- clicks ------------------------------------------------------------------------------------
 
-export function mapClick(platform: string, record: unknown, ctx: NormalizeContext, defaultZone: string): Result<ClickRow> {
+export function mapClick(
+  platform: string,
+  record: unknown,
+  ctx: NormalizeContext,
+  defaultZone: string,
+): Result<ClickRow> {
   const parsed = parseWith(clickSchema, platform, 'clicks', record, 'click_id');
   if (!parsed.ok) return parsed;
   const k = parsed.row;
@@ -359,7 +397,8 @@ function entityStatus(value: string | null | undefined, field: string): EntitySt
   const s = (value ?? '').trim().toLowerCase();
   if (s === 'a' || s === 'active' || s === 'approved') return 'active';
   if (s === 'p' || s === 'pending') return 'pending';
-  if (s === 'r' || s === 'n' || s === 'rejected' || s === 'inactive' || s === 'paused' || s === 'deleted') return 'inactive';
+  if (s === 'r' || s === 'n' || s === 'rejected' || s === 'inactive' || s === 'paused' || s === 'deleted')
+    return 'inactive';
   throw new MapFailure(field, 'expected a status a, p, r or n', value);
 }
 
@@ -400,7 +439,12 @@ export function mapAdvertiser(platform: string, record: unknown): Result<EntityR
   const a = parsed.row;
   return guard(platform, 'advertisers', record, 'advertiser_id', () => {
     const name = text(a.company_name) ?? text(a.name) ?? text(a.advertiser_name);
-    if (name === null) throw new MapFailure('company_name', 'expected a brand name (company_name, name or advertiser_name)', a.company_name);
+    if (name === null)
+      throw new MapFailure(
+        'company_name',
+        'expected a brand name (company_name, name or advertiser_name)',
+        a.company_name,
+      );
     return {
       id: a.advertiser_id,
       name,

@@ -179,7 +179,11 @@ const pagingFields = {
 
 /** Report rows are checked one by one in map.ts; the envelope only needs the array. */
 export const conversionReportSchema = z.looseObject({ ...pagingFields, conversions: z.array(z.unknown()) });
-export const clickReportSchema = z.looseObject({ ...pagingFields, unique_click_count: numberLiteral.nullish(), clicks: z.array(z.unknown()) });
+export const clickReportSchema = z.looseObject({
+  ...pagingFields,
+  unique_click_count: numberLiteral.nullish(),
+  clicks: z.array(z.unknown()),
+});
 export const campaignListSchema = z.looseObject({ ...pagingFields, campaigns: z.array(z.unknown()) });
 export const publisherListSchema = z.looseObject({ ...pagingFields, publishers: z.array(z.unknown()) });
 export const advertiserListSchema = z.looseObject({ ...pagingFields, advertisers: z.array(z.unknown()) });
