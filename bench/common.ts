@@ -12,7 +12,7 @@ export type BenchDatabase = TestDatabase;
 
 export function freshBenchDatabase(platforms: string[], connectionLimit = 8): Promise<BenchDatabase> {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const prefix = 'b' + Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
+  const prefix = `b${Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('')}`;
   return freshDatabase(platforms, prefix, { connectionLimit });
 }
 

@@ -516,11 +516,11 @@ async function runLoadDataCeiling(kind: Kind, n: number, table: string, rowsPerS
           generateMs += performance.now() - g0;
           buf.push(values.map(tsvField).join('\t'));
           if (buf.length === 1_000) {
-            yield Buffer.from(buf.join('\n') + '\n', 'utf8');
+            yield Buffer.from(`${buf.join('\n')}\n`, 'utf8');
             buf = [];
           }
         }
-        if (buf.length) yield Buffer.from(buf.join('\n') + '\n', 'utf8');
+        if (buf.length) yield Buffer.from(`${buf.join('\n')}\n`, 'utf8');
       }
       await conn.query({
         sql: `LOAD DATA LOCAL INFILE 'rows.tsv' INTO TABLE ${table} CHARACTER SET utf8mb4 (${cols.join(',')})`,

@@ -75,7 +75,7 @@ const r = await normalizeBatch(messages, deps);
 const peakKb = process.resourceUsage().maxRSS;
 await db.close();
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     stream,
     messages: count,
     recordsPerMessage: records,
@@ -86,5 +86,5 @@ process.stdout.write(
     loaded: r.loaded,
     failed: r.failedIds.length,
     errors: r.errors,
-  }) + '\n',
+  })}\n`,
 );

@@ -90,9 +90,7 @@ export function renderResults(r: BenchReport): string {
       );
     }
     L.push('', 'JS cost per record on one core, no database (bench/ingest.ts `cpuProfile`, first 20,000 records):', '');
-    L.push(
-      '| stream | ' + Object.keys(r.ingest.streams[0].cpu.usPerRecord).join(' | ') + ' | CPU-only ceiling rows/s |',
-    );
+    L.push(`| stream | ${Object.keys(r.ingest.streams[0].cpu.usPerRecord).join(' | ')} | CPU-only ceiling rows/s |`);
     L.push(
       '|---|' +
         Object.keys(r.ingest.streams[0].cpu.usPerRecord)
@@ -167,10 +165,8 @@ export function renderResults(r: BenchReport): string {
     });
     L.push('', 'Per rule (seconds, one run each with `only: [rule]`, which also loads the crosswalk):', '');
     const ids = Object.keys(r.rules[0].perRule);
-    L.push(
-      '| rule | ' + r.rules.map((x) => `${n0(x.clicks)} clicks`).join(' | ') + ' | findings at the largest size |',
-    );
-    L.push('|---|' + r.rules.map(() => '---:').join('|') + '|---:|');
+    L.push(`| rule | ${r.rules.map((x) => `${n0(x.clicks)} clicks`).join(' | ')} | findings at the largest size |`);
+    L.push(`|---|${r.rules.map(() => '---:').join('|')}|---:|`);
     for (const id of ids)
       L.push(
         `| ${id} | ${r.rules.map((x) => s2(x.perRule[id])).join(' | ')} | ${r.rules[r.rules.length - 1].findings[id] ?? 0} |`,

@@ -91,7 +91,7 @@ function generate(targetClicks: number): Generated {
   const flush = (kind: 'rollups' | 'conversions', p: P, force = false) => {
     const l = lines[kind][p];
     if (l.length >= 5_000 || (force && l.length)) {
-      out[kind][p].push(Buffer.from(l.join('\n') + '\n'));
+      out[kind][p].push(Buffer.from(`${l.join('\n')}\n`));
       lines[kind][p] = [];
     }
   };

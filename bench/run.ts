@@ -153,7 +153,7 @@ report.runs![report.runs!.length - 1].command = report.command;
 const write = () => {
   report.finishedAt = new Date().toISOString();
   report.machine.loadAvgEnd = loadavg();
-  writeFileSync(join(here, 'results.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(here, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(here, 'RESULTS.md'), renderResults(report));
 };
 

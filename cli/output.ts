@@ -32,7 +32,12 @@ export function flatten(row: Obj, prefix = '', out: Obj = {}): Obj {
 export function columnsOf(rows: readonly Obj[]): string[] {
   const cols: string[] = [];
   const seen = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) seen.add(k), cols.push(k);
+  for (const r of rows)
+    for (const k of Object.keys(r))
+      if (!seen.has(k)) {
+        seen.add(k);
+        cols.push(k);
+      }
   return cols;
 }
 
@@ -82,7 +87,7 @@ export function toTable(rows: readonly Obj[], columns?: string[]): string {
       .map((v, i) => (numeric[i] ? v.padStart(width[i]) : v.padEnd(width[i])))
       .join('  ')
       .trimEnd();
-  return [line(cols), line(width.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n') + '\n';
+  return `${[line(cols), line(width.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n')}\n`;
 }
 
 export function writeRows(

@@ -102,7 +102,7 @@ export function printSummary(out: NodeJS.WritableStream, totals: SliceTotals, se
   const widths = header.map((_, i) => Math.max(...table.map((r) => String(r[i]).length)));
   for (const r of table)
     out.write(
-      r.map((v, i) => (i === 0 ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ') + '\n',
+      `${r.map((v, i) => (i === 0 ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ')}\n`,
     );
   out.write(
     `${fmt(totals.loaded)} rows loaded in ${seconds.toFixed(1)} s${totals.failed ? `; ${totals.failed} slices failed (see the fetch ledger; re-run to retry)` : ''}${totals.dlq ? `; ${fmt(totals.dlq)} records dead-lettered (dualtrack replay-dlq)` : ''}\n`,

@@ -205,7 +205,7 @@ export function createHitpathSimulator(scenario: Scenario, options: HitpathSimul
       headers.map(csvCell).join(','),
       ...data.map((r) => logical.map((k) => csvCell(r[k] ?? '')).join(',')),
     ];
-    return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8' }, body: lines.join('\r\n') + '\r\n' };
+    return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8' }, body: `${lines.join('\r\n')}\r\n` };
   }
 
   const error = (status: number, message: string): SimResponse => ({

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import * as z from 'zod';
+import type * as z from 'zod';
 import { configSchema, type Config, type PlatformConfig } from './schema.js';
 
 /** Every problem with a config, one per line as `path: message`. */

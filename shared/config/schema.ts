@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import { PLATFORM_KINDS } from '../model/canonical.js';
 import { IDENT } from '../db/names.js';
 
 /**

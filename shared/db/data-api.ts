@@ -324,7 +324,7 @@ export function prepare(
   }
   const parameters: SqlParameter[] = [];
   for (const name of namedParamsIn(expanded.sql)) {
-    if (!Object.prototype.hasOwnProperty.call(expanded.params, name) || expanded.params[name] === undefined) {
+    if (!Object.hasOwn(expanded.params, name) || expanded.params[name] === undefined) {
       throw new DbError(`parameter :${name} is used by the statement but not given${where} [${sqlPreview(sql)}]`, {
         sql: sqlPreview(sql),
       });
@@ -402,7 +402,7 @@ export function parseFormattedRecords(text: string): unknown {
       const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
       const token = m ? m[0] : c;
       if (m && !m[1] && !m[2] && !Number.isSafeInteger(Number(token))) {
-        out += text.slice(last, i) + `"${token}"`;
+        out += `${text.slice(last, i)}"${token}"`;
         last = i + token.length;
       }
       i += token.length;

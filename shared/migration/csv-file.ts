@@ -83,7 +83,7 @@ export function readCsv(text: string, expected: readonly string[]): { records: C
       continue;
     }
     const values: Record<string, string> = {};
-    header.forEach((h, i) => (values[h] = row.record[i]));
+    for (const [i, h] of header.entries()) values[h] = row.record[i];
     const empty = expected.filter((c) => values[c] === '');
     if (empty.length) {
       problems.push({ line, message: `empty ${empty.join(', ')}` });

@@ -89,7 +89,7 @@ export class DbRateLimiter implements RateLimiter {
   async acquire(platform: string, signal?: AbortSignal): Promise<void> {
     const spec = this.specs[platform];
     if (!spec) return;
-    const t = this.names.core + '.rate_limits';
+    const t = `${this.names.core}.rate_limits`;
     for (;;) {
       const waitMs = await this.db.transaction(async (tx) => {
         await tx.execute(

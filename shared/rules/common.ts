@@ -63,7 +63,7 @@ export function isoFromSql(s: unknown): string | null {
   const str = String(s);
   const [date, time = '00:00:00'] = str.split(' ');
   const [hms, frac = ''] = time.split('.');
-  return `${date}T${hms}.${(frac + '000').slice(0, 3)}Z`;
+  return `${date}T${hms}.${(`${frac}000`).slice(0, 3)}Z`;
 }
 
 export function takeEvidence<T>(rows: readonly T[]): T[] {

@@ -97,15 +97,13 @@ export const dualRunning: RuleDefinition = {
             min_clicks: cfg.minClicks,
           },
           evidence: takeEvidence(
-            [...days]
-              .reverse()
-              .map((d) => ({
-                day: d.l.day,
-                [`${legacy}_clicks`]: Number(d.l.clicks),
-                [`${target}_clicks`]: Number(d.t.clicks),
-                [`${legacy}_payout`]: fromMicros(sumMoney([d.l.payout])),
-                [`${target}_payout`]: fromMicros(sumMoney([d.t.payout])),
-              })),
+            [...days].reverse().map((d) => ({
+              day: d.l.day,
+              [`${legacy}_clicks`]: Number(d.l.clicks),
+              [`${target}_clicks`]: Number(d.t.clicks),
+              [`${legacy}_payout`]: fromMicros(sumMoney([d.l.payout])),
+              [`${target}_payout`]: fromMicros(sumMoney([d.t.payout])),
+            })),
           ),
           money_at_risk: fromMicros(money),
         });

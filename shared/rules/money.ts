@@ -20,7 +20,7 @@ export function toMicros(value: string | number | null | undefined): bigint {
   const m = /^([+-])?(\d*)(?:\.(\d*))?$/.exec(s);
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new MoneyFormatError(value);
   const whole = BigInt(m[2] || '0');
-  const frac = BigInt(((m[3] ?? '') + '000000').slice(0, SCALE));
+  const frac = BigInt(`${m[3] ?? ''}000000`.slice(0, SCALE));
   const v = whole * FACTOR + frac;
   return m[1] === '-' ? -v : v;
 }

@@ -19,7 +19,7 @@ export function jsonLogger(
   const order = { debug: 10, info: 20, warn: 30, error: 40 } as const;
   const emit = (lvl: keyof typeof order) => (message: string, extra?: Record<string, unknown>) => {
     if (order[lvl] < order[level]) return;
-    stream.write(JSON.stringify({ level: lvl, time: new Date().toISOString(), message, ...extra }) + '\n');
+    stream.write(`${JSON.stringify({ level: lvl, time: new Date().toISOString(), message, ...extra })}\n`);
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

@@ -13,7 +13,7 @@ export function toSqlDateTime(d: Date | string | number): string {
 export function fromSqlDateTime(s: string): string {
   const [date, time = '00:00:00'] = s.split(' ');
   const [hms, frac = ''] = time.split('.');
-  return `${date}T${hms}.${(frac + '000').slice(0, 3)}Z`;
+  return `${date}T${hms}.${(`${frac}000`).slice(0, 3)}Z`;
 }
 
 /** Parses an ISO-8601 instant that carries a zone (`Z` or `±hh:mm`); throws naming the input otherwise. */
@@ -86,7 +86,7 @@ export function zonedToUtc(zone: string, y: number, mo: number, d: number, h = 0
 export function parseLocalTime(s: string, zone: string): Date | null {
   let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$/.exec(s.trim());
   if (m) {
-    const frac = m[7] ? Number((m[7] + '00').slice(0, 3)) : 0;
+    const frac = m[7] ? Number(`${m[7]}00`.slice(0, 3)) : 0;
     return zonedToUtc(zone, +m[1], +m[2], +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0), frac);
   }
   m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(AM|PM)?)?$/i.exec(s.trim());

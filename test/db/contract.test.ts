@@ -26,7 +26,7 @@ const PLATFORMS = ['everflow', 'cake'];
 
 function randomPrefix(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  return 't' + Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
+  return `t${Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('')}`;
 }
 
 interface Adapter {
@@ -341,7 +341,7 @@ describe.each(adapters)('$name adapter', (adapter) => {
 
 describe('both adapters', () => {
   it('observed identical values in every test above', () => {
-    expect(Object.keys(observed['mysql2'])).toEqual([
+    expect(Object.keys(observed.mysql2)).toEqual([
       'migrations',
       'upsert',
       'inList',
@@ -350,6 +350,6 @@ describe('both adapters', () => {
       'largeSelect',
       'rateLimit',
     ]);
-    expect(observed['data-api']).toStrictEqual(observed['mysql2']);
+    expect(observed['data-api']).toStrictEqual(observed.mysql2);
   });
 });

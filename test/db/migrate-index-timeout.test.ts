@@ -21,7 +21,7 @@ import {
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
 const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-const prefix = 't' + Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
+const prefix = `t${Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('')}`;
 const names = dbNames(prefix);
 const PLATFORMS = ['everflow', 'hitpath'];
 const inspect = createMysqlDb(DATABASE_URL);
@@ -92,7 +92,13 @@ describe('migrate through the Data API when an index outlasts the call', () => {
       logger,
       files: [...loadMigrationFiles(), file],
       // The server finishes while migrate sleeps between polls.
-      indexWait: { pollMs: 10_000, sleep: async () => void (sleeps++, await fake.finishTimedOut()) },
+      indexWait: {
+        pollMs: 10_000,
+        sleep: async () => {
+          sleeps++;
+          await fake.finishTimedOut();
+        },
+      },
     });
     expect(result.applied.filter((a) => a.file === file.file).map((a) => a.database)).toEqual(
       PLATFORMS.map((p) => names.platform(p)),
@@ -128,7 +134,12 @@ describe('migrate through the Data API when an index outlasts the call', () => {
     let sleeps2 = 0;
     await migrate(db(), names, PLATFORMS, {
       files: [...loadMigrationFiles(), file],
-      indexWait: { sleep: async () => void (sleeps2++, await fake.finishTimedOut()) },
+      indexWait: {
+        sleep: async () => {
+          sleeps2++;
+          await fake.finishTimedOut();
+        },
+      },
     });
     expect(await hasIndex('everflow', 't_slow_b')).toBe(true);
     expect(await hasIndex('hitpath', 't_slow_b')).toBe(true);

@@ -11,7 +11,7 @@ const db = createMysqlDb('mysql://root@127.0.0.1:3306');
 
 function randomPrefix(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  return 't' + Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
+  return `t${Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('')}`;
 }
 
 const prefix = randomPrefix();

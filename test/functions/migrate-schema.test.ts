@@ -30,7 +30,7 @@ import {
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
 const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-const prefix = 't' + Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
+const prefix = `t${Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('')}`;
 const inspect = createMysqlDb(DATABASE_URL);
 let fake: DataApiOnMariaDb;
 
@@ -150,7 +150,10 @@ describe('migrate-schema custom resource', () => {
   it('names every bad property before touching the database', async () => {
     let opened = false;
     const run = createOnEvent({
-      openDb: () => ((opened = true), undefined as never),
+      openDb: () => {
+        opened = true;
+        return undefined as never;
+      },
       sqlDir: SQL_DIR,
       logger: silentLogger,
     });

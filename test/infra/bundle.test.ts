@@ -36,7 +36,7 @@ import { removeTestOutdirs, testApp, testConfig } from './fixtures/apps.js';
 const run = promisify(execFile);
 const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
 const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-const prefix = 't' + Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
+const prefix = `t${Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('')}`;
 
 let assetDir: string;
 let fake: DataApiOnMariaDb;

@@ -114,8 +114,7 @@ describe('DualtrackStack', () => {
     // Resource '*' (acknowledged in DataApiDatabase); every policy of ours is scoped.
     const policies = ofType('AWS::IAM::Policy')
       .filter(([id]) => !id.startsWith('LogRetention'))
-      .map(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
-      .flat();
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
     const dataApi = policies.find((s) => [s.Action].flat().includes('rds-data:ExecuteStatement'));
     expect(dataApi).toBeDefined();
     expect(JSON.stringify(dataApi!.Resource)).toContain('arn:');

@@ -36,8 +36,18 @@ async function cli(...argv: string[]) {
   let out = '';
   let err = '';
   const code = await main([...argv, '--config', config], {
-    stdout: new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) }),
-    stderr: new Writable({ write: (c, _e, cb) => ((err += String(c)), cb()) }),
+    stdout: new Writable({
+      write: (c, _e, cb) => {
+        out += String(c);
+        cb();
+      },
+    }),
+    stderr: new Writable({
+      write: (c, _e, cb) => {
+        err += String(c);
+        cb();
+      },
+    }),
     env: { DATABASE_URL },
   });
   return { code, out, err };

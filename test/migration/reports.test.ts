@@ -528,5 +528,5 @@ describe('daily digest', () => {
 
 function toMicrosText(s: string): string {
   const [w, f = ''] = s.split('.');
-  return `${w}.${(f + '000000').slice(0, 6)}`;
+  return `${w}.${(`${f}000000`).slice(0, 6)}`;
 }

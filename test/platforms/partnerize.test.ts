@@ -740,7 +740,10 @@ describe('partnerize client ↔ simulator', () => {
         const inner = new MemoryRateLimiter({ [KEY]: { requests: 1000, perSeconds: 1 } });
         const limiter: RateLimiter = {
           acquire: (p, s) => inner.acquire(p, s),
-          pause: (p, ms) => (pauses.push(ms), inner.pause(p, ms)),
+          pause: (p, ms) => {
+            pauses.push(ms);
+            return inner.pause(p, ms);
+          },
         };
         const { records } = await collect(
           c,

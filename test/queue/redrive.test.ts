@@ -11,8 +11,18 @@ function io() {
   let out = '';
   let err = '';
   return {
-    stdout: new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) }),
-    stderr: new Writable({ write: (c, _e, cb) => ((err += String(c)), cb()) }),
+    stdout: new Writable({
+      write: (c, _e, cb) => {
+        out += String(c);
+        cb();
+      },
+    }),
+    stderr: new Writable({
+      write: (c, _e, cb) => {
+        err += String(c);
+        cb();
+      },
+    }),
     env: { AWS_REGION: 'eu-west-1' } as NodeJS.ProcessEnv,
     get out() {
       return out;

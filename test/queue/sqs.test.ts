@@ -65,12 +65,10 @@ describe('SqsQueueSender', () => {
   });
 
   it('fails loudly on a sender fault, or when entries keep failing', async () => {
-    sqs
-      .on(SendMessageBatchCommand)
-      .resolves({
-        Successful: [],
-        Failed: [{ Id: '0', Code: 'InvalidMessageContents', SenderFault: true, Message: 'bad chars' }],
-      });
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [],
+      Failed: [{ Id: '0', Code: 'InvalidMessageContents', SenderFault: true, Message: 'bad chars' }],
+    });
     const sender = new SqsQueueSender(
       new SQSClient({ region: 'eu-west-1' }),
       { normalize: URL },

@@ -587,7 +587,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   // report sums (all statuses or approved only, base conversions or with events).
   const tierOfRank = (r: number) => 1 + Math.floor((r * 3) / nAff);
   const revenueWeight: number[] = [];
-  for (let r = 0; r < nAff; r++) revenueWeight.push(Math.pow(0.9, r) * Math.pow(0.65, tierOfRank(r) - 1));
+  for (let r = 0; r < nAff; r++) revenueWeight.push(0.9 ** r * 0.65 ** (tierOfRank(r) - 1));
   const designRank = rng.shuffle(Array.from({ length: nAff }, (_, i) => i)); // affiliate i has design rank designRank[i]
   const affiliates: AffiliateDesign[] = [];
   for (let i = 0; i < nAff; i++) {
@@ -646,11 +646,10 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     }, 0);
   const clickWeights = affiliates.map((a, i) => revenueWeight[designRank[i]] / revenuePerClick(a));
   const totalWeight = clickWeights.reduce((a, b) => a + b, 0);
-  affiliates.forEach((a, i) => (a.dailyClicks = (options.clicksPerDay * clickWeights[i]) / totalWeight));
+  for (const [i, a] of affiliates.entries()) a.dailyClicks = (options.clicksPerDay * clickWeights[i]) / totalWeight;
   const streams: Stream[] = [];
-  affiliates.forEach((a, ai) =>
-    a.mix.forEach((m) => streams.push({ affiliate: ai, offer: m.offer, dailyClicks: a.dailyClicks * m.share })),
-  );
+  for (const [ai, a] of affiliates.entries())
+    for (const m of a.mix) streams.push({ affiliate: ai, offer: m.offer, dailyClicks: a.dailyClicks * m.share });
 
   // --- Entities per platform ------------------------------------------------------------------
   const advIds = kinds.map((k) => entityIds(k, 'advertiser', options.advertisers, rng));
@@ -658,7 +657,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const affIdSeq = kinds.map((k) => entityIds(k, 'affiliate', nAff, rng));
   /** affiliate index → its id on platform p (only where it has an account). */
   const affId: (string | null)[][] = kinds.map(() => Array(nAff).fill(null));
-  affiliates.forEach((a, i) => (affId[a.home][i] = affIdSeq[a.home][i]));
+  for (const [i, a] of affiliates.entries()) affId[a.home][i] = affIdSeq[a.home][i];
   const legacyCreatedAt = () => tl.start - rng.int(60, 900) * DAY - rng.int(0, DAY - 1);
   const advCreated = kinds.map((_, p) =>
     advIds[p].map(() =>
@@ -1254,7 +1253,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const lastLegacy = affiliates.map(() => -Infinity);
   for (let p = 0; p < kinds.length; p++) {
     const m = new Map<string, number>();
-    affId[p].forEach((id, i) => id !== null && m.set(id, i));
+    for (const [i, id] of affId[p].entries()) if (id !== null) m.set(id, i);
     for (const c of clicks[p]) {
       const ai = m.get(c.affiliateId)!;
       if (p === T) firstTarget[ai] = Math.min(firstTarget[ai], c.clickedAt);
@@ -1330,9 +1329,8 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     ['advertiser', entities.advertisers],
   ] as const) {
     const rows: CrosswalkRow[] = [];
-    platformKeys.forEach((key) =>
-      list[key].forEach((e) => rows.push({ entity, platform: key, platform_id: e.id, canonical_key: e.canonicalKey })),
-    );
+    for (const key of platformKeys)
+      for (const e of list[key]) rows.push({ entity, platform: key, platform_id: e.id, canonical_key: e.canonicalKey });
     rows.sort((a, b) =>
       a.canonical_key < b.canonical_key
         ? -1

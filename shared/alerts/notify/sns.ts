@@ -19,8 +19,8 @@ export const SNS_MAX_BYTES = 262_144;
 export const SNS_SUBJECT_MAX = 99;
 
 export function snsSubject(text: string): string {
-  // eslint-disable-next-line no-control-regex
   const one = text
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
