@@ -178,7 +178,12 @@ export const rulesSchema = z
     'dual-running': z
       .strictObject({
         ...ruleCommon,
+        /** Hours after an affiliate's first target click on an offer that belong to its switch (not dual running). */
+        minOverlapHours: z.number().int().min(1).max(720).default(36),
+        /** Clicks on each side after that grace period, summed over the affiliate's overlapping offers. */
         minClicks: z.number().int().min(1).default(20),
+        /** Legacy share of both sides' clicks after the grace period (a tail of old links stays below). */
+        minLegacyShare: z.number().min(0).max(1).default(0.1),
         maxLookbackDays: z.number().int().min(1).max(90).default(90),
       })
       .prefault({}),

@@ -226,46 +226,147 @@ describe('platform-duplicate', () => {
 });
 
 describe('dual-running', () => {
-  const day = (d: string, platform: string, aff: string, offer: string, clicksPerHour: number, fromH = 0, toH = 24) =>
+  const H = 3_600_000;
+  /** `clicks` clicks per hour on [fromIso, toIso) for one platform affiliate × offer. */
+  const span = (platform: string, aff: string, offer: string, fromIso: string, toIso: string, clicks: number) =>
     insertRollups(
       tdb,
       platform,
-      hours(
-        `${d}T${String(fromH).padStart(2, '0')}:00:00Z`,
-        toH === 24
-          ? new Date(Date.parse(`${d}T00:00:00Z`) + 86400_000).toISOString()
-          : `${d}T${String(toH).padStart(2, '0')}:00:00Z`,
-      ).map((h) => ({ hour: h, aff, offer, clicks: clicksPerHour, payout: '1.00' })),
+      hours(fromIso, toIso).map((h) => ({ hour: h, aff, offer, clicks, payout: '0.50' })),
+    );
+  /** One hour of clicks every `everyHours` hours on [fromIso, toIso). */
+  const trickle = (platform: string, aff: string, offer: string, fromIso: string, toIso: string, everyHours: number) =>
+    insertRollups(
+      tdb,
+      platform,
+      hours(fromIso, toIso)
+        .filter((_, i) => i % everyHours === 0)
+        .map((h) => ({ hour: h, aff, offer, clicks: 1 })),
     );
 
-  it('does not fire on a clean switch (legacy stops at midday, target starts)', async () => {
-    await day('2026-10-10', 'hitpath', '1001', '77', 10);
-    await day('2026-10-11', 'hitpath', '1001', '77', 10, 0, 12);
-    await day('2026-10-11', 'everflow', '57', '12', 1, 12, 24); // switch day: 12 target clicks < minClicks 20
-    await day('2026-10-12', 'everflow', '57', '12', 10);
+  it('does not fire on a mid-day link swap with a tail of old legacy clicks in the next hours', async () => {
+    // Swaps at 14:00 on the 16th; old links in an email bring a few legacy clicks until the next morning.
+    await span('hitpath', '1001', '77', '2026-10-10T00:00:00Z', '2026-10-16T14:00:00Z', 10);
+    await span('everflow', '57', '12', '2026-10-16T14:00:00Z', '2026-10-20T12:00:00Z', 10);
+    await trickle('hitpath', '1001', '77', '2026-10-16T14:00:00Z', '2026-10-17T10:00:00Z', 3);
     expect(await run('dual-running')).toHaveLength(0);
   });
 
-  it('fires when both sides get ≥ minClicks on the same UTC day, and not at minClicks − 1', async () => {
-    await day('2026-10-10', 'hitpath', '1001', '77', 10);
-    await insertRollups(tdb, 'everflow', [{ hour: '2026-10-10T05:00:00Z', aff: '57', offer: '12', clicks: 19 }]);
+  it('does not fire on a long trickle of old links next to the moved traffic (legacy share below minLegacyShare)', async () => {
+    await span('hitpath', '1001', '77', '2026-10-10T00:00:00Z', '2026-10-14T09:00:00Z', 10);
+    await span('everflow', '57', '12', '2026-10-14T09:00:00Z', '2026-10-20T12:00:00Z', 10);
+    // One legacy click every 2 hours for 6 days: 50+ clicks past the grace period, but 5% of the traffic.
+    await trickle('hitpath', '1001', '77', '2026-10-14T09:00:00Z', '2026-10-20T12:00:00Z', 2);
     expect(await run('dual-running')).toHaveLength(0);
-    await insertRollups(tdb, 'everflow', [
-      { hour: '2026-10-10T05:00:00Z', aff: '57', offer: '12', clicks: 20, payout: '3.00' },
+  });
+
+  it('fires on sustained dual running of one offer, with the overlap, both sides and the payout of the overlap clicks', async () => {
+    await span('hitpath', '1001', '77', '2026-10-10T00:00:00Z', '2026-10-20T12:00:00Z', 4);
+    await span('everflow', '57', '12', '2026-10-15T07:00:00Z', '2026-10-20T12:00:00Z', 4);
+    await insertConversions(tdb, 'hitpath', [
+      // click in the overlap: at risk
+      {
+        id: 'in1',
+        at: '2026-10-18T10:05:00Z',
+        clickedAt: '2026-10-18T10:00:00Z',
+        aff: '1001',
+        offer: '77',
+        payout: '7.25',
+      },
+      {
+        id: 'in2',
+        at: '2026-10-19T10:05:00Z',
+        clickedAt: '2026-10-15T08:00:00Z',
+        aff: '1001',
+        offer: '77',
+        payout: '1.10',
+      },
+      // late conversion of a click from before the overlap: the move, not dual running
+      {
+        id: 'old',
+        at: '2026-10-16T10:00:00Z',
+        clickedAt: '2026-10-14T23:00:00Z',
+        aff: '1001',
+        offer: '77',
+        payout: '50.00',
+      },
+      // rejected, and converted after `at`: not counted
+      { id: 'rej', at: '2026-10-18T11:00:00Z', aff: '1001', offer: '77', payout: '9.00', status: 'rejected' },
+      {
+        id: 'later',
+        at: '2026-10-20T12:30:00Z',
+        clickedAt: '2026-10-20T11:00:00Z',
+        aff: '1001',
+        offer: '77',
+        payout: '9.00',
+      },
     ]);
     const f = await run('dual-running');
     expect(f).toHaveLength(1);
-    expect(f[0].subject).toMatchObject({
+    expect(f[0].subject).toEqual({
+      affiliate: { hitpath: '1001', cake: '301', everflow: '57' },
+      offer: { hitpath: '77', cake: '900', everflow: '12' },
       platforms: ['hitpath', 'everflow'],
-      affiliate: { hitpath: '1001', everflow: '57' },
     });
-    expect(f[0].metrics).toMatchObject({ dual_days: 1, legacy_clicks: 240, target_clicks: 20 });
-    expect(f[0].money_at_risk).toBe('3.00');
+    const overlapHours = (Date.parse('2026-10-20T12:00:00Z') - Date.parse('2026-10-15T07:00:00Z')) / H;
+    expect(f[0].metrics).toMatchObject({
+      overlap_start: '2026-10-15T07:00:00.000Z',
+      overlap_hours: overlapHours,
+      offers: 1,
+      legacy_clicks: 4 * overlapHours,
+      target_clicks: 4 * overlapHours,
+      legacy_clicks_after_grace: 4 * (overlapHours - 36),
+      legacy_share: 0.5,
+    });
+    expect(f[0].money_at_risk).toBe('8.35');
+    expect(f[0].summary).toContain('since 2026-10-15 07:00 UTC (5 days 5 hours)');
+  });
+
+  it('judges volume over the whole overlap and across offers: ~15 clicks a day per offer per side on three offers fires', async () => {
+    await mapEntity(tdb, 'offer', 'off-78', { hitpath: '78', everflow: '13' });
+    await mapEntity(tdb, 'offer', 'off-79', { hitpath: '79', everflow: '14' });
+    for (const [legacyOffer, targetOffer] of [
+      ['77', '12'],
+      ['78', '13'],
+      ['79', '14'],
+    ]) {
+      await trickle('hitpath', '1001', legacyOffer, '2026-10-10T00:00:00Z', '2026-10-20T12:00:00Z', 3);
+      await trickle('everflow', '57', targetOffer, '2026-10-17T03:00:00Z', '2026-10-20T12:00:00Z', 3);
+    }
+    // After the 36 h grace (from 2026-10-18 15:00) each offer gets fewer than minClicks on each side.
+    const graceEnd = Date.parse('2026-10-18T15:00:00Z');
+    const after = (fromIso: string) =>
+      hours(fromIso, '2026-10-20T12:00:00Z').filter((h, i) => i % 3 === 0 && Date.parse(h) >= graceEnd).length;
+    const perOffer = after('2026-10-10T00:00:00Z');
+    expect(perOffer).toBeLessThan(20);
+    expect(after('2026-10-17T03:00:00Z')).toBeLessThan(20);
+    const f = await run('dual-running');
+    expect(f).toHaveLength(1);
+    expect(f[0].subject.offer).toBeUndefined();
+    expect(f[0].subject.affiliate).toMatchObject({ hitpath: '1001', everflow: '57' });
+    expect(f[0].metrics).toMatchObject({ offers: 3, legacy_clicks_after_grace: 3 * perOffer });
+    expect(f[0].evidence.map((e) => (e.offer as Record<string, string>).hitpath).sort()).toEqual(['77', '78', '79']);
+    expect(f[0].summary).toContain('3 offers');
+  });
+
+  it('respects minClicks after the grace period, and resolves once legacy clicks stop for minOverlapHours', async () => {
+    await span('everflow', '57', '12', '2026-10-16T00:00:00Z', '2026-10-20T12:00:00Z', 1);
+    await span('hitpath', '1001', '77', '2026-10-10T00:00:00Z', '2026-10-16T00:00:00Z', 5);
+    // 19 legacy clicks after the grace end (2026-10-17 12:00), then 20.
+    await insertRollups(tdb, 'hitpath', [{ hour: '2026-10-19T05:00:00Z', aff: '1001', offer: '77', clicks: 19 }]);
+    expect(await run('dual-running')).toHaveLength(0);
+    await insertRollups(tdb, 'hitpath', [{ hour: '2026-10-19T05:00:00Z', aff: '1001', offer: '77', clicks: 20 }]);
+    expect(await run('dual-running')).toHaveLength(1);
+    // The last legacy click hour ends 06:00 on the 19th: still running until 36 h later, quiet after.
+    expect(await run('dual-running', new Date('2026-10-20T17:59:00Z'))).toHaveLength(1);
+    expect(await run('dual-running', new Date('2026-10-20T18:00:00Z'))).toHaveLength(0);
+    // Before the grace period ends nothing counts.
+    expect(await run('dual-running', new Date('2026-10-17T12:00:00Z'))).toHaveLength(0);
   });
 
   it('ignores unmapped affiliates (no crosswalk, no claim they are the same partner)', async () => {
-    await day('2026-10-10', 'hitpath', '2002', '77', 10);
-    await day('2026-10-10', 'everflow', '99', '12', 10);
+    await span('hitpath', '2002', '77', '2026-10-10T00:00:00Z', '2026-10-20T12:00:00Z', 10);
+    await span('everflow', '99', '12', '2026-10-10T00:00:00Z', '2026-10-20T12:00:00Z', 10);
     expect(await run('dual-running')).toHaveLength(0);
   });
 });

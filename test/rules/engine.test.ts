@@ -36,7 +36,7 @@ beforeAll(async () => {
       { id: `e${n}d`, at: '2026-10-08T10:00:00Z', aff: e, offer: '12', orderId: `ORD-${n}-4`, payout: '6.00' },
       { id: `e${n}e`, at: '2026-10-08T11:00:00Z', aff: e, offer: '12', orderId: `ORD-${n}-4`, payout: '6.50' },
     ]);
-    // dual-running: both sides well above minClicks on the same UTC days.
+    // dual-running: both sides well above minClicks for days after the first target click, up to `at`.
     for (const [p, aff, offer] of [
       ['hitpath', h, '77'],
       ['everflow', e, '12'],
@@ -44,7 +44,7 @@ beforeAll(async () => {
       await insertRollups(
         tdb,
         p,
-        hours('2026-10-10T00:00:00Z', '2026-10-12T00:00:00Z').map((hour) => ({
+        hours('2026-10-16T00:00:00Z', '2026-10-20T12:00:00Z').map((hour) => ({
           hour,
           aff,
           offer,

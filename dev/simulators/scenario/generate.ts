@@ -22,12 +22,15 @@
  *   noisier; the rules are built for them, the scenario just must not cry wolf.
  * - Delays: 80 % within minutes, 15 % within 1–8 h, 5 % late (1–7 days, never more than
  *   `MAX_DELAY_DAYS`), so late legacy conversions keep arriving for a week after a partner moves.
- *   Those are not dual running: the dual-running rule must look at new CLICKS (or conversions by
- *   click time) on both sides on the same day, not at conversion arrival.
+ *   Those are not dual running: the dual-running rule must look at new CLICKS, not at conversion
+ *   arrival.
  * - Migration: affiliates are ranked by legacy revenue earned before `migrationStart` (computed from
  *   the generated conversions), thirds are due by +7/+14/+21 days (DESIGN.md §9 defaults), and each
- *   partner switches cleanly at 00:00 UTC of a day before its due date: no UTC day has new clicks on
- *   both sides, except for the injected cases.
+ *   partner swaps its links at a random hour of a day before its due date; half of them keep a tail
+ *   of old links that brings a stray legacy click now and then for 3–20 hours after the swap. So
+ *   every mover has hours, often two UTC days, with new clicks on both sides: the migration, not
+ *   dual running. Two partners really run both: one big offer for DUAL_RUNNING_DAYS, and a quiet
+ *   partner whose several small offers each stay under 20 clicks a day per side.
  * - "After the cutover": every partner that moves normally sends its last legacy click at least
  *   `LEGACY_SILENCE_DAYS` (10) days before `cutoverDate`, and conversion delays (plus a
  *   post-conversion event's own delay of ≤ 2 days) stay under that, so no normal partner has ANY
@@ -697,6 +700,12 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   let dualAffiliate = -1;
   let dualOffer = -1;
   let dualEnd = 0;
+  /** The low-volume dual runner: every offer it runs (but the outage and discrepancy offers) on both sides. */
+  let lowDualAffiliate = -1;
+  let lowDualEnd = 0;
+  const lowDualOffers = new Set<number>();
+  /** Per affiliate: until when old legacy links still bring a stray click now and then after its move. */
+  const tailUntil: number[] = [];
   let discrepancyFrom = Infinity;
   let discrepancyTo = -Infinity;
   const outageFrom = tl.outageDay + OUTAGE_START_HOUR_UTC * HOUR;
@@ -825,6 +834,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const a = affiliates[s.affiliate];
     if (t < a.moveAt) return a.home;
     if (s.affiliate === dualAffiliate && s.offer === dualOffer && t < dualEnd) return SPLIT;
+    if (s.affiliate === lowDualAffiliate && lowDualOffers.has(s.offer) && t < lowDualEnd) return SPLIT;
     return T;
   };
 
@@ -858,13 +868,22 @@ export function generateScenario(options: ScenarioOptions): Scenario {
           if (sides[0].length) groups.push({ s: si, p: home, clicks: sides[0] });
           if (sides[1].length) groups.push({ s: si, p: T, clicks: sides[1] });
         } else {
+          // A tail of old links (an email, a page cached somewhere): in the hours after its move, now
+          // and then one click of the partner still lands on its legacy platform.
+          const home = affiliates[s.affiliate].home;
+          const stray = route === T && t < (tailUntil[s.affiliate] ?? 0) && rng.chance(0.3) ? 1 : 0;
           const list: ScenarioClick[] = [];
-          for (let i = 0; i < n; i++) {
+          for (let i = stray; i < n; i++) {
             const c = makeClick(route, s.affiliate, s.offer, t + Math.floor(rng.next() * HOUR));
             list.push(c);
             batches[route].push(c);
           }
-          groups.push({ s: si, p: route, clicks: list });
+          if (list.length) groups.push({ s: si, p: route, clicks: list });
+          if (stray) {
+            const c = makeClick(home, s.affiliate, s.offer, t + Math.floor(rng.next() * HOUR));
+            batches[home].push(c);
+            groups.push({ s: si, p: home, clicks: [c] });
+          }
         }
       }
       for (const inj of injectedByHour.get(t) ?? []) {
@@ -927,8 +946,10 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   affiliates.forEach((a, ai) => {
     if (ai === laggingAffiliate) return;
     const lo = tl.migrationStart + (WAVE_DUE_DAYS[tier[ai] - 1] - 7) * DAY;
-    const hi = Math.min(dueDay(ai) - DAY, lastMoveDay);
-    a.moveAt = lo + rng.int(0, (hi - lo) / DAY) * DAY;
+    // (A day short of the last move day: the move hour and a tail of old links can add ~1.5 days.)
+    const hi = Math.max(lo, Math.min(dueDay(ai) - DAY, lastMoveDay - DAY));
+    // Partners swap their links at some hour of the move day, not at midnight.
+    a.moveAt = lo + rng.int(0, (hi - lo) / DAY) * DAY + rng.int(0, 23) * HOUR;
   });
   // The outage (≥ 4 weeks after the migration start) needs target history for its whole 4-week
   // hour-of-week baseline: the biggest tier-1 partner running the outage offer moves on day one.
@@ -1011,6 +1032,44 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const orderDupAffiliate = take('cross-platform order-id duplicate', movedAfterStart);
   const ipDupAffiliate = take('cross-platform IP duplicate', movedAfterStart);
   const platformDupAffiliate = take('platform-duplicate');
+
+  // The low-volume dual runner: a partner that keeps several small offers running on both platforms
+  // for DUAL_RUNNING_DAYS after its move, too few clicks per offer for any one offer to stand out
+  // (the affiliate-level judgement must catch it). The quietest partner whose eligible offers still
+  // carry enough clicks to tell it from a tail of old links; it must stop by the last move day.
+  {
+    const eligible = (ai: number) =>
+      affiliates[ai].mix.filter((m) => m.offer !== outageOffer && m.offer !== discrepancyOffer);
+    // After the 36 h grace period, half the clicks land on each side: ≥ 60 a side expected over the rest.
+    const sideClicks = (ai: number) =>
+      eligible(ai).reduce((x, m) => x + m.share, 0) *
+      affiliates[ai].dailyClicks *
+      minDayFactor *
+      0.5 *
+      (DUAL_RUNNING_DAYS - 1.5);
+    const fits = (ai: number) =>
+      affiliates[ai].moveAt !== Infinity &&
+      affiliates[ai].moveAt + DUAL_RUNNING_DAYS * DAY <= lastMoveDay &&
+      eligible(ai).length >= 2 &&
+      sideClicks(ai) >= 60;
+    const perOfferMax = (ai: number) => Math.max(...eligible(ai).map((m) => m.share * affiliates[ai].dailyClicks));
+    const cands = pool
+      .filter((ai) => !used.has(ai) && fits(ai))
+      .sort((a, b) => perOfferMax(a) - perOfferMax(b) || a - b);
+    if (cands.length === 0)
+      throw new ScenarioOptionsError('affiliates', 'too few partners to place the low-volume dual-running incident');
+    lowDualAffiliate = cands[0];
+    used.add(lowDualAffiliate);
+    for (const m of eligible(lowDualAffiliate)) lowDualOffers.add(m.offer);
+    lowDualEnd = affiliates[lowDualAffiliate].moveAt + DUAL_RUNNING_DAYS * DAY;
+  }
+  // Tails of old links: half of the partners that move normally still get a stray legacy click now
+  // and then for a few hours after their move.
+  for (const [ai, a] of affiliates.entries()) {
+    tailUntil[ai] = 0;
+    if (a.moveAt === Infinity || ai === dualAffiliate || ai === lowDualAffiliate || ai === laggingAffiliate) continue;
+    if (rng.chance(0.5)) tailUntil[ai] = Math.min(a.moveAt + rng.int(3, 20) * HOUR, lastMoveDay);
+  }
 
   // Conversion-rate discrepancy: the 14-day window (starting on or after the migration start, ending
   // by the cutover) where the discrepancy offer has the most volume on its smaller side.
@@ -1387,10 +1446,17 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   }
   incidents.push({
     rule: 'dual-running',
-    description: `${affiliates[dualAffiliate].key} moved on ${dayString(dualStart)} but kept running ${offers[dualOffer].key} on ${platformKeys[home(dualAffiliate)]} and ${options.target} for ${DUAL_RUNNING_DAYS} days (half its clicks on each, ≥ 20 a day per side), until ${dayString(dualEnd)}. Every other partner switches at 00:00 UTC of its move day: no other UTC day has new clicks for one partner × offer on both sides (late legacy conversions after a move are not dual running).`,
+    description: `${affiliates[dualAffiliate].key} moved on ${dayString(dualStart)} but kept running ${offers[dualOffer].key} on ${platformKeys[home(dualAffiliate)]} and ${options.target} for ${DUAL_RUNNING_DAYS} days (half its clicks on each, ≥ 20 a day per side), until ${dayString(dualEnd)}. Every other partner swaps its links at some hour of its move day, half of them with a tail of stray legacy clicks for a few hours after (old links still live); late legacy conversions after a move are not dual running either.`,
     ...subject(dualAffiliate, dualOffer, [home(dualAffiliate), T]),
     from: dualStart,
     to: dualEnd,
+  });
+  incidents.push({
+    rule: 'dual-running',
+    description: `${affiliates[lowDualAffiliate].key} moved on ${dayString(affiliates[lowDualAffiliate].moveAt)} but kept ${lowDualOffers.size} small offers (${[...lowDualOffers].map((o) => offers[o].key).join(', ')}) running on ${platformKeys[home(lowDualAffiliate)]} and ${options.target} for ${DUAL_RUNNING_DAYS} days (half its clicks on each), until ${dayString(lowDualEnd)}: a dual runner judged across its offers.`,
+    ...subject(lowDualAffiliate, null, [home(lowDualAffiliate), T]),
+    from: affiliates[lowDualAffiliate].moveAt,
+    to: lowDualEnd,
   });
   incidents.push({
     rule: 'platform-duplicate',
