@@ -6,6 +6,8 @@ import * as z from 'zod';
 import { dbNames } from '#shared/db/names.js';
 import type { Db } from '#shared/db/port.js';
 import { deliverSlackMessage } from '#shared/alerts/notify/slack-delivery.js';
+import { escapeSlack, type SlackPayload } from '#shared/alerts/notify/slack.js';
+import { type PostOptions, SlackWebhookError } from '#shared/alerts/notify/webhook.js';
 import type { AlertMessage } from '#shared/alerts/notify/message.js';
 import { digestSlackPayload, type DailyDigest } from '#shared/migration/digest-format.js';
 import { secretsManagerClient } from './commons/clients.js';
@@ -13,8 +15,9 @@ import { dataApiDbFromEnv, MissingEnvironmentError } from './commons/database.js
 import { domainLogger, logger } from './commons/powertools.js';
 
 /**
- * SNS subscriber of the alerts topic: formats each grouped alert message as Slack Block Kit and
- * posts it to the incoming webhook, idempotently per SNS MessageId (slack_deliveries claim, see
+ * SNS subscriber of the alerts topic and of the operations topic: formats each grouped alert message
+ * as Slack Block Kit (a CloudWatch alarm as plain text, so a stack without email addresses still
+ * tells someone that a DLQ filled up) and posts it to the incoming webhook, idempotently per SNS MessageId (slack_deliveries claim, see
  * shared/alerts/notify/slack-delivery.ts). The webhook URL is read ONCE per container from Secrets
  * Manager (SLACK_WEBHOOK_SECRET_ARN; the secret is the URL, or JSON {"url": "…"}) and never logged.
  * A record whose body is not a dualtrack alert message is logged and skipped on purpose: retrying
@@ -30,7 +33,14 @@ const messageSchema = z.looseObject({
   notifications: z.array(
     z.looseObject({
       kind: z.string(),
-      alert: z.looseObject({ rule: z.string(), fingerprint: z.string(), summary: z.string() }),
+      alert: z.looseObject({
+        rule: z.string(),
+        fingerprint: z.string(),
+        summary: z.string(),
+        subject: z.looseObject({ platforms: z.array(z.string()) }),
+        first_seen_at: z.string(),
+        money_at_risk: z.string().nullable(),
+      }),
     }),
   ),
   omitted: z.number().int().min(0),
@@ -52,6 +62,36 @@ const digestSchema = z.looseObject({
     top: z.array(z.looseObject({ severity: z.string(), rule: z.string(), summary: z.string() })),
   }),
 });
+/** A CloudWatch alarm state change as CloudWatch publishes it to SNS (the operations topic). */
+const alarmSchema = z.looseObject({
+  AlarmName: z.string(),
+  NewStateValue: z.string(),
+  NewStateReason: z.string().optional(),
+  OldStateValue: z.string().optional(),
+  StateChangeTime: z.string().optional(),
+  AlarmDescription: z.string().nullish(),
+  Region: z.string().optional(),
+});
+
+/** Plain Slack text for an alarm: what, which state, why, where, when. */
+export function alarmSlackPayload(a: z.infer<typeof alarmSchema>): SlackPayload {
+  const icon =
+    a.NewStateValue === 'ALARM'
+      ? ':rotating_light:'
+      : a.NewStateValue === 'OK'
+        ? ':white_check_mark:'
+        : ':grey_question:';
+  const e = escapeSlack;
+  const lines = [
+    `${icon} *${e(a.NewStateValue)}*: ${e(a.AlarmName)}${a.OldStateValue ? ` (was ${e(a.OldStateValue)})` : ''}`,
+    ...(a.AlarmDescription ? [e(a.AlarmDescription)] : []),
+    ...(a.NewStateReason ? [e(a.NewStateReason)] : []),
+    e([a.Region, a.StateChangeTime].filter(Boolean).join(' · ')),
+  ].filter((l) => l !== '');
+  const text = lines.join('\n').slice(0, 2900);
+  return { text: `${a.NewStateValue}: ${a.AlarmName}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+}
+
 const recordSchema = z.looseObject({ Sns: z.looseObject({ MessageId: z.string().min(1), Message: z.string() }) });
 const eventSchema = z.looseObject({ Records: z.array(recordSchema) });
 
@@ -81,11 +121,31 @@ let dbSingleton: Db | undefined;
 
 export async function notifySlack(
   event: SNSEvent,
-  deps: { db: Db; prefix: string; webhookUrl: () => Promise<string>; now?: () => Date },
+  deps: { db: Db; prefix: string; webhookUrl: () => Promise<string>; now?: () => Date; post?: PostOptions },
 ) {
   const { Records } = eventSchema.parse(event);
   const names = dbNames(deps.prefix);
   const results: { messageId: string; outcome: 'sent' | 'duplicate' | 'invalid' }[] = [];
+  const deliver = async (messageId: string, message: AlertMessage, payload?: SlackPayload) => {
+    try {
+      return await deliverSlackMessage({
+        db: deps.db,
+        names,
+        messageId,
+        message,
+        payload,
+        webhookUrl: await deps.webhookUrl(),
+        now: deps.now?.() ?? new Date(),
+        post: deps.post,
+      });
+    } catch (e) {
+      // A revoked or rotated webhook: read the secret again on the next attempt.
+      if (e instanceof SlackWebhookError && e.status !== undefined && [403, 404, 410].includes(e.status))
+        webhookUrl = undefined;
+      domainLogger.error('slack delivery failed', { messageId, error: (e as Error).message });
+      throw e;
+    }
+  };
   for (const r of Records) {
     let body: unknown;
     try {
@@ -97,25 +157,21 @@ export async function notifySlack(
     const digest = digestSchema.safeParse(body);
     if (digest.success) {
       const d = digest.data as unknown as DailyDigest;
-      const outcome = await deliverSlackMessage({
-        db: deps.db,
-        names,
-        messageId: r.Sns.MessageId,
-        message: {
-          source: 'dualtrack',
-          version: 1,
-          severity: 'info',
-          at: d.at,
-          text: d.headline,
-          counts: {},
-          notifications: [],
-          omitted: 0,
-        },
-        payload: digestSlackPayload(d),
-        webhookUrl: await deps.webhookUrl(),
-        now: deps.now?.() ?? new Date(),
-      });
+      const outcome = await deliver(r.Sns.MessageId, plainMessage(d.at, d.headline), digestSlackPayload(d));
       domainLogger.info('slack delivery', { messageId: r.Sns.MessageId, outcome, kind: 'digest' });
+      results.push({ messageId: r.Sns.MessageId, outcome });
+      continue;
+    }
+    // CloudWatch alarms of the operations topic (DLQ depth, queue age …): posted plainly.
+    const alarm = alarmSchema.safeParse(body);
+    if (alarm.success) {
+      const a = alarm.data;
+      const outcome = await deliver(
+        r.Sns.MessageId,
+        plainMessage(a.StateChangeTime ?? new Date().toISOString(), `${a.NewStateValue}: ${a.AlarmName}`),
+        alarmSlackPayload(a),
+      );
+      domainLogger.info('slack delivery', { messageId: r.Sns.MessageId, outcome, kind: 'alarm', alarm: a.AlarmName });
       results.push({ messageId: r.Sns.MessageId, outcome });
       continue;
     }
@@ -128,14 +184,7 @@ export async function notifySlack(
       results.push({ messageId: r.Sns.MessageId, outcome: 'invalid' });
       continue;
     }
-    const outcome = await deliverSlackMessage({
-      db: deps.db,
-      names,
-      messageId: r.Sns.MessageId,
-      message: parsed.data as unknown as AlertMessage,
-      webhookUrl: await deps.webhookUrl(),
-      now: deps.now?.() ?? new Date(),
-    });
+    const outcome = await deliver(r.Sns.MessageId, parsed.data as unknown as AlertMessage);
     domainLogger.info('slack delivery', {
       messageId: r.Sns.MessageId,
       outcome,
@@ -145,6 +194,10 @@ export async function notifySlack(
     results.push({ messageId: r.Sns.MessageId, outcome });
   }
   return results;
+}
+
+function plainMessage(at: string, text: string): AlertMessage {
+  return { source: 'dualtrack', version: 1, severity: 'info', at, text, counts: {}, notifications: [], omitted: 0 };
 }
 
 export const handler = middy<SNSEvent>()

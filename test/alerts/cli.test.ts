@@ -177,3 +177,137 @@ describe('SNS → Slack path', () => {
     expect(JSON.stringify(posts[0])).toContain('cross-platform-duplicate');
   });
 });
+
+describe('Slack delivery when the webhook fails', () => {
+  let server: Server;
+  let url: string;
+  /** What the server does with the next posts ('fail' → 500, a number → that status, 'ok' → 200). */
+  let plan: (number | 'ok')[] = [];
+  const received: { status: number; body: string }[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const next = plan.shift() ?? 'ok';
+        const status = next === 'ok' ? 200 : next;
+        received.push({ status, body });
+        res.statusCode = status;
+        res.end(status === 200 ? 'ok' : status === 404 ? 'no_service' : 'oops');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const alertMessage = (id: string) =>
+    JSON.stringify({
+      source: 'dualtrack',
+      version: 1,
+      severity: 'critical',
+      at: '2026-10-20T12:00:00.000Z',
+      text: `alert ${id}`,
+      counts: { opened: 1 },
+      notifications: [
+        {
+          kind: 'opened',
+          alert: {
+            rule: 'tracking-outage',
+            fingerprint: 'f'.repeat(64),
+            summary: id,
+            subject: { platforms: ['everflow'] },
+            first_seen_at: '2026-10-20T11:00:00.000Z',
+            money_at_risk: null,
+          },
+        },
+      ],
+      omitted: 0,
+    });
+  const event = (messageId: string, message: string) =>
+    ({ Records: [{ Sns: { MessageId: messageId, Message: message } }] }) as unknown as SNSEvent;
+  const delivered = () => received.filter((r) => r.status === 200);
+
+  it('a post that fails five times is delivered exactly once by the retry Lambda makes a minute later', async () => {
+    received.length = 0;
+    plan = [500, 500, 500, 500, 500];
+    let now = Date.parse('2026-10-20T12:00:00Z');
+    const deps = {
+      db: tdb.db,
+      prefix: tdb.names.prefix,
+      webhookUrl: async () => url,
+      now: () => new Date(now),
+      post: { sleep: async () => undefined, maxAttempts: 5 },
+    };
+    const ev = event('sns-flaky', alertMessage('flaky'));
+    await expect(notifySlack(ev, deps)).rejects.toThrow(/answered 500 5 times/);
+    expect(delivered()).toHaveLength(0);
+    // Lambda's first async retry comes about a minute later, well inside the 2-minute claim lease.
+    now += 60_000;
+    expect((await notifySlack(ev, deps)).map((r) => r.outcome)).toEqual(['sent']);
+    // SNS delivering the same message again, and Lambda's second retry: duplicates.
+    now += 120_000;
+    expect((await notifySlack(ev, deps)).map((r) => r.outcome)).toEqual(['duplicate']);
+    expect(received.map((r) => r.status)).toEqual([500, 500, 500, 500, 500, 200]);
+    expect(delivered()).toHaveLength(1);
+    expect(delivered()[0].body).toContain('flaky');
+  });
+
+  it('a webhook Slack refuses for good (404 no_service) fails loudly, and the message posts once the webhook is fixed', async () => {
+    received.length = 0;
+    plan = [404];
+    const deps = {
+      db: tdb.db,
+      prefix: tdb.names.prefix,
+      webhookUrl: async () => url,
+      post: { sleep: async () => undefined },
+    };
+    const ev = event('sns-revoked', alertMessage('revoked'));
+    await expect(notifySlack(ev, deps)).rejects.toThrow(/rejected the message: HTTP 404 no_service/);
+    expect(received).toHaveLength(1); // no retries inside the invocation for a 4xx
+    // Redriven from the DLQ after the operator fixed the webhook secret: posts at once.
+    expect((await notifySlack(ev, deps)).map((r) => r.outcome)).toEqual(['sent']);
+    expect(delivered()).toHaveLength(1);
+  });
+
+  it('a delivery already in flight is not answered "duplicate": the invocation fails so Lambda retries it', async () => {
+    received.length = 0;
+    const now = new Date('2026-10-20T12:00:00Z');
+    await tdb.db.execute(
+      `INSERT INTO ${tdb.names.core}.slack_deliveries (message_id, status, attempts, claimed_at) VALUES ('sns-inflight', 'sending', 1, :t)`,
+      { t: '2026-10-20 11:59:30.000' },
+    );
+    const deps = { db: tdb.db, prefix: tdb.names.prefix, webhookUrl: async () => url, now: () => now };
+    const ev = event('sns-inflight', alertMessage('inflight'));
+    await expect(notifySlack(ev, deps)).rejects.toThrow(/being posted to Slack by another invocation/);
+    expect(received).toHaveLength(0);
+    // The other invocation died: once its lease is over, the retry takes over and posts.
+    const later = { ...deps, now: () => new Date(now.getTime() + 120_000) };
+    expect((await notifySlack(ev, later)).map((r) => r.outcome)).toEqual(['sent']);
+    expect(delivered()).toHaveLength(1);
+  });
+
+  it('posts a CloudWatch alarm from the operations topic as plain text', async () => {
+    received.length = 0;
+    const alarm = {
+      AlarmName: 'dualtrack-NormalizeDlqAlarm',
+      AlarmDescription: 'normalize messages in the dead-letter queue',
+      NewStateValue: 'ALARM',
+      OldStateValue: 'OK',
+      NewStateReason: 'Threshold Crossed: 1 datapoint [3.0 (20/10/26 12:00:00)] was >= the threshold (1.0).',
+      StateChangeTime: '2026-10-20T12:01:00.000+0000',
+      Region: 'US East (N. Virginia)',
+      Trigger: { MetricName: 'ApproximateNumberOfMessagesVisible' },
+    };
+    const deps = { db: tdb.db, prefix: tdb.names.prefix, webhookUrl: async () => url };
+    expect((await notifySlack(event('sns-alarm', JSON.stringify(alarm)), deps)).map((r) => r.outcome)).toEqual([
+      'sent',
+    ]);
+    const body = JSON.parse(delivered()[0].body) as { text: string; blocks: { text: { text: string } }[] };
+    expect(body.text).toBe('ALARM: dualtrack-NormalizeDlqAlarm');
+    expect(body.blocks[0].text.text).toContain(':rotating_light: *ALARM*: dualtrack-NormalizeDlqAlarm (was OK)');
+    expect(body.blocks[0].text.text).toContain(
+      'Threshold Crossed: 1 datapoint [3.0 (20/10/26 12:00:00)] was &gt;= the threshold',
+    );
+  });
+});

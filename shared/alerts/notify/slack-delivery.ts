@@ -10,15 +10,28 @@ import { postSlackWebhook, type PostOptions } from './webhook.js';
  * a failed Lambda delivery for up to 23 days), so each SNS MessageId is claimed in
  * `<prefix>_core.slack_deliveries` before posting:
  *  - first claim (INSERT IGNORE inserted the row) → post, then mark `sent`;
- *  - row already `sent` → skip (`duplicate`);
- *  - row `sending` with a claim older than CLAIM_LEASE_MS (a crashed or timed-out attempt) → take
- *    it over and post; a fresh `sending` claim belongs to a concurrent delivery → skip.
- * A failed post leaves the claim `sending` and throws, so SNS retries; the retry takes the claim over
- * once the lease has passed. (A crash between Slack's 200 and the `sent` update can post twice: the
- * one window an HTTP webhook without idempotency keys leaves open.)
+ *  - row already `sent` → skip (`duplicate`): the only case that is a duplicate;
+ *  - row `sending` whose claim is older than CLAIM_LEASE_MS (a crashed or timed-out attempt) or was
+ *    released by a failed post → take it over and post;
+ *  - row `sending` with a fresh claim: another delivery of the same message is posting right now →
+ *    throw `SlackDeliveryInFlightError`, so Lambda retries later; if that other delivery dies, the
+ *    retry takes over. Answering "duplicate" there dropped the message whenever the other attempt failed.
+ * A failed post RELEASES the claim (claimed_at moved behind the lease) and throws, so the retry Lambda
+ * makes a minute later posts at once instead of being answered "duplicate" inside the lease. A post
+ * Slack refuses for good (400 invalid_payload, 403/404/410 for a revoked webhook) also releases and
+ * throws; after Lambda's retries the invocation lands in the function's DLQ with the reason, and
+ * re-publishing it after the fix posts it. (A crash between Slack's 200 and the `sent` update can post
+ * twice: the one window an HTTP webhook without idempotency keys leaves open.)
  */
 
 export const CLAIM_LEASE_MS = 120_000;
+
+export class SlackDeliveryInFlightError extends Error {
+  constructor(messageId: string) {
+    super(`SNS message ${messageId} is being posted to Slack by another invocation; retry later`);
+    this.name = 'SlackDeliveryInFlightError';
+  }
+}
 
 export async function deliverSlackMessage(input: {
   db: Db;
@@ -42,9 +55,25 @@ export async function deliverSlackMessage(input: {
       `UPDATE ${names.core}.slack_deliveries SET claimed_at = :now, attempts = attempts + 1 WHERE message_id = :id AND status = 'sending' AND claimed_at <= :stale`,
       { id: messageId, now: t, stale: toSqlDateTime(now.getTime() - CLAIM_LEASE_MS) },
     );
-    if (takeover.affectedRows === 0) return 'duplicate';
+    if (takeover.affectedRows === 0) {
+      const rows = await db.query<{ status: string }>(
+        `SELECT status FROM ${names.core}.slack_deliveries WHERE message_id = :id`,
+        { id: messageId },
+      );
+      if (rows[0]?.status === 'sent') return 'duplicate';
+      throw new SlackDeliveryInFlightError(messageId);
+    }
   }
-  await postSlackWebhook(input.webhookUrl, input.payload ?? formatSlackMessage(input.message), input.post);
+  try {
+    await postSlackWebhook(input.webhookUrl, input.payload ?? formatSlackMessage(input.message), input.post);
+  } catch (e) {
+    // Release the claim: the next attempt (Lambda's retry, a redrive) may post at once.
+    await db.execute(
+      `UPDATE ${names.core}.slack_deliveries SET claimed_at = :released WHERE message_id = :id AND status = 'sending'`,
+      { id: messageId, released: toSqlDateTime(now.getTime() - CLAIM_LEASE_MS - 1_000) },
+    );
+    throw e;
+  }
   await db.execute(
     `UPDATE ${names.core}.slack_deliveries SET status = 'sent', delivered_at = :now WHERE message_id = :id`,
     { id: messageId, now: toSqlDateTime(new Date()) },
