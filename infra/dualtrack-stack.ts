@@ -93,6 +93,7 @@ export class DualtrackStack extends Stack {
       emailSeverities: 'all',
       masterKey: this.topicKey,
       displayName: 'dualtrack operations',
+      allowCloudWatchAlarms: true,
     });
 
     // ── Shared by the scheduled jobs: failed schedule invocations and failed async runs ────────
@@ -174,6 +175,8 @@ export class DualtrackStack extends Stack {
       topic: this.alerts.topic,
       database: this.database,
       alarmTopic: this.operations.topic,
+      // Alarms go to Slack too, so a stack without email addresses still tells someone.
+      operationsTopic: this.operations.topic,
       reservedConcurrency: props.slackReservedConcurrency,
     });
 

@@ -1,5 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -35,6 +35,15 @@ export interface AlertTopicProps {
    * @default - CloudFormation generates one
    */
   readonly displayName?: string;
+  /**
+   * Let this account's CloudWatch alarms publish to the topic. With a topic policy in place (the
+   * SSL-only Deny), CloudWatch needs an explicit Allow: `sns:Publish` for `cloudwatch.amazonaws.com`,
+   * conditioned on this account (aws:SourceAccount) and on alarm ARNs of this account and region
+   * whose names start with the stack's name (CloudFormation names alarms `<stack>-<id>-<hash>`).
+   * Without it the alarms' notifications are refused and never arrive.
+   * @default false
+   */
+  readonly allowCloudWatchAlarms?: boolean;
 }
 
 /**
@@ -66,6 +75,29 @@ export class AlertTopic extends Construct {
         ? undefined
         : { severity: SubscriptionFilter.stringFilter({ allowlist: [...severities, DIGEST_SEVERITY] }) };
     for (const email of emails) this.topic.addSubscription(new EmailSubscription(email, { filterPolicy }));
+    if (props.allowCloudWatchAlarms) {
+      const stack = Stack.of(this);
+      this.topic.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'AllowCloudWatchAlarms',
+          effect: Effect.ALLOW,
+          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [this.topic.topicArn],
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': stack.account },
+            ArnLike: {
+              'aws:SourceArn': stack.formatArn({
+                service: 'cloudwatch',
+                resource: 'alarm',
+                resourceName: `${stack.stackName}-*`,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            },
+          },
+        }),
+      );
+    }
   }
 }
 

@@ -2,7 +2,8 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import type { ITopic, Subscription } from 'aws-cdk-lib/aws-sns';
+import { type ITopic, Subscription, SubscriptionProtocol } from 'aws-cdk-lib/aws-sns';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -19,6 +20,12 @@ export interface SlackNotificationsProps {
   readonly database: IDataApiDatabase;
   /** Where the DLQ alarm goes (the unfiltered operations topic). */
   readonly alarmTopic: ITopic;
+  /**
+   * Also subscribe the poster to this topic (the operations topic): CloudWatch alarm messages are
+   * posted as plain text. The subscription shares the DLQ.
+   * @default - none
+   */
+  readonly operationsTopic?: ITopic;
   /**
    * Reserved concurrency of the poster. Slack takes about one message per second per webhook
    * (aws-limits.md §6), and SNS→Lambda is asynchronous, so Lambda queues the extra invocations
@@ -49,6 +56,7 @@ export class SlackNotifications extends Construct {
   readonly deadLetterQueue: Queue;
   readonly notifyFunction: DualtrackFunction;
   readonly subscription: Subscription;
+  readonly operationsSubscription?: Subscription;
   readonly dlqAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: SlackNotificationsProps) {
@@ -93,6 +101,21 @@ export class SlackNotifications extends Construct {
     this.subscription = props.topic.addSubscription(
       new LambdaSubscription(this.notifyFunction, { deadLetterQueue: this.deadLetterQueue }),
     );
+    if (props.operationsTopic) {
+      // (Not a second LambdaSubscription: it names its construct after the topic's id, and both
+      // topics are called "Topic" inside their AlertTopic.)
+      const ops = props.operationsTopic;
+      this.notifyFunction.addPermission('AllowOperationsTopic', {
+        principal: new ServicePrincipal('sns.amazonaws.com'),
+        sourceArn: ops.topicArn,
+      });
+      this.operationsSubscription = new Subscription(this, 'OperationsSubscription', {
+        topic: ops,
+        protocol: SubscriptionProtocol.LAMBDA,
+        endpoint: this.notifyFunction.functionArn,
+        deadLetterQueue: this.deadLetterQueue,
+      });
+    }
     this.dlqAlarm = alarmOnDeadLetterQueue(
       this,
       'DlqAlarm',

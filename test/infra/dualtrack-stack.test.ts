@@ -153,6 +153,46 @@ describe('DualtrackStack', () => {
     });
   });
 
+  it('lets CloudWatch alarms of this account publish to the operations topic, and subscribes the Slack poster to it', () => {
+    const topicId = (display: string) =>
+      ofType('AWS::SNS::Topic').find(([, t]) => t.Properties.DisplayName === display)![0];
+    const ops = topicId('dualtrack operations');
+    const alerts = topicId('dualtrack alerts');
+    const policyOf = (id: string) =>
+      ofType('AWS::SNS::TopicPolicy').find(
+        ([, p]) => JSON.stringify(p.Properties.Topics) === JSON.stringify([{ Ref: id }]),
+      )![1];
+    const allow = policyOf(ops).Properties.PolicyDocument.Statement.find(
+      (st: { Sid?: string }) => st.Sid === 'AllowCloudWatchAlarms',
+    );
+    expect(allow).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: ops },
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+    // arn:<partition>:cloudwatch:<region>:<account>:alarm:<stack name>-*
+    const arn = JSON.stringify(allow.Condition.ArnLike['aws:SourceArn']);
+    for (const part of [':cloudwatch:', 'AWS::Region', 'AWS::AccountId', ':alarm:Dualtrack-*'])
+      expect(arn).toContain(part);
+    // The alerts topic takes no CloudWatch publishes.
+    expect(JSON.stringify(policyOf(alerts).Properties.PolicyDocument)).not.toContain('cloudwatch');
+    // Every alarm action points at the operations topic, so every alarm is covered by that Allow.
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    expect(alarms.length).toBeGreaterThanOrEqual(8);
+    for (const [, a] of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: ops }]);
+    for (const [, a] of alarms) expect(a.Properties.AlarmName).toBeUndefined(); // named <stack>-<id>-<hash> by CloudFormation
+    // The Slack poster: one Lambda subscription on each topic, both with the DLQ.
+    const lambdaSubs = ofType('AWS::SNS::Subscription').filter(([, s]) => s.Properties.Protocol === 'lambda');
+    expect(lambdaSubs.map(([, s]) => s.Properties.TopicArn).sort((a, b) => (a.Ref < b.Ref ? -1 : 1))).toEqual(
+      [{ Ref: alerts }, { Ref: ops }].sort((a, b) => (a.Ref < b.Ref ? -1 : 1)),
+    );
+    const endpoints = new Set(lambdaSubs.map(([, s]) => JSON.stringify(s.Properties.Endpoint)));
+    expect(endpoints.size).toBe(1);
+    for (const [, s] of lambdaSubs) expect(s.Properties.RedrivePolicy).toBeDefined();
+  });
+
   it('takes database deployment options: capacity, pause, protection, removal', () => {
     const app = testApp();
     const s = new DualtrackStack(app, 'Custom', {

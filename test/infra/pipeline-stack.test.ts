@@ -268,15 +268,22 @@ describe('alerts topic and Slack', () => {
       expect(s.FilterPolicy).toEqual({ severity: ['critical', 'warning', 'digest'] });
     for (const s of emails.filter((e) => e.TopicArn.Ref !== alertsTopic)) expect(s.FilterPolicy).toBeUndefined();
     const lambda = subs.filter((s) => s.Protocol === 'lambda');
-    expect(lambda).toEqual([
-      {
-        Protocol: 'lambda',
-        TopicArn: { Ref: alertsTopic },
-        Endpoint: { 'Fn::GetAtt': [idOf(stack.slack.notifyFunction), 'Arn'] },
-        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [idOfQueue(stack.slack.deadLetterQueue), 'Arn'] } },
-      },
-    ]);
-    // SNS may send to the DLQ only for this topic.
+    const opsTopic = idOf(stack.operations.topic);
+    const poster = (topic: string) => ({
+      Protocol: 'lambda',
+      TopicArn: { Ref: topic },
+      Endpoint: { 'Fn::GetAtt': [idOf(stack.slack.notifyFunction), 'Arn'] },
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [idOfQueue(stack.slack.deadLetterQueue), 'Arn'] } },
+    });
+    // On the alerts topic (every severity) and on the operations topic (CloudWatch alarms).
+    expect(lambda).toHaveLength(2);
+    expect(lambda).toEqual(expect.arrayContaining([poster(alertsTopic), poster(opsTopic)]));
+    // SNS may invoke the poster from both topics.
+    const invokers = ofType('AWS::Lambda::Permission')
+      .map(([, p]) => p.Properties)
+      .filter((p) => JSON.stringify(p.FunctionName).includes(idOf(stack.slack.notifyFunction)));
+    expect(invokers.map((p) => p.SourceArn.Ref).sort()).toEqual([alertsTopic, opsTopic].sort());
+    // SNS may send to the DLQ only for these topics.
     const [, policy] = ofType('AWS::SQS::QueuePolicy').find(([, p]) =>
       p.Properties.Queues.some((q: { Ref: string }) => q.Ref === idOfQueue(stack.slack.deadLetterQueue)),
     )!;
@@ -287,6 +294,12 @@ describe('alerts topic and Slack', () => {
           Action: 'sqs:SendMessage',
           Principal: { Service: 'sns.amazonaws.com' },
           Condition: { ArnEquals: { 'aws:SourceArn': { Ref: alertsTopic } } },
+        }),
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'sqs:SendMessage',
+          Principal: { Service: 'sns.amazonaws.com' },
+          Condition: { ArnEquals: { 'aws:SourceArn': { Ref: opsTopic } } },
         }),
       ]),
     );

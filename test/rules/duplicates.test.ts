@@ -335,11 +335,11 @@ describe('dual-running', () => {
     }
     // After the 36 h grace (from 2026-10-18 15:00) each offer gets fewer than minClicks on each side.
     const graceEnd = Date.parse('2026-10-18T15:00:00Z');
-    const after = (fromIso: string) =>
+    const afterGraceCount = (fromIso: string) =>
       hours(fromIso, '2026-10-20T12:00:00Z').filter((h, i) => i % 3 === 0 && Date.parse(h) >= graceEnd).length;
-    const perOffer = after('2026-10-10T00:00:00Z');
+    const perOffer = afterGraceCount('2026-10-10T00:00:00Z');
     expect(perOffer).toBeLessThan(20);
-    expect(after('2026-10-17T03:00:00Z')).toBeLessThan(20);
+    expect(afterGraceCount('2026-10-17T03:00:00Z')).toBeLessThan(20);
     const f = await run('dual-running');
     expect(f).toHaveLength(1);
     expect(f[0].subject.offer).toBeUndefined();
