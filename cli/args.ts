@@ -54,8 +54,37 @@ export function parseArgs(argv: string[], spec: FlagSpec): ParsedArgs {
 }
 
 function suggest(name: string, known: string[]): string {
-  const close = known.find((k) => k.startsWith(name.slice(0, 3)));
+  const close = closest(name, known);
   return close ? ` (did you mean --${close}?)` : '';
+}
+
+/** Optimal-string-alignment distance (Levenshtein plus adjacent transpositions: form → from is 1). */
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.length][b.length];
+}
+
+/** The known word nearest to `name` if it looks like a typo of it (≤ 2 edits, < half its length), or a prefix of it. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dist = name.length >= 3 && k.startsWith(name) ? 0.5 : editDistance(name, k);
+    if (dist < bestD) {
+      best = k;
+      bestD = dist;
+    }
+  }
+  return best !== undefined && bestD <= Math.min(2, Math.max(1, Math.floor(best.length / 2))) ? best : undefined;
 }
 
 /** A required ISO-8601 instant with a zone, as a Date; a UsageError naming the flag otherwise. */

@@ -7,6 +7,8 @@ import { systemClock } from '#shared/util/clock.js';
 import { jsonLogger } from '#shared/util/logger.js';
 import { UsageError, type CliCommand, type CliContext } from './context.js';
 import { COMMANDS } from './commands/index.js';
+import { closest } from './args.js';
+import { readFileSync } from 'node:fs';
 
 /**
  * `dualtrack <command>` (DESIGN.md §8). Global flags, before or after the command:
@@ -15,12 +17,19 @@ import { COMMANDS } from './commands/index.js';
  * The database comes from DATABASE_URL (default mysql://root@127.0.0.1:3306).
  */
 
+/** The version in package.json. */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 const GLOBAL_USAGE = (cmds: CliCommand[]) => `usage: dualtrack <command> [flags] [--config FILE]
+       dualtrack help <command>
+       dualtrack --version
 
 commands:
 ${cmds.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
 
-Run \`dualtrack <command> --help\` for a command's flags. The database is DATABASE_URL
+Run \`dualtrack help <command>\` (or \`dualtrack <command> --help\`) for a command's flags. The database is DATABASE_URL
 (default mysql://root@127.0.0.1:3306); times are ISO-8601 with a zone (2026-10-12T00:00:00Z).
 `;
 
@@ -41,12 +50,33 @@ export async function main(
     else rest.push(a);
   }
   const [name, ...args] = rest;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.stdout.write(`dualtrack ${version()}\n`);
+    return 0;
+  }
+  const unknown = (n: string) => {
+    const near = closest(
+      n,
+      COMMANDS.map((c) => c.name),
+    );
+    return usageFail(
+      io.stderr,
+      'dualtrack',
+      `unknown command "${n}"${near ? ` (did you mean "${near}"?)` : ''}\n\n${GLOBAL_USAGE(COMMANDS)}`,
+    );
+  };
+  if (name === 'help' && args.length > 0) {
+    const target = COMMANDS.find((c) => c.name === args[0]);
+    if (!target) return unknown(args[0]);
+    io.stdout.write(target.usage.endsWith('\n') ? target.usage : `${target.usage}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(GLOBAL_USAGE(COMMANDS));
     return name ? 0 : 2;
   }
   const command = COMMANDS.find((c) => c.name === name);
-  if (!command) return usageFail(io.stderr, 'dualtrack', `unknown command "${name}"\n\n${GLOBAL_USAGE(COMMANDS)}`);
+  if (!command) return unknown(name);
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
     return 0;

@@ -2,7 +2,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { parseArgs, instantFlag } from '../args.js';
 import { UsageError, type CliCommand } from '../context.js';
 import { ProgressBar, fmt } from '../progress.js';
-import { printSummary } from './ingest.js';
+import { printJsonSummary, printSummary } from './ingest.js';
 import { LocalRunner } from '#shared/pipeline/local-runner.js';
 import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
 import { backfillProgress } from '#shared/pipeline/schedule.js';
@@ -12,7 +12,7 @@ import { sleep } from '#shared/platforms/rate-limit.js';
 export const command: CliCommand = {
   name: 'backfill',
   summary: 'plan and run a backfill locally, or invoke the deployed backfill Lambda (--aws)',
-  usage: `usage: dualtrack backfill --platform P --from T --to T [--stream S]... [--fresh] [--aws [--function NAME]]
+  usage: `usage: dualtrack backfill --platform P --from T --to T [--stream S]... [--fresh] [--json] [--aws [--function NAME] [--no-follow]]
 
 Plans the slices of [from, to) for one platform (refused, planning nothing, when the window is
 beyond the platform's horizon, e.g. 45 days for HitPath), then:
@@ -20,7 +20,8 @@ beyond the platform's horizon, e.g. 45 days for HitPath), then:
   --aws     invokes the deployed backfill Lambda (name from --function or DUALTRACK_BACKFILL_FUNCTION)
             with {"platform","from","to","streams"} and follows its progress in the database
             (DATABASE_URL must reach it, e.g. through a tunnel), or prints the backfill id to follow.
-Asking for the same backfill again resumes it; --fresh fetches finished slices again.`,
+Asking for the same backfill again resumes it; --fresh fetches finished slices again. --json prints
+the closing summary (backfill ids, totals per platform) as one JSON object.`,
   async run(argv, ctx) {
     const args = parseArgs(argv, {
       platform: 'string',
@@ -31,6 +32,7 @@ Asking for the same backfill again resumes it; --fresh fetches finished slices a
       aws: 'boolean',
       function: 'string',
       'no-follow': 'boolean',
+      json: 'boolean',
     });
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const platform = args.flags.platform as string | undefined;
@@ -70,8 +72,12 @@ Asking for the same backfill again resumes it; --fresh fetches finished slices a
         );
         return 1;
       }
-      ctx.stdout.write(`backfill ${payload.backfillId} planned: ${payload.slices} slices\n`);
-      if (args.flags['no-follow']) return 0;
+      if (!args.flags.json) ctx.stdout.write(`backfill ${payload.backfillId} planned: ${payload.slices} slices\n`);
+      if (args.flags['no-follow']) {
+        if (args.flags.json)
+          ctx.stdout.write(`${JSON.stringify({ backfill_ids: [payload.backfillId], slices: payload.slices })}\n`);
+        return 0;
+      }
       const bar = new ProgressBar(ctx.stderr, 'backfill');
       for (;;) {
         const p = await backfillProgress(payload.backfillId, { db: ctx.db(), names: ctx.names(), clock: ctx.clock });
@@ -83,7 +89,9 @@ Asking for the same backfill again resumes it; --fresh fetches finished slices a
         );
         if (p.status !== 'running') {
           bar.done();
-          printSummary(ctx.stdout, p, 0);
+          if (args.flags.json)
+            printJsonSummary(ctx.stdout, p, 0, { backfill_ids: [payload.backfillId], status: p.status });
+          else printSummary(ctx.stdout, p, 0);
           return p.status === 'done' ? 0 : 1;
         }
         await sleep(5_000);
@@ -113,8 +121,12 @@ Asking for the same backfill again resumes it; --fresh fetches finished slices a
         bar.update(p.totals.done + p.totals.failed, p.totals.slices, `slices · ${fmt(p.totals.loaded)} rows loaded`),
     );
     bar.done();
-    ctx.stdout.write(`backfill ${backfillIds.join(', ')}\n`);
-    printSummary(ctx.stdout, totals, (Date.now() - started) / 1000);
+    const seconds = (Date.now() - started) / 1000;
+    if (args.flags.json) printJsonSummary(ctx.stdout, totals, seconds, { backfill_ids: backfillIds });
+    else {
+      ctx.stdout.write(`backfill ${backfillIds.join(', ')}\n`);
+      printSummary(ctx.stdout, totals, seconds);
+    }
     return totals.failed > 0 || totals.dlq > 0 ? 1 : 0;
   },
 };

@@ -20,7 +20,8 @@ finished slices are skipped; --fresh fetches everything again.
   --from T, --to T   ISO-8601 with a zone (2026-10-12T00:00:00Z)
   --platform P       a platform key from the config (repeatable; default: all)
   --stream S         ${STREAMS.join(', ')} (repeatable; default: all the platform offers)
-  --fresh            re-fetch slices an earlier identical run already loaded`,
+  --fresh            re-fetch slices an earlier identical run already loaded
+  --json             print the totals as one JSON object instead of the table`,
   async run(argv, ctx) {
     const args = parseArgs(argv, {
       from: 'string',
@@ -28,6 +29,7 @@ finished slices are skipped; --fresh fetches everything again.
       platform: 'multi',
       stream: 'multi',
       fresh: 'boolean',
+      json: 'boolean',
     });
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const from = instantFlag(args, 'from', true);
@@ -71,10 +73,25 @@ finished slices are skipped; --fresh fetches everything again.
         ),
     );
     bar.done();
-    printSummary(ctx.stdout, totals, (Date.now() - started) / 1000);
+    const seconds = (Date.now() - started) / 1000;
+    if (args.flags.json) printJsonSummary(ctx.stdout, totals, seconds);
+    else printSummary(ctx.stdout, totals, seconds);
     return totals.failed > 0 || totals.dlq > 0 ? 1 : 0;
   },
 };
+
+/** The totals as one JSON line (`--json`): every count in all and per platform, and the wall time. */
+export function printJsonSummary(
+  out: NodeJS.WritableStream,
+  totals: SliceTotals,
+  seconds: number,
+  extra: Record<string, unknown> = {},
+): void {
+  const { byPlatform, ...all } = totals;
+  out.write(
+    `${JSON.stringify({ ...extra, totals: all, by_platform: byPlatform, seconds: Math.round(seconds * 10) / 10 })}\n`,
+  );
+}
 
 export function printSummary(out: NodeJS.WritableStream, totals: SliceTotals, seconds: number): void {
   const rows = Object.entries(totals.byPlatform).sort(([a], [b]) => a.localeCompare(b));

@@ -42,7 +42,19 @@ export function loadConfig(path?: string, env: NodeJS.ProcessEnv = process.env):
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, [`cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      const from = path
+        ? ''
+        : env.DUALTRACK_CONFIG
+          ? ' (named by DUALTRACK_CONFIG)'
+          : ' (the default: neither --config nor DUALTRACK_CONFIG is set)';
+      throw new ConfigError(file, [
+        `no such file${from}. Point at a config with --config FILE or DUALTRACK_CONFIG=FILE; ` +
+          "the repository's dualtrack.config.example.json is a starting point (copy it to dualtrack.config.json)",
+      ]);
+    }
+    throw new ConfigError(file, [`cannot read the file: ${code ?? (e as Error).message}`]);
   }
   let json: unknown;
   try {
