@@ -19,7 +19,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Module specifiers of static and dynamic imports and re-exports. */
-export function specifiersOf(source: string): string[] {
+function specifiersOf(source: string): string[] {
   const out: string[] = [];
   const re =
     /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
