@@ -7,7 +7,7 @@ import { h32, hex32 } from './synthetic.js';
 
 /**
  * Rules benchmark (issue "Rules engine"): `evaluateRules` over 30 days of data at a given click
- * volume, conversions ~3% of clicks. No rule reads raw clicks (DESIGN.md §6: they read
+ * volume, conversions ~3% of clicks. No rule reads raw clicks (docs/design.md §6: they read
  * hourly_rollups and indexed conversion keys; checked with grep over shared/rules), so the
  * generator writes `hourly_rollups` and `conversions` of three platforms (HitPath and CAKE legacy,
  * Everflow target) plus the crosswalk, entity names and a migration plan, with LOAD DATA LOCAL

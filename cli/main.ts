@@ -11,7 +11,7 @@ import { closest } from './args.js';
 import { readFileSync } from 'node:fs';
 
 /**
- * `dualtrack <command>` (DESIGN.md §8). Global flags, before or after the command:
+ * `dualtrack <command>` (docs/design.md §8). Global flags, before or after the command:
  *   --config FILE   config file (else DUALTRACK_CONFIG, else ./dualtrack.config.json)
  *   --verbose       debug logs on stderr
  * The database comes from DATABASE_URL (default mysql://root@127.0.0.1:3306).

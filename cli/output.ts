@@ -2,7 +2,7 @@ import { UsageError } from './context.js';
 import type { ParsedArgs } from './args.js';
 
 /**
- * Report output in three forms (DESIGN.md §8 `--json|--csv`): an aligned table for people, JSON
+ * Report output in three forms (docs/design.md §8 `--json|--csv`): an aligned table for people, JSON
  * lines (one object per row, exactly as given — nested objects stay nested) for scripts, and CSV
  * (RFC 4180 quoting) for spreadsheets, where a nested object becomes one column per key
  * (`affiliate.hitpath`, `revenue_last_7d.everflow`) and null an empty cell.

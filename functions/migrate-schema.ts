@@ -32,7 +32,7 @@ export class SchemaResourcePropertiesError extends Error {
   }
 }
 
-// zod/mini: the full zod build would be most of this bundle (reference/toolchain.md, Bundles).
+// zod/mini: the full zod build would be most of this bundle (docs/toolchain.md, Bundles).
 const identifier = z.string().check(z.regex(IDENT, `must match ${IDENT}`));
 const propertiesSchema = z.object({
   Prefix: identifier,

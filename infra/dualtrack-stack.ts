@@ -41,7 +41,7 @@ export interface DualtrackStackProps extends StackProps {
 }
 
 /**
- * The one dualtrack stack (DESIGN.md §1), environment-agnostic (no account/region: synth needs no
+ * The one dualtrack stack (docs/design.md §1), environment-agnostic (no account/region: synth needs no
  * AWS lookups). It reads top to bottom like the diagram: database, alerting topics, ingestion
  * (schedules → fetch queues → fetch workers → normalize queue → normalize worker, and backfill),
  * alert evaluation (+ daily digest), Slack notifications, then the dashboard and the outputs an
@@ -55,7 +55,7 @@ export class DualtrackStack extends Stack {
   readonly database: DataApiDatabase;
   /** One customer-managed key for both topics (CloudWatch alarms must be able to publish). */
   readonly topicKey: Key;
-  /** Alerts from the rules (DESIGN.md §7): email filtered by severity, Slack poster subscribes. */
+  /** Alerts from the rules (docs/design.md §7): email filtered by severity, Slack poster subscribes. */
   readonly alerts: AlertTopic;
   /** CloudWatch alarms (DLQ depth, queue age, …): unfiltered, alarms carry no severity attribute. */
   readonly operations: AlertTopic;
@@ -99,7 +99,7 @@ export class DualtrackStack extends Stack {
     // ── Shared by the scheduled jobs: failed schedule invocations and failed async runs ────────
     // One DLQ for every Scheduler target and the scheduled functions' async invocations: Scheduler
     // invokes Lambda asynchronously, so an event Lambda accepted and then failed twice more would
-    // otherwise vanish (aws-limits.md §7). The payload names the job ({"platform"} or {"job"}).
+    // otherwise vanish (docs/aws-limits.md §7). The payload names the job ({"platform"} or {"job"}).
     this.scheduledJobsDlq = standaloneDeadLetterQueue(
       this,
       'ScheduledJobsDlq',
@@ -150,7 +150,7 @@ export class DualtrackStack extends Stack {
       );
     }
 
-    // ── Raw-click retention (DESIGN.md §4): daily purge of clicks older than clickRetentionDays ──
+    // ── Raw-click retention (docs/design.md §4): daily purge of clicks older than clickRetentionDays ──
     this.purgeClicks = new DualtrackFunction(this, 'PurgeClicks', {
       entry: functionEntry('purge-clicks'),
       description: `Deletes raw clicks older than ${props.config.privacy.clickRetentionDays} days (rollups, conversions and alerts stay)`,
@@ -180,7 +180,7 @@ export class DualtrackStack extends Stack {
       reservedConcurrency: props.slackReservedConcurrency,
     });
 
-    // ── Dashboard (DESIGN.md §10); queue alarms come with their queues above ──────────────────
+    // ── Dashboard (docs/design.md §10); queue alarms come with their queues above ──────────────────
     const platformQueues = Object.entries(this.ingestion.fetch);
     this.dashboard = new OperationsDashboard(this, 'OperationsDashboard', {
       platforms,

@@ -9,7 +9,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const LOCK_FILE = join(REPO_ROOT, 'package-lock.json');
 export const SQL_DIR = join(REPO_ROOT, 'sql');
 
-/** The entry file of a Lambda under `functions/` (one small file per entry, STYLE.md). */
+/** The entry file of a Lambda under `functions/` (one small file per entry, docs/style.md). */
 export function functionEntry(name: string): string {
   return join(REPO_ROOT, 'functions', `${name}.ts`);
 }

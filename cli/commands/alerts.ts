@@ -10,7 +10,7 @@ const USAGE = `usage: dualtrack alerts list [--state open|resolved|all] [--json]
        dualtrack alerts ack FINGERPRINT [--by NAME] [--note TEXT]
 
   list   alerts by state (default open), most severe first; --json prints one alert per line
-         (DESIGN.md §7)
+         (docs/design.md §7)
   mute   no notifications about the alert until T (or for DURATION: 30m, 24h, 7d); its state and
          history are still kept, and it notifies once the mute ends if it changed meanwhile
   ack    acknowledge: no repeat notifications; escalation and resolution still notify

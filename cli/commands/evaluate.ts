@@ -16,7 +16,7 @@ alerts.slackWebhookEnv (default SLACK_WEBHOOK_URL) is set, posted to that Slack 
 Then prints the alerts firing at T and those this run resolved.
 
   --at T    ISO-8601 with a zone (2026-10-12T00:00:00Z), e.g. to replay a past day
-  --json    one alert per line as JSON (DESIGN.md §7); notifications go to stderr`,
+  --json    one alert per line as JSON (docs/design.md §7); notifications go to stderr`,
   async run(argv, ctx) {
     const args = parseArgs(argv, { at: 'string', json: 'boolean' });
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);

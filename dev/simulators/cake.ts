@@ -16,7 +16,7 @@ import type { ConversionStatus, EntityStatus } from '#shared/model/canonical.js'
 import { zoneOffsetMs } from '#shared/util/time.js';
 
 /**
- * An HTTP simulator of CAKE's classic ASMX API in JSON mode (reference/platform-apis.md §2),
+ * An HTTP simulator of CAKE's classic ASMX API in JSON mode (docs/platform-apis.md §2),
  * serving one platform key of a Scenario:
  * - `POST /api/<v>/<service>.asmx/<Method>` with a JSON body (GET query / form bodies also read),
  *   answered as ASP.NET does: `{"d": {"__type": …, "success": …, "message": …, "row_count": …, <list>: […]}}`;

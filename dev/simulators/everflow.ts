@@ -15,7 +15,7 @@ import {
 import { parseLocalTime } from '#shared/util/time.js';
 
 /**
- * An HTTP simulator of Everflow's Network API (reference/platform-apis.md §1), serving one
+ * An HTTP simulator of Everflow's Network API (docs/platform-apis.md §1), serving one
  * platform key of a Scenario in Everflow's wire format:
  * - `X-Eflow-API-Key` checked on every call: missing or wrong → 401 `{"error": …}`;
  * - `GET /v1/meta/timezones` (UTC is one entry among others, at an id nobody should hard-code;

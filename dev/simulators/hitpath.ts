@@ -11,7 +11,7 @@ import {
 import type { ConversionStatus } from '#shared/model/canonical.js';
 
 /**
- * HitPath Reporting API simulator (reference/platform-apis.md §3.3), serving
+ * HitPath Reporting API simulator (docs/platform-apis.md §3.3), serving
  * `scenario.clicks/conversions[options.platform]` at `GET /api.php`:
  *
  * - `key` must equal options.secret, else HTTP 403 `Error: Invalid key` (the key is never echoed);
@@ -21,7 +21,7 @@ import type { ConversionStatus } from '#shared/model/canonical.js';
  *   [start, end], with the click's columns, status as of now();
  * - `start`/`end` are dates in options.timezone (`2026-10-01`, `10/1/2026`, `today`, `yesterday`);
  *   end ≥ start, end ≤ today, start ≥ today − 45 days, else HTTP 400 `Error: …`;
- * - `format=csv|xml` (default options.format, else csv); headers are DESIGN.md's defaults or
+ * - `format=csv|xml` (default options.format, else csv); headers are docs/design.md's defaults or
  *   options.columns; times are local wall-clock `YYYY-MM-DD HH:MM:SS` (or `M/D/YYYY h:mm:ss AM`
  *   with `timeStyle: 'us'`);
  * - XML: `<report type start end><row><hitid>…</hitid>…</row>…</report>` (see the connector's client.ts);
@@ -35,7 +35,7 @@ import type { ConversionStatus } from '#shared/model/canonical.js';
 
 export interface HitpathSimulatorOptions extends SimulatorOptions {
   format?: 'csv' | 'xml';
-  /** Logical column → header (overrides DESIGN.md's defaults); `is_unique` adds a unique-click column. */
+  /** Logical column → header (overrides docs/design.md's defaults); `is_unique` adds a unique-click column. */
   columns?: Partial<Record<string, string>>;
   enforceRateLimit?: boolean;
   timeStyle?: 'iso' | 'us';

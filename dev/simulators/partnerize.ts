@@ -12,7 +12,7 @@ import type { EntityStatus } from '#shared/model/canonical.js';
 
 /**
  * A Partnerize API over HTTP, serving `scenario.*[options.platform]` in the documented wire format
- * (reference/platform-apis.md §4; vendor examples in api-evangelist/partnerize):
+ * (docs/platform-apis.md §4; vendor examples in api-evangelist/partnerize):
  *
  * - `GET /campaign[.json]?network_id=` → `{campaigns:[{campaign:{…}}], count}` (not paged, as documented);
  * - `GET /reporting/report_advertiser/campaign/{id}/conversion.json` → `{…, conversions:[{conversion_data:{…}}]}`,

@@ -2,7 +2,7 @@ import { RDSDataClient } from '@aws-sdk/client-rds-data';
 
 /**
  * AWS SDK clients, created once per Lambda container (module scope) so every invocation reuses
- * the same keep-alive connections (STYLE.md: `functions/commons/clients`). Region and credentials
+ * the same keep-alive connections (docs/style.md: `functions/commons/clients`). Region and credentials
  * come from the Lambda environment. Each client is annotated pure so esbuild drops the ones a
  * handler does not import: a handler bundle carries only the SDK packages it uses. Add new
  * clients (SQS, SNS, Secrets Manager) here the same way.

@@ -3,7 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger as LoggerPort } from '#shared/util/logger.js';
 
 /**
- * Powertools singletons, one per Lambda container (STYLE.md: `functions/commons/powertools`).
+ * Powertools singletons, one per Lambda container (docs/style.md: `functions/commons/powertools`).
  * The service name comes from POWERTOOLS_SERVICE_NAME and the metrics namespace from
  * POWERTOOLS_METRICS_NAMESPACE, both set by `DualtrackFunction`; the defaults here only matter
  * when a handler runs outside Lambda (tests). Never log API keys, webhook URLs or personal data.

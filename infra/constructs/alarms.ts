@@ -23,13 +23,13 @@ export interface QueueAlarmsProps {
   readonly maxMessageAge?: Duration;
   /**
    * Messages in the DLQ that raise the alarm.
-   * @default 1 (nothing should ever land there silently, DESIGN.md §5)
+   * @default 1 (nothing should ever land there silently, docs/design.md §5)
    */
   readonly dlqThreshold?: number;
 }
 
 /**
- * The two alarms every queue gets (DESIGN.md §10): the DLQ is not empty, and the main queue's
+ * The two alarms every queue gets (docs/design.md §10): the DLQ is not empty, and the main queue's
  * oldest message is older than `maxMessageAge` (ingestion lag). Both notify `topic` on ALARM and
  * OK; missing data (an idle queue emits none) is not breaching.
  */

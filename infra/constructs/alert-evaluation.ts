@@ -20,7 +20,7 @@ export interface AlertEvaluationProps {
   /** Scheduler target DLQ and the functions' async-invocation DLQ (failed runs land here). */
   readonly scheduledJobsDlq: IQueue;
   /**
-   * The daily digest (DESIGN.md §9): its entry file and when it runs. Omit while
+   * The daily digest (docs/design.md §9): its entry file and when it runs. Omit while
    * functions/daily-digest.ts does not exist.
    * @default - no digest
    */
@@ -35,7 +35,7 @@ export interface AlertEvaluationProps {
 export const DEFAULT_DIGEST_SCHEDULE = Expr.cron({ minute: '0', hour: '8' });
 
 /**
- * Rule evaluation on a schedule (DESIGN.md §6–7): EventBridge Scheduler invokes evaluate-alerts
+ * Rule evaluation on a schedule (docs/design.md §6–7): EventBridge Scheduler invokes evaluate-alerts
  * every `alerts.evaluateEveryMinutes`; it reads MySQL through the Data API, updates alert state and
  * publishes at most one grouped message per severity to the alerts topic. The daily digest, when
  * present, is a second scheduled job publishing to the same topic.
@@ -59,7 +59,7 @@ export class AlertEvaluation extends Construct {
         description:
           'Evaluates every rule over the canonical MySQL data, updates alert state, publishes grouped alerts to SNS',
         serviceName: 'dualtrack-evaluate-alerts',
-        // Every rule reads rollups and indexed keys (DESIGN.md §6), after a possible ~15 s resume.
+        // Every rule reads rollups and indexed keys (docs/design.md §6), after a possible ~15 s resume.
         timeout: Duration.minutes(5),
       },
       props,
@@ -76,7 +76,7 @@ export class AlertEvaluation extends Construct {
         'DailyDigest',
         {
           entry: props.digest.entry,
-          description: 'Publishes the daily migration digest (DESIGN.md §9) to the alerts topic',
+          description: 'Publishes the daily migration digest (docs/design.md §9) to the alerts topic',
           serviceName: 'dualtrack-daily-digest',
           timeout: Duration.minutes(5),
         },

@@ -20,7 +20,7 @@ export interface AlertTopicProps {
   readonly emails?: readonly string[];
   /**
    * Severities delivered by email: a filter policy on the `severity` message attribute, which the
-   * alert publisher sets (DESIGN.md §7). `'all'` subscribes without a filter — needed for topics
+   * alert publisher sets (docs/design.md §7). `'all'` subscribes without a filter — needed for topics
    * that receive CloudWatch alarms, which carry no message attributes and would never match.
    * @default ['critical']
    */
@@ -47,7 +47,7 @@ export interface AlertTopicProps {
 }
 
 /**
- * The SNS topic alerts are published to (DESIGN.md §7): KMS-encrypted, SSL-only, with email
+ * The SNS topic alerts are published to (docs/design.md §7): KMS-encrypted, SSL-only, with email
  * subscriptions filtered by severity (default critical only). The Slack poster subscribes as a
  * Lambda (added by the notifications construct); publishers call `topic.grantPublish(fn)`, which
  * also grants the key.

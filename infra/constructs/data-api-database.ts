@@ -26,7 +26,7 @@ import { assertNoProblems } from './props-error.js';
 export interface IDataApiDatabase {
   readonly clusterArn: string;
   readonly secretArn: string;
-  /** Database name prefix (`<prefix>_core`, `<prefix>_<platform>`, DESIGN.md §4). */
+  /** Database name prefix (`<prefix>_core`, `<prefix>_<platform>`, docs/design.md §4). */
   readonly prefix: string;
   grantDataApiAccess(grantee: IGrantable): Grant;
 }
@@ -43,7 +43,7 @@ export interface DataApiDatabaseProps {
   readonly baseCurrency?: string;
   /**
    * Aurora MySQL engine version. Must be ≥ 3.08: the Data API needs ≥ 3.07 and scale-to-zero
-   * (min 0 ACU, auto-pause) needs ≥ 3.08 (aws-limits.md §1.1, §1.2).
+   * (min 0 ACU, auto-pause) needs ≥ 3.08 (docs/aws-limits.md §1.1, §1.2).
    * @default AuroraMysqlEngineVersion.VER_3_10_3
    */
   readonly engineVersion?: AuroraMysqlEngineVersion;
@@ -87,7 +87,7 @@ export const DEFAULT_ENGINE_VERSION = AuroraMysqlEngineVersion.VER_3_10_3;
 export const LAMBDA_SQL_DIR = '/var/task/sql';
 
 /**
- * Aurora MySQL Serverless v2 reached only through the RDS Data API (DESIGN.md §1, §4):
+ * Aurora MySQL Serverless v2 reached only through the RDS Data API (docs/design.md §1, §4):
  * - a VPC with isolated subnets only (no NAT, no internet gateway): nothing in the VPC but the
  *   cluster, and no client connects over the network — Lambdas use the Data API's HTTPS endpoint;
  * - one serverless v2 writer that scales to 0 ACU and auto-pauses;

@@ -14,12 +14,12 @@ import type { IDataApiDatabase } from './data-api-database.js';
 import { assertNoProblems } from './props-error.js';
 
 /**
- * Every Lambda of dualtrack, with the org defaults in one place (STYLE.md, Powertools example app):
+ * Every Lambda of dualtrack, with the org defaults in one place (docs/style.md, Powertools example app):
  * - Node.js 22 on arm64 (Graviton: cheaper per GB-second; no native dependencies here);
  * - one minified **ESM** file with the AWS SDK bundled (`externalModules: []`): @middy/core 6 is
  *   ESM-only, `shared/db/migrate.ts` reads `import.meta.url` at load (undefined in a CJS bundle),
  *   and bundling the SDK pins its version and avoids runtime module resolution on cold start
- *   (aws-limits.md §8). The `createRequire` banner lets bundled CJS dependencies `require()` Node
+ *   (docs/aws-limits.md §8). The `createRequire` banner lets bundled CJS dependencies `require()` Node
  *   built-ins, which esbuild cannot turn into imports in ESM output;
  * - source maps (`NODE_OPTIONS=--enable-source-maps`) without embedded sources, so stack traces
  *   name `shared/…` files and lines while the zip stays small;
@@ -50,7 +50,7 @@ export interface DualtrackFunctionProps
   readonly logRemovalPolicy?: RemovalPolicy;
   /**
    * Function timeout. DB-bound functions need ≥ 60 s: an auto-paused Aurora Serverless v2 writer
-   * takes about 15 s to resume (aws-limits.md §13).
+   * takes about 15 s to resume (docs/aws-limits.md §13).
    * @default Duration.seconds(60)
    */
   readonly timeout?: Duration;

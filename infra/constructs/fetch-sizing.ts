@@ -7,7 +7,7 @@ import type { PlatformConfig } from '#shared/config/schema.js';
  * (the queue's visibility timeout is 6 × that, set by QueueConsumer).
  *
  * Concurrency bounds how many slices are fetched at once; the request RATE is enforced separately
- * by the shared DbRateLimiter bucket (DESIGN.md §3), so a worker above what a platform allows only
+ * by the shared DbRateLimiter bucket (docs/design.md §3), so a worker above what a platform allows only
  * waits on the bucket while holding a Lambda. Each worker issues one API call at a time.
  */
 export interface FetchSizing {
@@ -20,7 +20,7 @@ export interface FetchSizing {
 export const FETCH_SIZING: Record<PlatformConfig['kind'], FetchSizing> = {
   everflow: {
     // ≤ 10 concurrent requests to /v1/networks/reporting/* per NETWORK, shared with every other
-    // key and integration the network runs (platform-apis.md "Rate limits"): take half.
+    // key and integration the network runs (docs/platform-apis.md "Rate limits"): take half.
     maxConcurrency: 5,
     // 20 req/s; a slice's pages (and a clicks window split until under 10k rows) fit in minutes.
     timeout: Duration.minutes(10),
@@ -34,7 +34,7 @@ export const FETCH_SIZING: Record<PlatformConfig['kind'], FetchSizing> = {
     why: 'HitPath allows 2 calls per 5 minutes: 2 workers (the minimum) already use the whole budget; 15 min covers a call waiting out a budget window',
   },
   cake: {
-    // No published limit; wide report ranges "may time out" (platform-apis.md): keep it gentle.
+    // No published limit; wide report ranges "may time out" (docs/platform-apis.md): keep it gentle.
     maxConcurrency: 2,
     timeout: Duration.minutes(15),
     why: 'CAKE publishes no rate limit and wide reports may time out server-side: 2 workers, long timeout for slow paged reports',

@@ -44,7 +44,7 @@ export interface IngestionProps {
 export const pascal = (key: string) => key.charAt(0).toUpperCase() + key.slice(1);
 
 /**
- * The ingestion pipeline of DESIGN.md §1, per the Ingestion issue:
+ * The ingestion pipeline of docs/design.md §1, per the Ingestion issue:
  *
  * ```
  * Scheduler (one per platform, rate(scheduleMinutes), {"platform": key})
@@ -99,7 +99,7 @@ export class Ingestion extends Construct {
     for (const [key, p] of platforms) this.platformSecrets[key] = platformSecret(this, key, p);
     this.hashKeySecret = new Secret(this, 'HashKey', {
       description:
-        'dualtrack: HMAC key for user agents, end-user emails and device ids (DESIGN.md §4). Generated; never change it on a live install (hashes would stop matching).',
+        'dualtrack: HMAC key for user agents, end-user emails and device ids (docs/design.md §4). Generated; never change it on a live install (hashes would stop matching).',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
       removalPolicy: RemovalPolicy.RETAIN,
     });

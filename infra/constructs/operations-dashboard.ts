@@ -37,7 +37,7 @@ export interface OperationsDashboardProps {
 }
 
 /**
- * The CloudWatch dashboard of DESIGN.md §10, one row per question an operator asks:
+ * The CloudWatch dashboard of docs/design.md §10, one row per question an operator asks:
  * is data loading (rows loaded / quarantined per platform)? is fetching healthy (records fetched,
  * fetch errors, messages sent, poison messages)? are the queues keeping up (depth, oldest message,
  * dead letters)? what are the alerts doing (opened, resolved, firing)?

@@ -6,7 +6,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { assertNoProblems } from './props-error.js';
 
-/** SQS's current maximum message size (1 MiB; 256 KiB was the old limit, aws-limits.md §13). */
+/** SQS's current maximum message size (1 MiB; 256 KiB was the old limit, docs/aws-limits.md §13). */
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 
 export interface QueueConsumerProps {
@@ -52,12 +52,12 @@ export interface QueueConsumerProps {
 }
 
 /**
- * Queue + dead-letter queue + worker (STYLE.md, the Solutions Constructs `aws-sqs-lambda` shape):
+ * Queue + dead-letter queue + worker (docs/style.md, the Solutions Constructs `aws-sqs-lambda` shape):
  * both queues encrypted and SSL-only with a 1 MiB message limit; visibility timeout = 6 × the
  * worker's timeout (AWS's guidance for Lambda event sources, so a slow batch plus retries is not
  * redelivered while still running); the event source reports partial batch failures, so one bad
  * record is retried alone; after `maxReceiveCount` deliveries a message lands in the DLQ, from
- * which `dualtrack replay-dlq` recovers it (DESIGN.md §5). Producers call `queue.grantSendMessages`.
+ * which `dualtrack replay-dlq` recovers it (docs/design.md §5). Producers call `queue.grantSendMessages`.
  */
 export class QueueConsumer extends Construct {
   readonly queue: Queue;

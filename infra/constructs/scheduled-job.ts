@@ -13,7 +13,7 @@ export interface ScheduledJobProps {
   readonly target: IFunction;
   /**
    * When it runs: `ScheduleExpression.rate(...)`, or `ScheduleExpression.cron({ ..., timeZone })`
-   * for local-time jobs (Scheduler is DST-aware, rules are UTC-only; aws-limits.md §7).
+   * for local-time jobs (Scheduler is DST-aware, rules are UTC-only; docs/aws-limits.md §7).
    */
   readonly schedule: ScheduleExpression;
   /**
@@ -49,7 +49,7 @@ export interface ScheduledJobProps {
 }
 
 /**
- * EventBridge Scheduler → Lambda with a retry policy and a dead-letter queue (DESIGN.md §1:
+ * EventBridge Scheduler → Lambda with a retry policy and a dead-letter queue (docs/design.md §1:
  * schedule-fetch per platform, evaluate-alerts, retention purge). Scheduler, not an EventBridge
  * rule: rules are a legacy feature and evaluate cron in UTC only.
  */

@@ -28,7 +28,7 @@ export interface SlackNotificationsProps {
   readonly operationsTopic?: ITopic;
   /**
    * Reserved concurrency of the poster. Slack takes about one message per second per webhook
-   * (aws-limits.md §6), and SNS→Lambda is asynchronous, so Lambda queues the extra invocations
+   * (docs/aws-limits.md §6), and SNS→Lambda is asynchronous, so Lambda queues the extra invocations
    * instead of running them side by side. Reserving needs ≥ 10 unreserved concurrency left in the
    * account (new accounts with a limit of 10 cannot reserve any): pass `undefined` there.
    * @default 1
@@ -41,7 +41,7 @@ export interface SlackNotificationsProps {
 }
 
 /**
- * The Slack poster (DESIGN.md §7, aws-limits.md §4–6): notify-slack subscribed to the alerts topic,
+ * The Slack poster (docs/design.md §7, docs/aws-limits.md §4–6): notify-slack subscribed to the alerts topic,
  * the webhook URL in a Secrets Manager secret the operator fills in after deploy, and one
  * dead-letter queue for both ways a message can fail:
  * - the **SNS subscription DLQ**: messages SNS could not hand to Lambda at all (function deleted,

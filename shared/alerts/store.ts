@@ -8,7 +8,7 @@ import { fromSqlDateTime, HOUR_MS, toSqlDateTime } from '../util/time.js';
 import type { AlertJson, AlertNotification, AlertRecord, AlertState, NotificationKind } from './types.js';
 
 /**
- * The alert store (DESIGN.md §7) over `<prefix>_core.alerts` and `alert_events`.
+ * The alert store (docs/design.md §7) over `<prefix>_core.alerts` and `alert_events`.
  *
  * `applyFindings` is called once per evaluation with the findings of the rules that ran:
  *  - a new fingerprint opens an alert and notifies once (`opened`);

@@ -1,7 +1,7 @@
 import type { RuleId, Severity } from '../config/schema.js';
 import type { MetricValue, Subject } from '../rules/types.js';
 
-/** Alert JSON, exactly the shape of DESIGN.md §7 (what `evaluate --json` prints, one per line). */
+/** Alert JSON, exactly the shape of docs/design.md §7 (what `evaluate --json` prints, one per line). */
 export interface AlertJson {
   rule: RuleId;
   severity: Severity;

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { IDENT } from '../db/names.js';
 
 /**
- * The config file of DESIGN.md §8, validated by zod. Unknown keys are errors (strict objects), and
+ * The config file of docs/design.md §8, validated by zod. Unknown keys are errors (strict objects), and
  * every problem is reported at once with its path (see `loadConfig`). Secrets are never here: the
  * file names the environment variables (or, in AWS, the Secrets Manager secrets) that hold them.
  */
@@ -42,7 +42,7 @@ const platformCommon = {
   baseUrl: z.url(),
   /** How often the scheduler fetches this platform. */
   scheduleMinutes: z.number().int().min(1).max(1440).default(60),
-  /** Trailing window re-read on every pull so status and payout changes are caught (DESIGN.md §3). */
+  /** Trailing window re-read on every pull so status and payout changes are caught (docs/design.md §3). */
   lookbackHours: z
     .number()
     .int()
@@ -118,7 +118,7 @@ export const platformSchema = z.discriminatedUnion('kind', [
     apiKeyEnv: envName,
     timezone: ianaZone,
     format: z.enum(['csv', 'xml']).default('csv'),
-    /** Header names in this instance's report, overriding DESIGN.md's defaults column by column. */
+    /** Header names in this instance's report, overriding docs/design.md's defaults column by column. */
     columns: hitpathColumns.default({}),
     currency: z
       .string()
@@ -165,7 +165,7 @@ const ruleCommonWith = (resolveAfterHours: number) => ({
 });
 const ruleCommon = ruleCommonWith(0);
 
-/** Thresholds per rule (DESIGN.md §6 defaults). */
+/** Thresholds per rule (docs/design.md §6 defaults). */
 export const rulesSchema = z
   .strictObject({
     'cross-platform-duplicate': z

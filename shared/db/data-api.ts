@@ -25,7 +25,7 @@ export { decimal, SqlDecimal } from './port.js';
 
 /**
  * The RDS Data API adapter of the database port (Lambda → Aurora MySQL Serverless v2).
- * Limits it works within (reference/aws-limits.md §1.3–1.8):
+ * Limits it works within (docs/aws-limits.md §1.3–1.8):
  * - SQL ≤ 65,536 characters: longer statements fail with a DbError before any call.
  * - request ≤ 4 MiB: `batch` splits its parameter sets into several BatchExecuteStatement calls.
  * - response ≤ 1 MiB: `query` pages transparently when the Data API says the result is too large

@@ -1,5 +1,5 @@
 /**
- * Database names (DESIGN.md §4): `<prefix>_core`, `<prefix>_reporting` and one `<prefix>_<platform>`
+ * Database names (docs/design.md §4): `<prefix>_core`, `<prefix>_reporting` and one `<prefix>_<platform>`
  * per configured platform key. Identifiers are interpolated into SQL text (they cannot be bound),
  * so both parts are validated here to `[a-z][a-z0-9]*` and never come from untrusted input unchecked.
  */

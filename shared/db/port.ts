@@ -1,6 +1,6 @@
 /**
  * The database port. Repository code writes one dialect (the MySQL 8.0 ∩ MariaDB 10.11 subset of
- * DESIGN.md §4) with `:named` parameters and runs unchanged on both adapters:
+ * docs/design.md §4) with `:named` parameters and runs unchanged on both adapters:
  * - `db/mysql.ts`  — mysql2 pool, for local runs, the demo and tests (real MariaDB);
  * - `db/data-api.ts` — RDS Data API, in Lambda against Aurora MySQL Serverless v2.
  *

@@ -5,7 +5,7 @@ import type { ClickRow, ConversionRow, EntityRow } from '../model/canonical.js';
 import { toSqlDateTime } from '../util/time.js';
 
 /**
- * Idempotent loads into a platform database (DESIGN.md §5). Every write is a multi-row
+ * Idempotent loads into a platform database (docs/design.md §5). Every write is a multi-row
  * `INSERT … ON DUPLICATE KEY UPDATE col = VALUES(col)` on the natural key, so delivering a message
  * twice, or replaying a window, leaves the tables byte-for-byte the same.
  *

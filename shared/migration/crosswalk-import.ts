@@ -6,7 +6,7 @@ import { toSqlDateTime } from '../util/time.js';
 import { CsvFileError, readCsv, type CsvProblem } from './csv-file.js';
 
 /**
- * `dualtrack mappings import FILE.csv` (DESIGN.md §8): the entity crosswalk as
+ * `dualtrack mappings import FILE.csv` (docs/design.md §8): the entity crosswalk as
  * `entity,platform,platform_id,canonical_key`, one row per entity per platform.
  *
  * All or nothing: every line is validated first (unknown entity type or platform, duplicate

@@ -10,7 +10,7 @@ import { formatMoney, fromMicros, toMicros } from '../rules/money.js';
 import { DAY_MS } from '../util/time.js';
 
 /**
- * The daily digest (DESIGN.md §9): migration progress, the last 30 days of revenue per platform as a
+ * The daily digest (docs/design.md §9): migration progress, the last 30 days of revenue per platform as a
  * text sparkline (▁▂▃▄▅▆▇█, readable in Slack and in a plain-text email), and the open alerts.
  * Built from the same reports as the CLI, at `at` (the days shown are the 30 whole UTC days before
  * `at`'s day). Published to the alerts topic as one SNS message with per-protocol bodies

@@ -6,7 +6,7 @@ import { fromMicros, toMicros } from '../rules/money.js';
 import { DAY_MS } from '../util/time.js';
 
 /**
- * Partner waves (DESIGN.md §9): rank affiliates by legacy revenue earned before
+ * Partner waves (docs/design.md §9): rank affiliates by legacy revenue earned before
  * migration.startDate (hourly_rollups of every legacy platform, hours < startDate 00:00 UTC), split
  * the ranking by `migration.waves.shares` into tiers 1…n (tier 1 = highest revenue), and make tier i
  * due on `startDate + dueDays[i−1]`.

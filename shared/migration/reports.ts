@@ -17,7 +17,7 @@ import type { PlatformIds } from '../rules/types.js';
 import { DAY_MS } from '../util/time.js';
 
 /**
- * The migration reports of DESIGN.md §9 (`dualtrack report …`). Each returns plain rows; the CLI
+ * The migration reports of docs/design.md §9 (`dualtrack report …`). Each returns plain rows; the CLI
  * prints them as a table, JSON lines or CSV. Money is decimal strings with 2 decimals, summed and
  * rounded in SQL (legacy revenue before the start comes from computeMigrationPlan's exact sums).
  */
@@ -25,7 +25,7 @@ import { DAY_MS } from '../util/time.js';
 // ---------------------------------------------------------------------------------------------
 // report migration
 
-/** Exactly the DESIGN.md §9 JSON object, keys in this order. */
+/** Exactly the docs/design.md §9 JSON object, keys in this order. */
 export interface MigrationReportRow {
   affiliate: PlatformIds;
   canonical_key: string | null;

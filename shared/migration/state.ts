@@ -7,7 +7,7 @@ import type { PlatformIds } from '../rules/types.js';
 import { DAY_MS, HOUR_MS } from '../util/time.js';
 
 /**
- * Per-affiliate migration state (DESIGN.md §9) at `at`, with the days it changed.
+ * Per-affiliate migration state (docs/design.md §9) at `at`, with the days it changed.
  *
  * - Affiliates: every crosswalk affiliate key, plus every legacy/target affiliate id seen in the
  *   hourly rollups before `at` that is not in the crosswalk (keyed `<platform>:<id>`, canonical key null).

@@ -1,5 +1,5 @@
 /**
- * The canonical rows of DESIGN.md §4. Every platform connector maps its records to these; the
+ * The canonical rows of docs/design.md §4. Every platform connector maps its records to these; the
  * loader writes them unchanged into `<prefix>_<platform>`. Conventions:
  * - ids are strings exactly as the platform gives them;
  * - times are UTC ISO-8601 strings with milliseconds (`2026-10-12T13:02:11.000Z`), converted once

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { STREAMS } from '../model/canonical.js';
 
 /**
- * The two message contracts of the pipeline (DESIGN.md §1, §5). Both are validated with zod at the
+ * The two message contracts of the pipeline (docs/design.md §1, §5). Both are validated with zod at the
  * consumer's edge; a message that fails is poison (it can never succeed) and is quarantined, not
  * retried.
  */

@@ -87,7 +87,7 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
 
 /**
  * The window a scheduled run fetches for one stream: from the watermark minus the lookback (status
- * and payout changes are re-read, DESIGN.md §3) up to now, clamped to the platform's horizon. With
+ * and payout changes are re-read, docs/design.md §3) up to now, clamped to the platform's horizon. With
  * no watermark (nor any loaded data) yet, the first run reads one lookback (or one schedule
  * interval) back.
  */

@@ -4,7 +4,7 @@ import { toSqlDateTime, DAY_MS } from '../util/time.js';
 import type { Logger } from '../util/logger.js';
 
 /**
- * Raw clicks are purged after `privacy.clickRetentionDays` (default 120, DESIGN.md §4); hourly
+ * Raw clicks are purged after `privacy.clickRetentionDays` (default 120, docs/design.md §4); hourly
  * rollups, conversions and alert history are kept. Deletes run in bounded batches (by the
  * clicked_at index) so no statement holds locks for long or outlives a Data API call.
  */

@@ -1,7 +1,7 @@
 /**
  * JSON with every number literal kept as its source text. Node 20's `JSON.parse` turns
  * `"amount": 12.10` into a binary double (and 64-bit ids into wrong integers) before any code sees
- * it; money must never take that path (DESIGN.md §4). So every number literal outside strings is
+ * it; money must never take that path (docs/design.md §4). So every number literal outside strings is
  * wrapped in quotes first, and `JSON.parse` hands it over as the exact text the platform sent.
  * Strings are copied verbatim (escapes included), so a `"12.5"` that was already a string stays one.
  * Used by connectors whose replies carry money as JSON numbers (CAKE, Partnerize); Everflow's

@@ -2,7 +2,7 @@ import type { Db } from '../db/port.js';
 import type { DbNames } from '../db/names.js';
 
 /**
- * A request budget shared by every concurrent worker of a platform (DESIGN.md §3): ten fetch
+ * A request budget shared by every concurrent worker of a platform (docs/design.md §3): ten fetch
  * workers in ten Lambdas together still never exceed the platform's documented limit.
  * `acquire` resolves when one request may be sent now.
  */

@@ -10,7 +10,7 @@ export interface QueueSender {
   send(queue: string, bodies: readonly string[]): Promise<void>;
 }
 
-/** SQS's limits (aws-limits.md §3.1): a message and a whole batch ≤ 1 MiB, ≤ 10 entries a batch. */
+/** SQS's limits (docs/aws-limits.md §3.1): a message and a whole batch ≤ 1 MiB, ≤ 10 entries a batch. */
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 export const SQS_MAX_BATCH_ENTRIES = 10;
 

@@ -30,7 +30,7 @@ export function dateOf(day: string): Date {
 }
 
 /**
- * The lookback start of the money-at-risk rules (DESIGN.md §6): migration.startDate 00:00 UTC,
+ * The lookback start of the money-at-risk rules (docs/design.md §6): migration.startDate 00:00 UTC,
  * but never more than `maxLookbackDays` before `at`.
  */
 export function moneyLookbackStart(config: Config, at: Date, maxLookbackDays: number): Date {

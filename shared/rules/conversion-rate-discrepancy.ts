@@ -6,7 +6,7 @@ import { toMicros } from './money.js';
 import { DAY_MS } from '../util/time.js';
 
 /**
- * conversion-rate-discrepancy (DESIGN.md §6): the same mapped offer (and offer × affiliate) converts
+ * conversion-rate-discrepancy (docs/design.md §6): the same mapped offer (and offer × affiliate) converts
  * at different rates on two platforms over the last `windowDays` (complete hours before `at`).
  * Rate = base conversions / clicks from hourly_rollups. For every subject and every pair of
  * platforms where BOTH sides have ≥ `minClicks` clicks and ≥ `minConversions` conversions, one

@@ -13,7 +13,7 @@ import {
 import { formatMoney, fromMicros, sumMoney } from './money.js';
 
 /**
- * cross-platform-duplicate (DESIGN.md §6): one sale recorded on two platforms, so the affiliate may
+ * cross-platform-duplicate (docs/design.md §6): one sale recorded on two platforms, so the affiliate may
  * be paid twice. For every pair of configured platforms, a key ladder is tried in order and each
  * conversion is matched at most once (the first, strongest key wins):
  *   1. `order_id`: the advertiser's order / transaction id, equal on both sides;

@@ -5,7 +5,7 @@ import { formatMoney, fromMicros, sumMoney } from './money.js';
 import { HOUR_MS } from '../util/time.js';
 
 /**
- * dual-running (DESIGN.md §6): a mapped affiliate keeps sending NEW clicks to the same mapped offer
+ * dual-running (docs/design.md §6): a mapped affiliate keeps sending NEW clicks to the same mapped offer
  * on a legacy platform and on the target, sustained well past its first target traffic.
  *
  * An affiliate that swaps its links at some hour of its move day produces hours of clicks on both

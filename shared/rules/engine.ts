@@ -16,7 +16,7 @@ import { migrationLaggingPartner } from './migration-lagging-partner.js';
 import { legacyTrafficAfterCutover } from './legacy-traffic-after-cutover.js';
 
 /**
- * `evaluateRules`: every enabled rule of DESIGN.md §6 over the database as of `at`. Deterministic:
+ * `evaluateRules`: every enabled rule of docs/design.md §6 over the database as of `at`. Deterministic:
  * the same database and `at` give the same findings in the same order (rule order below, then
  * fingerprint). Rules see only events before `at` (see common.ts for the hour/day conventions).
  *

@@ -4,7 +4,7 @@ import { dateOf, isoFromSql, orderIds, plural, sqlTime, takeEvidence } from './c
 import { formatMoney, fromMicros, toMicros } from './money.js';
 
 /**
- * legacy-traffic-after-cutover (DESIGN.md §6): per legacy platform and affiliate, base conversions
+ * legacy-traffic-after-cutover (docs/design.md §6): per legacy platform and affiliate, base conversions
  * (not rejected/invalid) converted from migration.cutoverDate 00:00 UTC up to `at` whose CLICK was
  * also at or after the cutover. Late conversions of clicks made before the cutover are expected
  * (attribution windows run for days) and never count; a conversion without a click time cannot be

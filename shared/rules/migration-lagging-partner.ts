@@ -5,7 +5,7 @@ import { formatMoney, fromMicros, toMicros } from './money.js';
 import { DAY_MS } from '../util/time.js';
 
 /**
- * migration-lagging-partner (DESIGN.md §6): a partner (affiliate) in `migration_plan` whose wave
+ * migration-lagging-partner (docs/design.md §6): a partner (affiliate) in `migration_plan` whose wave
  * `due_date` has passed — `at` ≥ due_date + 1 day 00:00 UTC, i.e. the whole due day is over — and who
  * has sent no clicks to the target platform (hourly_rollups, through the crosswalk) since
  * migration.startDate. A plan key without a target id in the crosswalk (including unmapped legacy

@@ -1,5 +1,5 @@
 /**
- * Decimal money arithmetic on strings (DESIGN.md §4: never JS floats). Values are scaled to
+ * Decimal money arithmetic on strings (docs/design.md §4: never JS floats). Values are scaled to
  * micro-units (6 decimals, the DECIMAL(18,6) columns' scale) as BigInt, so sums are exact.
  */
 

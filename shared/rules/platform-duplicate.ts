@@ -13,7 +13,7 @@ import {
 import { formatMoney, fromMicros, sumMoney } from './money.js';
 
 /**
- * platform-duplicate (DESIGN.md §6): the same advertiser order id approved twice (or more) on ONE
+ * platform-duplicate (docs/design.md §6): the same advertiser order id approved twice (or more) on ONE
  * platform. Base conversions only (post-conversion events legitimately share an order); pending,
  * rejected and invalid ones do not count (Everflow, for one, records the second conversion of a
  * transaction as rejected — that is the platform working). The earliest approved conversion of an

@@ -6,7 +6,7 @@ import { meanAndSd, normalUpperTail } from './stats.js';
 import { DAY_MS } from '../util/time.js';
 
 /**
- * revenue-discrepancy (DESIGN.md §6): total revenue across ALL platforms per UTC day (from
+ * revenue-discrepancy (docs/design.md §6): total revenue across ALL platforms per UTC day (from
  * hourly_rollups), for each of the last `days` complete UTC days before `at`, against the mean of the
  * `baselineWeeks` previous same weekdays (d − 7, d − 14, …). Fires on a day whose revenue is below the
  * baseline mean by at least `minDrop` (relative) AND whose shortfall is significant against the

@@ -3,7 +3,7 @@ import { fingerprintOf, severityFor } from './types.js';
 import { isoFromSql, orderedPlatforms, sqlTime } from './common.js';
 
 /**
- * stale-source (DESIGN.md §6): per configured platform, no successful fetch (a fetch_slices row in
+ * stale-source (docs/design.md §6): per configured platform, no successful fetch (a fetch_slices row in
  * status `fetched` or `done`, timed by COALESCE(finished_at, fetched_at)) within
  * `scheduleFactor` × platforms.<p>.scheduleMinutes before `at`. Any stream counts as a fetch.
  * A successful fetch made AFTER `at` counts as fresh: evaluating a past `at` (a backfill, a replay)

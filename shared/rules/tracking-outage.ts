@@ -5,7 +5,7 @@ import { poissonZero } from './stats.js';
 import { HOUR_MS } from '../util/time.js';
 
 /**
- * tracking-outage (DESIGN.md §6), "the postback domain dropped": an offer (and, with
+ * tracking-outage (docs/design.md §6), "the postback domain dropped": an offer (and, with
  * `perAffiliate`, an affiliate × offer) on one platform keeps receiving clicks but records zero
  * conversions, for long enough that its normal conversion rate makes zero very unlikely.
  *

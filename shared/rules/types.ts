@@ -6,7 +6,7 @@ import type { Crosswalk } from './crosswalk.js';
 import type { EntityLabels } from './labels.js';
 
 /**
- * A finding is what a rule reports for one subject at one evaluation (DESIGN.md §7). The alert store
+ * A finding is what a rule reports for one subject at one evaluation (docs/design.md §7). The alert store
  * turns findings into alerts (open / quiet / escalate / resolve); a finding itself has no state.
  */
 

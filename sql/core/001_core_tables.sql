@@ -1,4 +1,4 @@
--- Core database (DESIGN.md §4): pipeline state, crosswalk, FX, alert state, migration plan.
+-- Core database (docs/design.md §4): pipeline state, crosswalk, FX, alert state, migration plan.
 -- {{core}} is replaced by `<prefix>_core`. schema_migrations itself is created by the migrator.
 
 -- Fetch ledger: one row per planned slice (platform, stream, window). Counts add up:

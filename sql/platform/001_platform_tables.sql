@@ -1,4 +1,4 @@
--- Per-platform schema template (DESIGN.md §4). Applied to every `<prefix>_<platform>` database;
+-- Per-platform schema template (docs/design.md §4). Applied to every `<prefix>_<platform>` database;
 -- {{db}} is replaced by that database's name. Every platform gets the same tables and columns.
 -- Dialect: the MySQL 8.0 / MariaDB 10.11 common subset (no collation names, no `AS new` upserts).
 -- Idempotent upserts: each table's primary key is the platform's natural key.
@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.clicks (
   user_agent_hash CHAR(64)      NULL,
   country_code    CHAR(2)       NULL,
   is_unique       TINYINT(1)    NOT NULL DEFAULT 1,
-  -- No `raw` copy: clicks are ~100x conversions (DESIGN.md §4).
+  -- No `raw` copy: clicks are ~100x conversions (docs/design.md §4).
   PRIMARY KEY (click_id),
   KEY clicks_clicked_at (clicked_at),
   KEY clicks_offer_affiliate (offer_id, affiliate_id, clicked_at)

@@ -14,7 +14,7 @@ import { toSqlDateTime } from '#shared/util/time.js';
  * The rules engine end to end on the simulated network (issue "Rules engine and alerts"): the small
  * scenario is served by the platform simulators, ingested through the real pipeline (connectors,
  * local queue, normalize, upserts, rollups), the scenario's crosswalk is loaded, and the evaluation
- * path (`runEvaluation`: migration plan refresh → every rule with the DESIGN.md §6 defaults → alert
+ * path (`runEvaluation`: migration plan refresh → every rule with the docs/design.md §6 defaults → alert
  * store) runs. Every ground-truth incident must fire and nothing else may.
  *
  * When it evaluates. The data is fetched once, "now" = the scenario's end (HitPath serves only 45
@@ -27,7 +27,7 @@ import { toSqlDateTime } from '#shared/util/time.js';
  * scenario ends (the last scheduled run that still sees it: rules count complete hours before `at`),
  * and shortly after the end. Evaluating a past `at` sees only events before it (conversion statuses
  * are as fetched at the end, as in any replay); stale-source counts the fetch made at the end as
- * fresh for a past `at` (DESIGN.md §6), and at the end + 5 minutes it is well inside 2 × the hourly
+ * fresh for a past `at` (docs/design.md §6), and at the end + 5 minutes it is well inside 2 × the hourly
  * schedule.
  *
  * Matching is by rule and subject ids only (never by the scenario's ids, dates or sizes), see

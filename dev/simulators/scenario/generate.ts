@@ -1,11 +1,11 @@
 /**
- * The deterministic simulated network (DESIGN.md §6 rules, §9 migration): advertisers, offers and
+ * The deterministic simulated network (docs/design.md §6 rules, §9 migration): advertisers, offers and
  * affiliates on every platform, hourly click traffic, conversions with delays, status changes and
  * post-conversion events, a migration in three waves, and a fixed set of injected incidents, each
  * recorded as ground truth. `generateScenario(options)` is a pure function of its options.
  *
  * How the data is made so that the injected incidents fire and nothing else does (under the
- * DESIGN.md §6 rules with the `config/schema.ts` defaults):
+ * docs/design.md §6 rules with the `config/schema.ts` defaults):
  *
  * - Traffic: clicks per affiliate × offer × hour follow an hour-of-week shape (diurnal × weekday)
  *   with no trend; each hour varies by ±30 % but a running accumulator keeps every day's count within
@@ -25,7 +25,7 @@
  *   Those are not dual running: the dual-running rule must look at new CLICKS, not at conversion
  *   arrival.
  * - Migration: affiliates are ranked by legacy revenue earned before `migrationStart` (computed from
- *   the generated conversions), thirds are due by +7/+14/+21 days (DESIGN.md §9 defaults), and each
+ *   the generated conversions), thirds are due by +7/+14/+21 days (docs/design.md §9 defaults), and each
  *   partner swaps its links at a random hour of a day before its due date; half of them keep a tail
  *   of old links that brings a stray legacy click now and then for 3–20 hours after the swap. So
  *   every mover has hours, often two UTC days, with new clicks on both sides: the migration, not
@@ -61,7 +61,7 @@ const DAY = 86_400_000;
 
 /** Days of legacy history before `migrationStart` that the wave ranking needs. */
 export const MIN_PRESTART_DAYS = 7;
-/** DESIGN.md §9 default waves: thirds due this many days after the migration start. */
+/** docs/design.md §9 default waves: thirds due this many days after the migration start. */
 export const WAVE_DUE_DAYS = [7, 14, 21] as const;
 /** Normal partners send their last legacy click at least this long before the cutover. */
 export const LEGACY_SILENCE_DAYS = 10;
@@ -73,7 +73,7 @@ export const DUAL_RUNNING_DAYS = 8;
 export const OUTAGE_HOURS = 12;
 export const OUTAGE_START_HOUR_UTC = 10;
 export const OUTAGE_BASELINE_DAYS = 28;
-/** The conversion-rate discrepancy lasts one comparison window (DESIGN.md §6: 14 days). */
+/** The conversion-rate discrepancy lasts one comparison window (docs/design.md §6: 14 days). */
 export const DISCREPANCY_DAYS = 14;
 /** Stray legacy traffic after the cutover lasts this many days. */
 const STRAY_DAYS = 3;
@@ -1525,7 +1525,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   };
 }
 
-/** The crosswalk as the CSV `dualtrack mappings import` reads (DESIGN.md §8). */
+/** The crosswalk as the CSV `dualtrack mappings import` reads (docs/design.md §8). */
 export function crosswalkCsv(s: Scenario): string {
   const esc = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const lines = ['entity,platform,platform_id,canonical_key'];

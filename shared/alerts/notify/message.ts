@@ -2,7 +2,7 @@ import type { Severity } from '../../config/schema.js';
 import type { AlertNotification, NotificationKind } from '../types.js';
 
 /**
- * Grouping (DESIGN.md §7): one evaluation publishes at most ONE message per severity, holding every
+ * Grouping (docs/design.md §7): one evaluation publishes at most ONE message per severity, holding every
  * notification of that severity (new, escalated, repeated, reopened and resolved alerts). The
  * message is the SNS body (JSON) and what the Slack subscriber formats.
  */

@@ -6,7 +6,7 @@ import { formatSlackMessage, type SlackPayload } from './slack.js';
 import { postSlackWebhook, type PostOptions } from './webhook.js';
 
 /**
- * Idempotent Slack delivery of one SNS message (DESIGN.md §7). SNS delivers at least once (and retries
+ * Idempotent Slack delivery of one SNS message (docs/design.md §7). SNS delivers at least once (and retries
  * a failed Lambda delivery for up to 23 days), so each SNS MessageId is claimed in
  * `<prefix>_core.slack_deliveries` before posting:
  *  - first claim (INSERT IGNORE inserted the row) → post, then mark `sent`;

@@ -2,7 +2,7 @@ import type { AlertMessage } from './message.js';
 import type { AlertNotification } from '../types.js';
 
 /**
- * Slack Block Kit for one AlertMessage (aws-limits.md §6): a section's text ≤ 3,000 characters, a
+ * Slack Block Kit for one AlertMessage (docs/aws-limits.md §6): a section's text ≤ 3,000 characters, a
  * message ≤ 50 blocks — and in practice `msg_blocks_too_long` around ~13k characters in total, so this
  * stays under MAX_TOTAL_CHARS too. Alerts that do not fit are counted in a final "…and N more" block.
  * Every text from the data (summaries, names, ids) is escaped (`&`, `<`, `>` only, as Slack asks),

@@ -8,7 +8,7 @@ import { makeMessage, rulesOf, type AlertMessage } from './message.js';
  *   most 262,144 BYTES (SNS's limit is bytes, not characters): over it, evidence rows are dropped
  *   first, then whole notifications from the end (counted in `omitted`).
  * - Subject (email subject line): the headline, < 100 characters, no line breaks or control chars.
- * - MessageAttributes, for subscription filter policies (DESIGN.md §7):
+ * - MessageAttributes, for subscription filter policies (docs/design.md §7):
  *     severity: String (critical | warning | info);
  *     rule: String when the message holds one rule, otherwise String.Array — a JSON array of the
  *       distinct rule ids, sorted — which an attribute filter policy matches when ANY element

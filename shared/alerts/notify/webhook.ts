@@ -2,7 +2,7 @@ import { sleep as realSleep } from '../../platforms/rate-limit.js';
 
 /**
  * Posts a payload to a Slack incoming webhook. Slack allows about one message per second and answers
- * HTTP 429 with `Retry-After` (seconds) when over it (aws-limits.md §6): the poster waits exactly
+ * HTTP 429 with `Retry-After` (seconds) when over it (docs/aws-limits.md §6): the poster waits exactly
  * that long (capped) and tries again. 5xx and network errors are retried with a short backoff; any
  * other non-2xx (400 invalid_payload, 403, 404 no_service …) fails at once. The webhook URL is a
  * secret: it is never logged and never part of an error message.

@@ -6,7 +6,7 @@ import { parseCakeReply } from './schemas.js';
 import { parseCakeDate, type CakeDateSemantics } from './map.js';
 
 /**
- * Fetches one slice from CAKE's classic ASMX API (reference/platform-apis.md §2), every page.
+ * Fetches one slice from CAKE's classic ASMX API (docs/platform-apis.md §2), every page.
  *
  * - `POST <baseUrl>/api/<version>/<service>.asmx/<Method>` with a JSON body and
  *   `Content-Type: application/json`, which makes ASP.NET answer JSON wrapped as `{"d": …}` (what

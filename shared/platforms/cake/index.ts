@@ -5,7 +5,7 @@ import { fetchCakeSlice } from './client.js';
 import { normalizeCakeRecord, type CakeDateSemantics } from './map.js';
 
 /**
- * The CAKE connector (reference/platform-apis.md §2; DESIGN.md §3): EventConversions v18,
+ * The CAKE connector (docs/platform-apis.md §2; docs/design.md §3): EventConversions v18,
  * EventConversionChanges v18, Clicks v12 and the Affiliates / Offers / Advertisers exports.
  * See client.ts (requests, paging, time windows) and map.ts (record → row decisions).
  */

@@ -21,7 +21,7 @@ import {
 } from './schemas.js';
 
 /**
- * CAKE records → canonical rows (DESIGN.md §4). Decisions the reference leaves open, written down:
+ * CAKE records → canonical rows (docs/design.md §4). Decisions the reference leaves open, written down:
  *
  * **Dates.** JSON dates are Microsoft `/Date(ms)/`. The reference says CAKE's timezone is NOT FOUND
  * and to treat CAKE times as instance-local (unconfirmed, §2.5). So by default (`instance-wall`)

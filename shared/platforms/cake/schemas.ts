@@ -3,7 +3,7 @@ import { parseJsonKeepingNumbers } from '../lossless-json.js';
 import { PlatformApiError } from '../types.js';
 
 /**
- * Zod schemas for CAKE's classic ASMX API in its JSON form (reference/platform-apis.md §2).
+ * Zod schemas for CAKE's classic ASMX API in its JSON form (docs/platform-apis.md §2).
  *
  * A JSON reply is ASP.NET's `{"d": {…}}` wrapper around the method's result object, which carries
  * `success`, `message`, `row_count` and one list (`event_conversions`, `clicks`, `affiliates`,

@@ -16,7 +16,7 @@ import {
 import { parseEverflowJson } from './wire.js';
 
 /**
- * Fetches one slice of one stream from Everflow's Network API (reference/platform-apis.md §1),
+ * Fetches one slice of one stream from Everflow's Network API (docs/platform-apis.md §1),
  * all pages, through `requestWithRetry` (shared rate limit, 429/5xx/timeout/bad-body retries).
  *
  * Wire decisions, where the docs leave room:

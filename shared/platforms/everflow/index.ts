@@ -7,7 +7,7 @@ import { mapAdvertiser, mapAffiliate, mapClick, mapConversion, mapOffer } from '
 export { EverflowClient, findUtcTimezone, ENDPOINTS as EVERFLOW_ENDPOINTS } from './client.js';
 
 /**
- * The Everflow connector (DESIGN.md §3, reference/platform-apis.md §1).
+ * The Everflow connector (docs/design.md §3, docs/platform-apis.md §1).
  *
  * - streams: conversions (base conversions and post-conversion events in one pull), clicks and
  *   the three entity tables. No `conversion_changes`: Everflow's Network reporting API has no

@@ -28,7 +28,7 @@ import { normalizeDecimalText, numberToDecimalText } from './wire.js';
  * that fails its schema or a mapping rule becomes `{ ok: false, reason }` naming platform,
  * stream, field and the (truncated) bad value.
  *
- * Mapping decisions (reference/platform-apis.md §1.3 and §5):
+ * Mapping decisions (docs/platform-apis.md §1.3 and §5):
  * - times: `*_unix_timestamp` are UTC seconds (§1.5) → ISO with milliseconds;
  * - `transaction_id` is Everflow's click id (32 chars): it fills both `click_id` and
  *   `transaction_id` (the CAKE `s2` bridge of the cross-platform duplicate rule joins on it);
@@ -366,7 +366,7 @@ export function mapAdvertiser(platform: string, record: unknown): NormalizeResul
 
 /**
  * Entities keep their raw record as is: affiliate and advertiser contacts are business partners
- * (the crosswalk suggester matches on their email), not the end users DESIGN.md §4 protects.
+ * (the crosswalk suggester matches on their email), not the end users docs/design.md §4 protects.
  */
 function entityRow(
   entityId: string,

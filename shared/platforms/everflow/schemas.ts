@@ -1,7 +1,7 @@
 import * as z from 'zod';
 
 /**
- * zod schemas for Everflow's Network API replies (reference/platform-apis.md §1.2–1.3).
+ * zod schemas for Everflow's Network API replies (docs/platform-apis.md §1.2–1.3).
  *
  * Two levels, on purpose:
  * - envelopes (`{"conversions":[…],"paging":{…}}`) are checked by the client; a reply that fails

@@ -18,7 +18,7 @@ import {
 } from './schemas.js';
 
 /**
- * HitPath Reporting API client (reference/platform-apis.md §3.3): one GET on the network's own
+ * HitPath Reporting API client (docs/platform-apis.md §3.3): one GET on the network's own
  * URL (`config.baseUrl`, from System > API > Reporting API) with
  * `key, type=clicks|sales, start, end, format=csv|xml`. No paging: one call returns the whole
  * window, so one slice = one call per stream.

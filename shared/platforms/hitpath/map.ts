@@ -30,7 +30,7 @@ import {
  *   keeping it would make every manual sale a "duplicate" of every other, so it becomes null
  *   (the text stays in `raw`). transaction_id stays null: HitPath's only own id is the HitID,
  *   which is click_id.
- * - revenue = the `amount` column (payin, DESIGN.md §3); sale_amount is not in the report → null.
+ * - revenue = the `amount` column (payin, docs/design.md §3); sale_amount is not in the report → null.
  */
 
 /** HitPath's status words (case-insensitive) → canonical status. Anything else is quarantined, never guessed. */

@@ -8,9 +8,9 @@ import {
 } from '../../config/schema.js';
 
 /**
- * HitPath's Reporting API has no public column list (reference/platform-apis.md §3.3: the page with
+ * HitPath's Reporting API has no public column list (docs/platform-apis.md §3.3: the page with
  * the output columns was never published), so a report is read by header name through a column
- * map: DESIGN.md §3's defaults, overridden per deployment under `platforms.<key>.columns`.
+ * map: docs/design.md §3's defaults, overridden per deployment under `platforms.<key>.columns`.
  *
  * A raw record is one report row exactly as HitPath sent it (its own header → cell text); that is
  * what travels through the queue and what `raw` keeps. The schemas below validate the row *after*

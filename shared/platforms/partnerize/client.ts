@@ -16,7 +16,7 @@ import {
 import { partnerizeTimeToUtc } from './map.js';
 
 /**
- * Fetches one slice from Partnerize with all its pages (platform-apis.md §4):
+ * Fetches one slice from Partnerize with all its pages (docs/platform-apis.md §4):
  *
  * - Auth: HTTP Basic, `base64(application_key:user_api_key)`; the secret is `applicationKey:userApiKey`
  *   (shared/config/load.ts `platformSecret`). A 401/403 becomes a non-retryable error naming the

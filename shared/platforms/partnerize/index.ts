@@ -5,7 +5,7 @@ import { fetchPartnerizeSlice } from './client.js';
 import { mapAdvertiser, mapCampaign, mapClick, mapConversion, mapPublisher } from './map.js';
 
 /**
- * The Partnerize connector (platform-apis.md §4). Streams: conversions and conversion_changes
+ * The Partnerize connector (docs/platform-apis.md §4). Streams: conversions and conversion_changes
  * (the per-campaign conversion report, by conversion time / by `date_type=last_modified`), clicks,
  * affiliates (partners = publishers), offers (campaigns), advertisers (brands). See client.ts for
  * the wire details and map.ts for the mapping decisions.

@@ -15,7 +15,7 @@ import {
 } from './schemas.js';
 
 /**
- * Partnerize records → canonical rows (DESIGN.md §4). Pure functions; every failure is a
+ * Partnerize records → canonical rows (docs/design.md §4). Pure functions; every failure is a
  * `{ ok: false, reason }` naming platform, stream, record, field and value.
  *
  * Decisions (the reference is silent on these):
@@ -32,7 +32,7 @@ import {
  *     schema, present in its example).
  *   - Without items, `conversion_value` and its `conversion_status` are used as they are.
  * - `commission` → revenue (the brand's cost = the network's revenue), `publisher_commission` →
- *   payout, `value` → sale_amount (platform-apis.md §4.3, INFERRED there).
+ *   payout, `value` → sale_amount (docs/platform-apis.md §4.3, INFERRED there).
  * - `ref_conversion_metric` "Standard" is the base conversion (`is_event` false, `event_name` null);
  *   any other metric is a post-conversion event named by it.
  * - Times: offsetless strings are wall-clock times in the zone we asked for (the client records it

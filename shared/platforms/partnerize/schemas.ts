@@ -1,7 +1,7 @@
 import * as z from 'zod';
 
 /**
- * Zod schemas for the Partnerize replies and records we read (reference/platform-apis.md §4;
+ * Zod schemas for the Partnerize replies and records we read (docs/platform-apis.md §4;
  * vendor OpenAPI mirrored in api-evangelist/partnerize):
  *
  * | stream                          | endpoint                                                              | wrapper                          |
