@@ -182,6 +182,7 @@ async function findingOf(
       ctx.config,
       ctx.crosswalk.subjectIds('offer', { [legacy]: o.legacy.ids[0].offer, [target]: o.target.ids[0].offer }),
     );
+  const offerIds = offers.map(offerIdsOf);
   const payouts = await Promise.all(offers.map((o) => overlapPayout(ctx, legacy, o)));
   const money = payouts.reduce((s, p) => s + p, 0n);
   const start = Math.min(...offers.map((o) => o.start));
@@ -189,7 +190,7 @@ async function findingOf(
   const hoursLasted = Math.round((lastLegacy + HOUR_MS - start) / HOUR_MS);
   const legacyClicks = offers.reduce((s, o) => s + o.legacyClicks, 0);
   const targetClicks = offers.reduce((s, o) => s + o.targetClicks, 0);
-  const offerLabels = await Promise.all(offers.map((o) => ctx.labels.label('offer', offerIdsOf(o))));
+  const offerLabels = await Promise.all(offerIds.map((ids) => ctx.labels.label('offer', ids)));
   const n = (x: number) => x.toLocaleString('en-US');
   return {
     rule: dualRunning.id,
@@ -198,7 +199,7 @@ async function findingOf(
     fingerprint: fingerprintOf(dualRunning.id, { platforms: [legacy, target], affiliate: affKey }),
     subject: {
       affiliate,
-      ...(offers.length === 1 ? { offer: offerIdsOf(offers[0]) } : {}),
+      ...(offers.length === 1 ? { offer: offerIds[0] } : {}),
       platforms: [legacy, target],
     },
     summary:
@@ -221,7 +222,7 @@ async function findingOf(
     },
     evidence: takeEvidence(
       offers.map((o, i) => ({
-        offer: offerIdsOf(o),
+        offer: offerIds[i],
         first_target_click_hour: new Date(o.start).toISOString(),
         last_legacy_click_hour: new Date(o.lastLegacy).toISOString(),
         [`${legacy}_clicks`]: o.legacyClicks,
