@@ -46,7 +46,9 @@ function brokenCitations(files: { path: string; text: string }[], docs: (name: s
 
 const tracked = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' })
   .split('\n')
-  .filter((p) => /\.(ts|js|md|sql|json)$|^\.ci\/run$/.test(p) && !p.startsWith('docs/') && existsSync(join(root, p)));
+  .filter((p) => /\.(ts|js|md|sql|json)$|^\.ci\/run$/.test(p) && !p.startsWith('docs/') && existsSync(join(root, p)))
+  // this file's own examples cite sections that do not exist, on purpose
+  .filter((p) => p !== 'test/docs.test.ts');
 const readDoc = (name: string) => {
   const p = join(root, 'docs', `${name}.md`);
   return existsSync(p) ? readFileSync(p, 'utf8') : null;
@@ -77,7 +79,7 @@ describe('citations of the design', () => {
   it('no comment cites a design document outside the repository', () => {
     const outside =
       /(?<![\w/.-])(DESIGN|STYLE)\.md|(?<![\w/.-])(platform-apis|aws-limits|toolchain)\.md|\.\.\/shared\//;
-    const bad = tracked.filter((p) => p !== 'test/docs.test.ts' && outside.test(readFileSync(join(root, p), 'utf8')));
+    const bad = tracked.filter((p) => outside.test(readFileSync(join(root, p), 'utf8')));
     expect(bad).toEqual([]);
   });
 });
