@@ -1,5 +1,6 @@
 import { PlatformApiError, type FetchContext } from './types.js';
 import { sleep } from './rate-limit.js';
+import { readJson } from './kit/json.js';
 
 /**
  * One HTTP call to a platform with the shared budget, timeouts and retries every connector needs:
@@ -163,12 +164,13 @@ function snippet(text: string): string {
 }
 
 /**
- * Parses a JSON body; a body that does not parse (cut short, malformed) is a retryable error,
- * since a truncated reply usually succeeds when asked again.
+ * Parses a JSON body losslessly (shared/platforms/kit/json.ts: every number, or the values of
+ * `keys`, kept as their literal text); a body that does not parse (cut short, malformed) is a
+ * retryable error, since a truncated reply usually succeeds when asked again.
  */
-export function parseJsonBody(platform: string, endpoint: string, text: string): unknown {
+export function parseJsonBody(platform: string, endpoint: string, text: string, keys?: ReadonlySet<string>): unknown {
   try {
-    return JSON.parse(text);
+    return readJson(text, keys);
   } catch (e) {
     throw new PlatformApiError(
       platform,

@@ -11,13 +11,9 @@ import {
   offersReplySchema,
   advertisersReplySchema,
   timezonesReplySchema,
+  MONEY_KEYS,
 } from '#shared/platforms/everflow/schemas.js';
-import {
-  normalizeDecimalText,
-  numberToDecimalText,
-  parseEverflowJson,
-  quoteMoneyNumbers,
-} from '#shared/platforms/everflow/wire.js';
+import { readJson } from '#shared/platforms/kit/json.js';
 import { createEverflowSimulator, type EverflowSimulatorOptions } from '../../dev/simulators/everflow.js';
 import { SimServer } from '../../dev/simulators/server.js';
 import type {
@@ -46,7 +42,7 @@ const hash = (v: string) => createHmac('sha256', 'test-hmac-key').update(v).dige
 const nctx = { hash };
 
 function fixture(name: string): unknown {
-  return parseEverflowJson(readFileSync(join(FIXTURES, name), 'utf8'));
+  return readJson(readFileSync(join(FIXTURES, name), 'utf8'), MONEY_KEYS);
 }
 
 function config(baseUrl: string): Extract<PlatformConfig, { kind: 'everflow' }> {
@@ -185,39 +181,6 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const H = 3_600_000;
 
 // ---------------------------------------------------------------------------------------------
-
-describe('everflow wire: money never goes through a double', () => {
-  it('quotes only number values of money keys, leaving strings that mention them alone', () => {
-    const text =
-      '{"payout": 0.1, "revenue":-12.345e1,"sale_amount" : 999999999999.999999,"notes":"\\"payout\\": 5","count":0.5,"x":["payout", 3]}';
-    expect(quoteMoneyNumbers(text)).toBe(
-      '{"payout": "0.1", "revenue":"-12.345e1","sale_amount" : "999999999999.999999","notes":"\\"payout\\": 5","count":0.5,"x":["payout", 3]}',
-    );
-    const parsed = parseEverflowJson(text) as Record<string, unknown>;
-    expect(parsed.sale_amount).toBe('999999999999.999999');
-    expect(parsed.count).toBe(0.5);
-  });
-
-  it('expands exponents by moving the point in the text', () => {
-    expect(normalizeDecimalText('-12.345e1')).toBe('-123.45');
-    expect(normalizeDecimalText('1e-7')).toBe('0.0000001');
-    expect(normalizeDecimalText('1.5E3')).toBe('1500');
-    expect(normalizeDecimalText('007.50')).toBe('7.50');
-    expect(normalizeDecimalText('-0.0')).toBe('0.0');
-    expect(normalizeDecimalText('12,50')).toBeNull();
-    expect(normalizeDecimalText('')).toBeNull();
-  });
-
-  it('numbers that reached us already parsed keep their shortest round-trip text', () => {
-    expect(numberToDecimalText(0.1)).toBe('0.1');
-    expect(numberToDecimalText(1.005)).toBe('1.005');
-    expect(numberToDecimalText(1e21)).toBe('1000000000000000000000');
-    expect(numberToDecimalText(1e-7)).toBe('0.0000001');
-    // Damage done before we see the number cannot be undone: that is why the client keeps the text.
-    expect(numberToDecimalText(0.1 + 0.2)).toBe('0.30000000000000004');
-    expect(numberToDecimalText(Number.NaN)).toBeNull();
-  });
-});
 
 describe('everflow mappers against the documented record shapes (fixtures)', () => {
   const connector = createEverflowConnector('everflow', config('https://api.eflow.team'));
@@ -398,24 +361,34 @@ describe('everflow mappers against the documented record shapes (fixtures)', () 
     delete records[2].relationship.affiliate;
     const rows = records.map((r) => connector.normalize('conversions', r, nctx));
     expect(rows[0].ok).toBe(true);
-    expect(rows[1]).toEqual({ ok: false, reason: 'everflow conversions: payout: expected a decimal, got "12,50"' });
+    expect(rows[1]).toEqual({
+      ok: false,
+      reason: `everflow conversions: conversion_id ${records[1].conversion_id}: payout: expected a decimal, got "12,50"`,
+    });
     expect(rows[2].ok).toBe(false);
-    expect(!rows[2].ok && rows[2].reason).toMatch(/^everflow conversions: relationship\.affiliate: .*got nothing$/);
+    expect(!rows[2].ok && rows[2].reason).toMatch(
+      /^everflow conversions: conversion_id \w+: relationship\.affiliate: .*got nothing \(field missing\)$/,
+    );
 
     const odd = { ...records[0], status: 'reversed' };
     expect(connector.normalize('conversions', odd, nctx)).toEqual({
       ok: false,
-      reason: 'everflow conversions: status: expected approved, pending, rejected or invalid, got "reversed"',
+      reason: `everflow conversions: conversion_id ${records[0].conversion_id}: status: expected approved, pending, rejected or invalid, got "reversed"`,
     });
     const huge = { ...records[0], revenue: '1234567890123.5' };
     expect(connector.normalize('conversions', huge, nctx)).toEqual({
       ok: false,
-      reason: 'everflow conversions: revenue: out of range for DECIMAL(18,6), got "1234567890123.5"',
+      reason: `everflow conversions: conversion_id ${records[0].conversion_id}: revenue: out of range for DECIMAL(18,6), got "1234567890123.5"`,
     });
     const long = { ...records[0], conversion_unix_timestamp: 'x'.repeat(200) };
     const r = connector.normalize('conversions', long, nctx);
-    expect(!r.ok && r.reason.startsWith('everflow conversions: conversion_unix_timestamp:')).toBe(true);
-    expect(!r.ok && r.reason.length).toBeLessThan(200);
+    expect(
+      !r.ok &&
+        r.reason.startsWith(
+          `everflow conversions: conversion_id ${records[0].conversion_id}: conversion_unix_timestamp:`,
+        ),
+    ).toBe(true);
+    expect(!r.ok && r.reason.length).toBeLessThan(250);
     // Personal data is never echoed in a reason.
     const badEmail = { ...records[0], email: 42 };
     const e = connector.normalize('conversions', { ...badEmail, http_user_agent: 7 }, nctx);
@@ -423,7 +396,7 @@ describe('everflow mappers against the documented record shapes (fixtures)', () 
     expect(!e.ok && e.reason).toContain('(redacted)');
     expect(connector.normalize('clicks', 'not a record', nctx)).toEqual({
       ok: false,
-      reason: 'everflow clicks: (record): Invalid input: expected object, received string, got "string"',
+      reason: 'everflow clicks: (record): expected an object, got "not a record"',
     });
   });
 
@@ -716,7 +689,7 @@ describe('everflow connector against the HTTP simulator', () => {
     expect(results.map((r) => r.ok)).toEqual([true, false, true]);
     expect(results[1]).toEqual({
       ok: false,
-      reason: 'everflow conversions: currency_id: expected an ISO 4217 code, got "DOLLARS"',
+      reason: `everflow conversions: conversion_id ${(records[1] as { conversion_id: string }).conversion_id}: currency_id: expected an ISO 4217 code, got "DOLLARS"`,
     });
   });
 

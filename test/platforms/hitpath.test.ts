@@ -563,7 +563,7 @@ describe('hitpath mappers (fixtures)', () => {
       reason: 'hitpath conversions: column "amount" (revenue): expected a decimal like 12.50, got "12,50"',
     });
     expect((results[2] as { reason: string }).reason).toMatch(
-      /^hitpath conversions: column "status" \(status\): unknown status \(known: approved, .*\), got "Mystery"$/,
+      /^hitpath conversions: column "status" \(status\): expected a known status \(approved, .*\), got "Mystery"$/,
     );
     expect(results[3]).toMatchObject({
       ok: true,
@@ -572,7 +572,7 @@ describe('hitpath mappers (fixtures)', () => {
     // Not a row at all.
     expect(connector.normalize('conversions', 'hitid,date', { hash: (v) => v })).toMatchObject({
       ok: false,
-      reason: expect.stringMatching(/^hitpath conversions: expected a report row/),
+      reason: expect.stringMatching(/^hitpath conversions: \(record\): expected an object, got "hitid,date"$/),
     });
     expect(connector.normalize('affiliates', {}, { hash: (v) => v })).toMatchObject({ ok: false });
   });

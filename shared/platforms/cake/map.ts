@@ -1,4 +1,3 @@
-import type * as z from 'zod';
 import type {
   ClickRow,
   ConversionRow,
@@ -7,7 +6,9 @@ import type {
   EntityStatus,
   Stream,
 } from '../../model/canonical.js';
-import { valueAt } from '../record-path.js';
+import { money } from '../kit/decimal.js';
+import { countryCode, redactRaw, subIds, userAgentHash } from '../kit/personal.js';
+import { BadField, firstEmail, mapRecord, type RecordLabel, statusFrom, text } from '../kit/record.js';
 import type { NormalizeContext, NormalizeResult } from '../types.js';
 import { zonedToUtc, parseLocalTime, zoneOffsetMs } from '../../util/time.js';
 import {
@@ -110,25 +111,6 @@ export function formatCakeDate(utcMs: number, timezone: string, semantics: CakeD
   return `/Date(${semantics === 'utc-epoch' ? utcMs : utcMs + zoneOffsetMs(timezone, utcMs)})/`;
 }
 
-/** A decimal text (maybe with exponent) → plain decimal text, exactly. Throws on anything else. */
-export function decimalString(s: string): string {
-  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(s.trim());
-  if (!m) throw new Error(`expected a decimal, got ${JSON.stringify(s)}`);
-  const [, sign, int, frac = '', exp] = m;
-  if (exp === undefined) return `${sign}${int}${frac ? `.${frac}` : ''}`;
-  const e = Number(exp);
-  if (Math.abs(e) > 40) throw new Error(`decimal exponent out of range: ${JSON.stringify(s)}`);
-  let digits = int + frac;
-  let point = int.length + e;
-  if (point <= 0) {
-    digits = '0'.repeat(1 - point) + digits;
-    point = 1;
-  } else if (point > digits.length) digits = digits + '0'.repeat(point - digits.length);
-  const i = digits.slice(0, point).replace(/^0+(?=\d)/, '');
-  const f = digits.slice(point).replace(/0+$/, '');
-  return `${sign}${i}${f ? `.${f}` : ''}`;
-}
-
 const DISPOSITIONS: Record<string, ConversionStatus> = {
   approved: 'approved',
   pending: 'pending',
@@ -141,14 +123,12 @@ export function conversionStatus(rec: CakeEventConversion): ConversionStatus {
   if (rec.returned === true) return 'invalid';
   const name = rec.current_disposition?.disposition_type?.disposition_type_name;
   if (name === undefined || name === null || name.trim() === '') return 'approved';
-  const s = DISPOSITIONS[name.trim().toLowerCase()];
-  if (!s)
-    throw new FieldError(
-      'current_disposition.disposition_type.disposition_type_name',
-      name,
-      'unknown disposition type (expected approved, pending, rejected or returned)',
-    );
-  return s;
+  return statusFrom(
+    DISPOSITIONS,
+    name,
+    'current_disposition.disposition_type.disposition_type_name',
+    'a disposition type approved, pending, rejected or returned',
+  );
 }
 
 const ACCOUNT_STATUSES: Record<string, EntityStatus> = {
@@ -169,36 +149,11 @@ const OFFER_STATUSES: Record<string, EntityStatus> = {
   pending: 'pending',
 };
 
-class FieldError extends Error {
-  constructor(
-    readonly field: string,
-    readonly value: unknown,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'FieldError';
-  }
-}
-
-function text(v: string | null | undefined): string | null {
-  if (v === null || v === undefined) return null;
-  const t = v.trim();
-  return t === '' ? null : t;
-}
-
 function toIso(value: string, field: string, o: CakeMapOptions): string {
   try {
     return parseCakeDate(value, o.timezone, o.dateSemantics).toISOString();
   } catch (e) {
-    throw new FieldError(field, value, (e as Error).message);
-  }
-}
-
-function money(value: string, field: string): string {
-  try {
-    return decimalString(value);
-  } catch (e) {
-    throw new FieldError(field, value, (e as Error).message);
+    throw new BadField(field, (e as Error).message, value);
   }
 }
 
@@ -212,8 +167,8 @@ function currencyOf(rec: CakeEventConversion, fallback: string): string {
   return fallback;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const REDACT_KEYS = new Set(['udid', 'user_id', 'event_conversion_user_agent', 'click_user_agent', 'user_agent']);
+/** Keys of device ids, the pixel's user id (often an e-mail) and user agents. */
+const PERSONAL_KEYS = new Set(['udid', 'user_id', 'event_conversion_user_agent', 'click_user_agent', 'user_agent']);
 
 const SECRET_KEYS = new Set(['api_key', 'password']);
 
@@ -225,24 +180,6 @@ export function scrubEntityRaw(raw: unknown): unknown {
   return out;
 }
 
-/** A deep copy of `raw` with device ids, user ids, user agents and e-mail-looking strings replaced by keyed hashes. */
-export function redactRaw(raw: unknown, ctx: NormalizeContext): unknown {
-  const walk = (v: unknown, key: string | null): unknown => {
-    if (typeof v === 'string') {
-      if (v !== '' && ((key !== null && REDACT_KEYS.has(key)) || EMAIL.test(v.trim()))) return `hmac:${ctx.hash(v)}`;
-      return v;
-    }
-    if (Array.isArray(v)) return v.map((x) => walk(x, null));
-    if (v !== null && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = walk(x, k);
-      return out;
-    }
-    return v;
-  };
-  return walk(raw, null);
-}
-
 function mapConversion(
   rec: CakeEventConversion,
   raw: unknown,
@@ -250,7 +187,6 @@ function mapConversion(
   ctx: NormalizeContext,
 ): ConversionRow {
   const eventId = text(rec.event_info?.event_id ?? null);
-  const ua = text(rec.event_conversion_user_agent) ?? text(rec.click_user_agent);
   return {
     conversion_id: rec.event_conversion_id,
     click_id: text(rec.click_id ?? null),
@@ -261,11 +197,7 @@ function mapConversion(
     affiliate_id: rec.source_affiliate.source_affiliate_id,
     offer_id: rec.site_offer.site_offer_id,
     advertiser_id: rec.brand_advertiser ? rec.brand_advertiser.brand_advertiser_id : null,
-    sub1: text(rec.sub_id_1),
-    sub2: text(rec.sub_id_2),
-    sub3: text(rec.sub_id_3),
-    sub4: text(rec.sub_id_4),
-    sub5: text(rec.sub_id_5),
+    ...subIds([rec.sub_id_1, rec.sub_id_2, rec.sub_id_3, rec.sub_id_4, rec.sub_id_5], ctx),
     event_name: text(rec.event_info?.event_name),
     is_event: eventId !== null && !/^0+$/.test(eventId),
     status: conversionStatus(rec),
@@ -275,143 +207,87 @@ function mapConversion(
       rec.order_total === null || rec.order_total === undefined ? null : money(rec.order_total, 'order_total'),
     currency: currencyOf(rec, o.currency),
     ip: text(rec.event_conversion_ip_address) ?? text(rec.click_ip_address),
-    user_agent_hash: ua ? ctx.hash(ua) : null,
+    user_agent_hash: userAgentHash(text(rec.event_conversion_user_agent) ?? text(rec.click_user_agent), ctx),
     country_code: countryCode(rec.country?.country_code),
-    raw: redactRaw(raw, ctx),
+    raw: redactRaw(raw, ctx, PERSONAL_KEYS),
   };
 }
 
-function countryCode(v: string | null | undefined): string | null {
-  const t = text(v);
-  return t ? t.toUpperCase() : null;
-}
-
 function mapClick(rec: CakeClick, o: CakeMapOptions, ctx: NormalizeContext): ClickRow {
-  const ua = text(rec.user_agent);
   return {
     click_id: rec.click_id,
     clicked_at: toIso(rec.click_date, 'click_date', o),
     affiliate_id: rec.source_affiliate.source_affiliate_id,
     offer_id: rec.site_offer.site_offer_id,
     advertiser_id: rec.brand_advertiser ? rec.brand_advertiser.brand_advertiser_id : null,
-    sub1: text(rec.sub_id_1),
-    sub2: text(rec.sub_id_2),
-    sub3: text(rec.sub_id_3),
-    sub4: text(rec.sub_id_4),
-    sub5: text(rec.sub_id_5),
+    ...subIds([rec.sub_id_1, rec.sub_id_2, rec.sub_id_3, rec.sub_id_4, rec.sub_id_5], ctx),
     ip: text(rec.ip_address),
-    user_agent_hash: ua ? ctx.hash(ua) : null,
+    user_agent_hash: userAgentHash(rec.user_agent, ctx),
     country_code: countryCode(rec.country?.country_code),
     is_unique: rec.duplicate !== true,
   };
 }
 
-function entityStatus(name: string, table: Record<string, EntityStatus>, field: string): EntityStatus {
-  const s = table[name.trim().toLowerCase()];
-  if (!s) throw new FieldError(field, name, `unknown status (expected one of ${Object.keys(table).join(', ')})`);
-  return s;
+const statusOf = (table: Record<string, EntityStatus>, value: string, field: string) =>
+  statusFrom(table, value, field, `a known status (${Object.keys(table).join(', ')})`);
+
+/** Affiliate and advertiser exports: an account status and contacts whose first e-mail is the contact. */
+function accountRow(
+  id: string,
+  name: string,
+  r: { account_status: { account_status_name: string }; contacts?: { email_address?: string | null }[] | null },
+  record: unknown,
+): EntityRow {
+  return {
+    id,
+    name,
+    status: statusOf(ACCOUNT_STATUSES, r.account_status.account_status_name, 'account_status.account_status_name'),
+    email: firstEmail(r.contacts, 'email_address'),
+    raw: scrubEntityRaw(record),
+  };
 }
 
-function firstEmail(contacts: { email_address?: string | null }[] | null | undefined): string | null {
-  for (const c of contacts ?? []) {
-    const e = text(c.email_address);
-    if (e) return e;
-  }
-  return null;
-}
-
-type Parsed<T extends z.ZodType> = { ok: true; value: z.infer<T> } | { ok: false; reason: string };
-
-function validate<T extends z.ZodType>(schema: T, record: unknown, label: string): Parsed<T> {
-  const r = schema.safeParse(record);
-  if (r.success) return { ok: true, value: r.data };
-  const reasons = r.error.issues.slice(0, 3).map((i) => {
-    const path = i.path.map(String).join('.') || '(record)';
-    return `${path}: ${i.message}, got ${describe(valueAt(record, i.path))}`;
-  });
-  return { ok: false, reason: `${label}: ${reasons.join('; ')}` };
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing (field missing)';
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-/** Validates and maps one record of a stream. Never throws: a bad record is `{ ok: false, reason }`. */
+/** Validates and maps one record of a stream. Never throws for bad input: a bad record is `{ ok: false, reason }`. */
 export function normalizeCakeRecord<S extends Stream>(
   stream: S,
   record: unknown,
   o: CakeMapOptions,
   ctx: NormalizeContext,
 ): NormalizeResult<S> {
-  const label = `${o.platform} ${stream}`;
-  try {
+  const label = (idKey: string): RecordLabel => ({ platform: o.platform, stream, idKey });
+  const mapped = (() => {
     switch (stream) {
       case 'conversions':
-      case 'conversion_changes': {
-        const p = validate(eventConversionSchema, record, label);
-        if (!p.ok) return p;
-        return { ok: true, row: mapConversion(p.value, record, o, ctx) } as NormalizeResult<S>;
-      }
-      case 'clicks': {
-        const p = validate(clickSchema, record, label);
-        if (!p.ok) return p;
-        return { ok: true, row: mapClick(p.value, o, ctx) } as NormalizeResult<S>;
-      }
-      case 'affiliates': {
-        const p = validate(affiliateSchema, record, label);
-        if (!p.ok) return p;
-        const r = p.value;
-        const row: EntityRow = {
-          id: r.affiliate_id,
-          name: r.affiliate_name,
-          status: entityStatus(
-            r.account_status.account_status_name,
-            ACCOUNT_STATUSES,
-            'account_status.account_status_name',
-          ),
-          email: firstEmail(r.contacts),
-          raw: scrubEntityRaw(record),
-        };
-        return { ok: true, row } as NormalizeResult<S>;
-      }
-      case 'advertisers': {
-        const p = validate(advertiserSchema, record, label);
-        if (!p.ok) return p;
-        const r = p.value;
-        const row: EntityRow = {
-          id: r.advertiser_id,
-          name: r.advertiser_name,
-          status: entityStatus(
-            r.account_status.account_status_name,
-            ACCOUNT_STATUSES,
-            'account_status.account_status_name',
-          ),
-          email: firstEmail(r.contacts),
-          raw: scrubEntityRaw(record),
-        };
-        return { ok: true, row } as NormalizeResult<S>;
-      }
-      case 'offers': {
-        const p = validate(offerSchema, record, label);
-        if (!p.ok) return p;
-        const r = p.value;
-        const row: EntityRow = {
-          id: r.offer_id,
-          name: r.offer_name,
-          status: entityStatus(r.offer_status.offer_status_name, OFFER_STATUSES, 'offer_status.offer_status_name'),
-          email: null,
-          raw: scrubEntityRaw(record),
-        };
-        return { ok: true, row } as NormalizeResult<S>;
-      }
+      case 'conversion_changes':
+        return mapRecord(label('event_conversion_id'), eventConversionSchema, record, (r) =>
+          mapConversion(r, record, o, ctx),
+        );
+      case 'clicks':
+        return mapRecord(label('click_id'), clickSchema, record, (r) => mapClick(r, o, ctx));
+      case 'affiliates':
+        return mapRecord(label('affiliate_id'), affiliateSchema, record, (r) =>
+          accountRow(r.affiliate_id, r.affiliate_name, r, record),
+        );
+      case 'advertisers':
+        return mapRecord(label('advertiser_id'), advertiserSchema, record, (r) =>
+          accountRow(r.advertiser_id, r.advertiser_name, r, record),
+        );
+      case 'offers':
+        return mapRecord(
+          label('offer_id'),
+          offerSchema,
+          record,
+          (r): EntityRow => ({
+            id: r.offer_id,
+            name: r.offer_name,
+            status: statusOf(OFFER_STATUSES, r.offer_status.offer_status_name, 'offer_status.offer_status_name'),
+            email: null,
+            raw: scrubEntityRaw(record),
+          }),
+        );
       default:
-        return { ok: false, reason: `${label}: stream not offered by CAKE` };
+        return { ok: false as const, reason: `${o.platform} ${stream}: stream not offered by CAKE` };
     }
-  } catch (e) {
-    if (e instanceof FieldError)
-      return { ok: false, reason: `${label}: ${e.field}: ${e.message}, got ${describe(e.value)}` };
-    return { ok: false, reason: `${label}: ${(e as Error).message}` };
-  }
+  })();
+  return mapped as NormalizeResult<S>;
 }

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { parseJsonKeepingNumbers } from '../lossless-json.js';
+import { parseJsonBody } from '../http.js';
 import { PlatformApiError } from '../types.js';
 
 /**
@@ -16,8 +16,9 @@ import { PlatformApiError } from '../types.js';
  * records that came through some other parser, as numbers, converted with `String`).
  */
 
-/** JSON.parse with every number literal kept as its source text (see platforms/lossless-json.ts). */
-export const parseCakeJson = parseJsonKeepingNumbers;
+/** JSON.parse with every number literal kept as its source text (shared/platforms/kit/json.ts). */
+export const parseCakeJson = (text: string, platform = 'cake', method = 'reply'): unknown =>
+  parseJsonBody(platform, method, text);
 
 // ---- field primitives -------------------------------------------------------------------------
 
@@ -179,17 +180,7 @@ export function parseCakeReply(
   secret: string,
   platform = 'cake',
 ): CakePage {
-  let json: unknown;
-  try {
-    json = parseCakeJson(text);
-  } catch (e) {
-    throw new PlatformApiError(
-      platform,
-      method,
-      `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`,
-      { retryable: true, cause: e },
-    );
-  }
+  const json = parseCakeJson(text, platform, method);
   const parsed = replySchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

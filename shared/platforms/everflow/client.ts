@@ -1,6 +1,6 @@
 import type * as z from 'zod';
 import type { EntityStream } from '../../model/canonical.js';
-import { requestWithRetry } from '../http.js';
+import { parseJsonBody, requestWithRetry } from '../http.js';
 import { PlatformApiError, type FetchContext, type FetchSummary, type RawPage, type Slice } from '../types.js';
 import { DAY_MS } from '../../util/time.js';
 import {
@@ -12,8 +12,8 @@ import {
   timezonesReplySchema,
   type EverflowPaging,
   type EverflowTimezone,
+  MONEY_KEYS,
 } from './schemas.js';
-import { parseEverflowJson } from './wire.js';
 
 /**
  * Fetches one slice of one stream from Everflow's Network API (docs/platform-apis.md §1),
@@ -391,17 +391,7 @@ export class EverflowClient {
         { platform, endpoint, url: this.root + pathAndQuery, method, headers, body },
         ctx,
         (text) => {
-          let json: unknown;
-          try {
-            json = parseEverflowJson(text);
-          } catch (e) {
-            throw new PlatformApiError(
-              platform,
-              endpoint,
-              `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`,
-              { retryable: true, cause: e },
-            );
-          }
+          const json = parseJsonBody(platform, endpoint, text, MONEY_KEYS);
           const r = schema.safeParse(json);
           if (!r.success) {
             const issue = r.error.issues[0];

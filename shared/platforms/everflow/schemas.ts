@@ -11,7 +11,7 @@ import * as z from 'zod';
  *
  * Records are loose objects: Everflow adds fields over time and we keep them in `raw`. Ids come
  * as integers (`network_offer_id: 12`) or strings; both are accepted and mapped to strings.
- * Money arrives as the exact decimal text (see wire.ts) or, if a caller parsed the JSON itself,
+ * Money arrives as the exact decimal text (MONEY_KEYS below) or, if a caller parsed the JSON itself,
  * as a number.
  */
 
@@ -20,7 +20,10 @@ export const idValue = z.union([
   z.string().min(1, 'expected a non-empty id'),
   z.number().int('expected an integer id'),
 ]);
-/** Money: decimal text (from parseEverflowJson) or a JSON number. */
+/** Keys whose JSON numbers the client keeps as their exact text (money; ids stay numbers). */
+export const MONEY_KEYS: ReadonlySet<string> = new Set(['payout', 'revenue', 'sale_amount']);
+
+/** Money: decimal text (the client reads MONEY_KEYS losslessly) or a JSON number. */
 export const moneyValue = z.union([z.string(), z.number()]);
 /** Optional free text that Everflow sends as "" when unset; numbers (sub ids like 123) are accepted. */
 const text = z.union([z.string(), z.number()]).nullish();

@@ -1,5 +1,5 @@
 import type { Stream } from '../../model/canonical.js';
-import type { Connector, NormalizeResult } from '../types.js';
+import type { Connector, NormalizeContext, NormalizeResult } from '../types.js';
 import { HITPATH_HORIZON_DAYS, HITPATH_RATE_LIMIT, fetchHitpathSlice } from './client.js';
 import { mapHitpathClick, mapHitpathSale, type MapContext } from './map.js';
 import { resolveColumns, type HitpathConfig } from './schemas.js';
@@ -36,9 +36,9 @@ export function createHitpathConnector(key: string, config: HitpathConfig): Conn
     defaultRateLimit: HITPATH_RATE_LIMIT,
     sliceHours: (stream) => SLICE_HOURS[stream] ?? 24,
     fetchSlice: (slice, ctx, onPage) => fetchHitpathSlice({ platform: key, config, columns }, slice, ctx, onPage),
-    normalize<S extends Stream>(stream: S, record: unknown): NormalizeResult<S> {
-      if (stream === 'conversions') return mapHitpathSale(record, mapCtx) as NormalizeResult<S>;
-      if (stream === 'clicks') return mapHitpathClick(record, mapCtx) as NormalizeResult<S>;
+    normalize<S extends Stream>(stream: S, record: unknown, ctx: NormalizeContext): NormalizeResult<S> {
+      if (stream === 'conversions') return mapHitpathSale(record, mapCtx, ctx) as NormalizeResult<S>;
+      if (stream === 'clicks') return mapHitpathClick(record, mapCtx, ctx) as NormalizeResult<S>;
       return { ok: false, reason: `${key} ${stream}: HitPath has no ${stream} stream (only conversions and clicks)` };
     },
   };

@@ -1,6 +1,9 @@
 import type * as z from 'zod';
 import type { ClickRow, ConversionRow, ConversionStatus } from '../../model/canonical.js';
-import type { NormalizeResult } from '../types.js';
+import { money } from '../kit/decimal.js';
+import { redactRaw, subIds } from '../kit/personal.js';
+import { BadField, mapRecord, statusFrom } from '../kit/record.js';
+import type { NormalizeContext, NormalizeResult } from '../types.js';
 import { parseLocalTime, zoneOffsetMs } from '../../util/time.js';
 import {
   hitpathClickRowSchema,
@@ -121,110 +124,72 @@ export interface MapContext {
   currency: string;
 }
 
-type Fail = { ok: false; reason: string };
-
-function describe(ctx: MapContext, stream: string, col: HitpathColumn, value: unknown, problem: string): string {
-  const shown =
-    typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value) : String(value);
-  return `${ctx.platform} ${stream}: column "${ctx.columns[col] ?? col}" (${col}): ${problem}${value === undefined || value === null ? '' : `, got ${shown}`}`;
+/** How a reason names a column: the report's header and the canonical field it fills. */
+function column(ctx: MapContext, col: HitpathColumn): string {
+  return `column "${ctx.columns[col] ?? col}" (${col})`;
 }
 
-function validate<T>(
-  ctx: MapContext,
-  stream: string,
-  record: unknown,
-  type: 'clicks' | 'sales',
-  schema: z.ZodType<T>,
-): { ok: true; row: T } | Fail {
-  const raw = rawRecordSchema.safeParse(record);
-  if (!raw.success) {
-    const issue = raw.error.issues[0];
-    return {
-      ok: false,
-      reason: `${ctx.platform} ${stream}: expected a report row (header → text)${issue.path.length ? ` at "${issue.path.join('.')}"` : ''}: ${issue.message}`,
-    };
-  }
-  const picked = pickColumns(raw.data, ctx.columns, type);
+/** The report row's columns picked and validated; a bad column is a `BadField` naming it. */
+function pick<T>(ctx: MapContext, raw: Record<string, string>, type: 'clicks' | 'sales', schema: z.ZodType<T>): T {
+  const picked = pickColumns(raw, ctx.columns, type);
   const parsed = schema.safeParse(picked);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const col = String(issue.path[0]) as HitpathColumn;
-    return { ok: false, reason: describe(ctx, stream, col, picked[col], issue.message) };
-  }
-  return { ok: true, row: parsed.data };
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const col = String(issue.path[0]) as HitpathColumn;
+  throw new BadField(column(ctx, col), issue.message, picked[col] ?? undefined);
 }
 
-function time(ctx: MapContext, stream: string, col: HitpathColumn, value: string): Date | Fail {
+function time(ctx: MapContext, col: HitpathColumn, value: string): string {
   const d = parseHitpathTime(value, ctx.timezone);
-  return (
-    d ?? {
-      ok: false,
-      reason: describe(
-        ctx,
-        stream,
-        col,
-        value,
-        `expected a time in ${ctx.timezone} like 2026-11-01 13:30:00 or 11/1/2026 1:30:00 PM`,
-      ),
-    }
-  );
+  if (d === null)
+    throw new BadField(
+      column(ctx, col),
+      `expected a time in ${ctx.timezone} like 2026-11-01 13:30:00 or 11/1/2026 1:30:00 PM`,
+      value,
+    );
+  return d.toISOString();
 }
+
+/** No personal-data keys of its own: a HitPath row is report columns; e-mails typed into sub ids are hashed. */
+const NO_KEYS: ReadonlySet<string> = new Set();
 
 /** One `type=sales` row → a conversion (base sale or Multi-Sales event). */
-export function mapHitpathSale(record: unknown, ctx: MapContext): NormalizeResult<'conversions'> {
-  const stream = 'conversions';
-  const v = validate(ctx, stream, record, 'sales', hitpathSaleRowSchema);
-  if (!v.ok) return v;
-  const r = v.row;
-  const convertedAt = time(ctx, stream, 'converted_at', r.converted_at);
-  if (!(convertedAt instanceof Date)) return convertedAt;
-  let clickedAt: Date | null = null;
-  if (r.clicked_at !== null) {
-    const t = time(ctx, stream, 'clicked_at', r.clicked_at);
-    if (!(t instanceof Date)) return t;
-    clickedAt = t;
-  }
-  const status = mapHitpathStatus(r.status);
-  if (status === null) {
+export function mapHitpathSale(
+  record: unknown,
+  ctx: MapContext,
+  norm: NormalizeContext,
+): NormalizeResult<'conversions'> {
+  return mapRecord({ platform: ctx.platform, stream: 'conversions' }, rawRecordSchema, record, (raw): ConversionRow => {
+    const r = pick(ctx, raw, 'sales', hitpathSaleRowSchema);
     return {
-      ok: false,
-      reason: describe(
-        ctx,
-        stream,
-        'status',
+      conversion_id: hitpathConversionId(r.click_id, r.event_name),
+      click_id: r.click_id,
+      transaction_id: null,
+      order_id: r.order_id !== null && /^added by admin\b/i.test(r.order_id) ? null : r.order_id,
+      converted_at: time(ctx, 'converted_at', r.converted_at),
+      clicked_at: r.clicked_at === null ? null : time(ctx, 'clicked_at', r.clicked_at),
+      affiliate_id: r.affiliate_id,
+      offer_id: r.offer_id,
+      advertiser_id: null,
+      ...subIds([r.sub1, r.sub2, r.sub3], norm),
+      event_name: r.event_name,
+      is_event: r.event_name !== null,
+      status: statusFrom(
+        HITPATH_STATUS_MAP,
         r.status,
-        `unknown status (known: ${Object.keys(HITPATH_STATUS_MAP).join(', ')})`,
+        column(ctx, 'status'),
+        `a known status (${Object.keys(HITPATH_STATUS_MAP).join(', ')})`,
       ),
+      revenue: money(r.revenue, column(ctx, 'revenue')),
+      payout: money(r.payout, column(ctx, 'payout')),
+      sale_amount: null,
+      currency: ctx.currency,
+      ip: r.ip,
+      user_agent_hash: null,
+      country_code: null,
+      raw: redactRaw(record, norm, NO_KEYS),
     };
-  }
-  const row: ConversionRow = {
-    conversion_id: hitpathConversionId(r.click_id, r.event_name),
-    click_id: r.click_id,
-    transaction_id: null,
-    order_id: r.order_id !== null && /^added by admin\b/i.test(r.order_id) ? null : r.order_id,
-    converted_at: convertedAt.toISOString(),
-    clicked_at: clickedAt ? clickedAt.toISOString() : null,
-    affiliate_id: r.affiliate_id,
-    offer_id: r.offer_id,
-    advertiser_id: null,
-    sub1: r.sub1,
-    sub2: r.sub2,
-    sub3: r.sub3,
-    sub4: null,
-    sub5: null,
-    event_name: r.event_name,
-    is_event: r.event_name !== null,
-    status,
-    revenue: r.revenue,
-    payout: r.payout,
-    sale_amount: null,
-    currency: ctx.currency,
-    ip: r.ip,
-    user_agent_hash: null,
-    country_code: null,
-    raw: record,
-  };
-  return { ok: true, row };
+  });
 }
 
 export function hitpathConversionId(hitid: string, eventName: string | null): string {
@@ -232,39 +197,27 @@ export function hitpathConversionId(hitid: string, eventName: string | null): st
 }
 
 /** One `type=clicks` row → a click. Sale columns on the clicks report are ignored (sales come from type=sales). */
-export function mapHitpathClick(record: unknown, ctx: MapContext): NormalizeResult<'clicks'> {
-  const stream = 'clicks';
-  const v = validate(ctx, stream, record, 'clicks', hitpathClickRowSchema);
-  if (!v.ok) return v;
-  const r = v.row;
-  const clickedAt = time(ctx, stream, 'clicked_at', r.clicked_at);
-  if (!(clickedAt instanceof Date)) return clickedAt;
-  let isUnique = true;
-  if (r.is_unique !== null) {
-    const w = r.is_unique.toLowerCase();
-    if (TRUE_WORDS.has(w)) isUnique = true;
-    else if (FALSE_WORDS.has(w)) isUnique = false;
-    else
-      return {
-        ok: false,
-        reason: describe(ctx, stream, 'is_unique', r.is_unique, 'expected 1/0, yes/no or true/false'),
-      };
-  }
-  const row: ClickRow = {
-    click_id: r.click_id,
-    clicked_at: clickedAt.toISOString(),
-    affiliate_id: r.affiliate_id,
-    offer_id: r.offer_id,
-    advertiser_id: null,
-    sub1: r.sub1,
-    sub2: r.sub2,
-    sub3: r.sub3,
-    sub4: null,
-    sub5: null,
-    ip: r.ip,
-    user_agent_hash: null,
-    country_code: null,
-    is_unique: isUnique,
-  };
-  return { ok: true, row };
+export function mapHitpathClick(record: unknown, ctx: MapContext, norm: NormalizeContext): NormalizeResult<'clicks'> {
+  return mapRecord({ platform: ctx.platform, stream: 'clicks' }, rawRecordSchema, record, (raw): ClickRow => {
+    const r = pick(ctx, raw, 'clicks', hitpathClickRowSchema);
+    let isUnique = true;
+    if (r.is_unique !== null) {
+      const w = r.is_unique.toLowerCase();
+      if (FALSE_WORDS.has(w)) isUnique = false;
+      else if (!TRUE_WORDS.has(w))
+        throw new BadField(column(ctx, 'is_unique'), 'expected 1/0, yes/no or true/false', r.is_unique);
+    }
+    return {
+      click_id: r.click_id,
+      clicked_at: time(ctx, 'clicked_at', r.clicked_at),
+      affiliate_id: r.affiliate_id,
+      offer_id: r.offer_id,
+      advertiser_id: null,
+      ...subIds([r.sub1, r.sub2, r.sub3], norm),
+      ip: r.ip,
+      user_agent_hash: null,
+      country_code: null,
+      is_unique: isUnique,
+    };
+  });
 }

@@ -1,6 +1,5 @@
-import { parseJsonKeepingNumbers, quoteJsonNumbers } from '../lossless-json.js';
 import type * as z from 'zod';
-import { requestWithRetry } from '../http.js';
+import { parseJsonBody, requestWithRetry } from '../http.js';
 import { PlatformApiError, type FetchContext, type FetchSummary, type RawPage, type Slice } from '../types.js';
 import { formatInZone, parseInstant, zoneOffsetMs, HOUR_MS } from '../../util/time.js';
 import {
@@ -64,21 +63,9 @@ const DST_PAD_MS = 3 * HOUR_MS;
 
 // ---- number-preserving JSON --------------------------------------------------------------------
 
-export { quoteJsonNumbers };
-
 /** `JSON.parse` with numbers as their literal text. A body that does not parse is retryable. */
-export function parsePartnerizeJson(platform: string, endpoint: string, text: string): unknown {
-  try {
-    return parseJsonKeepingNumbers(text);
-  } catch (e) {
-    throw new PlatformApiError(
-      platform,
-      endpoint,
-      `reply is not valid JSON (${(e as Error).message}); starts with ${JSON.stringify(text.slice(0, 60))}`,
-      { retryable: true, cause: e },
-    );
-  }
-}
+export const parsePartnerizeJson = (platform: string, endpoint: string, text: string): unknown =>
+  parseJsonBody(platform, endpoint, text);
 
 function parseEnvelope<T>(platform: string, endpoint: string, text: string, schema: z.ZodType<T>): T {
   const json = parsePartnerizeJson(platform, endpoint, text);
