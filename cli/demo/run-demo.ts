@@ -6,6 +6,9 @@ import { dbNames, type DbNames } from '#shared/db/names.js';
 import type { Db } from '#shared/db/port.js';
 import { runEvaluation } from '#shared/alerts/run.js';
 import type { AlertMessage } from '#shared/alerts/notify/message.js';
+import { createLocalNotifier } from '#shared/alerts/notify/local.js';
+import { listAlerts } from '#shared/alerts/store.js';
+import { buildDailyDigest } from '#shared/migration/digest.js';
 import { LocalRunner } from '#shared/pipeline/local-runner.js';
 import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
 import { generateScenario, demoScenarioOptions, smallScenarioOptions } from '../../dev/simulators/scenario/generate.js';
@@ -38,6 +41,8 @@ export interface DemoOptions {
   /** `small`: the 40-day test network (the test runs a shortened demo); default the ~60-day demo network. */
   size?: 'demo' | 'small';
   clicksPerDay?: number;
+  /** Where the Slack webhook variable is read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface DemoResult {
@@ -196,6 +201,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `SELECT rule, COUNT(*) AS n, SUM(money_at_risk) AS risk FROM ${names.core}.alerts WHERE state = 'open' GROUP BY rule ORDER BY rule`,
     );
     const moneyAtRisk = fromMicros(sumMoney(open.map((r) => r.risk)));
+    // The daily digest of the last day, through the same notifier as the CLI's alerts (printed;
+    // posted to Slack too when the webhook variable is set).
+    const end = new Date(start + days * DAY_MS);
+    out.write('\nthe daily digest, as email and Slack receive it:\n');
+    await createLocalNotifier({ out, config, env: options.env ?? process.env, logger: silentLogger }).digest(
+      await buildDailyDigest(db, names, config, end, await listAlerts(db, names, 'open')),
+    );
     const seconds = (Date.now() - started) / 1000;
     out.write(
       `\nopen alerts at the end:\n${open.map((r) => `  ${r.rule.padEnd(30)} ${String(r.n).padStart(3)}${r.risk ? `   money at risk ${fromMicros(sumMoney([r.risk]))}` : ''}`).join('\n')}\n`,

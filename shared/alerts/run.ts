@@ -8,7 +8,7 @@ import { computeMigrationPlan } from '../migration/plan.js';
 import type { Finding } from '../rules/types.js';
 import { applyFindings, type ApplyFindingsResult } from './store.js';
 import { groupNotifications, type AlertMessage } from './notify/message.js';
-import type { Notifier } from './notify/local.js';
+import type { Notifier } from './notify/port.js';
 
 /**
  * One evaluation run, the same in Lambda (`functions/evaluate-alerts.ts`, SNS notifier) and locally
@@ -26,7 +26,7 @@ export interface RunEvaluationInput {
   names: DbNames;
   config: Config;
   at: Date;
-  notifier: Notifier;
+  notifier: Pick<Notifier, 'notify'>;
   logger?: Logger;
 }
 

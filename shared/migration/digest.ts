@@ -1,9 +1,7 @@
-import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/port.js';
 import type { DbNames } from '../db/names.js';
-import { listAlerts } from '../alerts/store.js';
-import { snsSubject } from '../alerts/notify/sns.js';
+import type { AlertRecord } from '../alerts/types.js';
 import { migrationReport, revenueReport, stateCounts } from './reports.js';
 import { ids, MAX_LISTED, sparkline, type DailyDigest, type DigestPlatformRevenue } from './digest-format.js';
 import { formatMoney, fromMicros, toMicros } from '../rules/money.js';
@@ -13,10 +11,9 @@ import { DAY_MS } from '../util/time.js';
  * The daily digest (docs/design.md §9): migration progress, the last 30 days of revenue per platform as a
  * text sparkline (▁▂▃▄▅▆▇█, readable in Slack and in a plain-text email), and the open alerts.
  * Built from the same reports as the CLI, at `at` (the days shown are the 30 whole UTC days before
- * `at`'s day). Published to the alerts topic as one SNS message with per-protocol bodies
- * (MessageStructure "json"): email gets the text, the Slack subscriber Lambda gets the JSON
- * (`kind: "digest"`) and formats `digestSlackPayload`. Attributes: `kind` = digest, `severity` = digest (every email filter lets it
- * through, see infra/constructs/alert-topic.ts), `rule` = digest.
+ * `at`'s day), with the open alerts the caller read (alerts/store.ts `listAlerts`). Sent through the
+ * notifier port like alerts (alerts/notify/port.ts): in AWS one SNS message whose email body is the
+ * text and whose Slack body is the JSON (`kind: "digest"`, formatted by `digestSlackPayload`).
  */
 
 export async function buildDailyDigest(
@@ -24,6 +21,7 @@ export async function buildDailyDigest(
   names: DbNames,
   config: Config,
   at: Date,
+  open: readonly AlertRecord[],
   now: Date = at,
 ): Promise<DailyDigest> {
   const report = await migrationReport(db, names, config, at, now);
@@ -69,7 +67,6 @@ export async function buildDailyDigest(
     if (r.state === 'migrated' || r.state === 'retired') w.on_target++;
     waveMap.set(r.tier, w);
   }
-  const open = await listAlerts(db, names, 'open');
   const bySeverity: Record<string, number> = {};
   for (const a of open) bySeverity[a.severity] = (bySeverity[a.severity] ?? 0) + 1;
   const target = config.migration.target;
@@ -139,28 +136,6 @@ function digestText(d: Omit<DailyDigest, 'text'>): string {
   if (d.alerts.open > d.alerts.top.length)
     lines.push(`  …and ${d.alerts.open - d.alerts.top.length} more (dualtrack alerts list)`);
   return lines.join('\n');
-}
-
-export function digestPublishInput(topicArn: string, d: DailyDigest): PublishCommandInput {
-  return {
-    TopicArn: topicArn,
-    Subject: snsSubject(d.headline),
-    MessageStructure: 'json',
-    // SNS picks the body per protocol: email (and anything without its own key) reads the text,
-    // the Slack subscriber Lambda the JSON.
-    Message: JSON.stringify({ default: d.text, email: d.text, lambda: JSON.stringify(d) }),
-    MessageAttributes: {
-      kind: { DataType: 'String', StringValue: 'digest' },
-      // Its own severity value so email subscriptions filtered to critical still receive it.
-      severity: { DataType: 'String', StringValue: 'digest' },
-      rule: { DataType: 'String', StringValue: 'digest' },
-    },
-  };
-}
-
-export async function publishDigest(client: SNSClient, topicArn: string, d: DailyDigest): Promise<string> {
-  const res = await client.send(new PublishCommand(digestPublishInput(topicArn, d)));
-  return res.MessageId ?? '';
 }
 
 export { sparkline, digestSlackPayload, SPARK, type DailyDigest } from './digest-format.js';

@@ -14,7 +14,9 @@ import { silentLogger } from '#shared/util/logger.js';
 import { migrationReport, reconcileReport, stateOn, transitionsByDay } from '#shared/migration/reports.js';
 import type { MigrationState } from '#shared/migration/state.js';
 import { acceptSuggestions, suggestMappings } from '#shared/migration/matching.js';
-import { buildDailyDigest, digestPublishInput, SPARK } from '#shared/migration/digest.js';
+import { buildDailyDigest, SPARK } from '#shared/migration/digest.js';
+import { digestPublishInput } from '#shared/alerts/notify/sns.js';
+import { listAlerts } from '#shared/alerts/store.js';
 
 /**
  * Migration reports on the simulated network (small scenario): entity lists and one day of clicks
@@ -487,7 +489,8 @@ describe('daily digest', () => {
       `INSERT INTO ${h.t.names.core}.alerts (fingerprint, rule, severity, state, subject, summary, first_seen_at, last_seen_at)
        VALUES (REPEAT('a', 64), 'tracking-outage', 'critical', 'open', '{"platforms":["everflow"]}', 'Offer <x> & co stopped converting', '2026-04-01 00:00:00', '2026-04-06 00:00:00')`,
     );
-    const d = await buildDailyDigest(h.t.db, h.t.names, h.config, new Date(endMs), h.clock.now());
+    const open = await listAlerts(h.t.db, h.t.names, 'open');
+    const d = await buildDailyDigest(h.t.db, h.t.names, h.config, new Date(endMs), open, h.clock.now());
     const report = await migrationReport(h.t.db, h.t.names, h.config, new Date(endMs), h.clock.now());
     expect(d.migration.affiliates).toBe(h.scenario.waves.length);
     expect(d.migration.on_target).toBe(

@@ -1,5 +1,7 @@
 import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
+import type { DailyDigest } from '../../migration/digest-format.js';
 import { makeMessage, rulesOf, type AlertMessage } from './message.js';
+import type { Notifier } from './port.js';
 
 /**
  * Publishing grouped alert messages to the alerts SNS topic.
@@ -78,14 +80,39 @@ export async function publishMessages(
   return ids;
 }
 
-/** The SNS notifier for `runEvaluation` (one Publish per grouped message). */
+/**
+ * The digest as one SNS message with per-protocol bodies (MessageStructure "json"): email (and
+ * anything without its own key) reads the text, the Slack subscriber Lambda the JSON
+ * (`kind: "digest"`). Attributes: `kind` = digest, `severity` = digest (its own value, so email
+ * subscriptions filtered to critical still receive it, see infra/constructs/alert-topic.ts), `rule` = digest.
+ */
+export function digestPublishInput(topicArn: string, d: DailyDigest): PublishCommandInput {
+  return {
+    TopicArn: topicArn,
+    Subject: snsSubject(d.headline),
+    MessageStructure: 'json',
+    Message: JSON.stringify({ default: d.text, email: d.text, lambda: JSON.stringify(d) }),
+    MessageAttributes: {
+      kind: { DataType: 'String', StringValue: 'digest' },
+      severity: { DataType: 'String', StringValue: 'digest' },
+      rule: { DataType: 'String', StringValue: 'digest' },
+    },
+  };
+}
+
+/** The SNS notifier: one Publish per grouped alert message, one for the digest. */
 export function createSnsNotifier(
   client: SNSClient,
   topicArn: string,
-): { notify(messages: readonly AlertMessage[]): Promise<void> } {
+  onPublished: (what: 'alerts' | 'digest', messageIds: string[]) => void = () => undefined,
+): Notifier {
   return {
     async notify(messages) {
-      await publishMessages(client, topicArn, messages);
+      onPublished('alerts', await publishMessages(client, topicArn, messages));
+    },
+    async digest(d) {
+      const res = await client.send(new PublishCommand(digestPublishInput(topicArn, d)));
+      onPublished('digest', [res.MessageId ?? '']);
     },
   };
 }
