@@ -1,7 +1,7 @@
 /**
  * Deterministic synthetic Everflow records for the ingestion benchmark, in the shape of
  * test/fixtures/everflow/{conversions,clicks}.json (the Network API's raw conversion and
- * clicks/stream records, with the money fields as decimal text, as wire.ts hands them on).
+ * clicks/stream records, with the money fields as decimal text, as the lossless reader (shared/platforms/kit/json.ts) hands them on).
  *
  * Record i is a pure function of (seed, i): nothing is held in memory, any range can be rendered
  * again, and the pipeline and the ceiling runs load exactly the same rows. Records are rendered

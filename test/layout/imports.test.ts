@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,41 @@ describe('layout', () => {
         const folder = targetFolder(file, spec);
         if (folder !== null && OUTSIDE.includes(folder)) bad.push(`${relative(root, file)} imports ${spec}`);
       }
+    expect(bad).toEqual([]);
+  });
+
+  it('README\u2019s layout table names every top-level folder of the tree, and only those', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const listed = [...readme.matchAll(/^\| `([a-z]+)\/`\s*\|/gm)].map((m) => m[1]).sort();
+    const tracked = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter((p) => p.includes('/') && !p.startsWith('.'))
+      .map((p) => p.split('/')[0]);
+    expect(listed).toEqual([...new Set(tracked)].sort());
+  });
+
+  it('the four map.ts files repeat no helper of the mapping kit', () => {
+    const kit = filesUnder(join(root, 'shared', 'platforms', 'kit')).flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/^export (?:function|class|const) (\w+)/gm)].map((m) => m[1]),
+    );
+    expect(kit).toEqual(expect.arrayContaining(['BadField', 'mapRecord', 'money', 'redactRaw', 'readJson', 'text']));
+    const maps = ['cake', 'everflow', 'hitpath', 'partnerize'].map((k) =>
+      join(root, 'shared', 'platforms', k, 'map.ts'),
+    );
+    const bad: string[] = [];
+    for (const file of maps) {
+      const src = readFileSync(file, 'utf8');
+      for (const m of src.matchAll(/^(?:export )?(?:function|class|const) (\w+)/gm))
+        if (kit.includes(m[1])) bad.push(`${relative(root, file)} defines ${m[1]} again`);
+      // The kit's concerns: bad-record errors, lossless JSON, exact decimal arithmetic, e-mail detection.
+      for (const [what, re] of [
+        ['an Error class', /extends Error/],
+        ['a JSON parser', /JSON\.parse/],
+        ['decimal arithmetic', /BigInt\(/],
+        ['an e-mail pattern', /@\[\^\\s@\]/],
+      ] as const)
+        if (re.test(src)) bad.push(`${relative(root, file)} has ${what} of its own`);
+    }
     expect(bad).toEqual([]);
   });
 });

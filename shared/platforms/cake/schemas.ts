@@ -36,7 +36,7 @@ export const cakeCount = z.preprocess(
   z.string('expected a non-negative integer').regex(/^\d+$/, 'expected a non-negative integer').transform(Number),
 );
 
-/** A decimal as CAKE sent it, kept as text (see `decimalString` in map.ts for exponent forms). */
+/** A decimal as CAKE sent it, kept as text (exponent forms are expanded by shared/platforms/kit/decimal.ts). */
 export const cakeDecimal = z.preprocess(
   numberToText,
   z.string('expected a decimal').regex(/^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/, 'expected a decimal'),
