@@ -102,6 +102,8 @@ export class QueueConsumer extends Construct {
       reportBatchItemFailures: true,
     });
     props.consumer.addEventSource(this.eventSource);
+    // The consumer knows which delivery is the last before the DLQ (normalize-worker counts it).
+    props.consumer.addEnvironment('MAX_RECEIVE_COUNT', String(maxReceiveCount));
     this.consumer = props.consumer;
   }
 }

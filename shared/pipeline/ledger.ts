@@ -132,6 +132,19 @@ export class Ledger {
   }
 
   /** Records one normalize message's outcome (idempotent: a redelivered message overwrites its own row). */
+  /**
+   * A normalize message that will not be processed (dead-lettered): its records still count in its
+   * slice's ledger (`records_dlq`), so the slice completes, its books balance, and the watermark
+   * moves on. A later redrive that loads it records it `done` over this.
+   */
+  async recordDeadLetter(
+    m: { sliceId: string; attempt: number; seq: number; records: number },
+    now: Date,
+  ): Promise<void> {
+    await this.recordMessage(this.db, { ...m, loaded: 0, quarantined: 0, status: 'dlq' }, now);
+    await this.completeIfDone(m.sliceId, now);
+  }
+
   async recordMessage(tx: Db, m: MessageOutcome, now: Date): Promise<void> {
     await tx.execute(
       `INSERT INTO ${this.m} (slice_id, attempt, seq, records, rows_loaded, rows_quarantined, status, processed_at)

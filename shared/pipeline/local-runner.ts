@@ -55,22 +55,11 @@ class DbDeadLetters implements DeadLetterSink {
     // A dead normalize message still counts in its slice's ledger (records_dlq), so nothing is lost from the books.
     const parsed = queue === NORMALIZE_QUEUE ? normalizeMessageSchema.safeParse(safeJson(message.body)) : null;
     if (parsed?.success) {
-      const ledger = new Ledger(this.db, this.names);
       const m = parsed.data;
-      await ledger.recordMessage(
-        this.db,
-        {
-          sliceId: m.sliceId,
-          attempt: m.attempt,
-          seq: m.seq,
-          records: m.records.length,
-          loaded: 0,
-          quarantined: 0,
-          status: 'dlq',
-        },
+      await new Ledger(this.db, this.names).recordDeadLetter(
+        { sliceId: m.sliceId, attempt: m.attempt, seq: m.seq, records: m.records.length },
         this.now(),
       );
-      await ledger.completeIfDone(m.sliceId, this.now());
     }
   }
 }

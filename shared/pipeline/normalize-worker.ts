@@ -11,6 +11,9 @@ import {
   upsertEntities,
   type TouchedGroups,
 } from '../db/upsert.js';
+import { checkRow } from '../model/limits.js';
+import { BadField, badFieldReason } from '../platforms/kit/record.js';
+import type { NormalizeContext } from '../platforms/types.js';
 import { toSqlDateTime } from '../util/time.js';
 import type { PipelineDeps } from './deps.js';
 import { retryOnDeadlock } from '../db/deadlock.js';
@@ -34,6 +37,16 @@ import { describeZodError, normalizeMessageSchema, type NormalizeMessage } from 
 export interface NormalizeInput {
   messageId: string;
   body: string;
+  /** How many times the queue has delivered it, this time included (SQS ApproximateReceiveCount). */
+  receiveCount?: number;
+}
+
+export interface NormalizeOptions {
+  /**
+   * The queue's maxReceiveCount: a message that fails on this delivery goes to the DLQ next, so it
+   * is counted in its slice's ledger as dead-lettered now (the DLQ itself tells no one).
+   */
+  maxReceiveCount?: number;
 }
 
 export interface NormalizeOutcome {
@@ -52,7 +65,53 @@ interface Quarantined {
 export async function normalizeBatch(
   messages: readonly NormalizeInput[],
   deps: PipelineDeps,
+  options: NormalizeOptions = {},
 ): Promise<NormalizeOutcome> {
+  const out = await normalizeMessages(messages, deps);
+  if (options.maxReceiveCount !== undefined) await countDeadLetters(messages, out, deps, options.maxReceiveCount);
+  return out;
+}
+
+/** Failures on their last delivery: recorded in the ledger as dead letters (best effort: the database may be why they failed). */
+async function countDeadLetters(
+  messages: readonly NormalizeInput[],
+  out: NormalizeOutcome,
+  deps: PipelineDeps,
+  maxReceiveCount: number,
+): Promise<void> {
+  const failed = new Set(out.failedIds);
+  const ledger = new Ledger(deps.db, deps.names);
+  for (const m of messages) {
+    if (!failed.has(m.messageId) || (m.receiveCount ?? 1) < maxReceiveCount) continue;
+    let msg: NormalizeMessage;
+    try {
+      msg = parseMessage(m.body);
+    } catch {
+      continue;
+    }
+    try {
+      await ledger.recordDeadLetter(
+        { sliceId: msg.sliceId, attempt: msg.attempt, seq: msg.seq, records: msg.records.length },
+        deps.clock.now(),
+      );
+      deps.logger.error('normalize message dead-lettered', {
+        messageId: m.messageId,
+        sliceId: msg.sliceId,
+        seq: msg.seq,
+        records: msg.records.length,
+        error: out.errors[m.messageId],
+      });
+    } catch (e) {
+      deps.logger.error('dead-lettered message not counted in the ledger', {
+        messageId: m.messageId,
+        sliceId: msg.sliceId,
+        error: (e as Error).message,
+      });
+    }
+  }
+}
+
+async function normalizeMessages(messages: readonly NormalizeInput[], deps: PipelineDeps): Promise<NormalizeOutcome> {
   const out: NormalizeOutcome = { failedIds: [], errors: {}, loaded: 0, quarantined: 0, poison: 0 };
   const loads: (LoadedMessage & { messageId: string })[] = [];
   const prepared: (PreparedMessage & { messageId: string })[] = [];
@@ -96,17 +155,29 @@ export async function normalizeBatch(
   // Several messages per transaction, up to TX_ROWS rows (fewer statements and commits, locks held
   // for a bounded time); if one fails for any reason but a deadlock (retried), its messages are
   // written one by one, so one bad message fails alone.
+  const writeAlone = async (p: (typeof prepared)[number], first: unknown) => {
+    let e = first;
+    if (isDataError(e)) {
+      try {
+        loads.push(...(await writeInTransaction([await isolateRefusedRows(p, deps)], deps)));
+        return;
+      } catch (e2) {
+        e = e2;
+      }
+    }
+    fail(p.messageId, p.msg, e);
+  };
   for (const chunk of chunkByRows(prepared, TX_ROWS)) {
     try {
       loads.push(...(await writeInTransaction(chunk, deps)));
     } catch (e) {
-      if (chunk.length === 1) fail(chunk[0].messageId, chunk[0].msg, e);
+      if (chunk.length === 1) await writeAlone(chunk[0], e);
       else
         for (const p of chunk) {
           try {
             loads.push(...(await writeInTransaction([p], deps)));
           } catch (e2) {
-            fail(p.messageId, p.msg, e2);
+            await writeAlone(p, e2);
           }
         }
     }
@@ -167,21 +238,11 @@ function parseMessage(body: string): NormalizeMessage {
   return r.data;
 }
 
-/** One message, loaded, refreshed and completed on its own (normalizeBatch does the last two once per batch). */
-export async function loadMessage(
-  msg: NormalizeMessage,
-  deps: PipelineDeps,
-): Promise<{ loaded: number; quarantined: number }> {
-  const [l] = await writeInTransaction([prepare(msg, deps)], deps);
-  const failed = await finishLoads([l], deps);
-  const error = failed.get(l);
-  if (error) throw new Error(error);
-  return { loaded: l.loaded, quarantined: l.quarantined };
-}
-
 interface PreparedMessage {
   msg: NormalizeMessage;
   rows: unknown[];
+  /** For each row, the index of its record in `msg.records` (to quarantine it if the database refuses it). */
+  rowRecords: number[];
   bad: Quarantined[];
 }
 
@@ -195,21 +256,142 @@ interface LoadedMessage {
   sliceDone: boolean;
 }
 
+/** The canonical id column a limit reason names. */
+const ROW_ID: Record<(typeof STREAM_TABLE)[Stream], string> = {
+  conversions: 'conversion_id',
+  clicks: 'click_id',
+  affiliates: 'id',
+  offers: 'id',
+  advertisers: 'id',
+};
+
 /** Validates and maps a message's records (no database). */
 function prepare(msg: NormalizeMessage, deps: PipelineDeps): PreparedMessage {
   const connector = deps.connectors[msg.platform];
   const hashIps = deps.config.privacy.hashIps;
+  const ctx = normalizeContextOf(deps);
   const rows: unknown[] = [];
+  const rowRecords: number[] = [];
   const bad: Quarantined[] = [];
+  const where = (i: number) => `(record ${i} of message ${msg.seq}, ${msg.endpoint})`;
   msg.records.forEach((record, i) => {
-    const r = connector.normalize(msg.stream, record, deps.normalizeContext);
-    if (r.ok) {
-      const row = r.row as { ip?: string | null };
-      if (hashIps && row.ip) row.ip = deps.normalizeContext.hash(row.ip).slice(0, 64);
+    const r = connector.normalize(msg.stream, record, ctx);
+    if (!r.ok) {
+      bad.push({ reason: `${r.reason} ${where(i)}`, record: connector.redact(record, ctx) });
+      return;
+    }
+    const row = r.row as unknown as Record<string, unknown> & { ip?: string | null };
+    if (hashIps && row.ip) row.ip = ctx.hash(row.ip).slice(0, 64);
+    // A value its column cannot hold would make MySQL refuse the whole multi-row upsert.
+    const breach = checkRow(msg.stream, row);
+    if (breach) {
+      const reason = badFieldReason(
+        { platform: msg.platform, stream: msg.stream, idKey: ROW_ID[STREAM_TABLE[msg.stream]] },
+        row,
+        new BadField(breach.field, breach.problem, breach.value),
+      );
+      bad.push({ reason: `${reason} ${where(i)}`, record: connector.redact(record, ctx) });
+    } else {
       rows.push(row);
-    } else bad.push({ reason: `${r.reason} (record ${i} of message ${msg.seq}, ${msg.endpoint})`, record });
+      rowRecords.push(i);
+    }
   });
-  return { msg, rows, bad };
+  return { msg, rows, rowRecords, bad };
+}
+
+function normalizeContextOf(deps: PipelineDeps): NormalizeContext {
+  const hashIps = deps.config.privacy.hashIps;
+  return hashIps ? { ...deps.normalizeContext, hashIps } : deps.normalizeContext;
+}
+
+// ---- rows the database refuses ------------------------------------------------------------------
+
+/** MySQL / MariaDB errors about one value (not the connection, not a lock): the row can never load. */
+const DATA_ERRNOS = new Set([1048, 1264, 1292, 1366, 1406, 3140, 3819, 4025]);
+const DATA_ERROR =
+  /Data too long|Out of range value|Incorrect \w+ value|Data truncat|cannot be null|CONSTRAINT `?\w+`? failed|Check constraint .* is violated|Invalid JSON text/i;
+
+export function isDataError(e: unknown): boolean {
+  const errno = (e as { errno?: number }).errno;
+  return (errno !== undefined && DATA_ERRNOS.has(errno)) || DATA_ERROR.test((e as Error)?.message ?? '');
+}
+
+async function upsertRows(tx: Db, deps: PipelineDeps, msg: NormalizeMessage, rows: unknown[]): Promise<void> {
+  const database = deps.names.platform(msg.platform);
+  const table = STREAM_TABLE[msg.stream];
+  if (table === 'conversions') await upsertConversions(tx, database, rows as ConversionRow[], msg.fetchedAt);
+  else if (table === 'clicks') await upsertClicks(tx, database, rows as ClickRow[]);
+  else await upsertEntities(tx, database, table, rows as EntityRow[], msg.fetchedAt);
+}
+
+const PROBE_DONE = new Error('probe: roll back');
+
+/** The database's data error for these rows, or null when they load (tried in a transaction that is always rolled back). */
+async function refusal(deps: PipelineDeps, msg: NormalizeMessage, rows: unknown[]): Promise<string | null> {
+  try {
+    await deps.db.transaction(async (tx) => {
+      await upsertRows(tx, deps, msg, rows);
+      throw PROBE_DONE;
+    });
+  } catch (e) {
+    if (e === PROBE_DONE) return null;
+    if (isDataError(e)) return (e as Error).message;
+    throw e;
+  }
+  return null;
+}
+
+/**
+ * A message the database refused for a data error that the limits did not foresee: its rows are
+ * split in halves until the refused ones stand alone (log2(n) probes a bad row), and those move to
+ * the quarantine with the database's message; the rest loads.
+ */
+async function isolateRefusedRows<P extends PreparedMessage>(p: P, deps: PipelineDeps): Promise<P> {
+  const refused = new Set<number>();
+  const errors = new Map<number, string>();
+  const search = async (idx: number[]): Promise<void> => {
+    if (idx.length === 0) return;
+    const error = await refusal(
+      deps,
+      p.msg,
+      idx.map((i) => p.rows[i]),
+    );
+    if (error === null) return;
+    if (idx.length === 1) {
+      refused.add(idx[0]);
+      errors.set(idx[0], error);
+      return;
+    }
+    const half = Math.ceil(idx.length / 2);
+    await search(idx.slice(0, half));
+    await search(idx.slice(half));
+  };
+  await search(p.rows.map((_, i) => i));
+  if (refused.size === 0) return p;
+  const ctx = normalizeContextOf(deps);
+  const connector = deps.connectors[p.msg.platform];
+  const idKey = ROW_ID[STREAM_TABLE[p.msg.stream]];
+  const bad = [...p.bad];
+  for (const i of refused) {
+    const record = p.msg.records[p.rowRecords[i]];
+    const id = (p.rows[i] as Record<string, unknown>)[idKey];
+    bad.push({
+      reason: `${p.msg.platform} ${p.msg.stream}: ${idKey} ${String(id)}: the database refused the row: ${errors.get(i)} (record ${p.rowRecords[i]} of message ${p.msg.seq}, ${p.msg.endpoint})`,
+      record: connector.redact(record, ctx),
+    });
+  }
+  deps.logger.warn('rows refused by the database quarantined', {
+    sliceId: p.msg.sliceId,
+    seq: p.msg.seq,
+    refused: refused.size,
+    error: errors.values().next().value,
+  });
+  return {
+    ...p,
+    rows: p.rows.filter((_, i) => !refused.has(i)),
+    rowRecords: p.rowRecords.filter((_, i) => !refused.has(i)),
+    bad,
+  };
 }
 
 /**
@@ -279,7 +461,7 @@ async function writeInTransaction<P extends PreparedMessage>(
     { attempts: 3 },
   );
   return prepared.map((p) => {
-    const { msg, rows, bad, ...rest } = p;
+    const { msg, rows, bad, rowRecords: _, ...rest } = p;
     deps.metrics?.add('rowsLoaded', msg.platform, rows.length);
     deps.metrics?.add('rowsQuarantined', msg.platform, bad.length);
     const database = deps.names.platform(msg.platform);

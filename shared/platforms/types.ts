@@ -52,6 +52,8 @@ export interface FetchSummary {
 export interface NormalizeContext {
   /** Keyed hash (HMAC-SHA256, hex) for user agents, end-user emails and device ids. */
   hash(value: string): string;
+  /** config `privacy.hashIps`: IP addresses in `raw` (and the quarantine) are hashed too. */
+  hashIps?: boolean;
 }
 
 export type NormalizeResult<S extends Stream> =
@@ -82,6 +84,8 @@ export interface Connector {
   fetchSlice(slice: Slice, ctx: FetchContext, onPage: (page: RawPage) => Promise<void>): Promise<FetchSummary>;
   /** Validates one raw record of a stream against its zod schema and maps it to the canonical row. */
   normalize<S extends Stream>(stream: S, record: unknown, ctx: NormalizeContext): NormalizeResult<S>;
+  /** A raw record with the platform's personal data replaced by keyed hashes (what `raw` and the quarantine keep). */
+  redact(record: unknown, ctx: NormalizeContext): unknown;
 }
 
 /** An error from a platform API: what failed, where, and whether retrying later could help. */

@@ -86,18 +86,33 @@ export function zonedToUtc(zone: string, y: number, mo: number, d: number, h = 0
 export function parseLocalTime(s: string, zone: string): Date | null {
   let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$/.exec(s.trim());
   if (m) {
+    const [y, mo, d, h, mi, sec] = [+m[1], +m[2], +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)];
+    if (!validWallClock(y, mo, d, h, mi, sec)) return null;
     const frac = m[7] ? Number(`${m[7]}00`.slice(0, 3)) : 0;
-    return zonedToUtc(zone, +m[1], +m[2], +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0), frac);
+    return zonedToUtc(zone, y, mo, d, h, mi, sec, frac);
   }
   m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(AM|PM)?)?$/i.exec(s.trim());
   if (m) {
     let h = +(m[4] ?? 0);
     const ampm = m[7]?.toUpperCase();
+    if (ampm && (h < 1 || h > 12)) return null;
     if (ampm === 'PM' && h < 12) h += 12;
     if (ampm === 'AM' && h === 12) h = 0;
-    return zonedToUtc(zone, +m[3], +m[1], +m[2], h, +(m[5] ?? 0), +(m[6] ?? 0));
+    const [y, mo, d, mi, sec] = [+m[3], +m[1], +m[2], +(m[5] ?? 0), +(m[6] ?? 0)];
+    if (!validWallClock(y, mo, d, h, mi, sec)) return null;
+    return zonedToUtc(zone, y, mo, d, h, mi, sec);
   }
   return null;
+}
+
+/**
+ * A wall-clock date and time that exists on the calendar: month 1–12, a day the month has (leap
+ * years included), hour < 24, minute and second < 60. `2026-02-30` or `2026-13-45 99:00` is a bad
+ * value, never rolled over into another date.
+ */
+export function validWallClock(y: number, mo: number, d: number, h: number, mi: number, s: number): boolean {
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return false;
+  return d <= new Date(Date.UTC(y, mo, 0)).getUTCDate();
 }
 
 /** The wall-clock date-time of a UTC instant in `zone`, as `YYYY-MM-DD HH:MM:SS` (for APIs that take local times). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { purgeOldClicks } from '#shared/pipeline/retention.js';
+import { purgeOldClicks, purgeOldQuarantine } from '#shared/pipeline/retention.js';
 import { refreshRollups, touchedGroups, upsertClicks } from '#shared/db/upsert.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { clickRow } from '../helpers/factories.js';
@@ -32,4 +32,20 @@ it('purges raw clicks older than the retention in batches, keeping newer clicks 
   expect(r.left).toBe(120);
   expect(r.oldest >= '2026-06-03').toBe(true);
   expect(r.rolled).toBe('250');
+});
+
+it('purges quarantined records older than the retention, keeping newer ones', async () => {
+  const now = new Date('2026-10-01T00:00:00Z');
+  for (const [i, daysAgo] of [121, 130, 119, 1].entries())
+    await t.db.execute(
+      `INSERT INTO ${t.names.core}.quarantine (platform, stream, record_hash, reason, record, created_at)
+       VALUES ('everflow', 'conversions', :h, 'r', '{}', :at)`,
+      {
+        h: String(i).repeat(64),
+        at: new Date(now.getTime() - daysAgo * 86_400_000).toISOString().slice(0, 23).replace('T', ' '),
+      },
+    );
+  expect(await purgeOldQuarantine(t.db, t.names, 120, now, { batch: 1 })).toBe(2);
+  const [r] = await t.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t.names.core}.quarantine`);
+  expect(Number(r.n)).toBe(2);
 });

@@ -2,7 +2,8 @@ import type { PlatformConfig } from '../../config/schema.js';
 import type { Stream } from '../../model/canonical.js';
 import type { Connector } from '../types.js';
 import { fetchCakeSlice } from './client.js';
-import { normalizeCakeRecord, type CakeDateSemantics } from './map.js';
+import { normalizeCakeRecord, type CakeDateSemantics, PERSONAL_KEYS } from './map.js';
+import { redactRaw } from '../kit/personal.js';
 
 /**
  * The CAKE connector (docs/platform-apis.md §2; docs/design.md §3): EventConversions v18,
@@ -60,5 +61,6 @@ export function createCakeConnector(key: string, config: CakeConfig, options: Ca
         rowLimit: options.rowLimit,
       }),
     normalize: (stream, record, ctx) => normalizeCakeRecord(stream, record, mapOptions, ctx),
+    redact: (record, ctx) => redactRaw(record, ctx, PERSONAL_KEYS),
   };
 }

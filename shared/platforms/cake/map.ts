@@ -168,7 +168,13 @@ function currencyOf(rec: CakeEventConversion, fallback: string): string {
 }
 
 /** Keys of device ids, the pixel's user id (often an e-mail) and user agents. */
-const PERSONAL_KEYS = new Set(['udid', 'user_id', 'event_conversion_user_agent', 'click_user_agent', 'user_agent']);
+export const PERSONAL_KEYS: ReadonlySet<string> = new Set([
+  'udid',
+  'user_id',
+  'event_conversion_user_agent',
+  'click_user_agent',
+  'user_agent',
+]);
 
 const SECRET_KEYS = new Set(['api_key', 'password']);
 

@@ -2,7 +2,8 @@ import type { Stream } from '../../model/canonical.js';
 import type { PlatformConfig } from '../../config/schema.js';
 import type { Connector, NormalizeResult } from '../types.js';
 import { EverflowClient, type EverflowClientOptions } from './client.js';
-import { mapAdvertiser, mapAffiliate, mapClick, mapConversion, mapOffer } from './map.js';
+import { mapAdvertiser, mapAffiliate, mapClick, mapConversion, mapOffer, PERSONAL_KEYS } from './map.js';
+import { redactRaw } from '../kit/personal.js';
 
 export { EverflowClient, findUtcTimezone, ENDPOINTS as EVERFLOW_ENDPOINTS } from './client.js';
 
@@ -46,6 +47,7 @@ export function createEverflowConnector(
     fetchSlice(slice, ctx, onPage) {
       return client.fetchSlice(slice, ctx, onPage);
     },
+    redact: (record, ctx) => redactRaw(record, ctx, PERSONAL_KEYS),
     normalize<S extends Stream>(
       stream: S,
       record: unknown,

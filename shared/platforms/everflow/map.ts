@@ -45,7 +45,7 @@ import {
  *   and the user agent are replaced by `hmac:<keyed hash>`.
  */
 
-const PII_KEYS = new Set([
+export const PERSONAL_KEYS: ReadonlySet<string> = new Set([
   'email',
   'idfa',
   'idfa_md5',
@@ -77,7 +77,12 @@ const ENTITY_STATUS: Record<string, EntityStatus> = {
   archived: 'inactive',
 };
 
-const label = (platform: string, stream: Stream, idKey?: string) => ({ platform, stream, idKey, hidden: PII_KEYS });
+const label = (platform: string, stream: Stream, idKey?: string) => ({
+  platform,
+  stream,
+  idKey,
+  hidden: PERSONAL_KEYS,
+});
 
 /** Unix seconds → `2026-10-12T13:02:11.000Z`. */
 export function unixToIso(seconds: number): string {
@@ -131,7 +136,7 @@ function conversionRow(r: EverflowConversion, record: unknown, ctx: NormalizeCon
     ip: text(r.session_user_ip) ?? text(r.conversion_user_ip),
     user_agent_hash: userAgentHash(r.http_user_agent, ctx),
     country_code: countryOf(r.country_code, r.country),
-    raw: redactRaw(record, ctx, PII_KEYS),
+    raw: redactRaw(record, ctx, PERSONAL_KEYS),
   };
 }
 

@@ -1,8 +1,9 @@
 import type { Stream } from '../../model/canonical.js';
 import type { Connector, NormalizeContext, NormalizeResult } from '../types.js';
 import { HITPATH_HORIZON_DAYS, HITPATH_RATE_LIMIT, fetchHitpathSlice } from './client.js';
-import { mapHitpathClick, mapHitpathSale, type MapContext } from './map.js';
+import { mapHitpathClick, mapHitpathSale, type MapContext, PERSONAL_KEYS } from './map.js';
 import { resolveColumns, type HitpathConfig } from './schemas.js';
+import { redactRaw } from '../kit/personal.js';
 
 export { HITPATH_RATE_LIMIT, HITPATH_HORIZON_DAYS } from './client.js';
 
@@ -36,6 +37,7 @@ export function createHitpathConnector(key: string, config: HitpathConfig): Conn
     defaultRateLimit: HITPATH_RATE_LIMIT,
     sliceHours: (stream) => SLICE_HOURS[stream] ?? 24,
     fetchSlice: (slice, ctx, onPage) => fetchHitpathSlice({ platform: key, config, columns }, slice, ctx, onPage),
+    redact: (record, ctx) => redactRaw(record, ctx, PERSONAL_KEYS),
     normalize<S extends Stream>(stream: S, record: unknown, ctx: NormalizeContext): NormalizeResult<S> {
       if (stream === 'conversions') return mapHitpathSale(record, mapCtx, ctx) as NormalizeResult<S>;
       if (stream === 'clicks') return mapHitpathClick(record, mapCtx, ctx) as NormalizeResult<S>;

@@ -151,7 +151,7 @@ function time(ctx: MapContext, col: HitpathColumn, value: string): string {
 }
 
 /** No personal-data keys of its own: a HitPath row is report columns; e-mails typed into sub ids are hashed. */
-const NO_KEYS: ReadonlySet<string> = new Set();
+export const PERSONAL_KEYS: ReadonlySet<string> = new Set();
 
 /** One `type=sales` row → a conversion (base sale or Multi-Sales event). */
 export function mapHitpathSale(
@@ -187,7 +187,7 @@ export function mapHitpathSale(
       ip: r.ip,
       user_agent_hash: null,
       country_code: null,
-      raw: redactRaw(record, norm, NO_KEYS),
+      raw: redactRaw(record, norm, PERSONAL_KEYS),
     };
   });
 }

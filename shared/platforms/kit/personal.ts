@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import en from 'i18n-iso-countries/langs/en.json' with { type: 'json' };
 import type { NormalizeContext } from '../types.js';
 import { text } from './record.js';
@@ -16,11 +17,17 @@ export function looksLikeEmail(v: string): boolean {
   return EMAIL.test(v.trim());
 }
 
-/** A deep copy of `raw` whose values under `keys` (any depth) and e-mail-looking strings are `hmac:<keyed hash>`. */
+/**
+ * A deep copy of `raw` whose values under `keys` (any depth), e-mail-looking strings and, with
+ * `ctx.hashIps`, IP addresses (wherever they stand: `session_user_ip`, `set_ip`, a report column)
+ * are `hmac:<keyed hash>`.
+ */
 export function redactRaw(raw: unknown, ctx: NormalizeContext, keys: ReadonlySet<string>): unknown {
   const walk = (v: unknown, key: string | null): unknown => {
     if (typeof v === 'string')
-      return v !== '' && ((key !== null && keys.has(key)) || looksLikeEmail(v)) ? `hmac:${ctx.hash(v)}` : v;
+      return v !== '' && ((key !== null && keys.has(key)) || looksLikeEmail(v) || (ctx.hashIps && isIP(v.trim()) !== 0))
+        ? `hmac:${ctx.hash(v)}`
+        : v;
     if (Array.isArray(v)) return v.map((x) => walk(x, key));
     if (v !== null && typeof v === 'object') {
       const out: Record<string, unknown> = {};

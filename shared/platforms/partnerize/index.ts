@@ -2,7 +2,8 @@ import type { PlatformConfig } from '../../config/schema.js';
 import type { Stream } from '../../model/canonical.js';
 import type { Connector, NormalizeResult } from '../types.js';
 import { fetchPartnerizeSlice } from './client.js';
-import { mapAdvertiser, mapCampaign, mapClick, mapConversion, mapPublisher } from './map.js';
+import { mapAdvertiser, mapCampaign, mapClick, mapConversion, mapPublisher, PERSONAL_KEYS } from './map.js';
+import { redactRaw } from '../kit/personal.js';
 
 /**
  * The Partnerize connector (docs/platform-apis.md §4). Streams: conversions and conversion_changes
@@ -42,6 +43,7 @@ export function createPartnerizeConnector(
     fetchSlice(slice, ctx, onPage) {
       return fetchPartnerizeSlice(slice, ctx, client, onPage);
     },
+    redact: (record, ctx) => redactRaw(record, ctx, PERSONAL_KEYS),
     normalize<S extends Stream>(
       stream: S,
       record: unknown,

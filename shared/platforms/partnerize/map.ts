@@ -3,7 +3,7 @@ import { money, sumDecimals } from '../kit/decimal.js';
 import { countryCode, redactRaw, subIds, userAgentHash } from '../kit/personal.js';
 import { BadField, currencyCode, type Mapped, mapRecord, statusFrom, text } from '../kit/record.js';
 import type { NormalizeContext } from '../types.js';
-import { parseInstant, parseLocalTime } from '../../util/time.js';
+import { parseInstant, parseLocalTime, validWallClock } from '../../util/time.js';
 import {
   ANNOTATION_KEY,
   advertiserSchema,
@@ -81,10 +81,6 @@ export function partnerizeTimeToUtc(value: string, zone: string): string | null 
 
 const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT']);
 
-function validWallClock(y: number, mo: number, d: number, h: number, mi: number, s: number): boolean {
-  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth && h < 24 && mi < 60 && s < 60;
-}
 
 function time(value: string, zone: string, field: string): string {
   const iso = partnerizeTimeToUtc(value, zone);
@@ -107,7 +103,7 @@ function conversionStatus(value: string, field: string): Exclude<ConversionStatu
 // ---- personal data -----------------------------------------------------------------------------
 
 /** Keys whose values identify an end user's device or browser. */
-const DEVICE_KEYS = new Set(['device_id', 'cookie_id', 'user_agent']);
+export const PERSONAL_KEYS: ReadonlySet<string> = new Set(['device_id', 'cookie_id', 'user_agent']);
 
 function userAgentOf(r: { user_agent?: string | null; meta_data?: unknown }): string | null {
   const top = text(r.user_agent);
@@ -190,7 +186,7 @@ export function mapConversion(
       ip: text(c.referer_ip) ?? text(c.click?.set_ip),
       user_agent_hash: userAgentHash(userAgentOf(c), ctx),
       country_code: countryCode(c.country),
-      raw: redactRaw(record, ctx, DEVICE_KEYS),
+      raw: redactRaw(record, ctx, PERSONAL_KEYS),
     };
   });
 }
