@@ -47,10 +47,12 @@ export interface CakeSimulatorOptions extends SimulatorOptions {
   rowLimitMax?: number;
   /** How `/Date(ms)/` is written (default: instance wall clock). */
   dateSemantics?: 'instance-wall' | 'utc-epoch';
+  /** The instance counts `start_at_row` from 0 (what pycake's defaults suggest) instead of 1. */
+  zeroBasedRows?: boolean;
 }
 
 interface SimMethod {
-  service: 'reports' | 'export';
+  service: 'reports' | 'export' | 'get';
   version: number;
   listKey: string;
   params: readonly string[];
@@ -58,6 +60,7 @@ interface SimMethod {
 
 /** The methods this instance answers, with every parameter each requires (reference §2.2 / pycake). */
 export const CAKE_SIM_METHODS: Record<string, SimMethod> = {
+  Currencies: { service: 'get', version: 1, listKey: 'currencies', params: ['api_key'] },
   EventConversions: {
     service: 'reports',
     version: 18,
@@ -296,7 +299,8 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
   function conversionRecord(c: ScenarioConversion, at: number) {
     const { status, changedAt } = statusAt(c, at);
     const disp = DISPOSITION[status];
-    const currencyId = num(CURRENCY_IDS[c.currency] ?? 1);
+    // A currency this instance does not list gets an id its Currencies list lacks (as a deleted one would).
+    const currencyId = num(CURRENCY_IDS[c.currency] ?? 999);
     return {
       event_conversion_id: wireId(c.conversionId),
       visitor_id: num(0),
@@ -423,11 +427,13 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
   }
 
   function page<T>(rows: T[], p: Record<string, unknown>): { rows: T[]; rowCount: number } {
-    const start = Math.max(1, int('start_at_row', p.start_at_row));
+    const asked = int('start_at_row', p.start_at_row);
+    // 0-based: row 0 is the first; 1-based: 0 is read as 1.
+    const index = options.zeroBasedRows ? Math.max(0, asked) : Math.max(1, asked) - 1;
     let limit = int('row_limit', p.row_limit);
     if (limit < 0) throw new CakeFailure('Invalid row_limit');
     if (limit === 0 || limit > rowLimitMax) limit = rowLimitMax;
-    return { rows: rows.slice(start - 1, start - 1 + limit), rowCount: rows.length };
+    return { rows: rows.slice(index, index + limit), rowCount: rows.length };
   }
 
   const idFilter = (p: Record<string, unknown>, name: string, id: string): boolean => {
@@ -558,6 +564,14 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
         case 'Clicks':
           rows = clicks(p);
           break;
+        case 'Currencies':
+          rows = Object.entries(CURRENCY_IDS).map(([abbr, id]) => ({
+            currency_id: num(id),
+            currency_symbol: abbr === 'USD' ? '$' : abbr,
+            currency_name: abbr,
+            currency_abbr: abbr,
+          }));
+          break;
         case 'Affiliates':
           rows = entities(scenario.affiliates[key], p, 'affiliate_id').map((e) => ({
             affiliate_id: wireId(e.id),
@@ -599,7 +613,8 @@ export function createCakeSimulator(scenario: Scenario, options: CakeSimulatorOp
             date_created: date(e.createdAt),
           }));
       }
-      const pg = page(rows, p);
+      // Lookups are not paged.
+      const pg = m[3] === 'Currencies' ? { rows, rowCount: rows.length } : page(rows, p);
       return reply(typeName, method.listKey, { success: true, message: '', rowCount: pg.rowCount, rows: pg.rows });
     } catch (e) {
       if (e instanceof CakeFailure)

@@ -384,8 +384,14 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
     const list = [...{ affiliates, offers, advertisers }[kind]].sort(
       (a, b) => Number(a.id) - Number(b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
-    const users = (e: ScenarioEntity) =>
-      e.email ? [{ network_user_id: 1, first_name: '', last_name: '', email: e.email, account_status: 'active' }] : [];
+    // Everflow returns relationships only when asked (`?relationship=users`), in its `{total, entries}` shape.
+    const askedUsers = req.query.getAll('relationship').includes('users');
+    const users = (e: ScenarioEntity) => {
+      const entries = e.email
+        ? [{ network_affiliate_user_id: 1, first_name: '', last_name: '', email: e.email, account_status: 'active' }]
+        : [];
+      return { total: entries.length, entries };
+    };
     const created = (e: ScenarioEntity) => Math.floor(e.createdAt / 1000);
     if (kind === 'affiliates') {
       return page('affiliates', list, p, (e) => ({
@@ -398,7 +404,7 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
         time_created: created(e),
         time_saved: created(e),
         referrer_id: 0,
-        relationship: { labels: { total: 0, entries: [] }, users: users(e) },
+        relationship: askedUsers ? { users: users(e) } : {},
       }));
     }
     if (kind === 'advertisers') {
@@ -412,7 +418,7 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
         time_created: created(e),
         time_saved: created(e),
         attribution_method: 'last_touch',
-        relationship: { users: users(e) },
+        relationship: askedUsers ? { users: users(e) } : {},
       }));
     }
     return page('offers', list, p, (e) => ({

@@ -137,7 +137,7 @@ afterEach(async () => {
 
 async function startSim(
   scenario: Scenario,
-  opts: { now?: () => number; rowLimitMax?: number; timezone?: string } = {},
+  opts: { now?: () => number; rowLimitMax?: number; timezone?: string; zeroBasedRows?: boolean } = {},
 ) {
   const sim = createCakeSimulator(scenario, {
     platform: 'cake',
@@ -145,6 +145,7 @@ async function startSim(
     timezone: opts.timezone ?? ZONE,
     now: opts.now ?? (() => Date.parse('2027-01-01T00:00:00Z')),
     rowLimitMax: opts.rowLimitMax,
+    zeroBasedRows: opts.zeroBasedRows,
   });
   sims.push(sim);
   const baseUrl = await sim.start();
@@ -174,7 +175,9 @@ async function pull(
 }
 
 const bodies = (sim: PlatformSimulator) =>
-  sim.server.requests.filter((r) => !r.fault).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+  sim.server.requests
+    .filter((r) => !r.fault && !r.path.endsWith('/Currencies'))
+    .map((r) => JSON.parse(r.body) as Record<string, unknown>);
 
 // ---- mappers, field by field ------------------------------------------------------------------
 
@@ -494,6 +497,7 @@ describe('cake mappers', () => {
 
 /** The parameters the reference (§2.2, pycake) lists per method; CAKE errors when any is missing. */
 const DOCUMENTED: Record<string, string[]> = {
+  '/api/1/get.asmx/Currencies': ['api_key'],
   '/api/18/reports.asmx/EventConversions': [
     'api_key',
     'start_date',
@@ -604,7 +608,8 @@ describe('cake client ↔ simulator', () => {
     const { rows, summary } = await pull(baseUrl, slice, fetchCtx(), { rowLimit: 5 });
     const ids = rows.map((r) => (r as ConversionRow).conversion_id);
     expect(ids).toEqual(convs.map((c) => c.conversionId));
-    expect(summary).toEqual({ pages: 5, records: 23, calls: 5, splits: 0 });
+    // 5 pages and, once per process and instance, the currency list.
+    expect(summary).toEqual({ pages: 5, records: 23, calls: 6, splits: 0 });
     expect(bodies(sim).map((b) => [b.start_at_row, b.row_limit])).toEqual([
       [1, 5],
       [6, 5],
@@ -618,6 +623,51 @@ describe('cake client ↔ simulator', () => {
     const r20 = await pull(baseUrl, { ...slice, to: '2026-10-12T00:20:00Z' }, fetchCtx(), { rowLimit: 5 });
     expect(r20.rows).toHaveLength(20);
     expect(sim.server.requests).toHaveLength(4);
+  });
+
+  it('money in a non-USD currency carries the currency of its currency_id from the instance\u2019s list; an unlisted id is quarantined', async () => {
+    const convs = [
+      conv(1, T0, { currency: 'EUR' }),
+      conv(2, T0 + MIN, { currency: 'GBP' }),
+      conv(3, T0 + 2 * MIN, { currency: 'XTS' }),
+    ];
+    const { sim, baseUrl } = await startSim(emptyScenario({ conversions: { cake: convs } }));
+    const slice = { stream: 'conversions' as Stream, from: '2026-10-12T00:00:00Z', to: '2026-10-12T01:00:00Z' };
+    const connector = createCakeConnector('cake', cakeConfig(baseUrl));
+    const records: unknown[] = [];
+    await connector.fetchSlice({ ...slice, platform: 'cake' }, fetchCtx(), async (p) => {
+      records.push(...p.records);
+    });
+    const mapped = records.map((r) => connector.normalize('conversions', r, nctx));
+    expect(mapped.slice(0, 2).map((r) => r.ok && (r.row as ConversionRow).currency)).toEqual(['EUR', 'GBP']);
+    expect(mapped[2]).toEqual({
+      ok: false,
+      reason: `cake conversions: event_conversion_id 700003: received.currency_id: not in this instance's currency list (get.asmx/Currencies), got "999"`,
+    });
+    // The list is read once per instance.
+    expect(sim.server.requests.filter((r) => r.path.endsWith('/Currencies'))).toHaveLength(1);
+  });
+
+  it('an instance that counts start_at_row from 0 loses no row: row 0 is asked once, later runs start at 0', async () => {
+    const convs = Array.from({ length: 12 }, (_, i) => conv(i, T0 + i * MIN));
+    const { sim, baseUrl } = await startSim(emptyScenario({ conversions: { cake: convs } }), { zeroBasedRows: true });
+    const slice = { stream: 'conversions' as Stream, from: '2026-10-12T00:00:00Z', to: '2026-10-12T01:00:00Z' };
+    const first = await pull(baseUrl, slice, fetchCtx(), { rowLimit: 5 });
+    expect(first.rows.map((r) => (r as ConversionRow).conversion_id).sort()).toEqual(
+      convs.map((c) => c.conversionId).sort(),
+    );
+    // 1, 6, 11 read rows 1–11 of a 0-based list; the empty page after them shows row 0 missing.
+    expect(bodies(sim).map((b) => [b.start_at_row, b.row_limit])).toEqual([
+      [1, 5],
+      [6, 5],
+      [11, 5],
+      [12, 5],
+      [0, 1],
+    ]);
+    sim.server.requests.length = 0;
+    const again = await pull(baseUrl, slice, fetchCtx(), { rowLimit: 5 });
+    expect(again.rows).toHaveLength(12);
+    expect(bodies(sim).map((b) => b.start_at_row)).toEqual([0, 5, 10]);
   });
 
   it('reads to the end when the server caps row_limit below what was asked', async () => {
@@ -850,8 +900,9 @@ describe('cake client ↔ simulator', () => {
       to: '2026-10-12T01:00:00Z',
     });
     expect(rows).toHaveLength(4);
-    expect(summary.calls).toBe(6);
-    expect(sim.server.requests.map((r) => r.fault ?? 'ok')).toEqual(['429', '429', '429', '429', '429', 'ok']);
+    // The storm hits the first call (the currency list), which rides it out; then the page.
+    expect(summary.calls).toBe(7);
+    expect(sim.server.requests.map((r) => r.fault ?? 'ok')).toEqual(['429', '429', '429', '429', '429', 'ok', 'ok']);
 
     // a storm longer than the retry budget fails as a retryable 429, not as empty data
     sim.server.injectFaults(Array.from({ length: 6 }, () => ({ kind: '429' as const, retryAfterSeconds: 0 })));
@@ -880,7 +931,8 @@ describe('cake client ↔ simulator', () => {
       },
     );
     expect(rows.map((r) => (r as ConversionRow).conversion_id)).toEqual(convs.map((c) => c.conversionId));
-    expect(sim.server.requests.map((r) => [JSON.parse(r.body).start_at_row, r.fault ?? 'ok'])).toEqual([
+    const pages = sim.server.requests.filter((r) => !r.path.endsWith('/Currencies'));
+    expect(pages.map((r) => [JSON.parse(r.body).start_at_row, r.fault ?? 'ok'])).toEqual([
       [1, 'ok'],
       [6, '500'],
       [6, 'ok'],
@@ -898,8 +950,8 @@ describe('cake client ↔ simulator', () => {
       to: '2026-10-12T01:00:00Z',
     });
     expect(rows).toHaveLength(3);
-    expect(summary.calls).toBe(3);
-    expect(sim.server.requests.map((r) => r.fault ?? 'ok')).toEqual(['malformed', 'truncate', 'ok']);
+    expect(summary.calls).toBe(4);
+    expect(sim.server.requests.map((r) => r.fault ?? 'ok')).toEqual(['malformed', 'truncate', 'ok', 'ok']);
   });
 
   it('a bad key → clear, non-retryable error without the key, after one call', async () => {
@@ -912,7 +964,8 @@ describe('cake client ↔ simulator', () => {
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PlatformApiError);
     expect((err as PlatformApiError).retryable).toBe(false);
-    expect((err as Error).message).toBe('cake reports.asmx/EventConversions: CAKE error: Invalid API Key');
+    // The first call of a conversions fetch is the instance's currency list.
+    expect((err as Error).message).toBe('cake get.asmx/Currencies: CAKE error: Invalid API Key');
     expect((err as Error).message).not.toContain(wrong);
     expect(sim.server.requests).toHaveLength(1);
   });

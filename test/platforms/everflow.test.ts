@@ -411,6 +411,18 @@ describe('everflow mappers against the documented record shapes (fixtures)', () 
     ).toBe(90);
     expect(findUtcTimezone([zones[0], zones[1]])).toBeNull();
   });
+
+  it('reads the OpenAPI listing\u2019s timezone rows too (timezone_id, timezone, offset, label)', () => {
+    const zones = timezonesReplySchema.parse({
+      timezones: [
+        { timezone_id: 80, timezone: 'America/New_York', offset: '-05:00', label: '(UTC-05:00) Eastern Time' },
+        { timezone_id: 81, timezone: 'Europe/London', offset: '+00:00', label: '(UTC+00:00) London' },
+        { timezone_id: '90', timezone: 'GMT Standard', offset: 0, label: '(UTC) Coordinated Universal Time' },
+      ],
+    }).timezones;
+    expect(findUtcTimezone(zones)?.timezone_id).toBe(90);
+    expect(findUtcTimezone(zones.slice(0, 2))).toBeNull();
+  });
 });
 
 describe('everflow connector against the HTTP simulator', () => {

@@ -2,7 +2,7 @@ import type { Stream } from '../../model/canonical.js';
 import { requestWithRetry } from '../http.js';
 import { PlatformApiError, type FetchContext, type FetchSummary, type RawPage, type Slice } from '../types.js';
 import { zoneOffsetMs } from '../../util/time.js';
-import { parseCakeReply } from './schemas.js';
+import { parseCakeReply, CAKE_ANNOTATION } from './schemas.js';
 import { parseCakeDate, type CakeDateSemantics } from './map.js';
 
 /**
@@ -15,7 +15,9 @@ import { parseCakeDate, type CakeDateSemantics } from './map.js';
  *   "Cannot convert to System.Int32"): 0 / '' / 'all' mean "no filter". `CAKE_METHODS` lists each
  *   method's parameters as the reference gives them; `buildParams` refuses to send a call that lacks
  *   one.
- * - Paging: `start_at_row` (1-based, per the affiliate Clicks doc: "usually 1") and `row_limit`.
+ * - Paging: `start_at_row` (1-based, per the affiliate Clicks doc: "usually 1"; pycake sends 0)
+ *   and `row_limit`. An instance that counts from 0 shows itself as exactly its first row missing
+ *   at the end; the client then asks for row 0 once and starts later runs at 0.
  *   The next page starts after the rows actually received (a server that caps `row_limit` below
  *   what we asked is still read to the end), until `row_count` rows have been read, or, when CAKE
  *   gives no `row_count`, until a page comes back short. Ending with fewer rows than `row_count`
@@ -362,6 +364,65 @@ export interface CakeClientOptions {
   rowLimit?: number;
 }
 
+/** Method URLs of instances seen counting start_at_row from 0 (kept for the life of the process). */
+const ZERO_BASED = new Set<string>();
+
+/**
+ * The instance's currency list (`get.asmx/Currencies`: CAKE's numeric `currency_id` → ISO code),
+ * read once per process and instance: conversion money arrives as `{currency_id, amount}` with
+ * CAKE's own ids, which only this list turns into a currency.
+ */
+const currencyLists = new Map<string, Promise<{ codes: Map<string, string>; attempts: number }>>();
+
+export const CURRENCIES_METHOD = { service: 'get', method: 'Currencies', version: 1, listKey: 'currencies' } as const;
+
+async function currencyList(
+  ctx: FetchContext,
+  o: CakeClientOptions,
+): Promise<{ codes: Map<string, string>; calls: number }> {
+  const url = `${o.baseUrl.replace(/\/+$/, '')}/api/${CURRENCIES_METHOD.version}/get.asmx/Currencies`;
+  let list = currencyLists.get(url);
+  const fresh = !list;
+  if (!list) {
+    const endpoint = 'get.asmx/Currencies';
+    list = requestWithRetry(
+      {
+        platform: o.platform,
+        endpoint,
+        url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json' },
+        body: JSON.stringify({ api_key: ctx.secret }),
+      },
+      ctx,
+      (text) => parseCakeReply(text, endpoint, CURRENCIES_METHOD.listKey, ctx.secret, o.platform),
+    ).then((reply) => {
+      const out = new Map<string, string>();
+      for (const r of reply.value.records as Record<string, unknown>[]) {
+        const id = r?.currency_id;
+        const code = typeof r?.currency_abbr === 'string' ? r.currency_abbr.trim().toUpperCase() : '';
+        if ((typeof id === 'string' || typeof id === 'number') && /^[A-Z]{3}$/.test(code)) out.set(String(id), code);
+      }
+      return { codes: out, attempts: reply.attempts };
+    });
+    currencyLists.set(url, list);
+    list.catch(() => currencyLists.delete(url)); // a failed read is asked again next time
+  }
+  const { codes, attempts } = await list;
+  return { codes, calls: fresh ? attempts : 0 };
+}
+
+/** Each conversion with the ISO code of its money's `currency_id` from the instance's list (null: not in it). */
+function annotateCurrency(records: unknown[], currencies: Map<string, string>): unknown[] {
+  return records.map((rec) => {
+    if (rec === null || typeof rec !== 'object') return rec;
+    const r = rec as Record<string, { currency_id?: unknown } | undefined>;
+    const id = r.received?.currency_id ?? r.paid?.currency_id;
+    if (id === undefined || id === null || id === '') return rec;
+    return { ...rec, [CAKE_ANNOTATION]: { currency_id: String(id), currency: currencies.get(String(id)) ?? null } };
+  });
+}
+
 export async function fetchCakeSlice(
   slice: Slice,
   ctx: FetchContext,
@@ -373,6 +434,9 @@ export async function fetchCakeSlice(
   const url = `${o.baseUrl.replace(/\/+$/, '')}/api/${m.version}/${m.service}.asmx/${m.method}`;
   const params = buildParams(slice.stream, slice, o.timezone);
   const rowLimit = o.rowLimit ?? m.rowLimit;
+  const isConversions = slice.stream === 'conversions' || slice.stream === 'conversion_changes';
+  const lookup = isConversions ? await currencyList(ctx, o) : null;
+  const currencies = lookup?.codes ?? null;
   const from = Date.parse(slice.from);
   const to = Date.parse(slice.to);
   const inSlice = (rec: unknown): boolean => {
@@ -387,12 +451,24 @@ export async function fetchCakeSlice(
     }
   };
 
-  const summary: FetchSummary = { pages: 0, records: 0, calls: 0, splits: 0 };
-  let startAt = 1;
+  const summary: FetchSummary = { pages: 0, records: 0, calls: lookup?.calls ?? 0, splits: 0 };
+  const firstRow = ZERO_BASED.has(url) ? 0 : 1;
+  let startAt = firstRow;
   let fetched = 0;
   let outside = 0;
-  for (;;) {
-    const body = JSON.stringify({ api_key: ctx.secret, ...params, start_at_row: startAt, row_limit: rowLimit });
+  let first: string | null = null;
+  const deliver = async (records: unknown[]) => {
+    const inside = records.filter(inSlice);
+    const kept = currencies ? annotateCurrency(inside, currencies) : inside;
+    outside += records.length - inside.length;
+    if (kept.length > 0) {
+      await onPage({ endpoint, records: kept });
+      summary.pages += 1;
+      summary.records += kept.length;
+    }
+  };
+  const call = async (start: number, limit: number) => {
+    const body = JSON.stringify({ api_key: ctx.secret, ...params, start_at_row: start, row_limit: limit });
     const reply = await requestWithRetry(
       {
         platform: o.platform,
@@ -406,17 +482,15 @@ export async function fetchCakeSlice(
       (text) => parseCakeReply(text, endpoint, m.listKey, ctx.secret, o.platform),
     );
     summary.calls += reply.attempts;
-    const page = reply.value;
+    return reply.value;
+  };
+  for (;;) {
+    const page = await call(startAt, rowLimit);
     const n = page.records.length;
+    if (first === null && n > 0) first = JSON.stringify(page.records[0]);
     fetched += n;
     startAt += n;
-    const kept = page.records.filter(inSlice);
-    outside += n - kept.length;
-    if (kept.length > 0) {
-      await onPage({ endpoint, records: kept });
-      summary.pages += 1;
-      summary.records += kept.length;
-    }
+    await deliver(page.records);
     ctx.onProgress?.({ pages: summary.pages, records: summary.records, calls: summary.calls });
     ctx.logger.debug('cake page', {
       platform: o.platform,
@@ -426,6 +500,19 @@ export async function fetchCakeSlice(
       rowCount: page.rowCount,
     });
     if (n === 0) {
+      // Exactly the first row missing: this instance counts start_at_row from 0 (the docs say
+      // "usually 1", client code uses 0). Ask for row 0 once; a row not seen yet proves it, and
+      // later runs start at 0.
+      if (firstRow === 1 && page.rowCount !== null && fetched === page.rowCount - 1) {
+        const zero = await call(0, 1);
+        if (zero.records.length === 1 && JSON.stringify(zero.records[0]) !== first) {
+          ZERO_BASED.add(url);
+          ctx.logger.info('cake instance counts start_at_row from 0', { platform: o.platform, endpoint });
+          fetched += 1;
+          await deliver(zero.records);
+          break;
+        }
+      }
       if (page.rowCount !== null && fetched < page.rowCount) {
         throw new PlatformApiError(
           o.platform,

@@ -19,6 +19,7 @@ import {
   offerSchema,
   type CakeClick,
   type CakeEventConversion,
+  CAKE_ANNOTATION,
 } from './schemas.js';
 
 /**
@@ -157,13 +158,28 @@ function toIso(value: string, field: string, o: CakeMapOptions): string {
   }
 }
 
-function currencyOf(rec: CakeEventConversion, fallback: string): string {
+/**
+ * The conversion's currency: an ISO code the record carries (`currency_abbr`, or a 3-letter
+ * `currency_id`), else CAKE's numeric `currency_id` resolved through the instance's currency list
+ * (the client's annotation); an id the list lacks is a bad record, never the config's currency.
+ * Only a record that carries no currency at all (or did not come through our client) takes the
+ * instance currency from config.
+ */
+function currencyOf(rec: CakeEventConversion, raw: unknown, fallback: string): string {
   for (const m of [rec.received, rec.paid]) {
     for (const c of [m.currency_abbr, m.currency_id]) {
       const t = text(c);
       if (t && /^[A-Za-z]{3}$/.test(t)) return t.toUpperCase();
     }
   }
+  const note = (raw as Record<string, { currency_id?: string; currency?: string | null } | undefined>)[CAKE_ANNOTATION];
+  if (note?.currency) return note.currency;
+  if (note?.currency_id)
+    throw new BadField(
+      'received.currency_id',
+      "not in this instance's currency list (get.asmx/Currencies)",
+      note.currency_id,
+    );
   return fallback;
 }
 
@@ -211,7 +227,7 @@ function mapConversion(
     payout: money(rec.paid.amount, 'paid.amount'),
     sale_amount:
       rec.order_total === null || rec.order_total === undefined ? null : money(rec.order_total, 'order_total'),
-    currency: currencyOf(rec, o.currency),
+    currency: currencyOf(rec, raw, o.currency),
     ip: text(rec.event_conversion_ip_address) ?? text(rec.click_ip_address),
     user_agent_hash: userAgentHash(text(rec.event_conversion_user_agent) ?? text(rec.click_user_agent), ctx),
     country_code: countryCode(rec.country?.country_code),

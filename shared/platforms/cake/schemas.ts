@@ -20,6 +20,9 @@ import { PlatformApiError } from '../types.js';
 export const parseCakeJson = (text: string, platform = 'cake', method = 'reply'): unknown =>
   parseJsonBody(platform, method, text);
 
+/** The key under which the client annotates a record with what only the instance knows (its currency list). */
+export const CAKE_ANNOTATION = '_dualtrack';
+
 // ---- field primitives -------------------------------------------------------------------------
 
 // Numbers are preprocessed to strings (records that did not come through parseCakeJson), so a bad

@@ -48,9 +48,11 @@ export const ENDPOINTS = {
   timezones: '/v1/meta/timezones',
   conversions: '/v1/networks/reporting/conversions',
   clicks: '/v1/networks/reporting/clicks/stream',
-  affiliates: '/v1/networks/affiliatestable',
+  // The users relationship carries the partner's and the brand's contact e-mails (what
+  // `mappings suggest` matches on); without it the tables return the bare objects.
+  affiliates: '/v1/networks/affiliatestable?relationship=users',
   offers: '/v1/networks/offerstable',
-  advertisers: '/v1/networks/advertiserstable',
+  advertisers: '/v1/networks/advertiserstable?relationship=users',
 } as const;
 
 export interface EverflowClientOptions {
@@ -88,7 +90,8 @@ const IANA_UTC = new Set([
 
 /**
  * The UTC entry of `/v1/meta/timezones`: by IANA name first (what tap-everflow matches), else an
- * entry whose display name says UTC / Coordinated Universal Time with a zero offset. A zone that
+ * entry whose display name (`timezone_name` or `label`) says UTC / Coordinated Universal Time with
+ * a zero offset (`utc_offset` or `offset`). A zone that
  * is merely at +00:00 today (Europe/London in winter) is never taken: it has DST.
  */
 export function findUtcTimezone(zones: readonly EverflowTimezone[]): EverflowTimezone | null {
@@ -100,8 +103,8 @@ export function findUtcTimezone(zones: readonly EverflowTimezone[]): EverflowTim
   return (
     zones.find(
       (z) =>
-        /\b(UTC|Coordinated Universal Time)\b/i.test(z.timezone_name ?? '') &&
-        zeroOffset(z.utc_offset) &&
+        /\b(UTC|Coordinated Universal Time)\b/i.test(`${z.timezone_name ?? ''} ${z.label ?? ''}`) &&
+        zeroOffset(z.utc_offset ?? z.offset) &&
         !/\//.test(z.timezone ?? ''),
     ) ?? null
   );
@@ -277,7 +280,7 @@ export class EverflowClient {
           { retryable: false, field: 'paging' },
         );
       }
-      const url = `${endpoint}?page=${page}&page_size=${this.pageSize}`;
+      const url = `${endpoint}${endpoint.includes('?') ? '&' : '?'}page=${page}&page_size=${this.pageSize}`;
       const text = typeof body === 'function' ? body(page, this.pageSize) : body;
       const reply = await this.call(ctx, endpoint, 'POST', text, schema, url, check);
       const records = reply.value[listKey] as unknown[];

@@ -55,12 +55,19 @@ export const affiliatesReplySchema = z.looseObject({ affiliates: z.array(z.unkno
 export const offersReplySchema = z.looseObject({ offers: z.array(z.unknown()), paging });
 export const advertisersReplySchema = z.looseObject({ advertisers: z.array(z.unknown()), paging });
 
+/**
+ * A `/v1/meta/timezones` row. Two shapes are published: the metadata page's example
+ * (`timezone_id`, `timezone_name`, `timezone`, `utc_offset`) and the OpenAPI listing's
+ * (`timezone_id`, `timezone`, `offset`, `label`); both are read.
+ */
 export const timezoneSchema = z.looseObject({
-  timezone_id: z.number().int(),
+  timezone_id: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int()),
   timezone_name: z.string().nullish(),
+  label: z.string().nullish(),
   /** IANA name (`UTC`, `America/New_York`). */
   timezone: z.string().nullish(),
   utc_offset: z.union([z.string(), z.number()]).nullish(),
+  offset: z.union([z.string(), z.number()]).nullish(),
 });
 export const timezonesReplySchema = z.looseObject({ timezones: z.array(timezoneSchema) });
 export type EverflowTimezone = z.infer<typeof timezoneSchema>;
@@ -142,7 +149,16 @@ export const clickRecordSchema = z.looseObject({
 });
 export type EverflowClick = z.infer<typeof clickRecordSchema>;
 
-const users = z.array(z.looseObject({ email: z.string().nullish() })).nullish();
+/** `relationship.users` as documented (`{total, entries: [...]}`), or a bare list. */
+const users = z
+  .preprocess(
+    (v) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) && Array.isArray((v as { entries?: unknown }).entries)
+        ? (v as { entries: unknown[] }).entries
+        : v,
+    z.array(z.looseObject({ email: z.string().nullish() })),
+  )
+  .nullish();
 
 export const affiliateRecordSchema = z.looseObject({
   network_affiliate_id: idValue,

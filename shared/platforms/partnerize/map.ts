@@ -81,7 +81,6 @@ export function partnerizeTimeToUtc(value: string, zone: string): string | null 
 
 const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT']);
 
-
 function time(value: string, zone: string, field: string): string {
   const iso = partnerizeTimeToUtc(value, zone);
   if (iso === null)
