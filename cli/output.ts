@@ -46,7 +46,17 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-export function csvEscape(s: string): string {
+/**
+ * A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or CR first: an affiliate
+ * can name itself `=HYPERLINK(…)`) gets a leading `'`, which spreadsheets show as text. Plain
+ * numbers (`-12.50`) are left as they are.
+ */
+export function neutralizeFormula(s: string): string {
+  return /^[=+\-@\t\r]/.test(s) && !/^[+-]?\d+(?:\.\d+)?$/.test(s) ? `'${s}` : s;
+}
+
+export function csvEscape(raw: string): string {
+  const s = neutralizeFormula(raw);
   return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

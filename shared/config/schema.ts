@@ -38,8 +38,21 @@ const rateLimit = z.strictObject({
   perSeconds: positive,
 });
 
+/** Loopback hosts (the simulators, a local tunnel): the only ones plain http is allowed for. */
+const isLoopback = (host: string) =>
+  host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+
+/** An API's address: https, since every request carries the platform's API key (HitPath's in the query string). */
+const apiUrl = z.url().refine((u) => {
+  const url = new URL(u);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
+}, 'expected an https:// address (http:// only for a loopback host such as 127.0.0.1): the API key travels with every request');
+
+/** Keys whose database name (`<prefix>_<key>`) the install itself uses. */
+export const RESERVED_PLATFORM_KEYS: readonly string[] = ['core', 'reporting'];
+
 const platformCommon = {
-  baseUrl: z.url(),
+  baseUrl: apiUrl,
   /** How often the scheduler fetches this platform. */
   scheduleMinutes: z.number().int().min(1).max(1440).default(60),
   /** Trailing window re-read on every pull so status and payout changes are caught (docs/design.md §3). */
@@ -275,6 +288,15 @@ export const configSchema = z
       }),
     platforms: z
       .record(z.string().regex(IDENT, 'platform keys are lower-case letters and digits'), platformSchema)
+      .superRefine((p, ctx) => {
+        for (const k of Object.keys(p))
+          if (RESERVED_PLATFORM_KEYS.includes(k))
+            ctx.addIssue({
+              code: 'custom',
+              path: [k],
+              message: `"${k}" is reserved: <prefix>_${k} is the install's own database (choose another platform key)`,
+            });
+      })
       .refine((p) => Object.keys(p).length > 0, 'at least one platform'),
     rules: rulesSchema,
     alerts: z

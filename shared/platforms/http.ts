@@ -90,7 +90,15 @@ export async function requestWithRetry<T = string>(
     let res: Response;
     let text: string;
     try {
-      res = await ctx.fetch(req.url, { method: req.method ?? 'GET', headers: req.headers, body: req.body, signal });
+      // Never follow a redirect: the API key (a header, or HitPath's query string) would travel to
+      // wherever it points. A redirect is answered below as a configuration error.
+      res = await ctx.fetch(req.url, {
+        method: req.method ?? 'GET',
+        headers: req.headers,
+        body: req.body,
+        signal,
+        redirect: 'manual',
+      });
       text = await res.text();
     } catch (e) {
       if (ctx.signal?.aborted) throw e;
@@ -133,6 +141,21 @@ export async function requestWithRetry<T = string>(
       });
       if (attempt < policy.maxAttempts) await sleep(backoffDelay(attempt, policy), ctx.signal);
       continue;
+    }
+    if (res.status >= 300 && res.status < 400) {
+      const to = res.headers.get('location');
+      let where = 'elsewhere';
+      try {
+        if (to) where = new URL(to, req.url).origin;
+      } catch {
+        where = 'an unreadable location';
+      }
+      throw new PlatformApiError(
+        req.platform,
+        req.endpoint,
+        `HTTP ${res.status}: the API redirects to ${where}; redirects are not followed (the credentials would go with them): set the platform's baseUrl to the address it redirects to`,
+        { status: res.status, retryable: false },
+      );
     }
     if (res.status >= 400) {
       throw new PlatformApiError(req.platform, req.endpoint, `HTTP ${res.status}: ${snippet(text)}`, {

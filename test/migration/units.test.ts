@@ -69,6 +69,12 @@ describe('report output', () => {
     );
     expect(flatten({ a: { b: { c: 1 } }, d: [1, 2] })).toEqual({ 'a.b.c': 1, d: '[1,2]' });
   });
+  it('CSV neutralises cells a spreadsheet would run as formulas, not negative numbers', () => {
+    const out = toCsv([
+      { name: '=HYPERLINK("http://x","click")', a: '+1+1', b: '-2+3', c: '@SUM(A1)', d: '-12.50', e: '+3', f: 'ok' },
+    ]);
+    expect(out.split('\r\n')[1]).toBe(`"'=HYPERLINK(""http://x"",""click"")",'+1+1,'-2+3,'@SUM(A1),-12.50,+3,ok`);
+  });
   it('the table aligns columns and right-aligns numbers', () => {
     const t = toTable(rows).split('\n');
     expect(t[0]).toMatch(/^affiliate\s+name\s+revenue\s+tier$/);

@@ -208,6 +208,17 @@ describe('partnerize mappers (fixtures from the vendor examples)', () => {
   const conversions = unwrapped('conversion-report.json', 'conversions', 'conversion_data');
   const byId = (id: string) => conversions.find((c) => c.conversion_id === id)!;
 
+  it('the embedded click is context: without a click_id (or with an unreadable time) the conversion still loads', () => {
+    const rec = structuredClone(byId('111111l10')) as any;
+    delete rec.click.click_id;
+    const row = ok(connector.normalize('conversions', rec, nctx));
+    expect(row).toMatchObject({ conversion_id: '111111l10', click_id: null });
+    rec.click = { click_id: '', set_time: 'not a time' };
+    expect(ok(connector.normalize('conversions', rec, nctx))).toMatchObject({ click_id: null, clicked_at: null });
+    rec.click = null;
+    expect(ok(connector.normalize('conversions', rec, nctx))).toMatchObject({ click_id: null, clicked_at: null });
+  });
+
   it('maps the vendor example conversion field by field, with personal data hashed in raw', () => {
     const rec = byId('111111l10');
     const row = ok(connector.normalize('conversions', rec, nctx));

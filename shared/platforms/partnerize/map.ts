@@ -170,7 +170,8 @@ export function mapConversion(
       transaction_id: null,
       order_id: text(c.conversion_reference),
       converted_at: time(c.conversion_time, zone, 'conversion_time'),
-      clicked_at: clickTime === null ? null : time(clickTime, zone, 'click.set_time'),
+      // The embedded click is context: an unreadable click time leaves clicked_at empty, the conversion loads.
+      clicked_at: clickTime === null ? null : partnerizeTimeToUtc(clickTime, zone),
       affiliate_id: c.publisher_id,
       offer_id: c.campaign_id,
       advertiser_id: text(c[ANNOTATION_KEY]?.advertiser_id),

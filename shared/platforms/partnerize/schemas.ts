@@ -61,9 +61,13 @@ export const conversionItemSchema = z.looseObject({
 });
 export type PartnerizeConversionItem = z.infer<typeof conversionItemSchema>;
 
-/** The click embedded in a conversion (and, with more fields, a click report row). */
+/**
+ * The click embedded in a conversion: optional context (a conversion tracked without a click, or
+ * a click Partnerize no longer shows, carries an empty or partial one), so no field of it is
+ * required and a bad one never costs the conversion.
+ */
 export const embeddedClickSchema = z.looseObject({
-  click_id: platformId,
+  click_id: platformId.nullish().catch(null),
   set_time: z.string().nullish(),
   set_ip: z.string().nullish(),
   clickref: optionalText,
@@ -87,7 +91,7 @@ export const conversionSchema = z.looseObject({
   country: z.string().nullish(),
   ref_conversion_metric: z.string().nullish(),
   ref_conversion_metric_id: numberLiteral.nullish(),
-  click: embeddedClickSchema.nullish(),
+  click: embeddedClickSchema.nullish().catch(null),
   conversion_value: z.looseObject({
     conversion_status: z.string(),
     value: numberLiteral,
