@@ -2,10 +2,13 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SQL_DIR, loadMigrationFiles, migrate } from '#shared/db/migrate.js';
+import { type DbUser, ensureUsers } from '#shared/db/users.js';
 import { IDENT, dbNames } from '#shared/db/names.js';
 import type { Db } from '#shared/db/port.js';
 import type { Logger } from '#shared/util/logger.js';
+import { secretsManagerClient } from './commons/clients.js';
 import { dataApiDbFromEnv } from './commons/database.js';
 import { domainLogger, logger } from './commons/powertools.js';
 
@@ -15,7 +18,10 @@ import { domainLogger, logger } from './commons/powertools.js';
  * data and outlive the resource (the cluster's removal policy decides their fate).
  *
  * Properties: `Prefix` (databases.prefix), `Platforms` (platform keys), `Fingerprint` (hash of
- * the schema inputs; only there so CloudFormation sends an Update when they change).
+ * the schema inputs; only there so CloudFormation sends an Update when they change), and
+ * `AppUserSecretArn` / `ReadUserSecretArn`: the secrets (`{username, password}`) of the
+ * application and read-only users it creates and grants after migrating (shared/db/users.ts).
+ * This function alone connects as the master user.
  * The migration files ship next to the bundle (`DUALTRACK_SQL_DIR`, set by DataApiDatabase).
  */
 
@@ -40,6 +46,8 @@ const propertiesSchema = z.object({
   Fingerprint: z.optional(z.string()),
   /** The config's baseCurrency: the reporting views convert amounts into it (default USD). */
   BaseCurrency: z.optional(z.string().check(z.regex(/^[A-Z]{3}$/))),
+  AppUserSecretArn: z.optional(z.string().check(z.minLength(1))),
+  ReadUserSecretArn: z.optional(z.string().check(z.minLength(1))),
 });
 export type SchemaResourceProperties = z.infer<typeof propertiesSchema>;
 
@@ -58,6 +66,24 @@ export interface MigrateSchemaDeps {
   /** Directory holding `core/` and `platform/` migration files. */
   sqlDir: string;
   logger: Logger;
+  /** Reads a database user's secret (`{username, password}` JSON) by ARN. */
+  userSecret?: (arn: string) => Promise<DbUser>;
+}
+
+const userSecretSchema = z.object({ username: z.string(), password: z.string().check(z.minLength(12)) });
+
+/** A user secret from Secrets Manager: `{username, password}` (what CDK's DatabaseSecret generates). */
+export async function userSecretFromSecretsManager(arn: string): Promise<DbUser> {
+  const r = await secretsManagerClient.send(new GetSecretValueCommand({ SecretId: arn }));
+  let json: unknown;
+  try {
+    json = JSON.parse(r.SecretString ?? '');
+  } catch {
+    throw new Error(`database user secret ${arn} is not JSON`);
+  }
+  const parsed = userSecretSchema.safeParse(json);
+  if (!parsed.success) throw new Error(`database user secret ${arn} needs a username and a password of 12+ characters`);
+  return parsed.data;
 }
 
 export function createOnEvent(deps: MigrateSchemaDeps) {
@@ -78,7 +104,17 @@ export function createOnEvent(deps: MigrateSchemaDeps) {
         files,
         baseCurrency: props.BaseCurrency,
       });
+      let users = false;
+      if (props.AppUserSecretArn && props.ReadUserSecretArn) {
+        const read = deps.userSecret ?? userSecretFromSecretsManager;
+        await ensureUsers(db, dbNames(props.Prefix), props.Platforms, {
+          app: await read(props.AppUserSecretArn),
+          read: await read(props.ReadUserSecretArn),
+        });
+        users = true;
+      }
       deps.logger.info('schema migrated', {
+        users,
         requestType: event.RequestType,
         prefix: props.Prefix,
         platforms: props.Platforms,

@@ -158,7 +158,7 @@ export class DualtrackStack extends Stack {
       timeout: Duration.minutes(10),
       deadLetterQueue: this.scheduledJobsDlq,
     });
-    this.purgeClicks.bindDatabase(this.database);
+    this.purgeClicks.bindDatabase(this.database, 'app');
     this.purgeClicks.addEnvironment('DUALTRACK_CONFIG_JSON', configJson);
     new ScheduledJob(this, 'PurgeClicksSchedule', {
       target: this.purgeClicks,
@@ -205,7 +205,14 @@ export class DualtrackStack extends Stack {
     for (const c of this.node.findAll()) if (c instanceof DualtrackFunction) checkEnvironmentSize(c);
 
     new CfnOutput(this, 'ClusterArn', { value: this.database.clusterArn });
-    new CfnOutput(this, 'SecretArn', { value: this.database.secretArn });
+    new CfnOutput(this, 'SecretArn', {
+      value: this.database.secret.secretArn,
+      description: 'The master user (schema migrations only); functions connect as the application or read-only user',
+    });
+    new CfnOutput(this, 'ReadUserSecretArn', {
+      value: this.database.readSecret.secretArn,
+      description: 'The read-only database user, for BI tools and ad-hoc queries through the Data API',
+    });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
     new CfnOutput(this, 'OperationsTopicArn', { value: this.operations.topic.topicArn });
     new CfnOutput(this, 'BackfillFunctionName', {

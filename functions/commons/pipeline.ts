@@ -20,7 +20,7 @@ import { domainLogger, metrics } from './powertools.js';
  * Environment (set by the stack): DUALTRACK_CONFIG_JSON, DB_CLUSTER_ARN, DB_SECRET_ARN,
  * DT_DB_PREFIX, NORMALIZE_QUEUE_URL, FETCH_QUEUE_URLS_JSON ({"<platform>": url}),
  * PLATFORM_SECRET_ARNS_JSON ({"<platform>": secret arn}; Partnerize's secret holds
- * "applicationKey:userApiKey"), HASH_KEY_SECRET_ARN.
+ * "applicationKey:userApiKey"), HASH_KEY_SECRET_ARN (the normalize worker only: it alone hashes).
  */
 
 const secretCache = new Map<string, Promise<string>>();
@@ -65,7 +65,6 @@ async function build(env: NodeJS.ProcessEnv): Promise<PipelineDeps> {
     'NORMALIZE_QUEUE_URL',
     'FETCH_QUEUE_URLS_JSON',
     'PLATFORM_SECRET_ARNS_JSON',
-    'HASH_KEY_SECRET_ARN',
   ].filter((k) => !env[k]);
   if (missing.length) throw new MissingEnvironmentError(missing);
   const config = configFromEnv(env);
@@ -91,7 +90,14 @@ async function build(env: NodeJS.ProcessEnv): Promise<PipelineDeps> {
       if (!arn) throw new MissingEnvironmentError([`PLATFORM_SECRET_ARNS_JSON.${platform}`]);
       return secretValue(arn);
     },
-    normalizeContext: hmacContext(await secretValue(env.HASH_KEY_SECRET_ARN as string)),
+    // Only the normalize worker is given the hash key (and hashes); elsewhere hashing is a clear error.
+    normalizeContext: env.HASH_KEY_SECRET_ARN
+      ? hmacContext(await secretValue(env.HASH_KEY_SECRET_ARN))
+      : {
+          hash: () => {
+            throw new MissingEnvironmentError(['HASH_KEY_SECRET_ARN']);
+          },
+        },
     metrics: powertoolsMetrics,
   };
 }

@@ -6,7 +6,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Config } from '#shared/config/schema.js';
 import { functionEntry } from '../paths.js';
-import type { IDataApiDatabase } from './data-api-database.js';
+import type { DatabaseAccess, IDataApiDatabase } from './data-api-database.js';
 import { DualtrackFunction } from './dualtrack-function.js';
 import { ScheduledJob } from './scheduled-job.js';
 
@@ -63,6 +63,8 @@ export class AlertEvaluation extends Construct {
         timeout: Duration.minutes(5),
       },
       props,
+      // Writes alert state (alerts, alert_events).
+      'app',
     );
     this.evaluateJob = new ScheduledJob(this, 'EvaluateSchedule', {
       target: this.evaluateFunction,
@@ -81,6 +83,8 @@ export class AlertEvaluation extends Construct {
           timeout: Duration.minutes(5),
         },
         props,
+        // Only reads: reports and open alerts.
+        'read',
       );
       this.digestJob = new ScheduledJob(this, 'DigestSchedule', {
         target: this.digestFunction,
@@ -97,13 +101,14 @@ export class AlertEvaluation extends Construct {
     id: string,
     fn: { entry: string; description: string; serviceName: string; timeout: Duration },
     props: AlertEvaluationProps,
+    access: DatabaseAccess,
   ): DualtrackFunction {
     const f = new DualtrackFunction(this, id, {
       ...fn,
       logRetention: props.logRetention,
       deadLetterQueue: props.scheduledJobsDlq,
     });
-    f.bindDatabase(props.database);
+    f.bindDatabase(props.database, access);
     f.addEnvironment('DUALTRACK_CONFIG_JSON', props.configJson);
     f.addEnvironment('ALERTS_TOPIC_ARN', props.topic.topicArn);
     // sns:Publish on this topic only, plus kms:Decrypt/GenerateDataKey on its key.

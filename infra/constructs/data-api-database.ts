@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { IpAddresses, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
-import type { IGrantable, Grant } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   AuroraMysqlEngineVersion,
@@ -12,6 +12,7 @@ import {
   Credentials,
   DatabaseCluster,
   DatabaseClusterEngine,
+  DatabaseSecret,
 } from 'aws-cdk-lib/aws-rds';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
@@ -22,13 +23,21 @@ import { REPO_ROOT, SQL_DIR, functionEntry } from '../paths.js';
 import { DualtrackFunction } from './dualtrack-function.js';
 import { assertNoProblems } from './props-error.js';
 
+/**
+ * Which database user a function connects as (shared/db/users.ts): `app` (DML on the install's
+ * databases), `read` (SELECT only), `admin` (the cluster's master user: the schema migration only).
+ */
+export type DatabaseAccess = 'app' | 'read' | 'admin';
+
 /** What a function needs to use the database through the Data API (see `DualtrackFunction.bindDatabase`). */
 export interface IDataApiDatabase {
   readonly clusterArn: string;
-  readonly secretArn: string;
   /** Database name prefix (`<prefix>_core`, `<prefix>_<platform>`, docs/design.md §4). */
   readonly prefix: string;
-  grantDataApiAccess(grantee: IGrantable): Grant;
+  /** The secret a function with this access connects with. */
+  secretFor(access: DatabaseAccess): ISecret;
+  /** Data API actions on the cluster and read on the one secret of `access`. */
+  grantDataApiAccess(grantee: IGrantable, access: DatabaseAccess): Grant;
 }
 
 export interface DataApiDatabaseProps {
@@ -101,7 +110,11 @@ export const LAMBDA_SQL_DIR = '/var/task/sql';
 export class DataApiDatabase extends Construct implements IDataApiDatabase {
   readonly vpc: Vpc;
   readonly cluster: DatabaseCluster;
+  /** The master user's secret: the schema migration alone reads it. */
   readonly secret: ISecret;
+  /** The application user's secret (DML) and the read-only user's. */
+  readonly appSecret: DatabaseSecret;
+  readonly readSecret: DatabaseSecret;
   readonly prefix: string;
   readonly platforms: readonly string[];
   readonly migrateFunction: DualtrackFunction;
@@ -149,6 +162,16 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
     if (!this.cluster.secret) throw new Error('DataApiDatabase: the cluster has no generated secret');
     this.secret = this.cluster.secret;
     acknowledgeClusterFindings(this.cluster);
+    // The users the migration creates (shared/db/users.ts); CDK generates their passwords without
+    // quotes or backslashes. Rotation would need a VPC path this stack does not have (see SMG4).
+    this.appSecret = new DatabaseSecret(this, 'AppUserSecret', { username: `${props.prefix}_app` });
+    this.readSecret = new DatabaseSecret(this, 'ReadUserSecret', { username: `${props.prefix}_read` });
+    for (const s of [this.appSecret, this.readSecret])
+      Validations.of(s).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Rotation needs a rotation Lambda with a network path to the cluster; the VPC is isolated on purpose. Re-deploying with a new secret value moves the user to it (the migration runs ALTER USER).',
+      });
 
     this.migrateFunction = new DualtrackFunction(this, 'MigrateSchema', {
       entry: functionEntry('migrate-schema'),
@@ -169,7 +192,10 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
         },
       },
     });
-    this.migrateFunction.bindDatabase(this);
+    this.migrateFunction.bindDatabase(this, 'admin');
+    // It sets the users' passwords from their secrets.
+    this.appSecret.grantRead(this.migrateFunction);
+    this.readSecret.grantRead(this.migrateFunction);
 
     const provider = new Provider(this, 'MigrateProvider', {
       onEventHandler: this.migrateFunction,
@@ -196,6 +222,8 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
         Platforms: this.platforms,
         BaseCurrency: props.baseCurrency ?? 'USD',
         Fingerprint: schemaFingerprint(this.prefix, this.platforms, undefined, props.baseCurrency ?? 'USD'),
+        AppUserSecretArn: this.appSecret.secretArn,
+        ReadUserSecretArn: this.readSecret.secretArn,
       },
     });
     // The writer instance must be up before the Data API can run anything.
@@ -206,13 +234,24 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
     return this.cluster.clusterArn;
   }
 
-  get secretArn(): string {
-    return this.secret.secretArn;
+  secretFor(access: DatabaseAccess): ISecret {
+    return access === 'admin' ? this.secret : access === 'app' ? this.appSecret : this.readSecret;
   }
 
-  /** Data API actions on the cluster and read on its secret. */
-  grantDataApiAccess(grantee: IGrantable): Grant {
-    return this.cluster.grantDataApiAccess(grantee);
+  grantDataApiAccess(grantee: IGrantable, access: DatabaseAccess): Grant {
+    const grant = Grant.addToPrincipal({
+      grantee,
+      actions: [
+        'rds-data:BatchExecuteStatement',
+        'rds-data:BeginTransaction',
+        'rds-data:CommitTransaction',
+        'rds-data:ExecuteStatement',
+        'rds-data:RollbackTransaction',
+      ],
+      resourceArns: [this.cluster.clusterArn],
+    });
+    this.secretFor(access).grantRead(grantee);
+    return grant;
   }
 }
 

@@ -10,7 +10,7 @@ import {
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { LOCK_FILE, REPO_ROOT } from '../paths.js';
-import type { IDataApiDatabase } from './data-api-database.js';
+import type { DatabaseAccess, IDataApiDatabase } from './data-api-database.js';
 import { assertNoProblems } from './props-error.js';
 
 /**
@@ -131,10 +131,11 @@ export class DualtrackFunction extends NodejsFunction {
    * Grants this function the RDS Data API on the cluster (and read on its secret) and sets the
    * environment `createDataApiDb` needs: `DB_CLUSTER_ARN`, `DB_SECRET_ARN`, `DT_DB_PREFIX`.
    */
-  bindDatabase(db: IDataApiDatabase): this {
-    db.grantDataApiAccess(this);
+  /** Data API access as one database user (`app`, `read`, or `admin` for the migration): its secret only. */
+  bindDatabase(db: IDataApiDatabase, access: DatabaseAccess): this {
+    db.grantDataApiAccess(this, access);
     this.addEnvironment('DB_CLUSTER_ARN', db.clusterArn);
-    this.addEnvironment('DB_SECRET_ARN', db.secretArn);
+    this.addEnvironment('DB_SECRET_ARN', db.secretFor(access).secretArn);
     this.addEnvironment('DT_DB_PREFIX', db.prefix);
     return this;
   }

@@ -61,13 +61,13 @@ export const pascal = (key: string) => key.charAt(0).toUpperCase() + key.slice(1
  *
  * | function | sends to | reads secret | maps in env |
  * |---|---|---|---|
- * | schedule-fetch, backfill | every fetch queue | hash key | FETCH_QUEUE_URLS_JSON: all; PLATFORM_SECRET_ARNS_JSON: {} |
- * | fetch-worker <key> | normalize queue | hash key, <key>'s API key | FETCH_QUEUE_URLS_JSON: {}; PLATFORM_SECRET_ARNS_JSON: {<key>} |
+ * | schedule-fetch, backfill | every fetch queue | — | FETCH_QUEUE_URLS_JSON: all; PLATFORM_SECRET_ARNS_JSON: {} |
+ * | fetch-worker <key> | normalize queue | <key>'s API key | FETCH_QUEUE_URLS_JSON: {}; PLATFORM_SECRET_ARNS_JSON: {<key>} |
  * | normalize-worker | nothing | hash key | both {} |
  *
  * NORMALIZE_QUEUE_URL is set on all four because pipelineDepsFromEnv requires it; a URL is an
- * address, not a permission. The hash key is read by all four because pipelineDepsFromEnv reads
- * it at start-up; only the normalize worker hashes with it.
+ * address, not a permission. Only the normalize worker hashes, so only it may read the hash key
+ * (HASH_KEY_SECRET_ARN). All four connect to the database as the application user (DML only).
  *
  * Secrets: one per platform (created empty-ish — Secrets Manager generates a random placeholder,
  * so no value is ever in the template — unless `platforms.<key>.secretName` names an existing
@@ -191,11 +191,9 @@ export class Ingestion extends Construct {
       Object.fromEntries(Object.entries(this.fetch).map(([k, c]) => [k, c.queue.queueUrl])),
     );
     const base = (fn: DualtrackFunction) => {
-      fn.bindDatabase(props.database);
+      fn.bindDatabase(props.database, 'app');
       fn.addEnvironment('DUALTRACK_CONFIG_JSON', props.configJson);
       fn.addEnvironment('NORMALIZE_QUEUE_URL', this.normalize.queue.queueUrl);
-      fn.addEnvironment('HASH_KEY_SECRET_ARN', this.hashKeySecret.secretArn);
-      this.hashKeySecret.grantRead(fn);
     };
     for (const fn of [this.scheduleFetchFunction, this.backfillFunction]) {
       base(fn);
@@ -214,6 +212,8 @@ export class Ingestion extends Construct {
       this.normalize.queue.grantSendMessages(fn);
     }
     base(this.normalizeWorker);
+    this.normalizeWorker.addEnvironment('HASH_KEY_SECRET_ARN', this.hashKeySecret.secretArn);
+    this.hashKeySecret.grantRead(this.normalizeWorker);
     this.normalizeWorker.addEnvironment('FETCH_QUEUE_URLS_JSON', '{}');
     this.normalizeWorker.addEnvironment('PLATFORM_SECRET_ARNS_JSON', '{}');
   }

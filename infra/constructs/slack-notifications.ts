@@ -95,7 +95,7 @@ export class SlackNotifications extends Construct {
       deadLetterQueue: this.deadLetterQueue,
       environment: { SLACK_WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn },
     });
-    this.notifyFunction.bindDatabase(props.database);
+    this.notifyFunction.bindDatabase(props.database, 'app');
     this.webhookSecret.grantRead(this.notifyFunction);
 
     this.subscription = props.topic.addSubscription(

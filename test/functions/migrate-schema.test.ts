@@ -44,6 +44,7 @@ afterAll(async () => {
     { like: `${prefix}\\_%` },
   );
   for (const { name } of dbs) await inspect.execute(`DROP DATABASE IF EXISTS ${name}`);
+  for (const u of [`${prefix}_app`, `${prefix}_read`]) await inspect.execute(`DROP USER IF EXISTS '${u}'@'%'`);
   await inspect.close();
   await fake.close();
 });
@@ -232,5 +233,54 @@ describe('migrate-schema handler (middy + Powertools, clients and env as in Lamb
         context,
       ),
     ).rejects.toThrow(/DB_CLUSTER_ARN, DB_SECRET_ARN not set/);
+  });
+
+  it('creates the application and read-only users: DML for the app, SELECT for the reader, no DDL for either', async () => {
+    const secrets: Record<string, { username: string; password: string }> = {
+      'arn:app': { username: `${prefix}_app`, password: 'app-password-0123456789' },
+      'arn:read': { username: `${prefix}_read`, password: 'read-password-0123456789' },
+    };
+    const withUsers = createOnEvent({
+      openDb: () =>
+        createDataApiDb({
+          client: fake.client,
+          resourceArn: FAKE_RESOURCE_ARN,
+          secretArn: FAKE_SECRET_ARN,
+          sleep: async () => {},
+        }),
+      sqlDir: SQL_DIR,
+      logger: silentLogger,
+      userSecret: async (arn) => secrets[arn],
+    });
+    const event = {
+      ...base,
+      RequestType: 'Create',
+      ResourceProperties: { ...props(['everflow']), AppUserSecretArn: 'arn:app', ReadUserSecretArn: 'arn:read' },
+    } as CloudFormationCustomResourceEvent;
+    await withUsers(event);
+    await withUsers(event); // idempotent
+    const as = (u: { username: string; password: string }) =>
+      createMysqlDb(DATABASE_URL.replace('mysql://root@', `mysql://${u.username}:${u.password}@`));
+    const app = as(secrets['arn:app']);
+    const read = as(secrets['arn:read']);
+    try {
+      await app.execute(
+        `INSERT INTO ${prefix}_core.fx_rates (currency, month, rate, updated_at) VALUES ('EUR', '2026-10-01', 1.1, NOW())`,
+      );
+      expect(await read.query(`SELECT currency FROM ${prefix}_core.fx_rates`)).toEqual([{ currency: 'EUR' }]);
+      await expect(read.execute(`DELETE FROM ${prefix}_core.fx_rates`)).rejects.toThrow(/denied/i);
+      await expect(app.execute(`DROP TABLE ${prefix}_core.fx_rates`)).rejects.toThrow(/denied/i);
+      await expect(app.execute(`CREATE TABLE ${prefix}_core.x (a INT)`)).rejects.toThrow(/denied/i);
+      await expect(app.execute(`DROP DATABASE ${prefix}_everflow`)).rejects.toThrow(/denied/i);
+      await expect(app.query('SELECT COUNT(*) AS n FROM mysql.user')).rejects.toThrow(/denied/i);
+      expect(await app.query(`SELECT COUNT(*) AS n FROM ${prefix}_reporting.conversions`)).toEqual([{ n: 0 }]);
+    } finally {
+      await app.close();
+      await read.close();
+    }
+    // No password is ever in a statement: users get the hash.
+    const sent = fake.mock.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.sql ?? '');
+    expect(sent.some((sql) => sql.startsWith('CREATE USER IF NOT EXISTS'))).toBe(true);
+    expect(sent.some((sql) => sql.includes('app-password') || sql.includes('read-password'))).toBe(false);
   });
 });

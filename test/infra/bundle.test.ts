@@ -269,7 +269,7 @@ describe('every function bundle', () => {
       },
     });
     expect(stdout.slice(stdout.lastIndexOf('\n@@') + 3)).toMatch(
-      /^MissingEnvironmentError: environment variable\(s\) NORMALIZE_QUEUE_URL, FETCH_QUEUE_URLS_JSON, PLATFORM_SECRET_ARNS_JSON, HASH_KEY_SECRET_ARN not set/,
+      /^MissingEnvironmentError: environment variable\(s\) NORMALIZE_QUEUE_URL, FETCH_QUEUE_URLS_JSON, PLATFORM_SECRET_ARNS_JSON not set/,
     );
   });
 });

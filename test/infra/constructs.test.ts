@@ -80,23 +80,24 @@ describe('DualtrackFunction', () => {
     expect(logStatement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WorkerLogs/), 'Arn'] });
   });
 
-  it('bindDatabase grants the Data API and sets DB_CLUSTER_ARN, DB_SECRET_ARN, DT_DB_PREFIX', () => {
+  it('bindDatabase grants the Data API as one user and sets DB_CLUSTER_ARN, that user\u2019s DB_SECRET_ARN, DT_DB_PREFIX', () => {
     const stack = scratchStack();
     const fn = worker(stack);
     const granted: unknown[] = [];
+    const secretArn = (access: string) => `arn:aws:secretsmanager:eu-west-1:111111111111:secret:${access}`;
     const db: IDataApiDatabase = {
       clusterArn: 'arn:aws:rds:eu-west-1:111111111111:cluster:c',
-      secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:s',
       prefix: 'dt',
-      grantDataApiAccess: (grantee) => {
-        granted.push(grantee);
+      secretFor: (access) => ({ secretArn: secretArn(access) }) as never,
+      grantDataApiAccess: (grantee, access) => {
+        granted.push([grantee, access]);
         return undefined as never;
       },
     };
-    fn.bindDatabase(db);
-    expect(granted).toEqual([fn]);
+    fn.bindDatabase(db, 'read');
+    expect(granted).toEqual([[fn, 'read']]);
     const vars = Template.fromStack(stack).toJSON().Resources[idOf(stack, fn)].Properties.Environment.Variables;
-    expect(vars).toMatchObject({ DB_CLUSTER_ARN: db.clusterArn, DB_SECRET_ARN: db.secretArn, DT_DB_PREFIX: 'dt' });
+    expect(vars).toMatchObject({ DB_CLUSTER_ARN: db.clusterArn, DB_SECRET_ARN: secretArn('read'), DT_DB_PREFIX: 'dt' });
   });
 
   it('keeps a role passed in and merges bundling overrides', () => {

@@ -320,7 +320,8 @@ describe('alerts topic and Slack', () => {
     const reads = allowedOn(stack.slack.notifyFunction, 'secretsmanager:GetSecretValue');
     expect(reads).toHaveLength(2);
     expect(reads).toContain(idOf(stack.slack.webhookSecret));
-    expect(reads.find((r) => r !== idOf(stack.slack.webhookSecret))).toMatch(/^DatabaseClusterSecretAttachment/);
+    // The application user's secret, never the master's.
+    expect(reads.find((r) => r !== idOf(stack.slack.webhookSecret))).toBe(idOf(stack.database.appSecret));
   });
 
   it('evaluate-alerts publishes to the alerts topic (and its key) and nothing else; it knows the topic and config', () => {
@@ -332,9 +333,7 @@ describe('alerts topic and Slack', () => {
       DT_DB_PREFIX: 'dt',
       DUALTRACK_CONFIG_JSON: expect.any(String),
     });
-    expect(allowedOn(fn, 'secretsmanager:GetSecretValue')).toEqual([
-      expect.stringMatching(/^DatabaseClusterSecretAttachment/),
-    ]);
+    expect(allowedOn(fn, 'secretsmanager:GetSecretValue')).toEqual([idOf(stack.database.appSecret)]);
   });
 });
 
@@ -375,7 +374,33 @@ describe('least privilege', () => {
       expect(senders(q)).toEqual([roleOf(ing().scheduleFetchFunction), roleOf(ing().backfillFunction)].sort());
   });
 
-  it('each platform secret is readable by its own fetch worker only; the hash key by the pipeline functions only', () => {
+  it('three database users: the master secret for the migration alone, read-only for the digest, the app user for the rest', () => {
+    const db = stack.database;
+    const dbSecrets = [db.secret, db.appSecret, db.readSecret].map((x) => idOf(x as never));
+    const allFunctions = stack.node.findAll().filter((c): c is DualtrackFunction => c instanceof DualtrackFunction);
+    const dbReads = (fn: DualtrackFunction) =>
+      allowedOn(fn, 'secretsmanager:GetSecretValue').filter((r) => dbSecrets.includes(r) || /ClusterSecret/.test(r));
+    const master = allowedOn(db.migrateFunction, 'secretsmanager:GetSecretValue').find((r) => /ClusterSecret/.test(r));
+    expect(master).toBeDefined();
+    expect(dbReads(db.migrateFunction).sort()).toEqual([master, idOf(db.appSecret), idOf(db.readSecret)].sort());
+    for (const fn of allFunctions) {
+      if (fn === db.migrateFunction) continue;
+      const want = fn === stack.alertEvaluation.digestFunction ? db.readSecret : db.appSecret;
+      expect(dbReads(fn), idOf(fn)).toEqual([idOf(want)]);
+      expect(env(fn).DB_SECRET_ARN, idOf(fn)).toEqual({ Ref: idOf(want) });
+    }
+    const [, schema] = ofType('Custom::DualtrackSchema')[0];
+    expect(schema.Properties).toMatchObject({
+      AppUserSecretArn: { Ref: idOf(db.appSecret) },
+      ReadUserSecretArn: { Ref: idOf(db.readSecret) },
+    });
+    for (const x of [db.appSecret, db.readSecret])
+      expect(resources[idOf(x)].Properties.GenerateSecretString.SecretStringTemplate).toMatch(
+        /"username":"dt_(app|read)"/,
+      );
+  });
+
+  it('each platform secret is readable by its own fetch worker only; the hash key by the normalize worker only', () => {
     const allFunctions = stack.node.findAll().filter((c): c is DualtrackFunction => c instanceof DualtrackFunction);
     const readers = (secretId: string) =>
       allFunctions
@@ -384,7 +409,7 @@ describe('least privilege', () => {
         .sort();
     for (const [key, secret] of Object.entries(ing().platformSecrets))
       expect(readers(idOf(secret)), key).toEqual([idOf(ing().fetchWorkers[key])]);
-    expect(readers(idOf(ing().hashKeySecret))).toEqual(pipelineFns().map(idOf).sort());
+    expect(readers(idOf(ing().hashKeySecret))).toEqual([idOf(ing().normalizeWorker)]);
     expect(readers(idOf(stack.slack.webhookSecret))).toEqual([idOf(stack.slack.notifyFunction)]);
     // The normalize worker in particular reads no platform credentials.
     const normalizeReads = allowedOn(ing().normalizeWorker, 'secretsmanager:GetSecretValue');
@@ -406,13 +431,14 @@ describe('least privilege', () => {
     }
     expect(fetchUrls(ing().normalizeWorker)).toEqual({});
     expect(secretArns(ing().normalizeWorker)).toEqual({});
+    expect(env(ing().normalizeWorker).HASH_KEY_SECRET_ARN).toEqual({ Ref: idOf(ing().hashKeySecret) });
     for (const fn of pipelineFns()) {
+      if (fn !== ing().normalizeWorker) expect(env(fn).HASH_KEY_SECRET_ARN, idOf(fn)).toBeUndefined();
       expect(env(fn)).toMatchObject({
         NORMALIZE_QUEUE_URL: { Ref: idOfQueue(ing().normalize.queue) },
-        HASH_KEY_SECRET_ARN: { Ref: idOf(ing().hashKeySecret) },
         DT_DB_PREFIX: 'dt',
         DB_CLUSTER_ARN: expect.anything(),
-        DB_SECRET_ARN: expect.anything(),
+        DB_SECRET_ARN: { Ref: idOf(stack.database.appSecret) },
       });
       // The config the app loaded, re-parseable by the functions, without the alert emails.
       const json = env(fn).DUALTRACK_CONFIG_JSON as string;
@@ -429,8 +455,8 @@ describe('least privilege', () => {
 describe('secrets and outputs', () => {
   it('creates the secrets without values in the template: Secrets Manager generates them', () => {
     const secrets = ofType('AWS::SecretsManager::Secret');
-    // everflow, hitpath, hash key, Slack webhook, and the cluster's admin secret.
-    expect(secrets).toHaveLength(5);
+    // everflow, hitpath, hash key, Slack webhook, the cluster's admin secret, the app and read-only users.
+    expect(secrets).toHaveLength(7);
     for (const [id, s] of secrets) {
       expect(s.Properties.SecretString, id).toBeUndefined();
       expect(s.Properties.GenerateSecretString, id).toBeDefined();
@@ -559,10 +585,10 @@ describe('deployment variants', () => {
     expect(concurrencyOf('hitpath')).toBe(FETCH_SIZING.hitpath.maxConcurrency);
     expect(concurrencyOf('cake')).toBe(FETCH_SIZING.cake.maxConcurrency);
     expect(concurrencyOf('partnerize')).toBe(FETCH_SIZING.partnerize.maxConcurrency);
-    // hitpath's secret is imported: no Secret resource, read granted on the name's ARN pattern.
+    // hitpath's secret is imported: no Secret resource (8 = 3 created platform secrets, hash key, webhook, master, app and read users), read granted on the name's ARN pattern.
     expect(
       Object.values(t.Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::SecretsManager::Secret'),
-    ).toHaveLength(6);
+    ).toHaveLength(8);
     expect(t.Outputs.HitpathApiKeySecretName.Value).toBe('acme/hitpath-key');
     const hitpathRole = t.Resources[id(s.ingestion.fetchWorkers.hitpath)].Properties.Role['Fn::GetAtt'][0];
     const policy = Object.values(t.Resources as Record<string, Resource>).find(
@@ -611,8 +637,8 @@ describe('AlertEvaluation with a digest entry (as the stack wires functions/dail
     const s = new Stack(testApp(), 'Digest');
     const db: IDataApiDatabase = {
       clusterArn: 'arn:aws:rds:eu-west-1:111111111111:cluster:c',
-      secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:s',
       prefix: 'dt',
+      secretFor: (access) => ({ secretArn: `arn:aws:secretsmanager:eu-west-1:111111111111:secret:${access}` }) as never,
       grantDataApiAccess: () => undefined as never,
     };
     const topic = new AlertTopic(s, 'Alerts').topic;
