@@ -100,7 +100,9 @@ export const LAMBDA_SQL_DIR = '/var/task/sql';
  * - a VPC with isolated subnets only (no NAT, no internet gateway): nothing in the VPC but the
  *   cluster, and no client connects over the network — Lambdas use the Data API's HTTPS endpoint;
  * - one serverless v2 writer that scales to 0 ACU and auto-pauses;
- * - a generated admin secret (the Data API authenticates with it), storage encrypted;
+ * - an RDS-managed master secret (rotated by RDS), used by the schema migration alone, which
+ *   creates the application and read-only users every other function connects as; storage
+ *   encrypted;
  * - a custom resource that runs `migrate()` (shared/db/migrate.ts) through the Data API whenever
  *   the schema inputs change: the `sql/` tree, the migrator's own sources, the prefix or the
  *   platform list (their hash is the `Fingerprint` property). A content hash, not a timestamp,
@@ -150,7 +152,10 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
       serverlessV2AutoPauseDuration: autoPauseAfter,
       vpc: this.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-      credentials: Credentials.fromGeneratedSecret('dtadmin'),
+      // RDS creates, stores and rotates the master password in Secrets Manager (the Data API reads
+      // the secret's username and password like any other); no rotation Lambda, no VPC path.
+      credentials: Credentials.fromUsername('dtadmin'),
+      manageMasterUserPassword: true,
       enableDataApi: true,
       storageEncrypted: true,
       deletionProtection: props.deletionProtection ?? true,
@@ -159,7 +164,7 @@ export class DataApiDatabase extends Construct implements IDataApiDatabase {
       cloudwatchLogsExports: ['error', 'slowquery'],
       cloudwatchLogsRetention: RetentionDays.ONE_MONTH,
     });
-    if (!this.cluster.secret) throw new Error('DataApiDatabase: the cluster has no generated secret');
+    if (!this.cluster.secret) throw new Error('DataApiDatabase: the cluster has no master secret');
     this.secret = this.cluster.secret;
     acknowledgeClusterFindings(this.cluster);
     // The users the migration creates (shared/db/users.ts); CDK generates their passwords without
@@ -341,11 +346,7 @@ function acknowledgeClusterFindings(cluster: DatabaseCluster): void {
     reason:
       'Recovery relies on automated backups with point-in-time restore (backupRetention); Backtrack bills per change record and rewinds the whole cluster, which the upsert-only pipeline does not need.',
   });
-  v.acknowledge({
-    id: 'AwsSolutions-SMG4',
-    reason:
-      'Rotation needs a rotation Lambda with a network path to both the cluster and Secrets Manager; the VPC is isolated (no NAT, no endpoints) on purpose. Add an interface endpoint and addRotationSingleUser() when rotation is required.',
-  });
+  // No SMG4 here: RDS rotates the master secret it manages.
   // cloudwatchLogsRetention is applied by CDK's stack-wide LogRetention singleton function.
   const logRetention = Stack.of(cluster).node.tryFindChild('LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a');
   if (logRetention) {

@@ -51,10 +51,9 @@ describe('DualtrackStack', () => {
     const m = /^8\.0\.mysql_aurora\.3\.(\d{2})\.\d+$/.exec(cluster.Properties.EngineVersion);
     expect(m, `EngineVersion ${cluster.Properties.EngineVersion}`).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThanOrEqual(8);
-    expect(
-      cluster.Properties.MasterUserPassword['Fn::Join'][1].join?.('') ??
-        JSON.stringify(cluster.Properties.MasterUserPassword),
-    ).toContain('resolve:secretsmanager');
+    // RDS manages (and rotates) the master password in Secrets Manager: no password in the template.
+    expect(cluster.Properties.ManageMasterUserPassword).toBe(true);
+    expect(cluster.Properties.MasterUserPassword).toBeUndefined();
     template.hasResourceProperties('AWS::RDS::DBInstance', {
       DBInstanceClass: 'db.serverless',
       PubliclyAccessible: false,
@@ -99,7 +98,7 @@ describe('DualtrackStack', () => {
           DUALTRACK_SQL_DIR: '/var/task/sql',
           DT_DB_PREFIX: 'dt',
           DB_CLUSTER_ARN: expect.objectContaining({ 'Fn::Join': expect.any(Array) }),
-          DB_SECRET_ARN: { Ref: expect.stringMatching(/SecretAttachment/) },
+          DB_SECRET_ARN: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseCluster/), 'MasterUserSecret.SecretArn'] },
         },
       },
     });
@@ -120,7 +119,7 @@ describe('DualtrackStack', () => {
     expect(JSON.stringify(dataApi!.Resource)).toContain('arn:');
     expect(JSON.stringify(dataApi!.Resource)).toContain(':cluster:');
     const secretRead = policies.find((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
-    expect(JSON.stringify(secretRead!.Resource)).toMatch(/SecretAttachment/);
+    expect(JSON.stringify(secretRead!.Resource)).toContain('MasterUserSecret.SecretArn');
     for (const s of policies) expect(s.Resource).not.toBe('*');
     // Function roles carry no AWS-managed policy (logs go to the function's own group).
     const [, migrateRole] = ofType('AWS::IAM::Role').find(([id]) => id.startsWith('DatabaseMigrateSchemaRole'))!;

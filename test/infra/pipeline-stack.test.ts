@@ -376,12 +376,14 @@ describe('least privilege', () => {
 
   it('three database users: the master secret for the migration alone, read-only for the digest, the app user for the rest', () => {
     const db = stack.database;
-    const dbSecrets = [db.secret, db.appSecret, db.readSecret].map((x) => idOf(x as never));
+    // The master secret is RDS-managed: read through the cluster's MasterUserSecret.SecretArn attribute.
+    const master = idOf(db.cluster as never);
+    const dbSecrets = [master, idOf(db.appSecret), idOf(db.readSecret)];
     const allFunctions = stack.node.findAll().filter((c): c is DualtrackFunction => c instanceof DualtrackFunction);
     const dbReads = (fn: DualtrackFunction) =>
-      allowedOn(fn, 'secretsmanager:GetSecretValue').filter((r) => dbSecrets.includes(r) || /ClusterSecret/.test(r));
-    const master = allowedOn(db.migrateFunction, 'secretsmanager:GetSecretValue').find((r) => /ClusterSecret/.test(r));
-    expect(master).toBeDefined();
+      allowedOn(fn, 'secretsmanager:GetSecretValue').filter((r) => dbSecrets.includes(r));
+    expect(resources[master].Properties).toMatchObject({ ManageMasterUserPassword: true, MasterUsername: 'dtadmin' });
+    expect(resources[master].Properties.MasterUserPassword).toBeUndefined();
     expect(dbReads(db.migrateFunction).sort()).toEqual([master, idOf(db.appSecret), idOf(db.readSecret)].sort());
     for (const fn of allFunctions) {
       if (fn === db.migrateFunction) continue;
@@ -455,8 +457,8 @@ describe('least privilege', () => {
 describe('secrets and outputs', () => {
   it('creates the secrets without values in the template: Secrets Manager generates them', () => {
     const secrets = ofType('AWS::SecretsManager::Secret');
-    // everflow, hitpath, hash key, Slack webhook, the cluster's admin secret, the app and read-only users.
-    expect(secrets).toHaveLength(7);
+    // everflow, hitpath, hash key, Slack webhook, the app and read-only users (RDS manages the master's).
+    expect(secrets).toHaveLength(6);
     for (const [id, s] of secrets) {
       expect(s.Properties.SecretString, id).toBeUndefined();
       expect(s.Properties.GenerateSecretString, id).toBeDefined();
@@ -585,10 +587,10 @@ describe('deployment variants', () => {
     expect(concurrencyOf('hitpath')).toBe(FETCH_SIZING.hitpath.maxConcurrency);
     expect(concurrencyOf('cake')).toBe(FETCH_SIZING.cake.maxConcurrency);
     expect(concurrencyOf('partnerize')).toBe(FETCH_SIZING.partnerize.maxConcurrency);
-    // hitpath's secret is imported: no Secret resource (8 = 3 created platform secrets, hash key, webhook, master, app and read users), read granted on the name's ARN pattern.
+    // hitpath's secret is imported: no Secret resource (7 = 3 created platform secrets, hash key, webhook, app and read users; RDS manages the master's), read granted on the name's ARN pattern.
     expect(
       Object.values(t.Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::SecretsManager::Secret'),
-    ).toHaveLength(8);
+    ).toHaveLength(7);
     expect(t.Outputs.HitpathApiKeySecretName.Value).toBe('acme/hitpath-key');
     const hitpathRole = t.Resources[id(s.ingestion.fetchWorkers.hitpath)].Properties.Role['Fn::GetAtt'][0];
     const policy = Object.values(t.Resources as Record<string, Resource>).find(
