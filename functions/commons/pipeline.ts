@@ -61,11 +61,7 @@ export function pipelineDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
 }
 
 async function build(env: NodeJS.ProcessEnv): Promise<PipelineDeps> {
-  const missing = [
-    'NORMALIZE_QUEUE_URL',
-    'FETCH_QUEUE_URLS_JSON',
-    'PLATFORM_SECRET_ARNS_JSON',
-  ].filter((k) => !env[k]);
+  const missing = ['NORMALIZE_QUEUE_URL', 'FETCH_QUEUE_URLS_JSON', 'PLATFORM_SECRET_ARNS_JSON'].filter((k) => !env[k]);
   if (missing.length) throw new MissingEnvironmentError(missing);
   const config = configFromEnv(env);
   const db = dataApiDbFromEnv({}, env);
