@@ -47,6 +47,10 @@ const messageSchema = z.looseObject({
 });
 const digestSchema = z.looseObject({
   source: z.literal('dualtrack'),
+  dashboard_url: z
+    .string()
+    .regex(/^https:\/\/[^\s|<>]+$/, 'expected an https link')
+    .nullish(),
   version: z.literal(1),
   kind: z.literal('digest'),
   at: z.string(),

@@ -9,6 +9,19 @@ import { command as demo } from './demo.js';
 import { command as mappings } from './mappings.js';
 import { command as report } from './report.js';
 import { command as fx } from './fx.js';
+import { command as dashboard } from './dashboard.js';
 
 /** Every CLI command, in the order `dualtrack --help` lists them. */
-export const COMMANDS: CliCommand[] = [db, ingest, backfill, evaluate, alerts, replayDlq, demo, mappings, report, fx];
+export const COMMANDS: CliCommand[] = [
+  db,
+  ingest,
+  backfill,
+  evaluate,
+  alerts,
+  replayDlq,
+  demo,
+  mappings,
+  report,
+  dashboard,
+  fx,
+];

@@ -9,6 +9,9 @@ import type { AlertMessage } from '#shared/alerts/notify/message.js';
 import { createLocalNotifier } from '#shared/alerts/notify/local.js';
 import { listAlerts } from '#shared/alerts/store.js';
 import { buildDailyDigest } from '#shared/migration/digest.js';
+import { dashboardData, renderDashboard } from '#shared/migration/dashboard.js';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { LocalRunner } from '#shared/pipeline/local-runner.js';
 import { localPipelineDeps } from '#shared/pipeline/local-deps.js';
 import { generateScenario, demoScenarioOptions, smallScenarioOptions } from '../../dev/simulators/scenario/generate.js';
@@ -43,6 +46,8 @@ export interface DemoOptions {
   clicksPerDay?: number;
   /** Where the Slack webhook variable is read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Where the closing dashboard is written (default: dualtrack-demo-dashboard.html in the current folder). */
+  dashboardOut?: string;
 }
 
 export interface DemoResult {
@@ -53,6 +58,8 @@ export interface DemoResult {
   openAtEnd: Record<string, number>;
   moneyAtRisk: string;
   seconds: number;
+  /** The dashboard the demo ends by writing (absent when the demo stopped early). */
+  dashboardFile?: string;
 }
 
 const DEMO_HASH_KEY = 'dualtrack-demo-hash-key';
@@ -205,9 +212,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     // posted to Slack too when the webhook variable is set).
     const end = new Date(start + days * DAY_MS);
     out.write('\nthe daily digest, as email and Slack receive it:\n');
+    const openAlerts = await listAlerts(db, names, 'open');
     await createLocalNotifier({ out, config, env: options.env ?? process.env, logger: silentLogger }).digest(
-      await buildDailyDigest(db, names, config, end, await listAlerts(db, names, 'open')),
+      await buildDailyDigest(db, names, config, end, openAlerts),
     );
+    const dashboardFile = resolve(options.dashboardOut ?? 'dualtrack-demo-dashboard.html');
+    writeFileSync(dashboardFile, renderDashboard(await dashboardData(db, names, config, end, openAlerts)));
     const seconds = (Date.now() - started) / 1000;
     out.write(
       `\nopen alerts at the end:\n${open.map((r) => `  ${r.rule.padEnd(30)} ${String(r.n).padStart(3)}${r.risk ? `   money at risk ${fromMicros(sumMoney([r.risk]))}` : ''}`).join('\n')}\n`,
@@ -216,7 +226,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `\n${fmt(rowsLoaded)} rows loaded over ${days} simulated days in ${seconds.toFixed(0)} s (${evaluations} rule evaluations, ${Math.round(evaluationMs / Math.max(1, evaluations))} ms each); ${opened} alerts opened, ${resolved} resolved; money at risk ${moneyAtRisk} ${config.baseCurrency}.\n`,
     );
     out.write(
-      `\nThe databases stay in place. Try:\n  mariadb -h127.0.0.1 -uroot -e "SELECT platform, DATE(converted_at) AS day, COUNT(*) AS conversions, SUM(revenue) AS revenue FROM ${names.reporting}.conversions GROUP BY platform, day ORDER BY day DESC, platform LIMIT 12"\n`,
+      `\nThe migration dashboard: ${dashboardFile} (open it in a browser; \`dualtrack dashboard --serve\` serves it live).\n\nThe databases stay in place. Try:\n  mariadb -h127.0.0.1 -uroot -e "SELECT platform, DATE(converted_at) AS day, COUNT(*) AS conversions, SUM(revenue) AS revenue FROM ${names.reporting}.conversions GROUP BY platform, day ORDER BY day DESC, platform LIMIT 12"\n`,
     );
     return {
       exitCode: 0,
@@ -226,6 +236,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       openAtEnd: Object.fromEntries(open.map((r) => [r.rule, Number(r.n)])),
       moneyAtRisk,
       seconds,
+      dashboardFile,
     };
   } finally {
     await network.stop();

@@ -18,3 +18,7 @@ export const secretsManagerClient = /* @__PURE__ */ new SecretsManagerClient({})
 // Ingestion (schedule-fetch and fetch-worker send to the queues).
 import { SQSClient } from '@aws-sdk/client-sqs';
 export const sqsClient = /* @__PURE__ */ new SQSClient({});
+
+// The daily digest stores the dashboard page and signs a link to it.
+import { S3Client } from '@aws-sdk/client-s3';
+export const s3Client = /* @__PURE__ */ new S3Client({});

@@ -1,4 +1,6 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ScheduleExpression, ScheduleExpression as Expr } from 'aws-cdk-lib/aws-scheduler';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -31,6 +33,9 @@ export interface AlertEvaluationProps {
   readonly logRetention?: RetentionDays;
 }
 
+/** Days a dashboard page is kept (its link is signed for 7). */
+export const DASHBOARD_DAYS = 8;
+
 /** 08:00 UTC: after a night of hourly fetches, before a European and American working day. */
 export const DEFAULT_DIGEST_SCHEDULE = Expr.cron({ minute: '0', hour: '8' });
 
@@ -49,6 +54,8 @@ export class AlertEvaluation extends Construct {
   readonly evaluateJob: ScheduledJob;
   readonly digestFunction?: DualtrackFunction;
   readonly digestJob?: ScheduledJob;
+  /** Where the digest stores each day's dashboard page (private; reached only by presigned links). */
+  readonly dashboardBucket?: Bucket;
 
   constructor(scope: Construct, id: string, props: AlertEvaluationProps) {
     super(scope, id);
@@ -86,6 +93,38 @@ export class AlertEvaluation extends Construct {
         // Only reads: reports and open alerts.
         'read',
       );
+      this.dashboardBucket = new Bucket(this, 'DashboardBucket', {
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        // A page is linked for 7 days; a day more, then it is gone.
+        lifecycleRules: [
+          { expiration: Duration.days(DASHBOARD_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        ],
+        // Emptied by the lifecycle rule; RETAIN so a stack deletion never fails on a non-empty bucket.
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      Validations.of(this.dashboardBucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason:
+          'The bucket holds one generated HTML page a day, expiring after 8 days, read only through presigned links from the digest; server access logs would need a second bucket to log a handful of reads.',
+      });
+      this.digestFunction.addEnvironment('DASHBOARD_BUCKET', this.dashboardBucket.bucketName);
+      // Writes the day's page and signs links to it: PutObject and GetObject under dashboards/ only.
+      this.digestFunction.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:PutObject', 's3:GetObject'],
+          resources: [this.dashboardBucket.arnForObjects('dashboards/*')],
+        }),
+      );
+      const bucketId = Stack.of(this).getLogicalId(this.dashboardBucket.node.defaultChild as CfnBucket);
+      if (this.digestFunction.role)
+        Validations.of(this.digestFunction.role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/dashboards/*]`,
+          reason:
+            'The digest writes a new page a day (its key holds the date) and signs a link to it: the objects under dashboards/ of its own bucket, nothing else.',
+        });
       this.digestJob = new ScheduledJob(this, 'DigestSchedule', {
         target: this.digestFunction,
         schedule: props.digest.schedule ?? DEFAULT_DIGEST_SCHEDULE,

@@ -63,6 +63,13 @@ export interface DailyDigest {
     top: { severity: string; rule: string; summary: string; first_seen_at: string }[];
   };
   text: string;
+  /** A time-limited link to the day's dashboard page (shared/migration/dashboard.ts), when one was stored. */
+  dashboard_url?: string | null;
+}
+
+/** The digest with its dashboard link, in the text too. */
+export function withDashboardLink(d: DailyDigest, url: string, expires: string): DailyDigest {
+  return { ...d, dashboard_url: url, text: `${d.text}\n\nDashboard (link valid until ${expires}):\n${url}` };
 }
 
 export const ids = (a: Record<string, string>) =>
@@ -120,6 +127,16 @@ export function digestSlackPayload(d: DailyDigest): SlackPayload {
       text: truncate(`*Open alerts: ${d.alerts.open}*${alerts.length ? `\n${alerts.join('\n')}` : ''}`),
     },
   });
+  if (d.dashboard_url)
+    blocks.push({
+      type: 'section',
+      // Slack reads `&` in a link as `&amp;` (escapeSlack); a `|` or `>` would end the link, and a
+      // presigned S3 URL has neither.
+      text: {
+        type: 'mrkdwn',
+        text: `<${escapeSlack(d.dashboard_url)}|*Open the migration dashboard*> (charts of the move)`,
+      },
+    });
   return { text: escapeSlack(d.headline), blocks };
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../../cli/demo/run-demo.js';
@@ -29,9 +32,15 @@ describe('npm run demo (shortened: the small test network)', () => {
   }, async () => {
     const out = sink();
     const err = sink();
-    const r = await runDemo({ databaseUrl: DATABASE_URL, prefix, out, err, size: 'small' });
+    const dashboardOut = join(mkdtempSync(join(tmpdir(), 'dt-demo-')), 'dashboard.html');
+    const r = await runDemo({ databaseUrl: DATABASE_URL, prefix, out, err, size: 'small', dashboardOut });
     const text = out.text;
     expect(r.exitCode).toBe(0);
+    // It ends with the daily digest and the dashboard, whose path it prints.
+    expect(text).toContain('the daily digest, as email and Slack receive it:');
+    expect(r.dashboardFile).toBe(dashboardOut);
+    expect(text).toContain(`The migration dashboard: ${dashboardOut}`);
+    expect(readFileSync(dashboardOut, 'utf8')).toMatch(/<svg[\s\S]*id="dashboard-data"/);
     expect(text).toMatch(/^dualtrack demo — a network moving from hitpath and cake to everflow/);
     expect(text).toMatch(/week 1: fetched [\d,]+ rows \(cake [\d,]+ · everflow [\d,]+ · hitpath [\d,]+\)/);
     // The injected incidents show up as they open (money at risk where it applies).

@@ -222,7 +222,11 @@ describe('every function bundle', () => {
     expect(bundled.filter((b) => b.service === 'dualtrack-fetch-worker')).toHaveLength(2);
   });
 
-  it('is one minified ESM file with its source map, the AWS SDK and middy inside, under 1 MiB each', () => {
+  // The digest also renders the dashboard's charts (ECharts + zrender, ~560 KiB minified) and
+  // carries the S3 client: its budget is 2 MiB; every other function's is 1 MiB.
+  const budget = (service: string) => (service === 'dualtrack-daily-digest' ? 2 : 1) * 1024 * 1024;
+
+  it('is one minified ESM file with its source map, the AWS SDK and middy inside, within its size budget', () => {
     const sizes: Record<string, string> = {};
     for (const b of bundled) {
       const files = readdirSync(b.dir).filter((f) => f !== 'sql');
@@ -230,7 +234,7 @@ describe('every function bundle', () => {
       const code = readFileSync(join(b.dir, 'index.mjs'), 'utf8');
       expect(code, b.id).not.toMatch(/from\s*["'](@aws-sdk|@middy|@aws-lambda-powertools|zod)\//);
       const size = statSync(join(b.dir, 'index.mjs')).size;
-      expect(size, b.id).toBeLessThan(1024 * 1024);
+      expect(size, b.id).toBeLessThan(budget(b.service));
       sizes[b.id] = `${(size / 1024).toFixed(0)} KiB`;
     }
     console.info('function bundle sizes (index.mjs):', sizes);

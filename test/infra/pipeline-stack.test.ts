@@ -250,6 +250,46 @@ describe('schedules', () => {
       )!;
       expect(s.Properties.ScheduleExpression).toBe('cron(0 8 * * ? *)');
       expect(allowedOn(fn, 'sns:Publish')).toEqual([idOf(stack.alerts.topic)]);
+      // The dashboard bucket: private, encrypted, SSL only, pages expire; the digest writes and
+      // reads its pages and nothing else in it.
+      const bucket = stack.alertEvaluation.dashboardBucket!;
+      const b = resources[idOf(bucket as never)];
+      expect(b.Properties).toMatchObject({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 8, Status: 'Enabled' })] },
+      });
+      const [, policy] = ofType('AWS::S3::BucketPolicy').find(
+        ([, p]) => p.Properties.Bucket.Ref === idOf(bucket as never),
+      )!;
+      expect(policy.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      );
+      const s3Statements = statementsOf(fn).filter((x) => actions(x).some((act) => act.startsWith('s3:')));
+      expect(s3Statements).toHaveLength(1);
+      expect(actions(s3Statements[0]).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+      expect(JSON.stringify(s3Statements[0].Resource)).toContain('/dashboards/*');
+      expect(env(fn).DASHBOARD_BUCKET).toEqual({ Ref: idOf(bucket as never) });
+      // Every other function has no S3 access at all.
+      for (const other of stack.node.findAll().filter((c): c is DualtrackFunction => c instanceof DualtrackFunction))
+        if (other !== fn)
+          expect(
+            statementsOf(other).some((x) => actions(x).some((act) => act.startsWith('s3:'))),
+            idOf(other),
+          ).toBe(false);
     } else {
       expect(stack.alertEvaluation.digestFunction).toBeUndefined();
       expect(Object.keys(resources).some((id) => id.includes('Digest'))).toBe(false);
