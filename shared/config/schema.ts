@@ -51,16 +51,32 @@ const apiUrl = z.url().refine((u) => {
 /** Keys whose database name (`<prefix>_<key>`) the install itself uses. */
 export const RESERVED_PLATFORM_KEYS: readonly string[] = ['core', 'reporting'];
 
+/** Hours a scheduled pull re-reads behind its watermark (0–45 days). */
+const lookback = z
+  .number()
+  .int()
+  .min(0)
+  .max(24 * 45);
+
 const platformCommon = {
   baseUrl: apiUrl,
   /** How often the scheduler fetches this platform. */
   scheduleMinutes: z.number().int().min(1).max(1440).default(60),
-  /** Trailing window re-read on every pull so status and payout changes are caught (docs/design.md §3). */
+  /**
+   * Trailing window re-read on every pull (docs/design.md §3): a number is the conversions'
+   * lookback (status and payout changes are caught); clicks never change once recorded and re-read
+   * only `min(number, 2)` hours, for rows that arrive late. Per stream: `{"conversions": 72,
+   * "conversion_changes": 72, "clicks": 2}`.
+   */
   lookbackHours: z
-    .number()
-    .int()
-    .min(0)
-    .max(24 * 45)
+    .union([
+      lookback,
+      z.strictObject({
+        conversions: lookback.optional(),
+        conversion_changes: lookback.optional(),
+        clicks: lookback.optional(),
+      }),
+    ])
     .default(72),
   /** Overrides the platform's documented limit (only for simulators or a negotiated higher limit). */
   rateLimit: rateLimit.optional(),

@@ -85,19 +85,32 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
   return out;
 }
 
+/** Clicks never change once recorded: a scheduled pull re-reads only this much behind, for late rows. */
+export const CLICK_LOOKBACK_HOURS = 2;
+const DEFAULT_LOOKBACK_HOURS = 72;
+
+/** The configured lookback of one stream (`lookbackHours`: a number for conversions, or per stream). */
+export function lookbackHoursFor(p: Pick<PlatformConfig, 'lookbackHours'>, stream: Stream): number {
+  const l = p.lookbackHours;
+  if (typeof l === 'number') return stream === 'clicks' ? Math.min(l, CLICK_LOOKBACK_HOURS) : l;
+  const own = (l as Partial<Record<Stream, number>>)[stream];
+  return own ?? (stream === 'clicks' ? CLICK_LOOKBACK_HOURS : (l.conversions ?? DEFAULT_LOOKBACK_HOURS));
+}
+
 /**
- * The window a scheduled run fetches for one stream: from the watermark minus the lookback (status
- * and payout changes are re-read, docs/design.md §3) up to now, clamped to the platform's horizon. With
- * no watermark (nor any loaded data) yet, the first run reads one lookback (or one schedule
- * interval) back.
+ * The window a scheduled run fetches for one stream: from the watermark minus the stream's
+ * lookback (conversions re-read status and payout changes, clicks only late rows, docs/design.md §3)
+ * up to now, clamped to the platform's horizon. With no watermark (nor any loaded data) yet, the
+ * first run reads one lookback (or one schedule interval) back.
  */
 export function scheduledWindow(
   p: PlatformConfig,
   connector: Connector,
   watermark: Date | null,
   now: Date,
+  stream: Stream = 'conversions',
 ): { from: Date; to: Date; clamped: boolean } {
-  const lookback = Math.max(p.lookbackHours * HOUR_MS, p.scheduleMinutes * 60_000);
+  const lookback = Math.max(lookbackHoursFor(p, stream) * HOUR_MS, p.scheduleMinutes * 60_000);
   let from = new Date((watermark?.getTime() ?? now.getTime()) - lookback);
   let clamped = false;
   if (connector.horizonDays !== null) {

@@ -25,7 +25,7 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
     const wm = isEntity
       ? null
       : ((await ledger.watermark(platform, stream)) ?? (await ledger.loadedUntil(platform, stream)));
-    const w = scheduledWindow(p, connector, wm, now);
+    const w = scheduledWindow(p, connector, wm, now, stream);
     if (w.clamped)
       deps.logger.warn('scheduled window clamped to the platform horizon', {
         platform,

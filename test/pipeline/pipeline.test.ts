@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, truthCounts, seededShuffle, type Harness } from '../helpers/pipeline-harness.js';
 import { tableDigest } from '../helpers/db.js';
-import { PlanError } from '#shared/pipeline/plan.js';
+import { lookbackHoursFor, PlanError } from '#shared/pipeline/plan.js';
 import { planBackfill, scheduleFetch } from '#shared/pipeline/schedule.js';
 import { normalizeBatch } from '#shared/pipeline/normalize-worker.js';
 import type { Connector } from '#shared/platforms/types.js';
@@ -217,7 +217,13 @@ describe('scheduled runs', () => {
     // h ingested [from, to) as a backfill; the clock stands at the scenario's end, days later.
     const slices = await scheduleFetch('everflow', deps);
     const clickSlices = slices.filter((x) => x.stream === 'clicks');
-    const lookbackMs = h.config.platforms.everflow.lookbackHours * 3_600_000;
+    // Clicks re-read only the short click lookback (2 h), conversions the configured one.
+    const lookbackMs = lookbackHoursFor(h.config.platforms.everflow, 'clicks') * 3_600_000;
+    expect(lookbackMs).toBe(2 * 3_600_000);
+    const conv = slices.filter((x) => x.stream === 'conversions');
+    expect(conv[0].from).toBe(
+      new Date(toMs - lookbackHoursFor(h.config.platforms.everflow, 'conversions') * 3_600_000).toISOString(),
+    );
     expect(clickSlices[0].from).toBe(new Date(toMs - lookbackMs).toISOString());
     expect(clickSlices.at(-1)!.to).toBe(h.clock.now().toISOString());
     expect(sent).toHaveLength(slices.length);

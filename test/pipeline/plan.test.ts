@@ -76,4 +76,25 @@ describe('slice planning', () => {
     expect(old.clamped).toBe(true);
     expect(old.from.toISOString()).toBe('2026-09-05T01:00:00.000Z');
   });
+
+  it('clicks re-read only a short lookback; conversions the configured one; per stream when given', () => {
+    const base = { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'K' };
+    const cfg = (lookbackHours?: unknown) =>
+      parseConfig({
+        migration: { legacy: ['hitpath'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
+        platforms: {
+          everflow: lookbackHours === undefined ? base : { ...base, lookbackHours },
+          hitpath: { kind: 'hitpath', baseUrl: 'https://x.example/api.php', apiKeyEnv: 'H', timezone: 'UTC' },
+        },
+      }).platforms.everflow;
+    const wm = new Date('2026-10-19T12:00:00Z');
+    const from = (p: ReturnType<typeof cfg>, s: 'clicks' | 'conversions') =>
+      scheduledWindow(p, connector, wm, now, s).from.toISOString();
+    expect(from(cfg(), 'conversions')).toBe('2026-10-16T12:00:00.000Z');
+    expect(from(cfg(), 'clicks')).toBe('2026-10-19T10:00:00.000Z');
+    expect(from(cfg({ conversions: 24, clicks: 6 }), 'conversions')).toBe('2026-10-18T12:00:00.000Z');
+    expect(from(cfg({ conversions: 24, clicks: 6 }), 'clicks')).toBe('2026-10-19T06:00:00.000Z');
+    expect(from(cfg(1), 'clicks')).toBe('2026-10-19T11:00:00.000Z');
+    expect(() => cfg({ convresions: 3 })).toThrow(/lookbackHours/);
+  });
 });
