@@ -1,10 +1,3 @@
-import {
-  BatchExecuteStatementCommand,
-  BeginTransactionCommand,
-  CommitTransactionCommand,
-  ExecuteStatementCommand,
-  RollbackTransactionCommand,
-} from '@aws-sdk/client-rds-data';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -18,6 +11,7 @@ import {
   type DataApiOnMariaDb,
   FAKE_RESOURCE_ARN,
   FAKE_SECRET_ARN,
+  routeToFake,
 } from '../helpers/data-api-on-mariadb.js';
 import { DATABASE_URL, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { baseConfig } from '../rules/helpers.js';
@@ -30,20 +24,11 @@ import { baseConfig } from '../rules/helpers.js';
 
 let t: TestDatabase;
 let fake: DataApiOnMariaDb;
-const rds = mockClient(rdsDataClient);
+let rds: ReturnType<typeof routeToFake>;
 beforeAll(async () => {
   t = await freshDatabase(['everflow', 'hitpath', 'cake']);
   fake = createDataApiOnMariaDb({ url: DATABASE_URL });
-  const commands = [
-    ExecuteStatementCommand,
-    BatchExecuteStatementCommand,
-    BeginTransactionCommand,
-    CommitTransactionCommand,
-    RollbackTransactionCommand,
-  ] as unknown as (new (
-    input: unknown,
-  ) => ExecuteStatementCommand)[];
-  for (const Cmd of commands) rds.on(Cmd).callsFake((input: unknown) => fake.client.send(new Cmd(input)));
+  rds = routeToFake(rdsDataClient, fake);
   await t.db.execute(
     `INSERT INTO ${t.names.core}.alerts (fingerprint, rule, severity, state, subject, summary, money_at_risk, first_seen_at, last_seen_at)
      VALUES (REPEAT('b', 64), 'cross-platform-duplicate', 'critical', 'open', '{"platforms":["hitpath","everflow"]}', 'one sale paid twice', 12.50, '2026-10-10 00:00:00', '2026-10-11 00:00:00')`,

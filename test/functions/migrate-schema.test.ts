@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  BatchExecuteStatementCommand,
-  BeginTransactionCommand,
-  CommitTransactionCommand,
-  ExecuteStatementCommand,
-  RollbackTransactionCommand,
-} from '@aws-sdk/client-rds-data';
+import { ExecuteStatementCommand } from '@aws-sdk/client-rds-data';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rdsDataClient } from '../../functions/commons/clients.js';
 import { createOnEvent, handler, SchemaResourcePropertiesError } from '../../functions/migrate-schema.js';
@@ -20,6 +13,7 @@ import {
   FAKE_RESOURCE_ARN,
   FAKE_SECRET_ARN,
   type DataApiOnMariaDb,
+  routeToFake,
 } from '../helpers/data-api-on-mariadb.js';
 
 /**
@@ -72,7 +66,7 @@ const schemas = async () =>
     )
   ).map((r) => r.name);
 
-const onEvent = () =>
+const onEvent = (extra: Partial<Parameters<typeof createOnEvent>[0]> = {}) =>
   createOnEvent({
     openDb: () =>
       createDataApiDb({
@@ -83,6 +77,7 @@ const onEvent = () =>
       }),
     sqlDir: SQL_DIR,
     logger: silentLogger,
+    ...extra,
   });
 
 describe('migrate-schema custom resource', () => {
@@ -181,17 +176,7 @@ describe('migrate-schema handler (middy + Powertools, clients and env as in Lamb
 
   it('reads the cluster and secret ARNs from the environment and migrates through the shared Data API client', async () => {
     // Route the module's shared client to the fake Data API.
-    const shared = mockClient(rdsDataClient);
-    const commands = [
-      ExecuteStatementCommand,
-      BatchExecuteStatementCommand,
-      BeginTransactionCommand,
-      CommitTransactionCommand,
-      RollbackTransactionCommand,
-    ] as unknown as (new (
-      input: unknown,
-    ) => ExecuteStatementCommand)[];
-    for (const Cmd of commands) shared.on(Cmd).callsFake((input: unknown) => fake.client.send(new Cmd(input)));
+    const shared = routeToFake(rdsDataClient, fake);
     process.env.DB_CLUSTER_ARN = FAKE_RESOURCE_ARN;
     process.env.DB_SECRET_ARN = FAKE_SECRET_ARN;
     try {
@@ -240,18 +225,7 @@ describe('migrate-schema handler (middy + Powertools, clients and env as in Lamb
       'arn:app': { username: `${prefix}_app`, password: 'app-password-0123456789' },
       'arn:read': { username: `${prefix}_read`, password: 'read-password-0123456789' },
     };
-    const withUsers = createOnEvent({
-      openDb: () =>
-        createDataApiDb({
-          client: fake.client,
-          resourceArn: FAKE_RESOURCE_ARN,
-          secretArn: FAKE_SECRET_ARN,
-          sleep: async () => {},
-        }),
-      sqlDir: SQL_DIR,
-      logger: silentLogger,
-      userSecret: async (arn) => secrets[arn],
-    });
+    const withUsers = onEvent({ userSecret: async (arn) => secrets[arn] });
     const event = {
       ...base,
       RequestType: 'Create',

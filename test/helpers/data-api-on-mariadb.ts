@@ -87,6 +87,25 @@ const T = {
 const INTEGER_TYPES = new Set<number>([T.TINY, T.SHORT, T.LONG, T.LONGLONG, T.INT24, T.YEAR]);
 const BINARY_CHARSET = 63;
 
+/**
+ * Routes every Data API command that `client` sends (a module's shared client, as the Lambda
+ * handlers use) to the fake; returns the stub (`restore()` when done).
+ */
+export function routeToFake(client: RDSDataClient, fake: DataApiOnMariaDb): AwsClientStub<RDSDataClient> {
+  const stub = mockClient(client);
+  const commands = [
+    ExecuteStatementCommand,
+    BatchExecuteStatementCommand,
+    BeginTransactionCommand,
+    CommitTransactionCommand,
+    RollbackTransactionCommand,
+  ] as unknown as (new (
+    input: unknown,
+  ) => ExecuteStatementCommand)[];
+  for (const Cmd of commands) stub.on(Cmd).callsFake((input: unknown) => fake.client.send(new Cmd(input)));
+  return stub;
+}
+
 export function createDataApiOnMariaDb(options: DataApiOnMariaDbOptions = {}): DataApiOnMariaDb {
   const url = new URL(options.url ?? 'mysql://root@127.0.0.1:3306');
   const maxResponseBytes = options.maxResponseBytes ?? 1024 * 1024;

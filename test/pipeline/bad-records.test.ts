@@ -9,6 +9,7 @@ import { type NormalizeInput, normalizeBatch } from '#shared/pipeline/normalize-
 import { ManualClock } from '#shared/util/clock.js';
 import { silentLogger } from '#shared/util/logger.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { baseConfig } from '../rules/helpers.js';
 
 /**
  * No record poisons a batch (docs/design.md §5): one message of 5,000 good HitPath sales plus each
@@ -26,20 +27,7 @@ let deps: PipelineDeps;
 let ledger: Ledger;
 
 function setup(db: Db, hashIps: boolean): PipelineDeps {
-  const config = parseConfig({
-    databases: { prefix: t.names.prefix },
-    migration: { legacy: ['hitpath'], target: 'everflow', startDate: '2026-10-01', cutoverDate: '2026-10-20' },
-    platforms: {
-      everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'EVERFLOW_API_KEY' },
-      hitpath: {
-        kind: 'hitpath',
-        baseUrl: 'https://reports.example.net/api.php',
-        apiKeyEnv: 'HITPATH_API_KEY',
-        timezone: 'UTC',
-      },
-    },
-    privacy: { hashIps },
-  });
+  const config = parseConfig(baseConfig(t.names.prefix, { privacy: { hashIps } }), 'test config');
   const base = localPipelineDeps({
     config,
     db,
