@@ -7,7 +7,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import middy from '@middy/core';
 import { createSnsNotifier } from '#shared/alerts/notify/sns.js';
 import { listAlerts } from '#shared/alerts/store.js';
-import { dashboardData, renderDashboard } from '#shared/migration/dashboard.js';
+import { cutoverImage, dashboardData, renderDashboard } from '#shared/migration/dashboard.js';
 import { buildDailyDigest } from '#shared/migration/digest.js';
 import { type DailyDigest, withDashboardLink } from '#shared/migration/digest-format.js';
 import { alertRunFromEnv } from './commons/alert-run.js';
@@ -46,15 +46,27 @@ export async function dailyDigest(
   let digest: DailyDigest = await buildDailyDigest(db, names, config, at, open, now());
   const bucket = env.DASHBOARD_BUCKET;
   if (bucket) {
-    const key = `dashboards/${digest.at.slice(0, 10)}-${digest.at.slice(11, 19).replace(/:/g, '')}.html`;
-    const html = renderDashboard(await dashboardData(db, names, config, at, open, now()));
-    await clients.s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: html, ContentType: 'text/html; charset=utf-8' }),
-    );
+    const stem = `dashboards/${digest.at.slice(0, 10)}-${digest.at.slice(11, 19).replace(/:/g, '')}`;
+    const data = await dashboardData(db, names, config, at, open, now());
+    const html = renderDashboard(data);
+    const chart = cutoverImage(data);
     const expiresIn = LINK_DAYS * 86_400;
-    const url = await getSignedUrl(clients.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn });
-    digest = withDashboardLink(digest, url, new Date(now().getTime() + expiresIn * 1000).toISOString().slice(0, 16));
-    domainLogger.info('dashboard stored', { bucket, key, bytes: html.length });
+    const store = async (Key: string, Body: string | Buffer, ContentType: string) => {
+      await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body, ContentType }));
+      return getSignedUrl(clients.s3, new GetObjectCommand({ Bucket: bucket, Key }), { expiresIn });
+    };
+    const url = await store(`${stem}.html`, html, 'text/html; charset=utf-8');
+    const chartUrl = await store(`${stem}-cutover.png`, chart.png, 'image/png');
+    digest = {
+      ...withDashboardLink(digest, url, new Date(now().getTime() + expiresIn * 1000).toISOString().slice(0, 16)),
+      cutover_chart: { url: chartUrl, legend: chart.legend },
+    };
+    domainLogger.info('dashboard stored', {
+      bucket,
+      key: `${stem}.html`,
+      bytes: html.length,
+      chartBytes: chart.png.length,
+    });
   }
   let messageId = '';
   await createSnsNotifier(clients.sns, topicArn, (_, ids) => {

@@ -51,6 +51,9 @@ const digestSchema = z.looseObject({
     .string()
     .regex(/^https:\/\/[^\s|<>]+$/, 'expected an https link')
     .nullish(),
+  cutover_chart: z
+    .object({ url: z.string().regex(/^https:\/\/\S+$/, 'expected an https link'), legend: z.string() })
+    .nullish(),
   version: z.literal(1),
   kind: z.literal('digest'),
   at: z.string(),

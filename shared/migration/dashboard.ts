@@ -8,6 +8,7 @@ import type { DbNames } from '../db/names.js';
 import type { Db } from '../db/port.js';
 import { divMicros, formatMoney, fromMicros, sumMoney, toMicros } from '../rules/money.js';
 import { DAY_MS } from '../util/time.js';
+import { type CutoverSeries, cutoverPng } from './cutover-png.js';
 import {
   type MigrationReportRow,
   migrationReport,
@@ -94,7 +95,7 @@ export async function dashboardData(
 echarts.use([LineChart, BarChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, SVGRenderer]);
 
 const WIDTH = 880;
-const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#9c755f'];
+export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#9c755f'];
 
 function svg(option: echarts.EChartsCoreOption, height = 300): string {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: WIDTH, height });
@@ -231,6 +232,31 @@ function alertsChart(d: DashboardData): string {
     },
     Math.max(140, 60 + 30 * d.alerts.length),
   );
+}
+
+/**
+ * The cutover curve's data for the PNG Slack shows (shared/migration/cutover-png.ts): daily revenue
+ * per platform in the chart's order, and the day indexes of the start and the cutover.
+ */
+export function cutoverCurve(d: DashboardData): { series: CutoverSeries[]; marks: number[]; days: string[] } {
+  const days = [...new Set(d.revenue.map((r) => r.day))].sort();
+  const platforms = [...new Set(d.revenue.map((r) => r.platform))];
+  const series = platforms.map((platform) => ({
+    platform,
+    values: days.map((day) => Number(d.revenue.find((r) => r.platform === platform && r.day === day)?.revenue ?? 0)),
+  }));
+  const marks = [d.start_date, d.cutover_date].map((m) => days.indexOf(m)).filter((i) => i >= 0);
+  return { series, marks, days };
+}
+
+/** The cutover curve as PNG bytes, and its legend (colour names by platform). */
+export function cutoverImage(d: DashboardData): { png: Buffer; legend: string } {
+  const { series, marks } = cutoverCurve(d);
+  const names = ['blue', 'orange', 'green', 'red', 'teal', 'yellow', 'purple', 'brown'];
+  return {
+    png: cutoverPng(series, PALETTE, marks),
+    legend: series.map((s, i) => `${names[i % names.length]}: ${s.platform}`).join(', '),
+  };
 }
 
 /** The affiliates still on a legacy platform (legacy-only or dual), by legacy revenue before the start. */

@@ -65,6 +65,8 @@ export interface DailyDigest {
   text: string;
   /** A time-limited link to the day's dashboard page (shared/migration/dashboard.ts), when one was stored. */
   dashboard_url?: string | null;
+  /** A time-limited link to the cutover curve as PNG (what Slack can show), with its legend. */
+  cutover_chart?: { url: string; legend: string } | null;
 }
 
 /** The digest with its dashboard link, in the text too. */
@@ -127,6 +129,17 @@ export function digestSlackPayload(d: DailyDigest): SlackPayload {
       text: truncate(`*Open alerts: ${d.alerts.open}*${alerts.length ? `\n${alerts.join('\n')}` : ''}`),
     },
   });
+  if (d.cutover_chart)
+    blocks.push({
+      type: 'image',
+      image_url: d.cutover_chart.url,
+      alt_text:
+        `Cutover curve: daily revenue per platform (${d.cutover_chart.legend}); dashed lines: start and cutover`.slice(
+          0,
+          2000,
+        ),
+      title: { type: 'plain_text', text: `Revenue per day — ${d.cutover_chart.legend}`.slice(0, 2000) },
+    });
   if (d.dashboard_url)
     blocks.push({
       type: 'section',

@@ -62,8 +62,15 @@ describe('daily-digest Lambda', () => {
     expect(res).toMatchObject({ messageId: 'digest-1', dashboard: true });
 
     const puts = s3Mock.commandCalls(PutObjectCommand);
-    expect(puts).toHaveLength(1);
+    expect(puts).toHaveLength(2);
     const put = puts[0].args[0].input;
+    const png = puts[1].args[0].input;
+    expect(png).toMatchObject({
+      Bucket: 'dash-bucket',
+      Key: 'dashboards/2026-10-12-080000-cutover.png',
+      ContentType: 'image/png',
+    });
+    expect((png.Body as Buffer).subarray(1, 4).toString()).toBe('PNG');
     expect(put).toMatchObject({
       Bucket: 'dash-bucket',
       Key: 'dashboards/2026-10-12-080000.html',
@@ -82,7 +89,11 @@ describe('daily-digest Lambda', () => {
     expect(url.searchParams.get('X-Amz-Expires')).toBe(String(7 * 86_400));
     expect(bodies.email).toContain(digest.dashboard_url);
     expect(bodies.email).toContain('Dashboard (link valid until 2026-10-19T08:00)');
-    const slack = JSON.stringify(digestSlackPayload(digest));
-    expect(slack).toContain('Open the migration dashboard');
+    const slack = digestSlackPayload(digest);
+    expect(JSON.stringify(slack)).toContain('Open the migration dashboard');
+    // Slack shows the cutover curve as an image from its presigned link.
+    const image = slack.blocks.find((b) => b.type === 'image') as { image_url: string; alt_text: string };
+    expect(new URL(image.image_url).pathname).toBe('/dashboards/2026-10-12-080000-cutover.png');
+    expect(image.alt_text).toMatch(/^Cutover curve: daily revenue per platform \(blue: \w+/);
   });
 });

@@ -23,7 +23,8 @@ export type SlackBlock =
   | { type: 'header'; text: { type: 'plain_text'; text: string; emoji?: boolean } }
   | { type: 'section'; text: { type: 'mrkdwn'; text: string } }
   | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] }
-  | { type: 'divider' };
+  | { type: 'divider' }
+  | { type: 'image'; image_url: string; alt_text: string; title?: { type: 'plain_text'; text: string } };
 
 export function escapeSlack(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
