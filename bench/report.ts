@@ -176,6 +176,20 @@ export function renderResults(r: BenchReport): string {
 
   const notes = join(here, 'notes.md');
   if (existsSync(notes)) L.push(readFileSync(notes, 'utf8').trim(), '');
+  if (r.calls) {
+    L.push("## E. API requests vs the minimum the platforms' caps allow", '');
+    L.push(
+      `bench/calls.ts: the demo network at ${r.calls.clicksPerDay.toLocaleString('en-US')} clicks a day (HitPath and CAKE legacy, Everflow target) through the real connectors, planner and local runner against the simulators; requests counted at each simulator. Minimum: from the simulator's own records in the window and the documented caps (Everflow 2,000 conversions a page, 10,000 clicks and 14 days a clicks/stream call, one timezone lookup, entity tables by 2,000; HitPath one call per report type per 45 days; CAKE row_limit pages: 2,000 conversions, 5,000 clicks, 1,000 entities, plus one changes call and the currency list). A scheduled run needs at least one call per stream. HitPath's wall time is its calls at the real limit (2 per 5 minutes: 150 s a call).`,
+      '',
+    );
+    L.push('| run | platform | requests | minimum | × minimum | rows loaded | HitPath wall time at 150 s/call |');
+    L.push('|---|---|---:|---:|---:|---:|---:|');
+    for (const c of r.calls.rows)
+      L.push(
+        `| ${c.run} | ${c.platform} | ${c.requests} | ${c.minimum} | ${c.minimum ? (c.requests / c.minimum).toFixed(2) : '–'} | ${c.rows.toLocaleString('en-US')} | ${c.wallAtLimitS !== undefined ? `${(c.wallAtLimitS / 60).toFixed(1)} min` : ''} |`,
+      );
+    L.push('');
+  }
   return L.join('\n');
 }
 

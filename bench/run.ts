@@ -4,10 +4,10 @@
  *
  *   npm run bench                 full sizes: 1M conversions + 5M clicks; rules at 1M, 4M, 16M clicks
  *   npm run bench -- --quick      10× smaller (100k + 500k; rules at 100k, 400k, 1.6M)
- *   npm run bench -- --only=ingest,rss,bundles,rules
+ *   npm run bench -- --only=ingest,rss,bundles,rules,calls
  *
  * Env knobs: BENCH_CONVERSIONS, BENCH_CLICKS (ingestion sizes), BENCH_RULE_CLICKS (comma list),
- * DATABASE_URL (default mysql://root@127.0.0.1:3306), BENCH_KEEP_DB=1 (keep the databases).
+ * BENCH_CALLS_CLICKS (clicks a day of the requests-vs-minimum network), DATABASE_URL (default mysql://root@127.0.0.1:3306), BENCH_KEEP_DB=1 (keep the databases).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { measureBundles, type BundleResult } from './bundles.js';
 import { freshBenchDatabase, log, rawConnection } from './common.js';
 import { runIngestBench, type IngestResult } from './ingest.js';
+import { runCallsBench, type CallsResult } from './calls.js';
 import { runRulesSize, type RuleSizeResult } from './rules.js';
 import { renderResults } from './report.js';
 
@@ -28,7 +29,7 @@ const quick = args.includes('--quick');
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
-  .split(',') ?? ['ingest', 'rss', 'bundles', 'rules'];
+  .split(',') ?? ['ingest', 'rss', 'bundles', 'rules', 'calls'];
 const div = quick ? 10 : 1;
 const envInt = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 
@@ -64,6 +65,7 @@ export interface BenchReport {
   rss?: RssResult[];
   bundles?: BundleResult[];
   rules?: RuleSizeResult[];
+  calls?: CallsResult;
   notes: string[];
   /** Every invocation that contributed a section (with --only, earlier sections are kept). */
   runs?: { command: string; date: string; sections: string[] }[];
@@ -171,6 +173,10 @@ if (only.includes('ingest')) {
     conversions: envInt('BENCH_CONVERSIONS', 1_000_000 / div),
     clicks: envInt('BENCH_CLICKS', 5_000_000 / div),
   });
+  write();
+}
+if (only.includes('calls')) {
+  report.calls = await runCallsBench(envInt('BENCH_CALLS_CLICKS', 6_700));
   write();
 }
 if (only.includes('rules')) {

@@ -63,7 +63,7 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
   try {
     const secret = await deps.secret(job.platform);
     const summary = await connector.fetchSlice(
-      { platform: job.platform, stream: job.stream, from: job.from, to: job.to },
+      { platform: job.platform, stream: job.stream, from: job.from, to: job.to, rowsPerHour: job.rowsPerHour },
       {
         fetch: deps.fetch,
         rateLimiter: deps.rateLimiter,

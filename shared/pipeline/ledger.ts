@@ -21,6 +21,8 @@ export interface PlannedSlice {
   from: string;
   to: string;
   backfillId: string | null;
+  /** The stream's recent density (rows per hour) the slice was sized from, when known. */
+  rowsPerHour?: number;
 }
 
 export type ErrorKind = 'api' | 'auth' | 'config' | 'internal';
@@ -297,6 +299,22 @@ export class Ledger {
       { p: platform, s: stream, wm: w.wm, now: toSqlDateTime(now) },
     );
     return fromSqlDateTime(w.wm);
+  }
+
+  /**
+   * How dense a stream has been lately: rows per hour of the busiest of its last 50 finished slices
+   * of at least an hour (the busiest, not the mean: it sizes slices that must not overflow). Null
+   * before anything was fetched.
+   */
+  async rowsPerHour(platform: string, stream: string): Promise<number | null> {
+    const [row] = await this.db.query<{ r: string | number | null }>(
+      `SELECT MAX(records_fetched * 3600 / TIMESTAMPDIFF(SECOND, window_from, window_to)) AS r FROM (
+         SELECT records_fetched, window_from, window_to FROM ${this.t}
+          WHERE platform = :p AND stream = :s AND status = 'done' AND TIMESTAMPDIFF(SECOND, window_from, window_to) >= 3600
+          ORDER BY window_from DESC LIMIT 50) recent`,
+      { p: platform, s: stream },
+    );
+    return row?.r === null || row?.r === undefined ? null : Number(row.r);
   }
 
   async watermark(platform: string, stream: string): Promise<Date | null> {

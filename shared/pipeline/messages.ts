@@ -17,6 +17,8 @@ export const fetchJobSchema = z.strictObject({
   stream: z.enum(STREAMS),
   from: iso,
   to: iso,
+  /** The stream's recent density (rows per hour) when the planner knew it: a sizing hint. */
+  rowsPerHour: z.number().nonnegative().optional(),
 });
 export type FetchJob = z.infer<typeof fetchJobSchema>;
 

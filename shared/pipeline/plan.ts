@@ -14,18 +14,42 @@ export class PlanError extends Error {
 
 const isEntity = (s: Stream) => (ENTITY_STREAMS as readonly string[]).includes(s);
 
-/** Cuts [from, to) into windows of at most `hours`, aligned to UTC hour multiples so re-plans reuse the same edges. */
+/**
+ * Cuts [from, to) into windows of at most `hours`. A window that fits is one slice. Otherwise the
+ * cuts fall on UTC multiples of the slice length (of whole days, for slices longer than a day), so
+ * re-plans reuse the same edges; the first and last windows may be partial.
+ */
 export function windows(from: Date, to: Date, hours: number): [Date, Date][] {
   const step = Math.max(1, hours) * HOUR_MS;
+  if (to.getTime() - from.getTime() <= step) return [[from, to]];
+  const unit = Math.min(step, DAY_MS);
   const out: [Date, Date][] = [];
   let start = from.getTime();
   while (start < to.getTime()) {
-    const aligned = Math.floor(start / step) * step + step;
-    const end = Math.min(aligned, to.getTime());
+    const aligned = Math.floor((start + step) / unit) * unit;
+    const end = Math.min(aligned > start ? aligned : start + step, to.getTime());
     out.push([new Date(start), new Date(end)]);
     start = end;
   }
   return out;
+}
+
+/**
+ * The slice length for one stream: the config's override, else the longest the connector allows,
+ * shortened so the stream's recent density (rows per hour, from the ledger) predicts no more rows
+ * than one slice should carry. Never under an hour.
+ */
+export function sliceHoursFor(
+  connector: Connector,
+  stream: Stream,
+  configured: number | undefined,
+  rowsPerHour: number | null | undefined,
+): number {
+  if (configured !== undefined) return configured;
+  const longest = connector.sliceHours(stream);
+  const rows = connector.sliceRows(stream);
+  if (rows === null || !rowsPerHour || rowsPerHour <= 0) return longest;
+  return Math.max(1, Math.min(longest, Math.floor(rows / rowsPerHour)));
 }
 
 export interface WindowRequest {
@@ -40,6 +64,8 @@ export interface WindowRequest {
   backfillId: string | null;
   /** The config's `platforms.<key>.sliceHours` (overrides the connector's defaults). */
   sliceHours?: Partial<Record<string, number>>;
+  /** Each stream's recent density (Ledger.rowsPerHour), for sizing and as the fetch's hint. */
+  rowsPerHour?: Partial<Record<string, number | null>>;
 }
 
 /** Validates a window against the platform (streams offered, horizon) and cuts it into slices. */
@@ -66,8 +92,8 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
   }
   const out: PlannedSlice[] = [];
   for (const stream of req.streams) {
-    const hours =
-      (req.sliceHours as Partial<Record<Stream, number>> | undefined)?.[stream] ?? connector.sliceHours(stream);
+    const density = isEntity(stream) ? null : (req.rowsPerHour?.[stream] ?? null);
+    const hours = sliceHoursFor(connector, stream, req.sliceHours?.[stream], density);
     const ws: [Date, Date][] = isEntity(stream) ? [[req.from, req.to]] : windows(req.from, req.to, hours);
     for (const [f, t] of ws) {
       const from = f.toISOString();
@@ -79,6 +105,7 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
         from,
         to,
         backfillId: req.backfillId,
+        ...(density !== null ? { rowsPerHour: density } : {}),
       });
     }
   }

@@ -42,6 +42,7 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
       runKey: null,
       backfillId: null,
       sliceHours: p.sliceHours,
+      rowsPerHour: { [stream]: isEntity ? null : await ledger.rowsPerHour(platform, stream) },
     });
     if (!isEntity) await ledger.supersedeFailed(platform, stream, w.from.toISOString(), w.to.toISOString());
     slices.push(...planned);
@@ -61,6 +62,7 @@ export async function enqueueSlices(slices: readonly PlannedSlice[], deps: Pipel
       stream: s.stream,
       from: s.from,
       to: s.to,
+      ...(s.rowsPerHour !== undefined ? { rowsPerHour: s.rowsPerHour } : {}),
     };
     const list = byPlatform.get(s.platform) ?? [];
     list.push(JSON.stringify(job));
@@ -130,6 +132,9 @@ export async function planBackfill(
     )
     .digest('hex');
   const backfillId = `${runKey.slice(0, 8)}-${runKey.slice(8, 12)}-${runKey.slice(12, 16)}-${runKey.slice(16, 20)}-${runKey.slice(20, 32)}`;
+  const ledger = new Ledger(deps.db, deps.names);
+  const rowsPerHour: Record<string, number | null> = {};
+  for (const s of streams) rowsPerHour[s] = await ledger.rowsPerHour(req.platform, s);
   const slices = planWindow({
     platform: req.platform,
     connector,
@@ -140,6 +145,7 @@ export async function planBackfill(
     runKey,
     backfillId,
     sliceHours: deps.config.platforms[req.platform]?.sliceHours,
+    rowsPerHour,
   });
   await deps.db.execute(
     `INSERT INTO ${deps.names.core}.backfills (backfill_id, platform, streams, window_from, window_to, status, slices_total, requested_at)
@@ -155,7 +161,7 @@ export async function planBackfill(
       now: toSqlDateTime(now),
     },
   );
-  const todo = await new Ledger(deps.db, deps.names).plan(slices, now);
+  const todo = await ledger.plan(slices, now);
   if (options.enqueue !== false) await enqueueSlices(todo, deps);
   deps.logger.info('backfill planned', {
     backfillId,

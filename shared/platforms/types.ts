@@ -13,6 +13,11 @@ export interface Slice {
   from: string;
   /** ISO-8601 UTC, exclusive. */
   to: string;
+  /**
+   * How dense this stream was lately (rows per hour, from the ledger), when known: a connector that
+   * sizes its own calls (Everflow's clicks/stream) starts from it instead of probing.
+   */
+  rowsPerHour?: number;
 }
 
 /** What a connector needs to talk to the platform. Passed in; never global. */
@@ -73,8 +78,16 @@ export interface Connector {
   readonly horizonDays: number | null;
   /** The platform's documented request limit (config `platforms.<key>.rateLimit` overrides it). */
   readonly defaultRateLimit: RateLimitSpec;
-  /** A good slice length for a stream, in hours (HitPath: days, to spend its 2 calls per 5 min well). */
+  /**
+   * The longest slice of a stream, in hours: what the API lets one slice carry (HitPath: the whole
+   * 45-day horizon in one call; Everflow clicks: 14 days of calls sized under the row cap).
+   */
   sliceHours(stream: Stream): number;
+  /**
+   * The most rows one slice should carry (one fetch invocation's time), or null for no bound. The
+   * planner shortens slices to this from the stream's recent density (the ledger's rows per hour).
+   */
+  sliceRows(stream: Stream): number | null;
   /**
    * Fetches one slice with all its pages, respecting the platform's limits through ctx.rateLimiter,
    * retrying 429/5xx with backoff. Calls `onPage` for each page in order (await it before the next

@@ -9,6 +9,7 @@ const connector = {
   horizonDays: 45,
   defaultRateLimit: { requests: 20, perSeconds: 1 },
   sliceHours: (s: string) => (s === 'clicks' ? 1 : 24),
+  sliceRows: () => null,
 } as unknown as Connector;
 const now = new Date('2026-10-20T00:00:00Z');
 const req = {
@@ -48,6 +49,41 @@ describe('slice planning', () => {
     expect(
       count(planWindow({ ...req, streams: ['conversions', 'clicks', 'affiliates'], sliceHours: { clicks: 24 } })),
     ).toEqual({ conversions: 3, clicks: 3, affiliates: 1 });
+  });
+
+  it('a slice is as long as the platform allows, shortened when the recent density predicts too many rows', () => {
+    const big = {
+      ...connector,
+      sliceHours: (s: string) => (s === 'clicks' ? 14 * 24 : 24),
+      sliceRows: (s: string) => (s === 'clicks' ? 100_000 : null),
+    } as unknown as Connector;
+    const window = {
+      ...req,
+      connector: big,
+      from: new Date('2026-09-20T10:00:00Z'),
+      to: new Date('2026-10-19T10:00:00Z'),
+    };
+    const spans = (slices: ReturnType<typeof planWindow>) =>
+      slices.map((x) => (Date.parse(x.to) - Date.parse(x.from)) / 3_600_000);
+    // No history: the longest slice, cut on whole UTC days (partial first and last).
+    const cold = planWindow({ ...window, streams: ['clicks'] });
+    expect(spans(cold)).toEqual([326, 336, 34]);
+    expect(cold.every((x) => x.rowsPerHour === undefined)).toBe(true);
+    // 2,000 clicks an hour lately: 100,000 rows is at most 50 hours a slice (cut on whole days: 48),
+    // and the fetch gets the hint.
+    const busy = planWindow({
+      ...window,
+      streams: ['clicks', 'conversions'],
+      rowsPerHour: { clicks: 2000, conversions: 900 },
+    });
+    const clicks = busy.filter((x) => x.stream === 'clicks');
+    expect(Math.max(...spans(clicks))).toBe(48);
+    expect(spans(clicks).reduce((a, b) => a + b, 0)).toBe(29 * 24);
+    expect(clicks.every((x) => x.rowsPerHour === 2000)).toBe(true);
+    // No row bound (conversions here): density does not shorten the slice.
+    expect(Math.max(...spans(busy.filter((x) => x.stream === 'conversions')))).toBe(24);
+    // A window that fits is one slice, whatever its alignment.
+    expect(windows(new Date('2026-10-01T05:00:00Z'), new Date('2026-10-20T07:00:00Z'), 45 * 24)).toHaveLength(1);
   });
 
   it('ids are derived from the run key (re-planning resumes), and differ between windows', () => {

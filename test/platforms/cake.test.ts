@@ -489,7 +489,13 @@ describe('cake mappers', () => {
       connector.sliceHours('conversions'),
       connector.sliceHours('clicks'),
       connector.sliceHours('conversion_changes'),
-    ]).toEqual([6, 1, 24]);
+    ]).toEqual([7 * 24, 3 * 24, 14 * 24]);
+    // Rows per slice bound the planner's slices by the stream's density; changes have no bound.
+    expect([connector.sliceRows('conversions'), connector.sliceRows('clicks'), connector.sliceRows('offers')]).toEqual([
+      50_000,
+      100_000,
+      null,
+    ]);
   });
 });
 

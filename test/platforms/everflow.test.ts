@@ -530,9 +530,16 @@ describe('everflow connector against the HTTP simulator', () => {
     expect(sim.server.requests.map((r) => r.query.page)).toEqual(['1', '2', '3']);
   });
 
-  it('splits a click window whose reply hits the cap until every part is under it', async () => {
-    // 180 clicks in 6 hours, cap 50.
-    const clicks = Array.from({ length: 180 }, (_, i) => click(i, T0 + Math.floor((i * 6 * H) / 180) + 250));
+  it('asks a truncated click window again over a shorter one until every reply is under the cap', async () => {
+    // 180 clicks in 6 hours, cap 50: sparse for two hours, then 120 in hour 3 (the sizer's guess from
+    // the quiet hours is too long and comes back at the cap), then sparse again.
+    const at = (i: number) =>
+      i < 30
+        ? T0 + Math.floor((i * 2 * H) / 30)
+        : i < 150
+          ? T0 + 2 * H + (i - 30) * 30_000
+          : T0 + 3 * H + (i - 150) * 360_000;
+    const clicks = Array.from({ length: 180 }, (_, i) => click(i, at(i) + 250));
     const { sim, baseUrl } = await startSim(scenario({ clicks }), { clickCap: 50 });
     const connector = createEverflowConnector('everflow', config(baseUrl), { clickCap: 50 });
     const { summary, records, pages } = await collect(connector, {
@@ -543,13 +550,18 @@ describe('everflow connector against the HTTP simulator', () => {
     });
     const ids = records.map((r) => (r as { transaction_id: string }).transaction_id);
     expect(ids).toEqual(clicks.map((c) => c.clickId)); // all once, in time order
-    expect(new Set(ids).size).toBe(180);
     expect(summary.records).toBe(180);
-    expect(summary.splits).toBeGreaterThanOrEqual(3);
+    expect(summary.splits).toBeGreaterThanOrEqual(1);
     const streamCalls = sim.server.requests.filter((r) => r.path === '/v1/networks/reporting/clicks/stream');
-    expect(streamCalls).toHaveLength(1 + 2 * summary.splits);
-    expect(summary.pages).toBe(summary.splits + 1);
+    // Every call is either a complete part or one truncated reply asked again shorter.
+    expect(streamCalls).toHaveLength(summary.pages + summary.splits);
     expect(pages.every((p) => p.records.length < 50)).toBe(true);
+    // The windows asked are contiguous from the slice start to its end.
+    const windows = streamCalls.map((r) => JSON.parse(r.body) as { from: string; to: string });
+    const complete = windows.filter((w, i) => i === windows.length - 1 || windows[i + 1].from !== w.from);
+    expect(complete[0].from).toBe('2026-10-12 00:00:00');
+    expect(complete.at(-1)?.to).toBe('2026-10-12 06:00:00');
+    for (let i = 1; i < complete.length; i++) expect(complete[i].from).toBe(complete[i - 1].to);
     const mapped = records.map((r) => connector.normalize('clicks', r, nctx));
     expect(mapped.every((m) => m.ok)).toBe(true);
     expect(mapped[0].ok && mapped[0].row).toEqual({
@@ -570,22 +582,61 @@ describe('everflow connector against the HTTP simulator', () => {
     });
   });
 
-  it('cuts a window longer than 14 days into 14-day calls before asking', async () => {
+  it('sizes click calls from what it has seen: a daily cycle costs close to the minimum the row cap allows', async () => {
+    // 14 days up to now, 1,000–4,000 clicks a day in a daily cycle (quiet nights, busy evenings),
+    // growing by half over the fortnight; a cap of 500.
+    const start = NOW - 14 * 24 * H;
+    const clicks: ScenarioClick[] = [];
+    for (let h = 0; h < 14 * 24; h++) {
+      const perHour = Math.round(100 * (1 + 0.6 * Math.sin(((h % 24) / 24) * 2 * Math.PI)) * (1 + (h / 24 / 14) * 0.5));
+      for (let j = 0; j < perHour; j++)
+        clicks.push(click(clicks.length, start + h * H + Math.floor((j * H) / perHour)));
+    }
+    const { sim, baseUrl } = await startSim(scenario({ clicks }), { clickCap: 500 });
+    const connector = createEverflowConnector('everflow', config(baseUrl), { clickCap: 500 });
+    const { summary } = await collect(connector, {
+      platform: 'everflow',
+      stream: 'clicks',
+      from: iso(start),
+      to: iso(NOW),
+    });
+    expect(summary.records).toBe(clicks.length);
+    const calls = sim.server.requests.filter((r) => r.path.endsWith('/clicks/stream')).length;
+    const minimum = Math.ceil(clicks.length / 499);
+    console.log(
+      `everflow clicks: ${clicks.length} clicks, ${calls} calls, minimum ${minimum}, ${summary.splits} truncated`,
+    );
+    expect(calls).toBeLessThanOrEqual(Math.ceil(1.2 * minimum));
+  });
+
+  it('calls at most 14 days at a time: a first one-hour call without a density hint, none with one', async () => {
     const clicks = [click(1, T0 - 20 * 24 * H), click(2, T0 - 3 * 24 * H), click(3, T0 + 2 * 24 * H)];
     const { sim, baseUrl } = await startSim(scenario({ clicks }));
     const connector = createEverflowConnector('everflow', config(baseUrl));
-    const { summary, records } = await collect(connector, {
+    const slice = {
       platform: 'everflow',
-      stream: 'clicks',
+      stream: 'clicks' as const,
       from: iso(T0 - 25 * 24 * H),
       to: iso(T0 + 5 * 24 * H),
-    });
-    expect(records).toHaveLength(3);
-    expect(summary.splits).toBe(0);
-    const bodies = sim.server.requests
-      .filter((r) => r.path.endsWith('/clicks/stream'))
-      .map((r) => JSON.parse(r.body) as { from: string; to: string });
-    expect(bodies.map((b) => [b.from, b.to])).toEqual([
+    };
+    const asked = () =>
+      sim.server.requests
+        .filter((r) => r.path.endsWith('/clicks/stream'))
+        .map((r) => JSON.parse(r.body) as { from: string; to: string })
+        .map((b) => [b.from, b.to]);
+    const probed = await collect(connector, slice);
+    expect(probed.records).toHaveLength(3);
+    expect(probed.summary.splits).toBe(0);
+    expect(asked()).toEqual([
+      ['2026-09-17 00:00:00', '2026-09-17 01:00:00'],
+      ['2026-09-17 01:00:00', '2026-10-01 01:00:00'],
+      ['2026-10-01 01:00:00', '2026-10-15 01:00:00'],
+      ['2026-10-15 01:00:00', '2026-10-17 00:00:00'],
+    ]);
+    sim.server.requests.length = 0;
+    const hinted = await collect(createEverflowConnector('everflow', config(baseUrl)), { ...slice, rowsPerHour: 0.01 });
+    expect(hinted.records).toHaveLength(3);
+    expect(asked()).toEqual([
       ['2026-09-17 00:00:00', '2026-10-01 00:00:00'],
       ['2026-10-01 00:00:00', '2026-10-15 00:00:00'],
       ['2026-10-15 00:00:00', '2026-10-17 00:00:00'],

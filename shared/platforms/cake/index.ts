@@ -24,20 +24,23 @@ export interface CakeConnectorOptions {
 }
 
 /**
- * Slice lengths. Conversions: 6 h — CAKE warns that wide report ranges time out (§2.4) and the one
- * public export script pulls 30-minute windows; 6 h keeps each query small while paging handles
- * volume. Clicks: 1 h (~100× the conversion volume). Changes: 24 h — `changes_since` returns every
- * change from the slice start up to now, so the slice end does not bound the query anyway. Entity
- * exports ignore the window.
+ * Slice lengths and sizes. CAKE pages every report by `row_limit`, so calls ≈ rows / page size
+ * whatever the window; what bounds a slice is CAKE's warning that wide report ranges time out
+ * server-side (§2.4) and one fetch invocation's time. Conversions: up to 7 days and 50,000 rows
+ * (25 pages); clicks: up to 3 days and 100,000 rows (20 pages); the planner shortens a slice when
+ * the ledger's recent density predicts more. Changes: 14 days — `changes_since` returns every change
+ * from the slice start up to now, so the slice end does not bound the query anyway, and one slice
+ * per run is the least it can cost. Entity exports ignore the window.
  */
 const SLICE_HOURS: Record<Stream, number> = {
-  conversions: 6,
-  conversion_changes: 24,
-  clicks: 1,
+  conversions: 7 * 24,
+  conversion_changes: 14 * 24,
+  clicks: 3 * 24,
   affiliates: 24,
   offers: 24,
   advertisers: 24,
 };
+const SLICE_ROWS: Partial<Record<Stream, number>> = { conversions: 50_000, clicks: 100_000 };
 
 export function createCakeConnector(key: string, config: CakeConfig, options: CakeConnectorOptions = {}): Connector {
   const dateSemantics = options.dateSemantics ?? 'instance-wall';
@@ -52,6 +55,7 @@ export function createCakeConnector(key: string, config: CakeConfig, options: Ca
     // serves, and pages are sequential anyway. Override with config.rateLimit if agreed with CAKE.
     defaultRateLimit: { requests: 1, perSeconds: 1 },
     sliceHours: (stream) => SLICE_HOURS[stream],
+    sliceRows: (stream) => SLICE_ROWS[stream] ?? null,
     fetchSlice: (slice, ctx, onPage) =>
       fetchCakeSlice(slice, ctx, onPage, {
         platform: key,

@@ -2,7 +2,7 @@ import type * as z from 'zod';
 import type { EntityStream } from '../../model/canonical.js';
 import { parseJsonBody, requestWithRetry } from '../http.js';
 import { PlatformApiError, type FetchContext, type FetchSummary, type RawPage, type Slice } from '../types.js';
-import { DAY_MS } from '../../util/time.js';
+import { DAY_MS, HOUR_MS } from '../../util/time.js';
 import {
   advertisersReplySchema,
   affiliatesReplySchema,
@@ -30,12 +30,14 @@ import {
  * - `page`/`page_size` go in the query string (the raw-conversions doc and tap-everflow); the
  *   table endpoints also get `paging` in the body (the newer quickstart). We page by the reply's
  *   own `paging` (servers clamp page_size) until `page * page_size >= total_count`.
- * - clicks/stream has no paging: ≤10,000 rows and ≤14 days per call (§1.2). A window over 14
- *   days is cut into 14-day parts first; a reply with the cap's number of rows is treated as
- *   truncated ("if there are more … they will not be returned"), and so is
- *   `incomplete_results: true`: the window is halved and both halves re-pulled, recursively,
- *   until every part is under the cap (`splits` counts the halvings). A one-second window that
- *   still reaches the cap cannot be split and is an error: nothing is dropped silently.
+ * - clicks/stream has no paging: ≤10,000 rows and ≤14 days per call (§1.2), and a reply with the
+ *   cap's number of rows is truncated ("if there are more … they will not be returned"), as is one
+ *   with `incomplete_results: true`. Each call's window is sized to carry about 90 % of the cap
+ *   (ClickWindowSizer): from the ledger's density hint or a one-hour first call, then from the
+ *   clicks already received — the same hours one day earlier when that history is there,
+ *   else the last reply's rate. A truncated reply is asked again over a shorter window (`splits`
+ *   counts these); a one-second window that still reaches the cap cannot be split and is an error:
+ *   nothing is dropped silently.
  * - Conversions and events come from one call (`show_conversions` and `show_events` true).
  *   `incomplete_results: true` on a conversions page is retried like a bad body.
  */
@@ -139,7 +141,7 @@ export class EverflowClient {
         await this.fetchConversions(this.window(slice), ctx, onPage, counters);
         break;
       case 'clicks':
-        await this.fetchClicks(this.window(slice), ctx, onPage, counters);
+        await this.fetchClicks(this.window(slice), ctx, onPage, counters, slice.rowsPerHour);
         break;
       case 'affiliates':
       case 'offers':
@@ -310,18 +312,19 @@ export class EverflowClient {
     ctx: FetchContext,
     onPage: (page: RawPage) => Promise<void>,
     c: Counters,
+    rowsPerHour: number | undefined,
   ): Promise<void> {
     if (w.to <= w.from) return;
     const endpoint = ENDPOINTS.clicks;
     const timezoneId = await this.utcTimezoneId(ctx);
-    // Work in whole seconds (Everflow's resolution); a stack keeps the parts in time order.
-    const start = floorSecond(w.from);
+    // Work in whole seconds (Everflow's resolution).
     const end = ceilSecond(w.to);
-    const stack: { a: number; b: number }[] = [];
-    for (let a = start; a < end; a += this.clickWindowMs) stack.push({ a, b: Math.min(end, a + this.clickWindowMs) });
-    stack.reverse();
-    while (stack.length > 0) {
-      const { a, b } = stack.pop()!;
+    const sizer = new ClickWindowSizer(this.clickCap, this.clickWindowMs, rowsPerHour);
+    let a = floorSecond(w.from);
+    let shorter: number | null = null;
+    while (a < end) {
+      const b = Math.min(end, a + (shorter ?? sizer.next(a)));
+      shorter = null;
       const splittable = b - a >= 2000;
       const body = JSON.stringify({
         from: everflowDateTime(a),
@@ -330,7 +333,7 @@ export class EverflowClient {
         query: { filters: [] },
       });
       const reply = await this.call(ctx, endpoint, 'POST', body, clicksReplySchema, endpoint, (data) => {
-        // A window we cannot halve is asked again as is; requestWithRetry gives up after its attempts.
+        // A window we cannot shorten is asked again as is; requestWithRetry gives up after its attempts.
         if (data.incomplete_results === true && !splittable)
           throw new PlatformApiError(
             this.platform,
@@ -351,7 +354,8 @@ export class EverflowClient {
             { retryable: false },
           );
         }
-        const mid = a + Math.floor((b - a) / 2000) * 1000;
+        // The reply is not the whole window: ask a shorter one from the same start.
+        shorter = sizer.truncated(a, b);
         c.splits += 1;
         ctx.logger.debug('everflow click window split', {
           platform: this.platform,
@@ -360,15 +364,16 @@ export class EverflowClient {
           rows: rows.length,
           reason: truncated ? 'cap' : 'incomplete_results',
         });
-        stack.push({ a: mid, b }, { a, b: mid });
         continue;
       }
+      sizer.observe(a, b, rows);
       const part = { from: Math.max(a, w.from), to: Math.min(b, w.to) };
       const inWindow = rows.filter((r) => keepInWindow(r, 'unix_timestamp', part));
       c.pages += 1;
       c.records += inWindow.length;
       if (inWindow.length > 0) await onPage({ endpoint, records: inWindow });
       ctx.onProgress?.({ pages: c.pages, records: c.records, calls: c.calls });
+      a = b;
     }
   }
 
@@ -448,4 +453,144 @@ function keepInWindow(record: unknown, key: string, w: { from: number; to: numbe
   if (typeof t !== 'number' || !Number.isFinite(t)) return true;
   const ms = t * 1000;
   return ms >= w.from && ms < w.to;
+}
+
+/** Each clicks/stream call aims at this share of the row cap until the predictions' error is known. */
+const FIRST_FILL = 0.9;
+/** The margin under the cap is twice the recent predictions' RMS error, within these bounds. */
+const MIN_MARGIN = 0.03;
+const MAX_MARGIN = 0.3;
+const BUCKET_MS = 5 * 60_000;
+const FIRST_PROBE_MS = 3_600_000;
+
+/**
+ * Sizes clicks/stream windows so each call carries close to (never over) the row cap: a call that
+ * comes back truncated is wasted, one that comes back a tenth full costs as much as a full one.
+ * It keeps a histogram of the clicks received so far (5-minute buckets: 4,032 numbers for 14 days)
+ * and, once it holds a day before the window, predicts each 5 minutes from the same 5 minutes one
+ * day earlier (a daily cycle is followed, not averaged away), scaled by how the latest reply
+ * compared with its own prediction (traffic that grows or shrinks, a weekend). With less than a day
+ * of history it uses the latest reply's rate over its last hour; with none, the ledger's density hint, or one hour.
+ */
+export class ClickWindowSizer {
+  private readonly buckets = new Map<number, number>();
+  private historyFrom: number | null = null;
+  private historyTo: number | null = null;
+  private rate: number | null;
+  private scale = 1;
+  /** Relative errors (actual / predicted − 1) of the last history-based predictions. */
+  private readonly errors: number[] = [];
+  private truncatedAt: number | null = null;
+
+  constructor(
+    private readonly cap: number,
+    private readonly maxWindowMs: number,
+    rowsPerHour?: number,
+  ) {
+    this.rate = rowsPerHour && rowsPerHour > 0 ? rowsPerHour / HOUR_MS : null;
+  }
+
+  /** Rows a call aims at: under the cap by twice the recent predictions' RMS error (3–30 %). */
+  get target(): number {
+    if (this.errors.length < 3) return Math.floor(this.cap * FIRST_FILL);
+    const rms = Math.sqrt(this.errors.reduce((x, e) => x + e * e, 0) / this.errors.length);
+    return Math.floor(this.cap * (1 - Math.min(MAX_MARGIN, Math.max(MIN_MARGIN, 2 * rms))));
+  }
+
+  /** The length of the next window starting at `a` (whole seconds, ≥ 1 s, ≤ the API's window). */
+  next(a: number): number {
+    let w: number;
+    if (this.hasDayBefore(a)) w = this.fromHistory(a);
+    else if (this.rate !== null) w = this.rate > 0 ? this.target / this.rate : this.maxWindowMs;
+    else w = FIRST_PROBE_MS;
+    return this.seconds(w);
+  }
+
+  /** A complete reply for [a, b): its clicks feed the histogram, the rate, the scale and the error. */
+  observe(a: number, b: number, rows: readonly unknown[]): void {
+    if (this.hasDayBefore(a)) {
+      const expected = this.expected(a, b);
+      if (expected > 0) {
+        this.errors.push(rows.length / (expected * this.scale) - 1);
+        if (this.errors.length > 8) this.errors.shift();
+        this.scale = Math.min(4, Math.max(0.25, rows.length / expected));
+      }
+    }
+    for (const r of rows) {
+      const t = (r as { unix_timestamp?: unknown } | null)?.unix_timestamp;
+      if (typeof t !== 'number' || !Number.isFinite(t)) continue;
+      const k = Math.floor((t * 1000) / BUCKET_MS);
+      this.buckets.set(k, (this.buckets.get(k) ?? 0) + 1);
+    }
+    if (this.historyTo !== a) this.historyFrom = a;
+    this.historyTo = b;
+    this.rate = this.recentRate(a, b, rows.length);
+    this.truncatedAt = null;
+  }
+
+  /**
+   * A truncated reply for [a, b): the rate was at least cap / (b - a) and the prediction too low.
+   * Returns the window to ask instead: 15 % shorter (an overshoot is usually small), halved when the
+   * same start comes back truncated again.
+   */
+  truncated(a: number, b: number): number {
+    this.rate = Math.max(this.rate ?? 0, this.cap / (b - a));
+    if (this.hasDayBefore(a)) {
+      const expected = this.expected(a, b);
+      if (expected > 0) {
+        this.errors.push(this.cap / (expected * this.scale) - 1);
+        if (this.errors.length > 8) this.errors.shift();
+        this.scale = Math.min(4, Math.max(this.scale, this.cap / expected));
+      }
+    }
+    const again = this.truncatedAt === a;
+    this.truncatedAt = a;
+    return this.seconds((b - a) * (again ? 0.5 : 0.85));
+  }
+
+  /** Clicks per ms over the window's last hour (traffic on the rise or fall), or the whole window's when shorter. */
+  private recentRate(a: number, b: number, rows: number): number {
+    const from = Math.ceil((b - HOUR_MS) / BUCKET_MS);
+    const to = Math.floor(b / BUCKET_MS);
+    if (b - a < 2 * HOUR_MS || to <= from) return rows / (b - a);
+    let sum = 0;
+    for (let k = from; k < to; k++) sum += this.buckets.get(k) ?? 0;
+    return sum / ((to - from) * BUCKET_MS);
+  }
+
+  private seconds(w: number): number {
+    return Math.max(1000, Math.min(this.maxWindowMs, Math.floor(w / 1000) * 1000));
+  }
+
+  private hasDayBefore(a: number): boolean {
+    return this.historyTo === a && this.historyFrom !== null && a - this.historyFrom >= DAY_MS;
+  }
+
+  /** The clicks of the 5-minute bucket `k` of a window starting in bucket `first`, as history predicts them. */
+  private prior(first: number, k: number): number {
+    const perDay = DAY_MS / BUCKET_MS;
+    return this.buckets.get(k - (Math.floor((k - first) / perDay) + 1) * perDay) ?? 0;
+  }
+
+  private expected(a: number, b: number): number {
+    const first = Math.floor(a / BUCKET_MS);
+    let sum = 0;
+    for (let k = first; k * BUCKET_MS < b; k++) sum += this.prior(first, k);
+    return sum;
+  }
+
+  /** The longest window from `a` whose predicted clicks stay under the target. */
+  private fromHistory(a: number): number {
+    const first = Math.floor(a / BUCKET_MS);
+    const target = this.target / this.scale;
+    let count = 0;
+    let k = first;
+    for (; (k - first) * BUCKET_MS < this.maxWindowMs; k++) {
+      const add = this.prior(first, k);
+      if (count + add > target) break;
+      count += add;
+    }
+    if (k === first) return this.rate && this.rate > 0 ? this.target / this.rate : 1000;
+    return k * BUCKET_MS - a;
+  }
 }

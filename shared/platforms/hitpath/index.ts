@@ -10,16 +10,11 @@ export { HITPATH_RATE_LIMIT, HITPATH_HORIZON_DAYS } from './client.js';
 /**
  * Slice lengths. The Reporting API takes whole local dates and has no paging, so every slice costs
  * one call per stream however short it is, and the budget is 2 calls per 5 minutes (576 a day,
- * shared by both streams and every retry). Hours-long slices would spend that budget re-reading
- * the same local days; days-long slices spend it well:
- * - conversions: 72 h — one call re-reads the default 72 h lookback, so an hourly schedule costs
- *   ~2 sales calls an hour;
- * - clicks: 24 h — clicks are ~100× the volume and arrive in one unpaged reply that the fetch
- *   worker holds in memory, so a day per call keeps the reply moderate.
- * (A UTC-aligned slice covers two local dates in a non-UTC zone; the rows of the extra day are
- * dropped by the client and read by the neighbouring slice.)
+ * shared by both streams and every retry). So a slice is as long as the API allows: the whole
+ * 45-day horizon in one call per stream. The reply is parsed as a stream (client.ts), so its size
+ * does not bound the slice; no row bound either.
  */
-const SLICE_HOURS: Partial<Record<Stream, number>> = { conversions: 72, clicks: 24 };
+const SLICE_HOURS = HITPATH_HORIZON_DAYS * 24;
 
 /**
  * HitPath connector. Streams: conversions (`type=sales`) and clicks (`type=clicks`) only — HitPath
@@ -35,7 +30,8 @@ export function createHitpathConnector(key: string, config: HitpathConfig): Conn
     streams: ['conversions', 'clicks'],
     horizonDays: HITPATH_HORIZON_DAYS,
     defaultRateLimit: HITPATH_RATE_LIMIT,
-    sliceHours: (stream) => SLICE_HOURS[stream] ?? 24,
+    sliceHours: () => SLICE_HOURS,
+    sliceRows: () => null,
     fetchSlice: (slice, ctx, onPage) => fetchHitpathSlice({ platform: key, config, columns }, slice, ctx, onPage),
     redact: (record, ctx) => redactRaw(record, ctx, PERSONAL_KEYS),
     normalize<S extends Stream>(stream: S, record: unknown, ctx: NormalizeContext): NormalizeResult<S> {

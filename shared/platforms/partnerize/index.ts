@@ -40,6 +40,7 @@ export function createPartnerizeConnector(
     sliceHours(stream: Stream): number {
       return stream === 'clicks' ? 1 : 24;
     },
+    sliceRows: () => null,
     fetchSlice(slice, ctx, onPage) {
       return fetchPartnerizeSlice(slice, ctx, client, onPage);
     },
