@@ -133,7 +133,14 @@ export async function runCallsBench(clicksPerDay: number): Promise<CallsResult> 
       ] as const) {
         const before = counted();
         const r = await runner().ingest({ from: new Date(from).toISOString(), to: new Date(end).toISOString(), fresh });
-        record(run, before, from, end, (p) => (run.includes('resume') ? 0 : minimumFor(scenario, p, from, end)), loadedBy(r.totals));
+        record(
+          run,
+          before,
+          from,
+          end,
+          (p) => (run.includes('resume') ? 0 : minimumFor(scenario, p, from, end)),
+          loadedBy(r.totals),
+        );
       }
       await t.drop();
     }
@@ -144,7 +151,14 @@ export async function runCallsBench(clicksPerDay: number): Promise<CallsResult> 
       const { t, runner } = await install(scenario, clock, network);
       let before = counted();
       const r = await runner().ingest({ from: new Date(from).toISOString(), to: new Date(end - DAY).toISOString() });
-      record('30-day backfill', before, from, end - DAY, (p) => minimumFor(scenario, p, from, end - DAY), loadedBy(r.totals));
+      record(
+        '30-day backfill',
+        before,
+        from,
+        end - DAY,
+        (p) => minimumFor(scenario, p, from, end - DAY),
+        loadedBy(r.totals),
+      );
       before = counted();
       const loaded: Record<string, number> = {};
       for (let h = 1; h <= 24; h++) {

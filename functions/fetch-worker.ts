@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { fetchSlice } from '#shared/pipeline/fetch-worker.js';
 import { describeZodError, fetchJobSchema } from '#shared/pipeline/messages.js';
 import { pipelineDepsFromEnv } from './commons/pipeline.js';
@@ -12,8 +12,10 @@ import { logger, metrics } from './commons/powertools.js';
  * limit): fetch one slice and fan its records out to the normalize queue. A failed fetch is
  * reported as a batch item failure, so SQS retries it and, after maxReceiveCount, dead-letters it.
  */
-export async function fetchWorkerHandler(event: SQSEvent): Promise<SQSBatchResponse> {
-  const deps = await pipelineDepsFromEnv();
+export async function fetchWorkerHandler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
+  const base = await pipelineDepsFromEnv();
+  // The invocation's deadline: a long slice hands its rest on, or fails with the reason, before Lambda kills it.
+  const deps = context ? { ...base, remainingMs: () => context.getRemainingTimeInMillis() } : base;
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
   for (const record of event.Records) {
     let body: unknown;

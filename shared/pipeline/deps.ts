@@ -32,6 +32,8 @@ export interface PipelineDeps {
   retry?: Partial<RetryPolicy>;
   /** Counters the CLI prints and Lambdas emit as metrics. */
   metrics?: PipelineMetrics;
+  /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis); absent locally. */
+  remainingMs?: () => number;
 }
 
 export interface PipelineMetrics {

@@ -3,6 +3,7 @@ import { ConfigError } from '../config/load.js';
 import type { PipelineDeps } from './deps.js';
 import { Ledger, type ErrorKind } from './ledger.js';
 import { NORMALIZE_QUEUE, type FetchJob, type NormalizeMessage } from './messages.js';
+import { enqueueSlices } from './schedule.js';
 
 /**
  * fetch-worker: fetches one slice with all its pages through the platform's connector and turns
@@ -13,6 +14,10 @@ import { NORMALIZE_QUEUE, type FetchJob, type NormalizeMessage } from './message
  */
 
 const ENVELOPE_BYTES = 1_024;
+/** With less than this left in the invocation, a connector that can stop cleanly hands the rest on. */
+export const YIELD_BEFORE_DEADLINE_MS = 120_000;
+/** With less than this left, the fetch is aborted (the slice fails with the reason and is retried). */
+export const ABORT_BEFORE_DEADLINE_MS = 30_000;
 
 export interface FetchOutcome {
   sliceId: string;
@@ -60,6 +65,15 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
     return body;
   };
 
+  const maxRows = connector.sliceRows(job.stream) ?? Number.POSITIVE_INFINITY;
+  const remaining = deps.remainingMs;
+  // Abort before Lambda kills us: a killed fetch leaves the slice `fetching` with no reason given.
+  const abort = new AbortController();
+  const timer =
+    remaining && remaining() > ABORT_BEFORE_DEADLINE_MS
+      ? setTimeout(() => abort.abort(), remaining() - ABORT_BEFORE_DEADLINE_MS)
+      : null;
+  timer?.unref?.();
   try {
     const secret = await deps.secret(job.platform);
     const summary = await connector.fetchSlice(
@@ -71,6 +85,8 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
         logger: deps.logger,
         secret,
         retry: deps.retry,
+        signal: remaining ? abort.signal : undefined,
+        shouldYield: () => records >= maxRows || (remaining !== undefined && remaining() < YIELD_BEFORE_DEADLINE_MS),
       },
       async (page) => {
         endpoint = page.endpoint;
@@ -90,6 +106,7 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
     );
     const last = closeChunk();
     if (last) await flush([last]);
+    if (summary.completeUntil) await handOff(job, attempt, summary.completeUntil, records, ledger, deps);
     deps.metrics?.add('recordsFetched', job.platform, records);
     await ledger.finishFetch(job.sliceId, attempt, { pages: summary.pages, records, messages: seq }, deps.clock.now());
     deps.logger.info('slice fetched', {
@@ -105,7 +122,13 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
     });
     if (seq === 0) await ledger.advanceWatermark(job.platform, job.stream, deps.clock.now());
     return { sliceId: job.sliceId, attempt, pages: summary.pages, records, messages: seq };
-  } catch (e) {
+  } catch (caught) {
+    const e = abort.signal.aborted
+      ? new Error(
+          `stopped ${ABORT_BEFORE_DEADLINE_MS / 1000} s before the function's timeout after ${records} records; the slice is retried (a smaller sliceHours for ${job.stream} helps if this repeats)`,
+          { cause: caught },
+        )
+      : caught;
     const kind = errorKind(e);
     deps.metrics?.add('fetchErrors', job.platform, 1);
     deps.logger.error('slice fetch failed', {
@@ -117,7 +140,43 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
     });
     await ledger.failFetch(job.sliceId, (e as Error).message, kind, deps.clock.now());
     throw e;
+  } finally {
+    if (timer) clearTimeout(timer);
   }
+}
+
+/** The connector stopped early with [from, until) complete: the slice ends there, a new one takes the rest. */
+async function handOff(
+  job: FetchJob,
+  attempt: number,
+  until: string,
+  records: number,
+  ledger: Ledger,
+  deps: PipelineDeps,
+): Promise<void> {
+  const [b] = await deps.db.query<{ backfill_id: string | null }>(
+    `SELECT backfill_id FROM ${deps.names.core}.fetch_slices WHERE slice_id = :id`,
+    { id: job.sliceId },
+  );
+  const hours = (Date.parse(until) - Date.parse(job.from)) / 3_600_000;
+  const rest = await ledger.handOff(
+    {
+      sliceId: job.sliceId,
+      platform: job.platform,
+      stream: job.stream,
+      from: job.from,
+      to: job.to,
+      backfillId: b?.backfill_id ?? null,
+      ...(hours > 0 ? { rowsPerHour: records / hours } : {}),
+    },
+    attempt,
+    until,
+    deps.clock.now(),
+  );
+  if (!rest) return;
+  job.to = until;
+  await enqueueSlices([rest], deps);
+  deps.logger.info('slice handed on', { sliceId: job.sliceId, until, records, next: rest.sliceId, to: rest.to });
 }
 
 function errorKind(e: unknown): ErrorKind {

@@ -54,7 +54,10 @@ export class Ledger {
     this.m = `${names.core}.slice_messages`;
   }
 
-  /** Records slices as planned; a slice id already in the ledger is left as it is (resume). Returns the ids that still need fetching. */
+  /**
+   * Records slices as planned; a slice id already in the ledger is left as it is (resume). Returns
+   * the slices that still need fetching: these, and any unfinished slice their runs handed on.
+   */
   async plan(slices: readonly PlannedSlice[], now: Date): Promise<PlannedSlice[]> {
     if (slices.length === 0) return [];
     for (let i = 0; i < slices.length; i += 200) {
@@ -77,12 +80,42 @@ export class Ledger {
         params,
       );
     }
-    const rows = await this.db.query<{ slice_id: string; status: string }>(
-      `SELECT slice_id, status FROM ${this.t} WHERE slice_id IN (:ids)`,
+    const rows = await this.db.query<{ slice_id: string; status: string; window_to: string }>(
+      `SELECT slice_id, status, window_to FROM ${this.t} WHERE slice_id IN (:ids)`,
       { ids: slices.map((s) => s.sliceId) },
     );
-    const done = new Set(rows.filter((r) => r.status === 'done').map((r) => r.slice_id));
-    return slices.filter((s) => !done.has(s.sliceId));
+    const byId = new Map(rows.map((r) => [r.slice_id, r]));
+    const todo = slices.filter((s) => byId.get(s.sliceId)?.status !== 'done');
+    // A slice that handed part of its window on (handOff) keeps the shorter window it has in the
+    // ledger, and the parts it handed on are fetched too when they are not done.
+    const out = todo.map((s) => {
+      const to = byId.get(s.sliceId)?.window_to;
+      return to ? { ...s, to: fromSqlDateTime(to) } : s;
+    });
+    const runs = [...new Set(slices.map((s) => s.backfillId).filter((b): b is string => b !== null))];
+    if (runs.length === 0) return out;
+    const rest = await this.db.query<{
+      slice_id: string;
+      platform: string;
+      stream: Stream;
+      window_from: string;
+      window_to: string;
+      backfill_id: string;
+    }>(
+      `SELECT slice_id, platform, stream, window_from, window_to, backfill_id FROM ${this.t}
+        WHERE backfill_id IN (:runs) AND status <> 'done' AND slice_id NOT IN (:ids)`,
+      { runs, ids: slices.map((s) => s.sliceId) },
+    );
+    for (const r of rest)
+      out.push({
+        sliceId: r.slice_id,
+        platform: r.platform,
+        stream: r.stream,
+        from: fromSqlDateTime(r.window_from),
+        to: fromSqlDateTime(r.window_to),
+        backfillId: r.backfill_id,
+      });
+    return out;
   }
 
   /** Marks a slice as being fetched and returns its new attempt number. */
@@ -119,6 +152,26 @@ export class Ledger {
       },
     );
     await this.completeIfDone(sliceId, now);
+  }
+
+  /**
+   * The fetch stopped early (rows or time for one invocation) with [from, until) complete: the slice
+   * now ends at `until`, and a new slice (same run, an id derived from this one and its attempt)
+   * takes [until, to). Returns the new slice, or null when this attempt is no longer the latest.
+   */
+  async handOff(slice: PlannedSlice, attempt: number, until: string, now: Date): Promise<PlannedSlice | null> {
+    const r = await this.db.execute(
+      `UPDATE ${this.t} SET window_to = :until WHERE slice_id = :id AND attempts = :attempt AND status = 'fetching'`,
+      { id: slice.sliceId, attempt, until: toSqlDateTime(until) },
+    );
+    if (r.affectedRows === 0) return null;
+    const rest: PlannedSlice = {
+      ...slice,
+      sliceId: deterministicSliceId(`${slice.sliceId}#${attempt}`, slice.platform, slice.stream, until, slice.to),
+      from: until,
+    };
+    await this.plan([rest], now);
+    return rest;
   }
 
   async failFetch(sliceId: string, error: string, kind: ErrorKind, now: Date): Promise<void> {

@@ -163,13 +163,16 @@ export async function planBackfill(
   );
   const todo = await ledger.plan(slices, now);
   if (options.enqueue !== false) await enqueueSlices(todo, deps);
+  const planned = new Set(slices.map((s) => s.sliceId));
+  const skipped = slices.length - todo.filter((s) => planned.has(s.sliceId)).length;
   deps.logger.info('backfill planned', {
     backfillId,
     platform: req.platform,
     slices: slices.length,
-    resumedSkipped: slices.length - todo.length,
+    resumedSkipped: skipped,
+    handedOn: todo.length - (slices.length - skipped),
   });
-  return { backfillId, slices: slices.length, skipped: slices.length - todo.length };
+  return { backfillId, slices: slices.length, skipped };
 }
 
 export interface BackfillProgress extends SliceTotals {

@@ -36,6 +36,12 @@ export interface FetchContext {
   onProgress?: (p: { pages: number; records: number; calls: number }) => void;
   /** Aborts retries and in-flight requests (Lambda near its timeout, Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * True once this invocation has done enough (rows or time): a connector that can stop at a clean
+   * boundary between calls returns with `completeUntil`, and the fetch worker hands the rest of the
+   * slice to a new one. Connectors that cannot stop cleanly ignore it.
+   */
+  shouldYield?: () => boolean;
 }
 
 /** One page of raw records, as the platform sent them (envelope already validated). */
@@ -51,6 +57,8 @@ export interface FetchSummary {
   calls: number;
   /** Sub-windows the connector split the slice into (Everflow click cap, incomplete_results). */
   splits: number;
+  /** Set when the connector yielded (ctx.shouldYield): the slice is complete up to here (ISO), the rest not fetched. */
+  completeUntil?: string;
 }
 
 /** Context for mapping raw records to canonical rows (pure, no I/O). */

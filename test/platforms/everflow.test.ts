@@ -609,7 +609,7 @@ describe('everflow connector against the HTTP simulator', () => {
     expect(calls).toBeLessThanOrEqual(Math.ceil(1.2 * minimum));
   });
 
-  it('calls at most 14 days at a time: a first one-hour call without a density hint, none with one', async () => {
+  it('calls at most 14 days at a time: a first one-hour call without a density hint, widening while empty; none with a hint', async () => {
     const clicks = [click(1, T0 - 20 * 24 * H), click(2, T0 - 3 * 24 * H), click(3, T0 + 2 * 24 * H)];
     const { sim, baseUrl } = await startSim(scenario({ clicks }));
     const connector = createEverflowConnector('everflow', config(baseUrl));
@@ -627,12 +627,19 @@ describe('everflow connector against the HTTP simulator', () => {
     const probed = await collect(connector, slice);
     expect(probed.records).toHaveLength(3);
     expect(probed.summary.splits).toBe(0);
-    expect(asked()).toEqual([
+    // An hour first; nothing there, so the windows widen fourfold (not straight to 14 days); never over 14 days.
+    const blind = asked();
+    expect(blind.slice(0, 4)).toEqual([
       ['2026-09-17 00:00:00', '2026-09-17 01:00:00'],
-      ['2026-09-17 01:00:00', '2026-10-01 01:00:00'],
-      ['2026-10-01 01:00:00', '2026-10-15 01:00:00'],
-      ['2026-10-15 01:00:00', '2026-10-17 00:00:00'],
+      ['2026-09-17 01:00:00', '2026-09-17 05:00:00'],
+      ['2026-09-17 05:00:00', '2026-09-17 21:00:00'],
+      ['2026-09-17 21:00:00', '2026-09-20 13:00:00'],
     ]);
+    expect(blind.at(-1)?.[1]).toBe('2026-10-17 00:00:00');
+    for (let i = 0; i < blind.length; i++) {
+      expect(Date.parse(`${blind[i][1]}Z`) - Date.parse(`${blind[i][0]}Z`)).toBeLessThanOrEqual(14 * 24 * H);
+      if (i > 0) expect(blind[i][0]).toBe(blind[i - 1][1]);
+    }
     sim.server.requests.length = 0;
     const hinted = await collect(createEverflowConnector('everflow', config(baseUrl)), { ...slice, rowsPerHour: 0.01 });
     expect(hinted.records).toHaveLength(3);

@@ -140,9 +140,11 @@ export class EverflowClient {
       case 'conversions':
         await this.fetchConversions(this.window(slice), ctx, onPage, counters);
         break;
-      case 'clicks':
-        await this.fetchClicks(this.window(slice), ctx, onPage, counters, slice.rowsPerHour);
+      case 'clicks': {
+        const until = await this.fetchClicks(this.window(slice), ctx, onPage, counters, slice.rowsPerHour);
+        if (until !== null) return { ...counters, completeUntil: new Date(until).toISOString() };
         break;
+      }
       case 'affiliates':
       case 'offers':
       case 'advertisers':
@@ -313,8 +315,8 @@ export class EverflowClient {
     onPage: (page: RawPage) => Promise<void>,
     c: Counters,
     rowsPerHour: number | undefined,
-  ): Promise<void> {
-    if (w.to <= w.from) return;
+  ): Promise<number | null> {
+    if (w.to <= w.from) return null;
     const endpoint = ENDPOINTS.clicks;
     const timezoneId = await this.utcTimezoneId(ctx);
     // Work in whole seconds (Everflow's resolution).
@@ -323,6 +325,8 @@ export class EverflowClient {
     let a = floorSecond(w.from);
     let shorter: number | null = null;
     while (a < end) {
+      // Enough for this invocation: everything before `a` is delivered; the caller hands on the rest.
+      if (shorter === null && c.pages > 0 && a < w.to && ctx.shouldYield?.()) return Math.max(a, w.from);
       const b = Math.min(end, a + (shorter ?? sizer.next(a)));
       shorter = null;
       const splittable = b - a >= 2000;
@@ -375,6 +379,7 @@ export class EverflowClient {
       ctx.onProgress?.({ pages: c.pages, records: c.records, calls: c.calls });
       a = b;
     }
+    return null;
   }
 
   /**
@@ -481,6 +486,7 @@ export class ClickWindowSizer {
   /** Relative errors (actual / predicted − 1) of the last history-based predictions. */
   private readonly errors: number[] = [];
   private truncatedAt: number | null = null;
+  private lastWindow: number | null = null;
 
   constructor(
     private readonly cap: number,
@@ -501,7 +507,9 @@ export class ClickWindowSizer {
   next(a: number): number {
     let w: number;
     if (this.hasDayBefore(a)) w = this.fromHistory(a);
-    else if (this.rate !== null) w = this.rate > 0 ? this.target / this.rate : this.maxWindowMs;
+    else if (this.rate !== null && this.rate > 0) w = this.target / this.rate;
+    else if (this.rate === 0)
+      w = 4 * (this.lastWindow ?? FIRST_PROBE_MS); // nothing yet: widen, do not leap
     else w = FIRST_PROBE_MS;
     return this.seconds(w);
   }
@@ -511,7 +519,7 @@ export class ClickWindowSizer {
     if (this.hasDayBefore(a)) {
       const expected = this.expected(a, b);
       if (expected > 0) {
-        this.errors.push(rows.length / (expected * this.scale) - 1);
+        this.errors.push(clampError(rows.length / (expected * this.scale) - 1));
         if (this.errors.length > 8) this.errors.shift();
         this.scale = Math.min(4, Math.max(0.25, rows.length / expected));
       }
@@ -525,6 +533,7 @@ export class ClickWindowSizer {
     if (this.historyTo !== a) this.historyFrom = a;
     this.historyTo = b;
     this.rate = this.recentRate(a, b, rows.length);
+    this.lastWindow = b - a;
     this.truncatedAt = null;
   }
 
@@ -538,7 +547,7 @@ export class ClickWindowSizer {
     if (this.hasDayBefore(a)) {
       const expected = this.expected(a, b);
       if (expected > 0) {
-        this.errors.push(this.cap / (expected * this.scale) - 1);
+        this.errors.push(clampError(this.cap / (expected * this.scale) - 1));
         if (this.errors.length > 8) this.errors.shift();
         this.scale = Math.min(4, Math.max(this.scale, this.cap / expected));
       }
@@ -566,10 +575,16 @@ export class ClickWindowSizer {
     return this.historyTo === a && this.historyFrom !== null && a - this.historyFrom >= DAY_MS;
   }
 
-  /** The clicks of the 5-minute bucket `k` of a window starting in bucket `first`, as history predicts them. */
+  /**
+   * The clicks of the 5-minute bucket `k` of a window starting in bucket `first`, as history predicts
+   * them: the same 5 minutes a week earlier when a week of history is there (weekdays differ), else
+   * a day earlier.
+   */
   private prior(first: number, k: number): number {
-    const perDay = DAY_MS / BUCKET_MS;
-    return this.buckets.get(k - (Math.floor((k - first) / perDay) + 1) * perDay) ?? 0;
+    const a = first * BUCKET_MS;
+    const period = this.historyFrom !== null && a - this.historyFrom >= 7 * DAY_MS ? 7 * DAY_MS : DAY_MS;
+    const per = period / BUCKET_MS;
+    return this.buckets.get(k - (Math.floor((k - first) / per) + 1) * per) ?? 0;
   }
 
   private expected(a: number, b: number): number {
@@ -591,6 +606,21 @@ export class ClickWindowSizer {
       count += add;
     }
     if (k === first) return this.rate && this.rate > 0 ? this.target / this.rate : 1000;
-    return k * BUCKET_MS - a;
+    // History from a quieter time (traffic that only started) must not stretch the window beyond
+    // half again what the last day's average rate allows.
+    const lastDay = this.expectedFromLastDay(a);
+    const w = k * BUCKET_MS - a;
+    return lastDay > 0 ? Math.min(w, (1.5 * this.target) / (lastDay / DAY_MS)) : w;
   }
+
+  private expectedFromLastDay(a: number): number {
+    let sum = 0;
+    for (let k = Math.floor((a - DAY_MS) / BUCKET_MS); k * BUCKET_MS < a; k++) sum += this.buckets.get(k) ?? 0;
+    return sum;
+  }
+}
+
+/** One prediction's relative error, bounded so a prediction from empty history does not set the margin for long. */
+function clampError(e: number): number {
+  return Math.max(-0.5, Math.min(0.5, e));
 }

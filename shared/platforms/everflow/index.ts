@@ -21,13 +21,17 @@ export { EverflowClient, findUtcTimezone, ENDPOINTS as EVERFLOW_ENDPOINTS } from
  *   concurrency, not this object's business.
  * - horizonDays: 365, the raw conversions limit (§1.2). Raw clicks are kept only ~90 days (except
  *   those that converted): clicks/stream answers older windows with fewer rows, not an error.
- * - sliceHours: 14 days for conversions and clicks. Conversions page by 2,000 whatever the
- *   window, so longer slices mean fewer part-filled last pages. clicks/stream takes at most 14 days
- *   and 10,000 rows a call: the client sizes each call from the density it sees (and the ledger's
- *   hint), so a slice of 14 days costs about rows / 10,000 calls; it splits only a truncated reply.
+ * - sliceHours: conversions 14 days: they page by 2,000 whatever the window, so longer slices mean
+ *   fewer part-filled last pages. Clicks 45 days: clicks/stream takes at most 14 days and 10,000
+ *   rows a call, and the client sizes each call from the density it sees (and the ledger's hint),
+ *   so a slice costs about rows / 10,000 calls whatever its length, and every new slice costs a
+ *   first guess: fewer, longer slices waste less. A truncated reply is asked again shorter.
  *   Entities 24 h (the window is ignored: whole list).
  * - sliceRows: a slice carries at most 1,000,000 clicks (100 calls, a few minutes) or 200,000
- *   conversions (100 pages): what one fetch invocation gets through well inside its timeout.
+ *   conversions (100 pages): what one fetch invocation gets through well inside its timeout. The
+ *   planner shortens slices to it from the ledger's density; with no history yet (the first
+ *   backfill) the click client stops after that many rows or near the function's deadline and the
+ *   fetch worker hands the rest of the window to a new slice.
  */
 
 /** Test and tuning knobs; production uses the documented defaults. */
@@ -45,7 +49,7 @@ export function createEverflowConnector(
     streams,
     horizonDays: 365,
     defaultRateLimit: { requests: 20, perSeconds: 1 },
-    sliceHours: (stream: Stream) => (stream === 'clicks' || stream === 'conversions' ? 14 * 24 : 24),
+    sliceHours: (stream: Stream) => (stream === 'clicks' ? 45 * 24 : stream === 'conversions' ? 14 * 24 : 24),
     sliceRows: (stream: Stream) => (stream === 'clicks' ? 1_000_000 : stream === 'conversions' ? 200_000 : null),
     fetchSlice(slice, ctx, onPage) {
       return client.fetchSlice(slice, ctx, onPage);

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, truthCounts, type Harness } from '../helpers/pipeline-harness.js';
+import { fetchSlice } from '#shared/pipeline/fetch-worker.js';
+import { Ledger } from '#shared/pipeline/ledger.js';
+
+const DAY = 86_400_000;
+let h: Harness;
+let fromMs: number;
+let toMs: number;
+
+beforeAll(async () => {
+  h = await startHarness(undefined, ['everflow']);
+  // Four days in the migration period, when the target has traffic.
+  fromMs = Date.parse(`${h.scenario.options.migrationStart}T00:00:00Z`) + 6 * DAY;
+  toMs = fromMs + 4 * DAY;
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+interface SliceRow {
+  slice_id: string;
+  window_from: string;
+  window_to: string;
+  status: string;
+  records_fetched: number;
+  rows_loaded: number;
+}
+
+describe('a fetch near its deadline hands the rest of its slice on', () => {
+  it('every click once, slices chained edge to edge, all done; re-running the ingest asks nothing', async () => {
+    const runner = h.runner();
+    // Two minutes left after the first call: the Everflow client stops at each call boundary and the
+    // fetch worker hands the rest of the window to a new slice (with the density it saw).
+    let calls = 0;
+    runner.deps.remainingMs = () => (calls++ === 0 ? 600_000 : 100_000);
+    const sim = h.network.simulators.everflow.server;
+    const before = sim.requests.length;
+    const { totals } = await runner.ingest({
+      from: new Date(fromMs).toISOString(),
+      to: new Date(toMs).toISOString(),
+      streams: ['clicks'],
+    });
+    const truth = truthCounts(h.scenario, 'everflow', fromMs, toMs);
+    const [c] = await h.t.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${h.t.names.platform('everflow')}.clicks`);
+    expect(c.n).toBe(truth.clicks);
+    expect(totals.failed).toBe(0);
+    expect(totals.done).toBe(totals.slices);
+    expect(totals.fetched).toBe(truth.clicks);
+    const slices = await h.t.db.query<SliceRow>(
+      `SELECT slice_id, window_from, window_to, status, records_fetched, rows_loaded FROM ${h.t.names.core}.fetch_slices
+        WHERE platform = 'everflow' AND stream = 'clicks' ORDER BY window_from`,
+    );
+    expect(slices.length).toBeGreaterThan(1);
+    expect(slices[0].window_from).toMatch(new Date(fromMs).toISOString().slice(0, 10));
+    for (let i = 1; i < slices.length; i++) expect(slices[i].window_from).toBe(slices[i - 1].window_to);
+    expect(slices.at(-1)?.window_to).toMatch(new Date(toMs).toISOString().slice(0, 10));
+    expect(slices.every((s) => s.status === 'done' && s.records_fetched === s.rows_loaded)).toBe(true);
+    // Each slice is its own run of calls: one call starts each slice (plus any truncated reply asked again shorter).
+    const starts = new Set(
+      sim.requests
+        .slice(before)
+        .filter((r) => r.path.endsWith('/clicks/stream'))
+        .map((r) => (JSON.parse(r.body) as { from: string }).from),
+    );
+    expect(starts.size).toBe(slices.length);
+
+    const again = sim.requests.length;
+    const rerun = await h.runner().ingest({
+      from: new Date(fromMs).toISOString(),
+      to: new Date(toMs).toISOString(),
+      streams: ['clicks'],
+    });
+    expect(sim.requests.length).toBe(again);
+    expect(rerun.totals.done).toBe(slices.length);
+  });
+
+  it('an unfinished hand-on is fetched when the same ingest runs again (a crash between slices)', async () => {
+    const ledger = new Ledger(h.t.db, h.t.names);
+    const [last] = await h.t.db.query<{ slice_id: string }>(
+      `SELECT slice_id FROM ${h.t.names.core}.fetch_slices WHERE platform = 'everflow' AND stream = 'clicks' ORDER BY window_from DESC LIMIT 1`,
+    );
+    // As if the last handed-on slice had never run.
+    await h.t.db.execute(`UPDATE ${h.t.names.core}.fetch_slices SET status = 'planned' WHERE slice_id = :id`, {
+      id: last.slice_id,
+    });
+    const sim = h.network.simulators.everflow.server;
+    const before = sim.requests.length;
+    const { totals } = await h.runner().ingest({
+      from: new Date(fromMs).toISOString(),
+      to: new Date(toMs).toISOString(),
+      streams: ['clicks'],
+    });
+    const asked = sim.requests
+      .slice(before)
+      .filter((r) => r.path.endsWith('/clicks/stream'))
+      .map((r) => (JSON.parse(r.body) as { from: string }).from);
+    const [w] = await h.t.db.query<{ f: string }>(
+      `SELECT DATE_FORMAT(window_from, '%Y-%m-%d %H:%i:%s') AS f FROM ${h.t.names.core}.fetch_slices WHERE slice_id = :id`,
+      { id: last.slice_id },
+    );
+    // Only that slice's window is asked again (from its start), and the run ends with every slice done.
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked[0]).toBe(w.f);
+    expect(asked.every((f) => f >= w.f)).toBe(true);
+    expect(totals.done).toBe(totals.slices);
+    expect((await ledger.sliceTotals({ sliceIds: [last.slice_id] })).done).toBe(1);
+  });
+
+  it('a call still hanging 30 s before the deadline fails the slice with the reason, for a retry', async () => {
+    const runner = h.runner();
+    runner.deps.remainingMs = () => 30_200;
+    const sim = h.network.simulators.everflow.server;
+    sim.injectFaults([{ kind: 'timeout' }], (p) => p.endsWith('/clicks/stream'));
+    const sliceId = '00000000-0000-4000-8000-00000000dead';
+    const window = { from: new Date(toMs).toISOString(), to: new Date(toMs + 3_600_000).toISOString() };
+    await new Ledger(h.t.db, h.t.names).plan(
+      [{ sliceId, platform: 'everflow', stream: 'clicks', ...window, backfillId: null }],
+      h.clock.now(),
+    );
+    await expect(
+      fetchSlice({ kind: 'fetch', sliceId, platform: 'everflow', stream: 'clicks', ...window }, runner.deps),
+    ).rejects.toThrow(/stopped 30 s before the function's timeout/);
+    const [s] = await h.t.db.query<{ status: string; error: string }>(
+      `SELECT status, error FROM ${h.t.names.core}.fetch_slices WHERE slice_id = :id`,
+      { id: sliceId },
+    );
+    expect(s.status).toBe('failed');
+    expect(s.error).toMatch(/the slice is retried/);
+  });
+});
