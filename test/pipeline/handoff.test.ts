@@ -18,14 +18,14 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface SliceRow {
+type SliceRow = {
   slice_id: string;
   window_from: string;
   window_to: string;
   status: string;
   records_fetched: number;
   rows_loaded: number;
-}
+};
 
 describe('a fetch near its deadline hands the rest of its slice on', () => {
   it('every click once, slices chained edge to edge, all done; re-running the ingest asks nothing', async () => {
