@@ -25,7 +25,10 @@ export interface PlannedSlice {
   rowsPerHour?: number;
 }
 
-export type ErrorKind = 'api' | 'auth' | 'config' | 'internal';
+export type ErrorKind = 'api' | 'auth' | 'config' | 'internal' | 'stuck';
+
+/** A slice still planned, fetching or fetched this long after it last moved is stuck (docs/design.md §3). */
+export const STUCK_AFTER_HOURS = 6;
 
 /** A stable id for a slice of a backfill/ingest run, so re-running the same request resumes it. */
 export function deterministicSliceId(
@@ -389,6 +392,31 @@ export class Ledger {
       { p: platform, s: stream },
     );
     return row?.t ? new Date(fromSqlDateTime(row.t)) : null;
+  }
+
+  /**
+   * Marks a platform's stuck slices failed, each with the reason: planned but never fetched (its
+   * fetch job was lost or dead-lettered), fetching with no end (the function was killed), fetched
+   * with messages never loaded (lost normalize messages). The watermark can then move on (a
+   * scheduled run re-plans their windows) and the operator sees them. Returns how many.
+   */
+  async failStuck(platform: string, now: Date, hours = STUCK_AFTER_HOURS): Promise<number> {
+    const before = toSqlDateTime(new Date(now.getTime() - hours * 3_600_000));
+    const r = await this.db.execute(
+      `UPDATE ${this.t}
+          SET error = CASE status
+                WHEN 'planned' THEN CONCAT('stuck: planned at ', DATE_FORMAT(planned_at, '%Y-%m-%d %H:%i'), ' UTC and never fetched (its fetch job was lost or is in the fetch DLQ)')
+                WHEN 'fetching' THEN CONCAT('stuck: fetch started at ', DATE_FORMAT(started_at, '%Y-%m-%d %H:%i'), ' UTC never ended (the function was killed: timeout or crash)')
+                ELSE CONCAT('stuck: fetched at ', DATE_FORMAT(fetched_at, '%Y-%m-%d %H:%i'), ' UTC, ', messages_done, ' of ', messages_total, ' normalize messages loaded since (the others were lost; a DLQ redrive would have counted them)')
+              END,
+              error_kind = 'stuck', finished_at = :now, status = 'failed'
+        WHERE platform = :p AND (
+              (status = 'planned' AND planned_at < :before)
+           OR (status = 'fetching' AND started_at < :before)
+           OR (status = 'fetched' AND fetched_at < :before))`,
+      { p: platform, before, now: toSqlDateTime(now) },
+    );
+    return r.affectedRows;
   }
 
   /** A later scheduled run re-planned these windows: failed slices inside [from, to) stop holding the watermark back. */

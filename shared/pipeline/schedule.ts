@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { ENTITY_STREAMS, STREAMS, type Stream } from '../model/canonical.js';
 import { toSqlDateTime, parseInstant } from '../util/time.js';
 import type { PipelineDeps } from './deps.js';
-import { Ledger, type PlannedSlice, type SliceTotals } from './ledger.js';
+import { Ledger, STUCK_AFTER_HOURS, type PlannedSlice, type SliceTotals } from './ledger.js';
 import { fetchQueueName, type FetchJob } from './messages.js';
 import { PlanError, planWindow, scheduledWindow } from './plan.js';
 
@@ -19,6 +19,9 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
   if (!connector || !p) throw new PlanError(`platform "${platform}" is not configured`);
   const now = deps.clock.now();
   const ledger = new Ledger(deps.db, deps.names);
+  const stuck = await ledger.failStuck(platform, now);
+  if (stuck > 0)
+    deps.logger.warn('stuck slices marked failed', { platform, slices: stuck, afterHours: STUCK_AFTER_HOURS });
   const slices: PlannedSlice[] = [];
   for (const stream of connector.streams) {
     const isEntity = (ENTITY_STREAMS as readonly string[]).includes(stream);

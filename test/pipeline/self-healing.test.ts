@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, truthCounts, type Harness } from '../helpers/pipeline-harness.js';
 import { fetchSlice } from '#shared/pipeline/fetch-worker.js';
 import { Ledger } from '#shared/pipeline/ledger.js';
+import { scheduleFetch } from '#shared/pipeline/schedule.js';
 
 const DAY = 86_400_000;
 let h: Harness;
@@ -127,5 +128,49 @@ describe('a fetch near its deadline hands the rest of its slice on', () => {
     );
     expect(s.status).toBe('failed');
     expect(s.error).toMatch(/the slice is retried/);
+  });
+});
+
+describe('stuck slices are marked failed with the reason, so the watermark moves on', () => {
+  it('planned, fetching and fetched slices left past the deadline fail, naming what happened; the next run re-reads their windows', async () => {
+    const core = h.t.names.core;
+    const now = h.clock.now();
+    const at = (hoursAgo: number) => new Date(now.getTime() - hoursAgo * 3_600_000);
+    const ledger = new Ledger(h.t.db, h.t.names);
+    const id = (n: number) => `00000000-0000-4000-8000-0000000000${String(n).padStart(2, '0')}`;
+    const slice = (n: number, hoursAgo: number) => ({
+      sliceId: id(n),
+      platform: 'everflow',
+      stream: 'conversions' as const,
+      from: at(hoursAgo + 1).toISOString(),
+      to: at(hoursAgo).toISOString(),
+      backfillId: null,
+    });
+    // 1: planned 8 h ago, never started; 2: fetching for 7 h; 3: fetched 7 h ago, 1 of 2 messages loaded; 4: fetching for 1 h (alive).
+    await ledger.plan([slice(1, 8), slice(2, 7), slice(3, 7), slice(4, 1)], at(8));
+    await ledger.startFetch(id(2), at(7));
+    await ledger.startFetch(id(3), at(7));
+    await ledger.finishFetch(id(3), 1, { pages: 1, records: 10, messages: 2 }, at(7));
+    await ledger.startFetch(id(4), at(1));
+    await scheduleFetch('everflow', h.runner().deps);
+    const rows = await h.t.db.query<{
+      slice_id: string;
+      status: string;
+      error: string | null;
+      error_kind: string | null;
+    }>(
+      `SELECT slice_id, status, error, error_kind FROM ${core}.fetch_slices WHERE slice_id IN (:ids) ORDER BY slice_id`,
+      { ids: [id(1), id(2), id(3), id(4)] },
+    );
+    const by = Object.fromEntries(rows.map((r) => [r.slice_id, r]));
+    // 1–3 failed with their reasons; the scheduled run's window covers them, so they are superseded at once.
+    expect(by[id(1)].error).toMatch(/^stuck: planned at .* and never fetched/);
+    expect(by[id(2)].error).toMatch(/^stuck: fetch started at .* never ended \(the function was killed/);
+    expect(by[id(3)].error).toMatch(/^stuck: fetched at .*, 0 of 2 normalize messages loaded/);
+    for (const n of [1, 2, 3]) {
+      expect(by[id(n)].error_kind).toBe('stuck');
+      expect(['failed', 'superseded']).toContain(by[id(n)].status);
+    }
+    expect(by[id(4)]).toMatchObject({ status: 'fetching', error: null });
   });
 });
