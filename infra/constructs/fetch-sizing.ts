@@ -6,6 +6,10 @@ import type { PlatformConfig } from '#shared/config/schema.js';
  * (`maxConcurrency`, 2–1,000: 2 is the floor the Lambda API accepts) and the function timeout
  * (the queue's visibility timeout is 6 × that, set by QueueConsumer).
  *
+ * The config's `platforms.<key>.concurrency` overrides maxConcurrency (raised to 2, Lambda's floor);
+ * the stack prop `fetchConcurrency` overrides both. Keep these in step with
+ * DEFAULT_FETCH_CONCURRENCY (shared/platforms/registry.ts, what the local runner uses).
+ *
  * Concurrency bounds how many slices are fetched at once; the request RATE is enforced separately
  * by the shared DbRateLimiter bucket (docs/design.md §3), so a worker above what a platform allows only
  * waits on the bucket while holding a Lambda. Each worker issues one API call at a time.
@@ -34,10 +38,11 @@ export const FETCH_SIZING: Record<PlatformConfig['kind'], FetchSizing> = {
     why: 'HitPath allows 2 calls per 5 minutes: 2 workers (the minimum) already use the whole budget; 15 min covers a call waiting out a budget window',
   },
   cake: {
-    // No published limit; wide report ranges "may time out" (docs/platform-apis.md): keep it gentle.
-    maxConcurrency: 2,
+    // No published limit; calls are slow (wide reports "may time out", docs/platform-apis.md), so
+    // several at once, all drawing on the one shared rate budget (1 request/s unless configured).
+    maxConcurrency: 4,
     timeout: Duration.minutes(15),
-    why: 'CAKE publishes no rate limit and wide reports may time out server-side: 2 workers, long timeout for slow paged reports',
+    why: 'CAKE publishes no rate limit and its reports are slow: 4 workers at once, sharing the rate budget, long timeout for slow paged reports',
   },
   partnerize: {
     // "rate limit based on usage", no number published; the bucket default is 1 req/s.

@@ -146,7 +146,7 @@ export class Ingestion extends Construct {
         consumer: worker,
         // One slice per invocation: a slice can take minutes under a platform's rate limit.
         batchSize: 1,
-        maxConcurrency: props.fetchConcurrency?.[key] ?? sizing.maxConcurrency,
+        maxConcurrency: props.fetchConcurrency?.[key] ?? Math.max(2, p.concurrency ?? sizing.maxConcurrency),
         maxReceiveCount: 5,
       });
       // A fetch queue is drained at the platform's pace: lag is worth an alarm once it exceeds two

@@ -63,6 +63,11 @@ const platformCommon = {
   /** How often the scheduler fetches this platform. */
   scheduleMinutes: z.number().int().min(1).max(1440).default(60),
   /**
+   * Slices fetched at once (the fetch workers' concurrency; every call still shares the platform's
+   * rate budget). Default by platform: Everflow 5, HitPath 2, CAKE 4, Partnerize 3.
+   */
+  concurrency: z.number().int().min(1).max(50).optional(),
+  /**
    * Trailing window re-read on every pull (docs/design.md §3): a number is the conversions'
    * lookback (status and payout changes are caught); clicks never change once recorded and re-read
    * only `min(number, 2)` hours, for rows that arrive late. Per stream: `{"conversions": 72,

@@ -15,6 +15,7 @@ import {
 } from './messages.js';
 import { normalizeBatch } from './normalize-worker.js';
 import { planBackfill, scheduleFetch } from './schedule.js';
+import { fetchConcurrency } from '../platforms/registry.js';
 
 /**
  * The local runner: the same stage code as the Lambdas (fetchSlice, normalizeBatch, scheduleFetch,
@@ -24,7 +25,7 @@ import { planBackfill, scheduleFetch } from './schedule.js';
  */
 
 export interface LocalRunnerOptions extends Omit<LocalQueueOptions, 'deadLetters'> {
-  /** Fetch batches running at once per platform (the fetch queue's maxConcurrency). */
+  /** Fetch batches running at once per platform (default: the config's `concurrency`, else the platform's default). */
   fetchConcurrency?: number;
   /** Normalize batches running at once. */
   normalizeConcurrency?: number;
@@ -80,7 +81,9 @@ export class LocalRunner {
   constructor(base: Omit<PipelineDeps, 'queue'>, options: LocalRunnerOptions = {}) {
     const platforms = Object.keys(base.connectors);
     const concurrency: Record<string, number> = { [NORMALIZE_QUEUE]: options.normalizeConcurrency ?? 2 };
-    for (const p of platforms) concurrency[fetchQueueName(p)] = options.fetchConcurrency ?? 2;
+    for (const p of platforms)
+      concurrency[fetchQueueName(p)] =
+        options.fetchConcurrency ?? (base.config.platforms[p] ? fetchConcurrency(base.config.platforms[p]) : 2);
     this.queue = new LocalQueue({
       ...options,
       concurrency: { ...concurrency, ...options.concurrency },

@@ -33,3 +33,20 @@ export function rateLimitSpecs(config: Config, connectors: Record<string, Connec
     Object.entries(connectors).map(([k, c]) => [k, config.platforms[k].rateLimit ?? c.defaultRateLimit]),
   );
 }
+
+/**
+ * Fetches at once per platform kind when the config's `concurrency` is not set: Everflow 5 (half
+ * its 10 concurrent reporting calls per network, shared with the network's other integrations),
+ * HitPath 2 (its 2 calls per 5 minutes), CAKE 4 (no published limit; calls share the rate budget),
+ * Partnerize 3. In AWS the fetch event source's maxConcurrency, locally the runner's lanes.
+ */
+export const DEFAULT_FETCH_CONCURRENCY: Record<PlatformConfig['kind'], number> = {
+  everflow: 5,
+  hitpath: 2,
+  cake: 4,
+  partnerize: 3,
+};
+
+export function fetchConcurrency(p: PlatformConfig): number {
+  return p.concurrency ?? DEFAULT_FETCH_CONCURRENCY[p.kind];
+}

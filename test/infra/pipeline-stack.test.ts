@@ -9,6 +9,7 @@ import type { IDataApiDatabase } from '../../infra/constructs/data-api-database.
 import { parseConfig } from '#shared/config/load.js';
 import { DualtrackFunction } from '../../infra/constructs/dualtrack-function.js';
 import { FETCH_SIZING } from '../../infra/constructs/fetch-sizing.js';
+import { DEFAULT_FETCH_CONCURRENCY } from '#shared/platforms/registry.js';
 import { estimateDeployedLength, lambdaConfigJson } from '../../infra/constructs/function-environment.js';
 import { ConstructPropsError } from '../../infra/constructs/props-error.js';
 import { DualtrackStack } from '../../infra/dualtrack-stack.js';
@@ -154,6 +155,10 @@ describe('queues', () => {
     expect(FETCH_SIZING.hitpath.maxConcurrency).toBe(2);
     expect(resources[idOf(stack.ingestion.fetchWorkers.hitpath)].Properties.Timeout).toBeGreaterThanOrEqual(600);
     for (const s of Object.values(FETCH_SIZING)) expect(s.maxConcurrency).toBeGreaterThanOrEqual(2);
+    // The local runner's defaults are the same numbers (CAKE: 4 at once, sharing the rate budget).
+    for (const [kind, s] of Object.entries(FETCH_SIZING))
+      expect(DEFAULT_FETCH_CONCURRENCY[kind as keyof typeof FETCH_SIZING], kind).toBe(s.maxConcurrency);
+    expect(FETCH_SIZING.cake.maxConcurrency).toBe(4);
   });
 
   it('alarms on every DLQ having a message and every work queue falling behind, to the operations topic', () => {
@@ -607,6 +612,7 @@ describe('deployment variants', () => {
           apiKeyEnv: 'PZ_USER_KEY',
           applicationKeyEnv: 'PZ_APP_KEY',
           networkId: 'n1',
+          concurrency: 6,
         },
       },
     });
@@ -626,7 +632,8 @@ describe('deployment variants', () => {
     expect(concurrencyOf('everflow')).toBe(10);
     expect(concurrencyOf('hitpath')).toBe(FETCH_SIZING.hitpath.maxConcurrency);
     expect(concurrencyOf('cake')).toBe(FETCH_SIZING.cake.maxConcurrency);
-    expect(concurrencyOf('partnerize')).toBe(FETCH_SIZING.partnerize.maxConcurrency);
+    // The config's concurrency sets the fetch workers' (here Partnerize's 6); the stack prop wins over both.
+    expect(concurrencyOf('partnerize')).toBe(6);
     // hitpath's secret is imported: no Secret resource (7 = 3 created platform secrets, hash key, webhook, app and read users; RDS manages the master's), read granted on the name's ARN pattern.
     expect(
       Object.values(t.Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::SecretsManager::Secret'),
