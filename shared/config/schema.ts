@@ -88,9 +88,9 @@ const platformCommon = {
   /** In AWS: the Secrets Manager secret holding the key (the stack creates one per platform when absent). */
   secretName: z.string().min(1).optional(),
   /**
-   * Slice length in hours per stream, overriding the connector's default (e.g. Everflow clicks 1 h
-   * to stay under its 10,000-row cap on busy networks; a small network loads faster with 24 h —
-   * the connector still splits a window that hits a cap).
+   * A fixed slice length in hours per stream, overriding the planner (which makes slices as long as
+   * the platform allows and shortens them from the ledger's recent density, docs/design.md §3).
+   * The connectors still size their calls and split a reply that hits a cap.
    */
   sliceHours: z
     .strictObject({

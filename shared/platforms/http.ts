@@ -80,6 +80,12 @@ export async function requestWithRetry<T = string>(
   req: HttpRequest,
   ctx: FetchContext,
   parse?: (text: string, headers: Headers) => T,
+  /**
+   * Instead of `parse`: reads a 2xx body as a stream (`text` is then ''), for replies too large
+   * to hold. It throws a retryable PlatformApiError only while it has delivered nothing; once it
+   * has, its errors must be non-retryable (the caller retries the whole slice, a new attempt).
+   */
+  consume?: (res: Response) => Promise<T>,
 ): Promise<HttpReply<T>> {
   const policy: RetryPolicy = { ...DEFAULT_RETRY, ...ctx.retry };
   let lastError: PlatformApiError | null = null;
@@ -99,7 +105,7 @@ export async function requestWithRetry<T = string>(
         signal,
         redirect: 'manual',
       });
-      text = await res.text();
+      text = consume && res.status >= 200 && res.status < 300 ? '' : await res.text();
     } catch (e) {
       if (ctx.signal?.aborted) throw e;
       const what = timeout.aborted
@@ -163,9 +169,11 @@ export async function requestWithRetry<T = string>(
         retryable: false,
       });
     }
-    if (!parse) return { status: res.status, headers: res.headers, text, value: text as T, attempts: attempt };
+    if (!parse && !consume)
+      return { status: res.status, headers: res.headers, text, value: text as T, attempts: attempt };
     try {
-      return { status: res.status, headers: res.headers, text, value: parse(text, res.headers), attempts: attempt };
+      const value = consume ? await consume(res) : (parse as (text: string, headers: Headers) => T)(text, res.headers);
+      return { status: res.status, headers: res.headers, text, value, attempts: attempt };
     } catch (e) {
       if (!(e instanceof PlatformApiError) || !e.retryable) throw e;
       lastError = e;

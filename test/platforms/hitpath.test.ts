@@ -1027,3 +1027,74 @@ describe('hitpath pacing (2 calls per 5 minutes)', () => {
     expect(sim.throttledCalls).toBe(3);
   });
 });
+
+describe('HitPath CSV replies are read as a stream', () => {
+  const servers: import('node:http').Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  });
+  async function serve(handler: import('node:http').RequestListener): Promise<string> {
+    const { createServer } = await import('node:http');
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    return `http://127.0.0.1:${port}/api.php`;
+  }
+  const header = 'hitid,date,campaignid,affiliateid,c1,c2,c3,ip\n';
+  const rows = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => `${from + i},2026-10-19 10:00:00,7,42,s1,,,10.0.0.1\n`).join('');
+
+  it('pages go out while the reply is still arriving (the rest is sent only after the first page)', async () => {
+    let firstPage!: () => void;
+    const gotPage = new Promise<void>((r) => (firstPage = r));
+    const url = await serve(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.write(header + rows(1, 5000));
+      await gotPage; // a client that waits for the whole body would never get here
+      res.end(rows(5001, 3000));
+    });
+    const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
+    const pages: RawPage[] = [];
+    const summary = await connector.fetchSlice(
+      { platform: 'hitpath', stream: 'clicks', from: '2026-10-19T00:00:00Z', to: '2026-10-20T00:00:00Z' },
+      fetchCtx(NOW),
+      async (p) => {
+        pages.push(p);
+        firstPage();
+      },
+    );
+    expect(summary).toMatchObject({ calls: 1, records: 8000 });
+    expect(pages.map((p) => p.records.length)).toEqual([2000, 2000, 2000, 2000]);
+    expect((pages[3].records.at(-1) as { hitid: string }).hitid).toBe('8000');
+  });
+
+  it('a reply cut short after pages went out fails the slice (fetched again as a new attempt), never half-loaded silently', async () => {
+    let calls = 0;
+    let firstPage!: () => void;
+    const gotPage = new Promise<void>((r) => (firstPage = r));
+    const url = await serve(async (_req, res) => {
+      calls++;
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.write(`${header}${rows(1, 4500)}`);
+      await gotPage;
+      res.write('9999,"2026-10-19 10:0');
+      res.socket?.destroy();
+    });
+    const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
+    const error = await connector
+      .fetchSlice(
+        { platform: 'hitpath', stream: 'clicks', from: '2026-10-19T00:00:00Z', to: '2026-10-20T00:00:00Z' },
+        fetchCtx(NOW),
+        async () => firstPage(),
+      )
+      .catch((e: unknown) => e as PlatformApiError);
+    expect(error).toBeInstanceOf(PlatformApiError);
+    expect((error as PlatformApiError).message).toMatch(
+      /4000 rows had gone out, so the slice is fetched again as a new attempt/,
+    );
+    expect((error as PlatformApiError).retryable).toBe(false);
+    expect((error as PlatformApiError).message).not.toContain(SECRET);
+    expect(calls).toBe(1);
+  });
+});

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { parse as parseCsvStream } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { DEFAULT_RETRY, requestWithRetry } from '../http.js';
@@ -323,11 +325,48 @@ export async function fetchHitpathSlice(
     return report;
   };
 
+  const timeHeaderOf = (headers: string[]) => findHeader(headers, c.columns[TIME_COLUMN[type]] ?? '');
+  const fromMs = from.getTime();
+  const toMs = to.getTime();
+  // Rows whose time does not parse are kept: normalize quarantines them with the reason instead of
+  // a silent drop. Only rows that provably belong to another window are left out.
+  const inWindow = (row: HitpathRawRecord, timeHeader: string | undefined) => {
+    const cell = timeHeader === undefined ? undefined : row[timeHeader];
+    const t = cell === undefined ? null : parseHitpathTime(cell, zone);
+    return t === null || (t.getTime() >= fromMs && t.getTime() < toMs);
+  };
+  const emit = async (records: HitpathRawRecord[]) => {
+    await onPage({ endpoint, records });
+    summary.pages++;
+    summary.records += records.length;
+    ctx.onProgress?.({ pages: summary.pages, records: summary.records, calls: summary.calls });
+  };
+  let rows = 0;
+  const call = { platform: c.platform, endpoint, url: url.toString() };
+  // CSV is read as a stream: rows become pages as they arrive, so a reply of millions of rows never
+  // sits in memory. XML replies are parsed whole (fast-xml-parser has no streaming reader).
+  const streamed =
+    c.config.format === 'csv'
+      ? async (res: Response) => {
+          rows = await streamCsvReport(
+            c,
+            endpoint,
+            type,
+            res,
+            ctx.secret,
+            (row, headers) => inWindow(row, timeHeaderOf(headers)),
+            emit,
+          );
+          return null;
+        }
+      : undefined;
+
   const policy = { ...DEFAULT_RETRY, ...ctx.retry };
   let report: HitpathReport | null = null;
-  for (let attempt = 1; report === null; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     try {
-      report = (await requestWithRetry({ platform: c.platform, endpoint, url: url.toString() }, counting, parse)).value;
+      report = (await requestWithRetry(call, counting, streamed ? undefined : parse, streamed)).value;
+      break;
     } catch (e) {
       // A 429 was already waited out and retried inside requestWithRetry; other 4xx may carry the throttle text.
       const status = e instanceof PlatformApiError ? e.options.status : undefined;
@@ -349,32 +388,105 @@ export async function fetchHitpathSlice(
     }
   }
 
-  const timeHeader = findHeader(report.headers, c.columns[TIME_COLUMN[type]] ?? '');
-  const fromMs = from.getTime();
-  const toMs = to.getTime();
-  // Rows whose time does not parse are kept: normalize quarantines them with the reason instead of
-  // a silent drop. Only rows that provably belong to another window are left out.
-  const kept = report.rows.filter((row) => {
-    const cell = timeHeader === undefined ? undefined : row[timeHeader];
-    const t = cell === undefined ? null : parseHitpathTime(cell, zone);
-    return t === null || (t.getTime() >= fromMs && t.getTime() < toMs);
-  });
+  if (report) {
+    const timeHeader = timeHeaderOf(report.headers);
+    const kept = report.rows.filter((row) => inWindow(row, timeHeader));
+    rows = report.rows.length;
+    for (let i = 0; i < kept.length; i += PAGE_RECORDS) await emit(kept.slice(i, i + PAGE_RECORDS));
+  }
   ctx.logger.info('hitpath report fetched', {
     platform: c.platform,
     endpoint,
     start: dates.start,
     end: dates.end,
-    rows: report.rows.length,
-    inWindow: kept.length,
+    rows,
+    inWindow: summary.records,
   });
-  for (let i = 0; i < kept.length; i += PAGE_RECORDS) {
-    const records = kept.slice(i, i + PAGE_RECORDS);
-    await onPage({ endpoint, records });
-    summary.pages++;
-    summary.records += records.length;
-    ctx.onProgress?.({ pages: summary.pages, records: summary.records, calls: summary.calls });
-  }
   return summary;
+}
+
+/** Bytes read before deciding whether a body is an error message rather than a report. */
+const PEEK_BYTES = 4096;
+
+/**
+ * Streams a CSV report: the first few KB are checked for an error message (throttle, bad key), the
+ * header row against the column map, then rows go out in pages of PAGE_RECORDS as they are parsed
+ * (awaiting each page: back-pressure down to the socket). A body cut short or malformed is
+ * retryable only while no page has gone out; after that the slice itself fails and is retried as
+ * a new attempt (the ledger counts only the latest attempt's messages). Returns the rows read.
+ */
+async function streamCsvReport(
+  c: HitpathClientContext,
+  endpoint: string,
+  type: HitpathReportType,
+  res: Response,
+  secret: string,
+  keep: (row: HitpathRawRecord, headers: string[]) => boolean,
+  emit: (records: HitpathRawRecord[]) => Promise<void>,
+): Promise<number> {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  let ended = false;
+  while (headBytes < PEEK_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) {
+      ended = true;
+      break;
+    }
+    head.push(value);
+    headBytes += value.byteLength;
+  }
+  const prefix = Buffer.concat(head);
+  checkErrorBody(c.platform, endpoint, prefix.toString('utf8'), secret, c.config.apiKeyEnv);
+  async function* bytes() {
+    yield prefix;
+    if (ended) return;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  }
+  let headers: string[] = [];
+  const parser = parseCsvStream({
+    bom: true,
+    skip_empty_lines: true,
+    columns: (h: string[]) => {
+      headers = h.map((x) => String(x));
+      checkHeaders(c.platform, endpoint, type, headers, c.columns, c.config.columns);
+      return headers;
+    },
+  });
+  const source = Readable.from(bytes());
+  source.on('error', (e) => parser.destroy(e));
+  source.pipe(parser);
+  let page: HitpathRawRecord[] = [];
+  let rows = 0;
+  let sent = 0;
+  try {
+    for await (const row of parser as AsyncIterable<HitpathRawRecord>) {
+      rows++;
+      if (!keep(row, headers)) continue;
+      page.push(row);
+      if (page.length >= PAGE_RECORDS) {
+        await emit(page);
+        sent += page.length;
+        page = [];
+      }
+    }
+  } catch (e) {
+    source.destroy();
+    if (e instanceof PlatformApiError && !e.retryable) throw e;
+    throw new PlatformApiError(
+      c.platform,
+      endpoint,
+      `reply is not valid CSV after ${rows} rows (${oneLine(scrub((e as Error).message, secret), 160)})${sent > 0 ? `; ${sent} rows had gone out, so the slice is fetched again as a new attempt` : ''}`,
+      { retryable: sent === 0, cause: e },
+    );
+  }
+  if (page.length > 0) await emit(page);
+  return rows;
 }
 
 /** Errors from the HTTP layer, with anything HitPath echoed scrubbed of the key and auth failures explained. */
