@@ -4,12 +4,14 @@
  *
  *   npm run bench                 full sizes: 1M conversions + 5M clicks; rules at 1M, 4M, 16M clicks
  *   npm run bench -- --quick      10× smaller (100k + 500k; rules at 100k, 400k, 1.6M)
- *   npm run bench -- --only=ingest,rss,bundles,rules,calls
+ *   npm run bench -- --only=ingest,rss,fetch-rss,bundles,rules,calls
  *
  * Env knobs: BENCH_CONVERSIONS, BENCH_CLICKS (ingestion sizes), BENCH_RULE_CLICKS (comma list),
- * BENCH_CALLS_CLICKS (clicks a day of the requests-vs-minimum network), DATABASE_URL (default mysql://root@127.0.0.1:3306), BENCH_KEEP_DB=1 (keep the databases).
+ * BENCH_FETCH_CLICKS (clicks in the one HitPath reply of fetch-rss, default 2M), BENCH_CALLS_CLICKS (clicks a day of the requests-vs-minimum network), DATABASE_URL (default mysql://root@127.0.0.1:3306), BENCH_KEEP_DB=1 (keep the databases).
  */
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,7 +31,7 @@ const quick = args.includes('--quick');
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
-  .split(',') ?? ['ingest', 'rss', 'bundles', 'rules', 'calls'];
+  .split(',') ?? ['ingest', 'rss', 'fetch-rss', 'bundles', 'rules', 'calls'];
 const div = quick ? 10 : 1;
 const envInt = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 
@@ -66,6 +68,7 @@ export interface BenchReport {
   bundles?: BundleResult[];
   rules?: RuleSizeResult[];
   calls?: CallsResult;
+  fetchRss?: FetchRssResult;
   notes: string[];
   /** Every invocation that contributed a section (with --only, earlier sections are kept). */
   runs?: { command: string; date: string; sections: string[] }[];
@@ -126,6 +129,70 @@ async function runRss(): Promise<RssResult[]> {
   return out;
 }
 
+export interface FetchRssResult {
+  clicks: number;
+  replyMb: number;
+  records: number;
+  messages: number;
+  maxMessageBytes: number;
+  seconds: number;
+  baselineKb: number;
+  peakKb: number;
+}
+
+/** Peak RSS of the fetch worker on one HitPath CSV reply of `clicks` rows, served as it is generated. */
+async function runFetchRss(clicks: number): Promise<FetchRssResult> {
+  log(`fetch-rss: one HitPath reply of ${clicks.toLocaleString('en-US')} clicks`);
+  const bdb = await freshBenchDatabase(['everflow', 'hitpath']);
+  const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2 * 86_400_000;
+  let bytes = 0;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/csv' });
+    let i = 0;
+    const pump = () => {
+      while (i < clicks) {
+        const lines: string[] = [];
+        for (let j = 0; j < 1000 && i < clicks; j++, i++) {
+          const at = new Date(day + Math.floor((i * 86_400_000) / clicks)).toISOString().slice(0, 19).replace('T', ' ');
+          lines.push(
+            `${100_000_000 + i},${at},${i % 40},${i % 300},sub-${i % 977}-campaign-spring,${i % 13},,10.${i % 250}.${i % 200}.${i % 7}`,
+          );
+        }
+        const chunk = `${lines.join('\n')}\n`;
+        bytes += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    res.write('hitid,date,campaignid,affiliateid,c1,c2,c3,ip\n');
+    pump();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(here, 'fetch-rss.ts')], {
+      cwd: root,
+      env: {
+        ...process.env,
+        BENCH_PREFIX: bdb.names.prefix,
+        BENCH_URL: `http://127.0.0.1:${port}/api.php`,
+        BENCH_FROM: new Date(day).toISOString(),
+        BENCH_TO: new Date(day + 86_400_000).toISOString(),
+      },
+      maxBuffer: 10_000_000,
+    });
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as Omit<FetchRssResult, 'clicks' | 'replyMb'>;
+    const result = { clicks, replyMb: bytes / 1e6, ...r };
+    log(
+      `fetch-rss: ${result.records} records, ${result.messages} messages (largest ${result.maxMessageBytes} B), reply ${result.replyMb.toFixed(0)} MB, peak RSS ${(result.peakKb / 1024).toFixed(0)} MB, ${result.seconds.toFixed(1)} s`,
+    );
+    return result;
+  } finally {
+    server.close();
+    await bdb.drop();
+  }
+}
+
 // With --only, the sections not re-run are kept from the previous bench/results.json (their own dates stay in it).
 const previous: Partial<BenchReport> =
   args.some((a) => a.startsWith('--only=')) && existsSync(join(here, 'results.json'))
@@ -173,6 +240,10 @@ if (only.includes('ingest')) {
     conversions: envInt('BENCH_CONVERSIONS', 1_000_000 / div),
     clicks: envInt('BENCH_CLICKS', 5_000_000 / div),
   });
+  write();
+}
+if (only.includes('fetch-rss')) {
+  report.fetchRss = await runFetchRss(envInt('BENCH_FETCH_CLICKS', 2_000_000 / div));
   write();
 }
 if (only.includes('calls')) {
