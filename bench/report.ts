@@ -174,18 +174,16 @@ export function renderResults(r: BenchReport): string {
     L.push('');
   }
 
-  const notes = join(here, 'notes.md');
-  if (existsSync(notes)) L.push(readFileSync(notes, 'utf8').trim(), '');
   if (r.fetchRss) {
     const f = r.fetchRss;
-    L.push('## E. Fetch worker memory on one large HitPath reply', '');
+    L.push('## C. Fetch worker memory on one large HitPath reply', '');
     L.push(
       `bench/fetch-rss.ts: one HitPath \`type=clicks\` CSV reply of ${f.clicks.toLocaleString('en-US')} clicks (${f.replyMb.toFixed(0)} MB, served as it is generated) through the real fetch worker (streamed CSV, ≤ 900 KB normalize messages, the ledger in MariaDB; the queue counts and drops the messages), in a child process: ${f.records.toLocaleString('en-US')} records in ${f.messages.toLocaleString('en-US')} messages (largest ${f.maxMessageBytes.toLocaleString('en-US')} bytes) in ${f.seconds.toFixed(1)} s; **peak RSS ${(f.peakKb / 1024).toFixed(0)} MB** (target < 512 MB; ${(f.baselineKb / 1024).toFixed(0)} MB after the imports).`,
       '',
     );
   }
   if (r.calls) {
-    L.push("## F. API requests vs the minimum the platforms' caps allow", '');
+    L.push("## D. API requests vs the minimum the platforms' caps allow", '');
     L.push(
       `bench/calls.ts: the demo network at ${r.calls.clicksPerDay.toLocaleString('en-US')} clicks a day (HitPath and CAKE legacy, Everflow target) through the real connectors, planner and local runner against the simulators; requests counted at each simulator. Minimum: from the simulator's own records in the window and the documented caps (Everflow 2,000 conversions a page, 10,000 clicks and 14 days a clicks/stream call, one timezone lookup, entity tables by 2,000; HitPath one call per report type per 45 days; CAKE row_limit pages: 2,000 conversions, 5,000 clicks, 1,000 entities, plus one changes call and the currency list). A scheduled run needs at least one call per stream. HitPath's wall time is its calls at the real limit (2 per 5 minutes: 150 s a call).`,
       '',
@@ -200,6 +198,8 @@ export function renderResults(r: BenchReport): string {
       );
     L.push('');
   }
+  const notes = join(here, 'notes.md');
+  if (existsSync(notes)) L.push(readFileSync(notes, 'utf8').trim(), '');
   return L.join('\n');
 }
 
