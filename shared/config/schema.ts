@@ -68,6 +68,11 @@ const platformCommon = {
    */
   concurrency: z.number().int().min(1).max(50).optional(),
   /**
+   * How far behind now a scheduled run reads at most, in days (default 7). A watermark further
+   * back leaves a gap that the run records (stale-source reports it) for a backfill to load.
+   */
+  maxBehindDays: z.number().int().min(1).max(365).default(7),
+  /**
    * Trailing window re-read on every pull (docs/design.md §3): a number is the conversions'
    * lookback (status and payout changes are caught); clicks never change once recorded and re-read
    * only `min(number, 2)` hours, for rows that arrive late. Per stream: `{"conversions": 72,

@@ -25,7 +25,7 @@ export interface PlannedSlice {
   rowsPerHour?: number;
 }
 
-export type ErrorKind = 'api' | 'auth' | 'config' | 'internal' | 'stuck';
+export type ErrorKind = 'api' | 'auth' | 'config' | 'internal' | 'stuck' | 'gap';
 
 /** A slice still planned, fetching or fetched this long after it last moved is stuck (docs/design.md §3). */
 export const STUCK_AFTER_HOURS = 6;
@@ -340,7 +340,8 @@ export class Ledger {
   async advanceWatermark(platform: string, stream: string, now: Date): Promise<string | null> {
     const [p] = await this.db.query<{ pending: string | null }>(
       `SELECT MIN(window_from) AS pending FROM ${this.t}
-        WHERE platform = :p AND stream = :s AND backfill_id IS NULL AND status NOT IN ('done', 'superseded')`,
+        WHERE platform = :p AND stream = :s AND backfill_id IS NULL AND status NOT IN ('done', 'superseded')
+          AND NOT (status = 'failed' AND error_kind = 'gap')`,
       { p: platform, s: stream },
     );
     const [w] = await this.db.query<{ wm: string | null }>(
@@ -417,6 +418,65 @@ export class Ledger {
       { p: platform, before, now: toSqlDateTime(now) },
     );
     return r.affectedRows;
+  }
+
+  /**
+   * Records that the schedule skipped [from, to) (more than maxBehindDays behind): one failed slice
+   * per gap start (error_kind `gap`, what to run in `error`), growing while the schedule stays
+   * behind. It does not hold the watermark back; stale-source reports it until a backfill loads it.
+   */
+  async recordGap(
+    platform: string,
+    stream: string,
+    from: Date,
+    to: Date,
+    maxBehindDays: number,
+    now: Date,
+  ): Promise<void> {
+    const f = from.toISOString();
+    const t = to.toISOString();
+    const error = `not fetched by the schedule: more than maxBehindDays (${maxBehindDays}) behind; load it with: dualtrack backfill --platform ${platform} --from ${f} --to ${t} (or invoke the backfill function with {"platform":"${platform}","from":"${f}","to":"${t}"})`;
+    await this.db.execute(
+      `INSERT INTO ${this.t} (slice_id, platform, stream, window_from, window_to, backfill_id, status, error, error_kind, planned_at, finished_at)
+       VALUES (:id, :p, :s, :f, :t, NULL, 'failed', :e, 'gap', :now, :now)
+       ON DUPLICATE KEY UPDATE window_to = GREATEST(window_to, VALUES(window_to)), error = IF(VALUES(window_to) > window_to, VALUES(error), error)`,
+      {
+        id: deterministicSliceId('gap', platform, stream, f, ''),
+        p: platform,
+        s: stream,
+        f: toSqlDateTime(from),
+        t: toSqlDateTime(to),
+        e: error,
+        now: toSqlDateTime(now),
+      },
+    );
+  }
+
+  /** Gaps (recordGap) that finished backfill slices now cover completely are closed (`superseded`). Returns how many. */
+  async closeCoveredGaps(platform: string): Promise<number> {
+    const gaps = await this.db.query<{ slice_id: string; stream: string; window_from: string; window_to: string }>(
+      `SELECT slice_id, stream, window_from, window_to FROM ${this.t} WHERE platform = :p AND status = 'failed' AND error_kind = 'gap'`,
+      { p: platform },
+    );
+    let closed = 0;
+    for (const g of gaps) {
+      const parts = await this.db.query<{ window_from: string; window_to: string }>(
+        `SELECT window_from, window_to FROM ${this.t}
+          WHERE platform = :p AND stream = :s AND backfill_id IS NOT NULL AND status = 'done'
+            AND window_to > :f AND window_from < :t ORDER BY window_from`,
+        { p: platform, s: g.stream, f: g.window_from, t: g.window_to },
+      );
+      const end = Date.parse(fromSqlDateTime(g.window_to));
+      let covered = Date.parse(fromSqlDateTime(g.window_from));
+      for (const x of parts) {
+        if (Date.parse(fromSqlDateTime(x.window_from)) > covered) break;
+        covered = Math.max(covered, Date.parse(fromSqlDateTime(x.window_to)));
+      }
+      if (covered < end) continue;
+      await this.db.execute(`UPDATE ${this.t} SET status = 'superseded' WHERE slice_id = :id`, { id: g.slice_id });
+      closed++;
+    }
+    return closed;
   }
 
   /** A later scheduled run re-planned these windows: failed slices inside [from, to) stop holding the watermark back. */

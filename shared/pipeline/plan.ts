@@ -127,8 +127,10 @@ export function lookbackHoursFor(p: Pick<PlatformConfig, 'lookbackHours'>, strea
 /**
  * The window a scheduled run fetches for one stream: from the watermark minus the stream's
  * lookback (conversions re-read status and payout changes, clicks only late rows, docs/design.md §3)
- * up to now, clamped to the platform's horizon. With no watermark (nor any loaded data) yet, the
- * first run reads one lookback (or one schedule interval) back.
+ * up to now, clamped to the platform's horizon and to `maxBehindDays` behind now. With no watermark
+ * (nor any loaded data) yet, the first run reads one lookback (or one schedule interval) back.
+ * When the watermark is more than `maxBehindDays` back, [watermark, now − maxBehindDays) is a `gap`
+ * the schedule leaves to a backfill.
  */
 export function scheduledWindow(
   p: PlatformConfig,
@@ -136,10 +138,16 @@ export function scheduledWindow(
   watermark: Date | null,
   now: Date,
   stream: Stream = 'conversions',
-): { from: Date; to: Date; clamped: boolean } {
+): { from: Date; to: Date; clamped: boolean; gap?: { from: Date; to: Date } } {
   const lookback = Math.max(lookbackHoursFor(p, stream) * HOUR_MS, p.scheduleMinutes * 60_000);
   let from = new Date((watermark?.getTime() ?? now.getTime()) - lookback);
   let clamped = false;
+  let gap: { from: Date; to: Date } | undefined;
+  const bound = now.getTime() - (p.maxBehindDays ?? 7) * DAY_MS;
+  if (watermark !== null && from.getTime() < bound) {
+    if (watermark.getTime() < bound) gap = { from: watermark, to: new Date(bound) };
+    from = new Date(bound);
+  }
   if (connector.horizonDays !== null) {
     const earliest = now.getTime() - connector.horizonDays * DAY_MS + HOUR_MS;
     if (from.getTime() < earliest) {
@@ -147,5 +155,5 @@ export function scheduledWindow(
       clamped = true;
     }
   }
-  return { from, to: now, clamped };
+  return gap ? { from, to: now, clamped, gap } : { from, to: now, clamped };
 }

@@ -20,6 +20,7 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
   const now = deps.clock.now();
   const ledger = new Ledger(deps.db, deps.names);
   const stuck = await ledger.failStuck(platform, now);
+  await ledger.closeCoveredGaps(platform);
   if (stuck > 0)
     deps.logger.warn('stuck slices marked failed', { platform, slices: stuck, afterHours: STUCK_AFTER_HOURS });
   const slices: PlannedSlice[] = [];
@@ -29,6 +30,15 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
       ? null
       : ((await ledger.watermark(platform, stream)) ?? (await ledger.loadedUntil(platform, stream)));
     const w = scheduledWindow(p, connector, wm, now, stream);
+    if (w.gap) {
+      await ledger.recordGap(platform, stream, w.gap.from, w.gap.to, p.maxBehindDays, now);
+      deps.logger.warn('schedule too far behind: gap left for a backfill', {
+        platform,
+        stream,
+        from: w.gap.from.toISOString(),
+        to: w.gap.to.toISOString(),
+      });
+    }
     if (w.clamped)
       deps.logger.warn('scheduled window clamped to the platform horizon', {
         platform,

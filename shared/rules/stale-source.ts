@@ -13,7 +13,10 @@ import { isoFromSql, orderedPlatforms, sqlTime } from './common.js';
  *  - `api-error`: slices failed since the last success (or, with no success ever, before `at`) —
  *    the error kind and the latest error message (truncated; connectors never put keys in errors);
  *  - `no-fetch`: nothing failed, the platform simply has not been fetched (scheduler stopped,
- *    queue stuck, never configured in the scheduler).
+ *    queue stuck, never configured in the scheduler);
+ *  - `gap`: the platform is fetched, but a window more than `maxBehindDays` back was skipped by the
+ *    schedule (recorded as a failed slice with error_kind `gap`) and no backfill has loaded it yet:
+ *    the summary names the window and the backfill to run.
  * A platform that is fresh does not fire even if one recent slice failed: the retry policy and the
  * DLQ handle single failures; only a platform that stays unfetched is an outage.
  */
@@ -34,7 +37,11 @@ export const staleSource: RuleDefinition = {
          WHERE platform = :p AND status IN ('fetched', 'done') AND COALESCE(finished_at, fetched_at) >= :fresh`,
         { p: platform, fresh: sqlTime(freshFrom) },
       );
-      if (Number(fresh.n) > 0) continue;
+      if (Number(fresh.n) > 0) {
+        const gap = await openGaps(ctx, platform);
+        if (gap) out.push(gap);
+        continue;
+      }
       const [last] = await ctx.db.query<{ last_ok: string | null }>(
         `SELECT MAX(COALESCE(finished_at, fetched_at)) AS last_ok FROM ${ctx.names.core}.fetch_slices
          WHERE platform = :p AND status IN ('fetched', 'done') AND COALESCE(finished_at, fetched_at) < :at`,
@@ -51,7 +58,7 @@ export const staleSource: RuleDefinition = {
         window_to: string;
       }>(
         `SELECT stream, error_kind, error, ${failedWhen} AS failed_at, window_from, window_to FROM ${ctx.names.core}.fetch_slices
-         WHERE platform = :p AND status = 'failed' AND ${failedWhen} < :at ${lastOk ? `AND ${failedWhen} >= :last` : ''}
+         WHERE platform = :p AND status = 'failed' AND COALESCE(error_kind, '') <> 'gap' AND ${failedWhen} < :at ${lastOk ? `AND ${failedWhen} >= :last` : ''}
          ORDER BY ${failedWhen} DESC, slice_id LIMIT 50`,
         { p: platform, at: sqlTime(ctx.at), last: lastOk },
       );
@@ -98,6 +105,46 @@ export const staleSource: RuleDefinition = {
     return out;
   },
 };
+
+/** Windows the schedule skipped (too far behind) that no backfill has loaded yet, as one finding. */
+async function openGaps(ctx: RuleContext, platform: string): Promise<Finding | null> {
+  const gaps = await ctx.db.query<{ stream: string; window_from: string; window_to: string; error: string | null }>(
+    `SELECT stream, window_from, window_to, error FROM ${ctx.names.core}.fetch_slices
+      WHERE platform = :p AND status = 'failed' AND error_kind = 'gap' AND planned_at <= :at ORDER BY window_from, stream`,
+    { p: platform, at: sqlTime(ctx.at) },
+  );
+  if (gaps.length === 0) return null;
+  const from = isoFromSql(gaps[0].window_from);
+  const to = isoFromSql(
+    gaps
+      .map((g) => g.window_to)
+      .sort()
+      .at(-1) ?? null,
+  );
+  const streams = [...new Set(gaps.map((g) => g.stream))].sort();
+  const day = (iso: string | null) => (iso ?? '?').slice(0, 16).replace('T', ' ');
+  return {
+    rule: staleSource.id,
+    severity: severityFor(ctx.config, staleSource),
+    fingerprint: fingerprintOf(staleSource.id, { platforms: [platform] }),
+    subject: { platforms: [platform] },
+    summary: `${platform}: ${streams.join(', ')} between ${day(from)} and ${day(to)} UTC were never loaded — the schedule was more than maxBehindDays (${ctx.config.platforms[platform].maxBehindDays}) behind and reads only recent days. Load the gap with: dualtrack backfill --platform ${platform} --from ${from} --to ${to}`,
+    metrics: {
+      reason: 'gap',
+      gap_from: from,
+      gap_to: to,
+      streams: streams.join(','),
+      failed_fetches: 0,
+    },
+    evidence: gaps.slice(0, 5).map((g) => ({
+      stream: g.stream,
+      window_from: isoFromSql(g.window_from),
+      window_to: isoFromSql(g.window_to),
+      error: preview(g.error),
+    })),
+    money_at_risk: null,
+  };
+}
 
 function preview(s: string | null): string | null {
   if (s === null) return null;

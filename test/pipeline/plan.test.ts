@@ -97,7 +97,14 @@ describe('slice planning', () => {
     const config = parseConfig({
       migration: { legacy: ['hitpath'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
       platforms: {
-        everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'K', lookbackHours: 72 },
+        // maxBehindDays beyond the connector's 45-day horizon: the horizon clamps first.
+        everflow: {
+          kind: 'everflow',
+          baseUrl: 'https://api.eflow.team',
+          apiKeyEnv: 'K',
+          lookbackHours: 72,
+          maxBehindDays: 60,
+        },
         hitpath: {
           kind: 'hitpath',
           baseUrl: 'https://x.example/api.php',
@@ -111,6 +118,41 @@ describe('slice planning', () => {
     const old = scheduledWindow(config.platforms.everflow, connector, new Date('2026-08-01T00:00:00Z'), now);
     expect(old.clamped).toBe(true);
     expect(old.from.toISOString()).toBe('2026-09-05T01:00:00.000Z');
+  });
+
+  it('a scheduled window reads at most maxBehindDays back; an older watermark leaves the gap to a backfill', () => {
+    const config = parseConfig({
+      migration: { legacy: ['hitpath'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
+      platforms: {
+        everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'K' },
+        hitpath: {
+          kind: 'hitpath',
+          baseUrl: 'https://x.example/api.php',
+          apiKeyEnv: 'H',
+          timezone: 'UTC',
+          maxBehindDays: 3,
+        },
+      },
+    });
+    const behind = scheduledWindow(config.platforms.everflow, connector, new Date('2026-10-09T06:00:00Z'), now);
+    expect(behind).toEqual({
+      from: new Date('2026-10-13T00:00:00Z'),
+      to: now,
+      clamped: false,
+      gap: { from: new Date('2026-10-09T06:00:00Z'), to: new Date('2026-10-13T00:00:00Z') },
+    });
+    // The lookback alone reaching past the bound is cut, but leaves no gap (the data is loaded).
+    const near = scheduledWindow(config.platforms.hitpath, connector, new Date('2026-10-17T06:00:00Z'), now);
+    expect(near).toEqual({ from: new Date('2026-10-17T00:00:00Z'), to: now, clamped: false });
+    expect(() =>
+      parseConfig({
+        migration: { legacy: ['hitpath'], target: 'everflow', startDate: '2026-09-01', cutoverDate: '2026-10-15' },
+        platforms: {
+          everflow: { kind: 'everflow', baseUrl: 'https://api.eflow.team', apiKeyEnv: 'K', maxBehindDays: 0 },
+          hitpath: { kind: 'hitpath', baseUrl: 'https://x.example/api.php', apiKeyEnv: 'H', timezone: 'UTC' },
+        },
+      }),
+    ).toThrow(/maxBehindDays/);
   });
 
   it('clicks re-read only a short lookback; conversions the configured one; per stream when given', () => {

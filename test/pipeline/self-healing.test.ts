@@ -3,6 +3,7 @@ import { startHarness, truthCounts, type Harness } from '../helpers/pipeline-har
 import { fetchSlice } from '#shared/pipeline/fetch-worker.js';
 import { Ledger } from '#shared/pipeline/ledger.js';
 import { scheduleFetch } from '#shared/pipeline/schedule.js';
+import { evaluateRules } from '#shared/rules/engine.js';
 
 const DAY = 86_400_000;
 let h: Harness;
@@ -172,5 +173,64 @@ describe('stuck slices are marked failed with the reason, so the watermark moves
       expect(['failed', 'superseded']).toContain(by[id(n)].status);
     }
     expect(by[id(4)]).toMatchObject({ status: 'fetching', error: null });
+  });
+});
+
+describe('a schedule far behind reads only the last maxBehindDays and leaves the gap, named, to a backfill', () => {
+  it('records the gap, moves the watermark on, stale-source says which backfill to run; the backfill closes it', async () => {
+    const core = h.t.names.core;
+    const now = h.clock.now();
+    // The watermark stood 10 days back (the schedule was stopped); maxBehindDays is 7 by default.
+    const stoppedAt = new Date(now.getTime() - 10 * DAY);
+    await h.t.db.execute(`DELETE FROM ${core}.fetch_slices WHERE platform = 'everflow'`);
+    for (const stream of ['conversions', 'clicks'])
+      await h.t.db.execute(
+        `INSERT INTO ${core}.watermarks (platform, stream, watermark, updated_at) VALUES ('everflow', :s, :w, :w)
+         ON DUPLICATE KEY UPDATE watermark = :w, updated_at = :w`,
+        { s: stream, w: stoppedAt },
+      );
+    const runner = h.runner();
+    await runner.scheduleRun(['everflow']);
+    const gaps = await h.t.db.query<{ stream: string; window_from: string; window_to: string; error: string }>(
+      `SELECT stream, DATE_FORMAT(window_from, '%Y-%m-%dT%H:%i:%s') AS window_from, DATE_FORMAT(window_to, '%Y-%m-%dT%H:%i:%s') AS window_to, error
+         FROM ${core}.fetch_slices WHERE platform = 'everflow' AND error_kind = 'gap' AND status = 'failed' ORDER BY stream`,
+    );
+    const bound = new Date(now.getTime() - 7 * DAY).toISOString().slice(0, 19);
+    expect(gaps.map((g) => [g.stream, g.window_from, g.window_to])).toEqual([
+      ['clicks', stoppedAt.toISOString().slice(0, 19), bound],
+      ['conversions', stoppedAt.toISOString().slice(0, 19), bound],
+    ]);
+    expect(gaps[0].error).toContain(`dualtrack backfill --platform everflow --from ${stoppedAt.toISOString()}`);
+    // Nothing older than the bound was planned, and the watermark moved on to now (the gap does not hold it).
+    const [earliest] = await h.t.db.query<{ f: string }>(
+      `SELECT DATE_FORMAT(MIN(window_from), '%Y-%m-%dT%H:%i:%s') AS f FROM ${core}.fetch_slices
+        WHERE platform = 'everflow' AND stream IN ('conversions', 'clicks') AND COALESCE(error_kind, '') <> 'gap'`,
+    );
+    expect(earliest.f).toBe(bound);
+    expect((await new Ledger(h.t.db, h.t.names).watermark('everflow', 'clicks'))?.getTime()).toBe(now.getTime());
+
+    const stale = async () =>
+      (await evaluateRules({ db: h.t.db, names: h.t.names, config: h.config, at: now, only: ['stale-source'] })).filter(
+        (f) => f.subject.platforms?.includes('everflow'),
+      );
+    const [finding] = await stale();
+    expect(finding.metrics).toMatchObject({ reason: 'gap', streams: 'clicks,conversions' });
+    expect(finding.summary).toContain(
+      `dualtrack backfill --platform everflow --from ${stoppedAt.toISOString()} --to ${new Date(now.getTime() - 7 * DAY).toISOString()}`,
+    );
+
+    // The backfill it names loads the gap; the next scheduled run closes it and stale-source is quiet.
+    await h.runner().ingest({
+      platforms: ['everflow'],
+      streams: ['conversions', 'clicks'],
+      from: stoppedAt.toISOString(),
+      to: new Date(now.getTime() - 7 * DAY).toISOString(),
+    });
+    await h.runner().scheduleRun(['everflow']);
+    const [open] = await h.t.db.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM ${core}.fetch_slices WHERE platform = 'everflow' AND error_kind = 'gap' AND status = 'failed'`,
+    );
+    expect(open.n).toBe(0);
+    expect(await stale()).toEqual([]);
   });
 });

@@ -46,7 +46,14 @@ function fixture(name: string): unknown {
 }
 
 function config(baseUrl: string): Extract<PlatformConfig, { kind: 'everflow' }> {
-  return { kind: 'everflow', baseUrl, apiKeyEnv: 'EVERFLOW_API_KEY', scheduleMinutes: 60, lookbackHours: 72 };
+  return {
+    kind: 'everflow',
+    baseUrl,
+    apiKeyEnv: 'EVERFLOW_API_KEY',
+    scheduleMinutes: 60,
+    lookbackHours: 72,
+    maxBehindDays: 7,
+  };
 }
 
 function fetchCtx(over: Partial<FetchContext> = {}): FetchContext {
