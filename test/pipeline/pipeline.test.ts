@@ -210,11 +210,15 @@ describe('scheduled runs', () => {
   it('with no watermark yet, the first scheduled run starts where the backfill ended (minus the lookback), leaving no gap', async () => {
     const runner = h.runner();
     const sent: string[] = [];
+    // h ingested [from, to) as a backfill; the clock stands at the scenario's end, over 7 days later,
+    // so maxBehindDays is raised here (with the default the run would leave that stretch as a gap:
+    // test/pipeline/self-healing.test.ts).
+    const everflow = { ...h.config.platforms.everflow, maxBehindDays: 60 };
     const deps = {
       ...runner.deps,
+      config: { ...h.config, platforms: { ...h.config.platforms, everflow } },
       queue: { send: async (_q: string, bodies: readonly string[]) => void sent.push(...bodies) },
     };
-    // h ingested [from, to) as a backfill; the clock stands at the scenario's end, days later.
     const slices = await scheduleFetch('everflow', deps);
     const clickSlices = slices.filter((x) => x.stream === 'clicks');
     // Clicks re-read only the short click lookback (2 h), conversions the configured one.
