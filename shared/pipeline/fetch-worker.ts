@@ -153,28 +153,16 @@ async function handOff(
   records: number,
   ledger: Ledger,
   deps: PipelineDeps,
-): Promise<void> {
-  const [b] = await deps.db.query<{ backfill_id: string | null }>(
-    `SELECT backfill_id FROM ${deps.names.core}.fetch_slices WHERE slice_id = :id`,
-    { id: job.sliceId },
-  );
+) {
   const hours = (Date.parse(until) - Date.parse(job.from)) / 3_600_000;
   const rest = await ledger.handOff(
-    {
-      sliceId: job.sliceId,
-      platform: job.platform,
-      stream: job.stream,
-      from: job.from,
-      to: job.to,
-      backfillId: b?.backfill_id ?? null,
-      ...(hours > 0 ? { rowsPerHour: records / hours } : {}),
-    },
+    job.sliceId,
     attempt,
     until,
+    hours > 0 ? records / hours : undefined,
     deps.clock.now(),
   );
   if (!rest) return;
-  job.to = until;
   await enqueueSlices([rest], deps);
   deps.logger.info('slice handed on', { sliceId: job.sliceId, until, records, next: rest.sliceId, to: rest.to });
 }

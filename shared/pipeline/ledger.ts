@@ -159,19 +159,41 @@ export class Ledger {
 
   /**
    * The fetch stopped early (rows or time for one invocation) with [from, until) complete: the slice
-   * now ends at `until`, and a new slice (same run, an id derived from this one and its attempt)
-   * takes [until, to). Returns the new slice, or null when this attempt is no longer the latest.
+   * now ends at `until`, and a new slice of the same run (an id derived from this one and its
+   * attempt, the density seen as its hint) takes [until, to). Returns the new slice, or null when
+   * this attempt is no longer the latest.
    */
-  async handOff(slice: PlannedSlice, attempt: number, until: string, now: Date): Promise<PlannedSlice | null> {
-    const r = await this.db.execute(
-      `UPDATE ${this.t} SET window_to = :until WHERE slice_id = :id AND attempts = :attempt AND status = 'fetching'`,
-      { id: slice.sliceId, attempt, until: toSqlDateTime(until) },
+  async handOff(
+    sliceId: string,
+    attempt: number,
+    until: string,
+    rowsPerHour: number | undefined,
+    now: Date,
+  ): Promise<PlannedSlice | null> {
+    const [row] = await this.db.query<{
+      platform: string;
+      stream: Stream;
+      window_to: string;
+      backfill_id: string | null;
+    }>(
+      `SELECT platform, stream, window_to, backfill_id FROM ${this.t} WHERE slice_id = :id AND attempts = :attempt AND status = 'fetching'`,
+      { id: sliceId, attempt },
     );
-    if (r.affectedRows === 0) return null;
+    if (!row) return null;
+    const to = fromSqlDateTime(row.window_to);
+    await this.db.execute(`UPDATE ${this.t} SET window_to = :until WHERE slice_id = :id AND attempts = :attempt`, {
+      id: sliceId,
+      attempt,
+      until: toSqlDateTime(until),
+    });
     const rest: PlannedSlice = {
-      ...slice,
-      sliceId: deterministicSliceId(`${slice.sliceId}#${attempt}`, slice.platform, slice.stream, until, slice.to),
+      sliceId: deterministicSliceId(`${sliceId}#${attempt}`, row.platform, row.stream, until, to),
+      platform: row.platform,
+      stream: row.stream,
       from: until,
+      to,
+      backfillId: row.backfill_id,
+      ...(rowsPerHour !== undefined ? { rowsPerHour } : {}),
     };
     await this.plan([rest], now);
     return rest;
