@@ -107,14 +107,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   try {
     const names = dbNames(options.prefix);
     const platforms = Object.keys(scenario.options.platforms);
-    // A small network: day-long click slices (the connectors still split a window that hits a cap).
-    const raw = simulatedConfig(scenario, network, options.prefix);
-    const config = parseConfig({
-      ...raw,
-      platforms: Object.fromEntries(
-        Object.entries(network.platforms).map(([k, p]) => [k, { ...p, sliceHours: { clicks: 24 } }]),
-      ),
-    });
+    // Slices sized by the planner, as in a deployment (docs/design.md §3).
+    const config = parseConfig(simulatedConfig(scenario, network, options.prefix));
     out.write(header(scenario, names, platforms));
     await dropInstall(db, names, platforms);
     const m = await migrate(db, names, platforms);
