@@ -32,10 +32,10 @@ import {
  *   own `paging` (servers clamp page_size) until `page * page_size >= total_count`.
  * - clicks/stream has no paging: ≤10,000 rows and ≤14 days per call (§1.2), and a reply with the
  *   cap's number of rows is truncated ("if there are more … they will not be returned"), as is one
- *   with `incomplete_results: true`. Each call's window is sized to carry about 90 % of the cap
+ *   with `incomplete_results: true`. Each call's window is sized to carry close to the cap
  *   (ClickWindowSizer): from the ledger's density hint or a one-hour first call, then from the
- *   clicks already received — the same hours one day earlier when that history is there,
- *   else the last reply's rate. A truncated reply is asked again over a shorter window (`splits`
+ *   clicks already received — the same hours a day or a week earlier, whichever predicted better
+ *   lately — else the last reply's rate. A truncated reply is asked again over a shorter window (`splits`
  *   counts these); a one-second window that still reaches the cap cannot be split and is an error:
  *   nothing is dropped silently.
  * - Conversions and events come from one call (`show_conversions` and `show_events` true).
@@ -472,19 +472,20 @@ const FIRST_PROBE_MS = 3_600_000;
  * Sizes clicks/stream windows so each call carries close to (never over) the row cap: a call that
  * comes back truncated is wasted, one that comes back a tenth full costs as much as a full one.
  * It keeps a histogram of the clicks received so far (5-minute buckets: 4,032 numbers for 14 days)
- * and, once it holds a day before the window, predicts each 5 minutes from the same 5 minutes one
- * day earlier (a daily cycle is followed, not averaged away), scaled by how the latest reply
- * compared with its own prediction (traffic that grows or shrinks, a weekend). With less than a day
- * of history it uses the latest reply's rate over its last hour; with none, the ledger's density hint, or one hour.
+ * and predicts each 5 minutes of a window from the same 5 minutes one day earlier, or one week
+ * earlier (weekdays differ), whichever has predicted the recent replies better (a ramp favours the
+ * day, a weekly pattern the week), scaled by how the latest reply compared with that prediction. The
+ * margin under the cap is twice the chosen predictor's recent error. With less than a day of history
+ * it uses the latest reply's rate over its last hour; with none, the ledger's density hint, or one
+ * hour (widening fourfold while the replies are empty).
  */
 export class ClickWindowSizer {
   private readonly buckets = new Map<number, number>();
   private historyFrom: number | null = null;
   private historyTo: number | null = null;
   private rate: number | null;
-  private scale = 1;
-  /** Relative errors (actual / predicted − 1) of the last history-based predictions. */
-  private readonly errors: number[] = [];
+  /** Per predictor (the same 5 minutes a day, or a week, earlier): its scale and its last relative errors. */
+  private readonly predictors = [DAY_MS, 7 * DAY_MS].map((period) => ({ period, scale: 1, errors: [] as number[] }));
   private truncatedAt: number | null = null;
   private lastWindow: number | null = null;
 
@@ -496,34 +497,28 @@ export class ClickWindowSizer {
     this.rate = rowsPerHour && rowsPerHour > 0 ? rowsPerHour / HOUR_MS : null;
   }
 
-  /** Rows a call aims at: under the cap by twice the recent predictions' RMS error (3–30 %). */
-  get target(): number {
-    if (this.errors.length < 3) return Math.floor(this.cap * FIRST_FILL);
-    const rms = Math.sqrt(this.errors.reduce((x, e) => x + e * e, 0) / this.errors.length);
-    return Math.floor(this.cap * (1 - Math.min(MAX_MARGIN, Math.max(MIN_MARGIN, 2 * rms))));
+  /** Rows a call from `a` aims at: under the cap by twice the chosen predictor's recent RMS error (3–30 %). */
+  target(a?: number): number {
+    const p = a === undefined ? null : this.best(a);
+    if (!p || p.errors.length < 3) return Math.floor(this.cap * FIRST_FILL);
+    return Math.floor(this.cap * (1 - Math.min(MAX_MARGIN, Math.max(MIN_MARGIN, 2 * rms(p.errors)))));
   }
 
   /** The length of the next window starting at `a` (whole seconds, ≥ 1 s, ≤ the API's window). */
   next(a: number): number {
+    const p = this.best(a);
     let w: number;
-    if (this.hasDayBefore(a)) w = this.fromHistory(a);
-    else if (this.rate !== null && this.rate > 0) w = this.target / this.rate;
+    if (p) w = this.fromHistory(a, p);
+    else if (this.rate !== null && this.rate > 0) w = this.target() / this.rate;
     else if (this.rate === 0)
       w = 4 * (this.lastWindow ?? FIRST_PROBE_MS); // nothing yet: widen, do not leap
     else w = FIRST_PROBE_MS;
     return this.seconds(w);
   }
 
-  /** A complete reply for [a, b): its clicks feed the histogram, the rate, the scale and the error. */
+  /** A complete reply for [a, b): its clicks feed the histogram, the rate, and each predictor's scale and error. */
   observe(a: number, b: number, rows: readonly unknown[]): void {
-    if (this.hasDayBefore(a)) {
-      const expected = this.expected(a, b);
-      if (expected > 0) {
-        this.errors.push(clampError(rows.length / (expected * this.scale) - 1));
-        if (this.errors.length > 8) this.errors.shift();
-        this.scale = Math.min(4, Math.max(0.25, rows.length / expected));
-      }
-    }
+    this.score(a, b, rows.length, false);
     for (const r of rows) {
       const t = (r as { unix_timestamp?: unknown } | null)?.unix_timestamp;
       if (typeof t !== 'number' || !Number.isFinite(t)) continue;
@@ -538,23 +533,37 @@ export class ClickWindowSizer {
   }
 
   /**
-   * A truncated reply for [a, b): the rate was at least cap / (b - a) and the prediction too low.
+   * A truncated reply for [a, b): the rate was at least cap / (b - a) and the predictions too low.
    * Returns the window to ask instead: 15 % shorter (an overshoot is usually small), halved when the
    * same start comes back truncated again.
    */
   truncated(a: number, b: number): number {
     this.rate = Math.max(this.rate ?? 0, this.cap / (b - a));
-    if (this.hasDayBefore(a)) {
-      const expected = this.expected(a, b);
-      if (expected > 0) {
-        this.errors.push(clampError(this.cap / (expected * this.scale) - 1));
-        if (this.errors.length > 8) this.errors.shift();
-        this.scale = Math.min(4, Math.max(this.scale, this.cap / expected));
-      }
-    }
+    this.score(a, b, this.cap, true);
     const again = this.truncatedAt === a;
     this.truncatedAt = a;
     return this.seconds((b - a) * (again ? 0.5 : 0.85));
+  }
+
+  /** Each predictor that could have predicted [a, b) records its error and rescales (`atLeast`: a truncated reply). */
+  private score(a: number, b: number, actual: number, atLeast: boolean): void {
+    for (const p of this.predictors) {
+      if (!this.covers(a, p.period)) continue;
+      const expected = this.expected(a, b, p.period);
+      if (expected <= 0) continue;
+      p.errors.push(clampError(actual / (expected * p.scale) - 1));
+      if (p.errors.length > 8) p.errors.shift();
+      const scale = Math.min(4, Math.max(0.25, actual / expected));
+      p.scale = atLeast ? Math.max(p.scale, scale) : scale;
+    }
+  }
+
+  /** The predictor to use from `a`: of those with the history, the one with the smaller recent error (the daily one until both have a record). */
+  private best(a: number): (typeof this.predictors)[number] | null {
+    const usable = this.predictors.filter((p) => this.covers(a, p.period));
+    if (usable.length === 0) return null;
+    if (usable.some((p) => p.errors.length < 3)) return usable[0];
+    return usable.reduce((x, y) => (rms(y.errors) < rms(x.errors) ? y : x));
   }
 
   /** Clicks per ms over the window's last hour (traffic on the rise or fall), or the whole window's when shorter. */
@@ -571,46 +580,42 @@ export class ClickWindowSizer {
     return Math.max(1000, Math.min(this.maxWindowMs, Math.floor(w / 1000) * 1000));
   }
 
-  private hasDayBefore(a: number): boolean {
-    return this.historyTo === a && this.historyFrom !== null && a - this.historyFrom >= DAY_MS;
+  /** The history runs without a break from at least one `period` before `a` up to `a`. */
+  private covers(a: number, period: number): boolean {
+    return this.historyTo === a && this.historyFrom !== null && a - this.historyFrom >= period;
   }
 
-  /**
-   * The clicks of the 5-minute bucket `k` of a window starting in bucket `first`, as history predicts
-   * them: the same 5 minutes a week earlier when a week of history is there (weekdays differ), else
-   * a day earlier.
-   */
-  private prior(first: number, k: number): number {
-    const a = first * BUCKET_MS;
-    const period = this.historyFrom !== null && a - this.historyFrom >= 7 * DAY_MS ? 7 * DAY_MS : DAY_MS;
+  /** The clicks of the 5-minute bucket `k` of a window starting in bucket `first`, as the same bucket `period` (whole periods) earlier had them. */
+  private prior(first: number, k: number, period: number): number {
     const per = period / BUCKET_MS;
     return this.buckets.get(k - (Math.floor((k - first) / per) + 1) * per) ?? 0;
   }
 
-  private expected(a: number, b: number): number {
+  private expected(a: number, b: number, period: number): number {
     const first = Math.floor(a / BUCKET_MS);
     let sum = 0;
-    for (let k = first; k * BUCKET_MS < b; k++) sum += this.prior(first, k);
+    for (let k = first; k * BUCKET_MS < b; k++) sum += this.prior(first, k, period);
     return sum;
   }
 
   /** The longest window from `a` whose predicted clicks stay under the target. */
-  private fromHistory(a: number): number {
+  private fromHistory(a: number, p: (typeof this.predictors)[number]): number {
     const first = Math.floor(a / BUCKET_MS);
-    const target = this.target / this.scale;
+    const goal = this.target(a);
+    const target = goal / p.scale;
     let count = 0;
     let k = first;
     for (; (k - first) * BUCKET_MS < this.maxWindowMs; k++) {
-      const add = this.prior(first, k);
+      const add = this.prior(first, k, p.period);
       if (count + add > target) break;
       count += add;
     }
-    if (k === first) return this.rate && this.rate > 0 ? this.target / this.rate : 1000;
+    if (k === first) return this.rate && this.rate > 0 ? goal / this.rate : 1000;
     // History from a quieter time (traffic that only started) must not stretch the window beyond
     // half again what the last day's average rate allows.
     const lastDay = this.expectedFromLastDay(a);
     const w = k * BUCKET_MS - a;
-    return lastDay > 0 ? Math.min(w, (1.5 * this.target) / (lastDay / DAY_MS)) : w;
+    return lastDay > 0 ? Math.min(w, (1.5 * goal) / (lastDay / DAY_MS)) : w;
   }
 
   private expectedFromLastDay(a: number): number {
@@ -618,6 +623,10 @@ export class ClickWindowSizer {
     for (let k = Math.floor((a - DAY_MS) / BUCKET_MS); k * BUCKET_MS < a; k++) sum += this.buckets.get(k) ?? 0;
     return sum;
   }
+}
+
+function rms(errors: readonly number[]): number {
+  return Math.sqrt(errors.reduce((x, e) => x + e * e, 0) / errors.length);
 }
 
 /** One prediction's relative error, bounded so a prediction from empty history does not set the margin for long. */
