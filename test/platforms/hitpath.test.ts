@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { platformSchema } from '#shared/config/schema.js';
 import type { ClickRow, ConversionRow } from '#shared/model/canonical.js';
 import { createHitpathConnector } from '#shared/platforms/hitpath/index.js';
-import { parseCsvReport, parseXmlReport, checkHeaders } from '#shared/platforms/hitpath/client.js';
+import { parseCsvReport, parseXmlReport, checkHeaders, XmlRowSplitter } from '#shared/platforms/hitpath/client.js';
 import { parseHitpathTime } from '#shared/platforms/hitpath/map.js';
 import { resolveColumns, type HitpathConfig } from '#shared/platforms/hitpath/schemas.js';
 import { MemoryRateLimiter, unlimited, type RateLimiter } from '#shared/platforms/rate-limit.js';
@@ -1096,5 +1096,78 @@ describe('HitPath CSV replies are read as a stream', () => {
     expect((error as PlatformApiError).retryable).toBe(false);
     expect((error as PlatformApiError).message).not.toContain(SECRET);
     expect(calls).toBe(1);
+  });
+});
+
+describe('HitPath XML replies are cut into rows as they arrive', () => {
+  const doc = `<?xml version="1.0" encoding="UTF-8"?>
+<!-- exported -->
+<report type="clicks" start="2026-10-19" end="2026-10-19">
+  <row><hitid>1</hitid><c1><![CDATA[a</row>b]]></c1><date>2026-10-19 10:00:00</date></row>
+  <!-- a comment between rows -->
+  <row><hitid>2</hitid><c1>x &amp; y</c1><date>2026-10-19 11:00:00</date></row>
+  <row/>
+</report>
+`;
+  it('gives the same rows whatever the chunk boundaries (CDATA holding "</row>", comments, an empty row)', () => {
+    const parseAll = (chunks: string[]) => {
+      const s = new XmlRowSplitter();
+      const rows = chunks.flatMap((c) => s.push(c));
+      s.end();
+      return rows;
+    };
+    const whole = parseAll([doc]);
+    expect(whole).toHaveLength(3);
+    expect(whole[0]).toContain('<![CDATA[a</row>b]]>');
+    expect(whole[2]).toBe('<row/>');
+    for (let cut = 1; cut < doc.length; cut++) expect(parseAll([doc.slice(0, cut), doc.slice(cut)])).toEqual(whole);
+    expect(parseAll([...doc])).toEqual(whole);
+    expect(parseAll(['<?xml version="1.0"?>\n<report/>\n'])).toEqual([]);
+  });
+
+  it('says what is wrong with a shape it cannot follow, and with a reply cut short', () => {
+    const cut = new XmlRowSplitter();
+    cut.push(doc.slice(0, doc.indexOf('<row/>')));
+    expect(() => cut.end()).toThrow(/cut short: <report> is never closed/);
+    expect(() => new XmlRowSplitter().push('<report><row>1</row><line>2</line></report>')).toThrow(
+      /<report> should hold one kind of row element, found <row> and <line>/,
+    );
+    expect(() => new XmlRowSplitter().push('<report>loose text</report>')).toThrow(/text directly inside <report>/);
+  });
+
+  it('pages go out while an XML reply is still arriving', async () => {
+    const { createServer } = await import('node:http');
+    let firstPage!: () => void;
+    const gotPage = new Promise<void>((r) => (firstPage = r));
+    const row = (i: number) =>
+      `<row><hitid>${i}</hitid><date>2026-10-19 10:00:00</date><campaignid>7</campaignid><affiliateid>42</affiliateid><c1>s1</c1><c2/><c3/><ip>10.0.0.1</ip></row>\n`;
+    const server = createServer(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.write(`<?xml version="1.0"?>\n<report>\n${Array.from({ length: 2500 }, (_, i) => row(i + 1)).join('')}`);
+      await gotPage;
+      res.end(`${Array.from({ length: 1500 }, (_, i) => row(i + 2501)).join('')}</report>\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      const connector = createHitpathConnector(
+        'hitpath',
+        hitpathConfig({ baseUrl: `http://127.0.0.1:${port}/api.php`, format: 'xml' }),
+      );
+      const pages: RawPage[] = [];
+      const summary = await connector.fetchSlice(
+        { platform: 'hitpath', stream: 'clicks', from: '2026-10-19T00:00:00Z', to: '2026-10-20T00:00:00Z' },
+        fetchCtx(NOW),
+        async (p) => {
+          pages.push(p);
+          firstPage();
+        },
+      );
+      expect(summary).toMatchObject({ calls: 1, records: 4000 });
+      expect(pages.map((p) => p.records.length)).toEqual([2000, 2000]);
+      expect(pages[1].records.at(-1)).toMatchObject({ hitid: '4000', c2: '', ip: '10.0.0.1' });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -154,7 +154,10 @@ function checkErrorBody(platform: string, endpoint: string, text: string, secret
   throw new PlatformApiError(platform, endpoint, `HitPath replied with an error: "${msg}"`, { retryable: false });
 }
 
-/** Parses a CSV report (quoted fields may hold commas, quotes and newlines). A body that does not parse is retryable. */
+/**
+ * Parses a CSV report held whole (quoted fields may hold commas, quotes and newlines); the connector
+ * itself streams replies (streamReport), this reads a saved one. A body that does not parse is retryable.
+ */
 export function parseCsvReport(platform: string, endpoint: string, text: string): HitpathReport {
   if (text.trim() === '') return { headers: [], rows: [] };
   let headers: string[] = [];
@@ -188,7 +191,7 @@ const xmlParser = new XMLParser({
   isArray: (_name, jpath) => String(jpath).split('.').length === 2,
 });
 
-/** Parses an XML report (shape in the module comment). A body that does not parse is retryable. */
+/** Parses an XML report held whole (shape in the module comment; the connector streams, see XmlRowSplitter). A body that does not parse is retryable. */
 export function parseXmlReport(platform: string, endpoint: string, text: string): HitpathReport {
   if (text.trim() === '') return { headers: [], rows: [] };
   const valid = XMLValidator.validate(text);
@@ -221,23 +224,138 @@ export function parseXmlReport(platform: string, endpoint: string, text: string)
     );
   const headers = new Set<string>();
   const rows = ((root as Record<string, unknown[]>)[rowKind] ?? []).map((item) => {
-    const rec: HitpathRawRecord = {};
-    if (item !== null && typeof item === 'object') {
-      for (const [k, v] of Object.entries(item as Record<string, unknown>)) {
-        headers.add(k);
-        rec[k] =
-          typeof v === 'string'
-            ? v
-            : v === null || v === undefined
-              ? ''
-              : typeof v === 'object'
-                ? JSON.stringify(v)
-                : String(v);
-      }
-    }
+    const rec = xmlRecord(item);
+    for (const k of Object.keys(rec)) headers.add(k);
     return rec;
   });
   return { headers: [...headers], rows };
+}
+
+/** One parsed row element as a record of strings (nested elements kept as JSON text). */
+function xmlRecord(item: unknown): HitpathRawRecord {
+  const rec: HitpathRawRecord = {};
+  if (item !== null && typeof item === 'object') {
+    for (const [k, v] of Object.entries(item as Record<string, unknown>)) {
+      rec[k] =
+        typeof v === 'string'
+          ? v
+          : v === null || v === undefined
+            ? ''
+            : typeof v === 'object'
+              ? JSON.stringify(v)
+              : String(v);
+    }
+  }
+  return rec;
+}
+
+/**
+ * Cuts a streamed XML report (the module comment's shape: one root, flat row elements) into row
+ * elements as the text arrives, so each can be parsed alone. CDATA sections and comments are
+ * skipped over when looking for a row's end. Throws (a plain Error) on a shape it cannot follow.
+ */
+export class XmlRowSplitter {
+  private buf = '';
+  private root: string | null = null;
+  private row: string | null = null;
+  private closed = false;
+
+  /** Adds text; returns the complete row elements it finished. */
+  push(text: string): string[] {
+    this.buf += text;
+    const out: string[] = [];
+    for (;;) {
+      this.buf = this.skipProlog(this.buf);
+      if (this.closed) {
+        if (this.buf.trim() !== '') throw new Error('text after the root element');
+        this.buf = '';
+        return out;
+      }
+      if (this.root === null) {
+        const m = /^<([A-Za-z_][\w.:-]*)[^>]*?(\/?)>/.exec(this.buf);
+        if (!m) return out;
+        this.root = m[1];
+        this.buf = this.buf.slice(m[0].length);
+        if (m[2] === '/') this.closed = true;
+        continue;
+      }
+      const lead = this.buf.search(/\S/);
+      if (lead < 0) return out;
+      const rest = this.buf.slice(lead);
+      if (rest.startsWith(`</${this.root}`)) {
+        const end = rest.indexOf('>');
+        if (end < 0) return out;
+        this.closed = true;
+        this.buf = rest.slice(end + 1);
+        continue;
+      }
+      const open = /^<([A-Za-z_][\w.:-]*)[^>]*?(\/?)>/.exec(rest);
+      if (!open) {
+        if (!rest.startsWith('<'))
+          throw new Error(`text directly inside <${this.root}>: ${JSON.stringify(rest.slice(0, 40))}`);
+        return out; // an element start not complete yet
+      }
+      if (this.row === null) this.row = open[1];
+      if (open[1] !== this.row)
+        throw new Error(`<${this.root}> should hold one kind of row element, found <${this.row}> and <${open[1]}>`);
+      if (open[2] === '/') {
+        out.push(open[0]);
+        this.buf = rest.slice(open[0].length);
+        continue;
+      }
+      const end = this.closeOf(rest, open[0].length);
+      if (end < 0) {
+        this.buf = rest;
+        return out;
+      }
+      out.push(rest.slice(0, end));
+      this.buf = rest.slice(end);
+    }
+  }
+
+  /** After the last text: throws unless the root element was closed. */
+  end(): void {
+    if (!this.closed && (this.root !== null || this.buf.trim() !== ''))
+      throw new Error(this.root === null ? 'no root element' : `cut short: <${this.root}> is never closed`);
+  }
+
+  private skipProlog(text: string): string {
+    let t = text;
+    for (;;) {
+      const lead = t.search(/\S/);
+      if (lead < 0) return this.root === null || this.closed ? '' : t;
+      const rest = t.slice(lead);
+      const kind = rest.startsWith('<?')
+        ? '?>'
+        : rest.startsWith('<!--')
+          ? '-->'
+          : rest.startsWith('<!DOCTYPE')
+            ? '>'
+            : null;
+      if (kind === null || (this.root !== null && !this.closed && kind !== '-->')) return this.root === null ? rest : t;
+      const end = rest.indexOf(kind);
+      if (end < 0) return t;
+      t = rest.slice(end + kind.length);
+    }
+  }
+
+  /** The index just after the row's closing tag, or -1 when it has not arrived yet. */
+  private closeOf(text: string, from: number): number {
+    const close = `</${this.row}>`;
+    let i = from;
+    for (;;) {
+      const c = text.indexOf(close, i);
+      const cdata = text.indexOf('<![CDATA[', i);
+      const comment = text.indexOf('<!--', i);
+      const skip = [cdata, comment].filter((x) => x >= 0 && (c < 0 || x < c));
+      if (skip.length === 0) return c < 0 ? -1 : c + close.length;
+      const at = Math.min(...skip);
+      const endMark = at === cdata ? ']]>' : '-->';
+      const e = text.indexOf(endMark, at);
+      if (e < 0) return -1;
+      i = e + endMark.length;
+    }
+  }
 }
 
 /** A header row lacking a column this report type needs is a configuration problem: fail naming it and the mapping. */
@@ -315,16 +433,6 @@ export async function fetchHitpathSlice(
       return ctx.fetch(input, init);
     },
   };
-  const parse = (text: string): HitpathReport => {
-    checkErrorBody(c.platform, endpoint, text, ctx.secret, c.config.apiKeyEnv);
-    const report =
-      c.config.format === 'xml'
-        ? parseXmlReport(c.platform, endpoint, text)
-        : parseCsvReport(c.platform, endpoint, text);
-    checkHeaders(c.platform, endpoint, type, report.headers, c.columns, c.config.columns);
-    return report;
-  };
-
   const timeHeaderOf = (headers: string[]) => findHeader(headers, c.columns[TIME_COLUMN[type]] ?? '');
   const fromMs = from.getTime();
   const toMs = to.getTime();
@@ -343,29 +451,17 @@ export async function fetchHitpathSlice(
   };
   let rows = 0;
   const call = { platform: c.platform, endpoint, url: url.toString() };
-  // CSV is read as a stream: rows become pages as they arrive, so a reply of millions of rows never
-  // sits in memory. XML replies are parsed whole (fast-xml-parser has no streaming reader).
-  const streamed =
-    c.config.format === 'csv'
-      ? async (res: Response) => {
-          rows = await streamCsvReport(
-            c,
-            endpoint,
-            type,
-            res,
-            ctx.secret,
-            (row, headers) => inWindow(row, timeHeaderOf(headers)),
-            emit,
-          );
-          return null;
-        }
-      : undefined;
+  // The reply is read as a stream: rows become pages as they arrive, so a reply of millions of rows
+  // never sits in memory.
+  const streamed = async (res: Response) => {
+    rows = await streamReport(c, endpoint, type, res, ctx.secret, (row, h) => inWindow(row, timeHeaderOf(h)), emit);
+    return null;
+  };
 
   const policy = { ...DEFAULT_RETRY, ...ctx.retry };
-  let report: HitpathReport | null = null;
   for (let attempt = 1; ; attempt++) {
     try {
-      report = (await requestWithRetry(call, counting, streamed ? undefined : parse, streamed)).value;
+      await requestWithRetry(call, counting, undefined, streamed);
       break;
     } catch (e) {
       // A 429 was already waited out and retried inside requestWithRetry; other 4xx may carry the throttle text.
@@ -388,12 +484,6 @@ export async function fetchHitpathSlice(
     }
   }
 
-  if (report) {
-    const timeHeader = timeHeaderOf(report.headers);
-    const kept = report.rows.filter((row) => inWindow(row, timeHeader));
-    rows = report.rows.length;
-    for (let i = 0; i < kept.length; i += PAGE_RECORDS) await emit(kept.slice(i, i + PAGE_RECORDS));
-  }
   ctx.logger.info('hitpath report fetched', {
     platform: c.platform,
     endpoint,
@@ -409,13 +499,14 @@ export async function fetchHitpathSlice(
 const PEEK_BYTES = 4096;
 
 /**
- * Streams a CSV report: the first few KB are checked for an error message (throttle, bad key), the
- * header row against the column map, then rows go out in pages of PAGE_RECORDS as they are parsed
- * (awaiting each page: back-pressure down to the socket). A body cut short or malformed is
- * retryable only while no page has gone out; after that the slice itself fails and is retried as
- * a new attempt (the ledger counts only the latest attempt's messages). Returns the rows read.
+ * Streams a report: the first few KB are checked for an error message (throttle, bad key), the
+ * header row (CSV) or first row (XML) against the column map, then rows go out in pages of
+ * PAGE_RECORDS as they are parsed (awaiting each page: back-pressure down to the socket). A body
+ * cut short or malformed is retryable only while no page has gone out; after that the slice itself
+ * fails and is retried as a new attempt (the ledger counts only the latest attempt's messages).
+ * Returns the rows read.
  */
-async function streamCsvReport(
+async function streamReport(
   c: HitpathClientContext,
   endpoint: string,
   type: HitpathReportType,
@@ -439,7 +530,7 @@ async function streamCsvReport(
   }
   const prefix = Buffer.concat(head);
   checkErrorBody(c.platform, endpoint, prefix.toString('utf8'), secret, c.config.apiKeyEnv);
-  async function* bytes() {
+  async function* bytes(): AsyncGenerator<Uint8Array> {
     yield prefix;
     if (ended) return;
     for (;;) {
@@ -449,23 +540,18 @@ async function streamCsvReport(
     }
   }
   let headers: string[] = [];
-  const parser = parseCsvStream({
-    bom: true,
-    skip_empty_lines: true,
-    columns: (h: string[]) => {
-      headers = h.map((x) => String(x));
-      checkHeaders(c.platform, endpoint, type, headers, c.columns, c.config.columns);
-      return headers;
-    },
-  });
+  const check = (h: string[]) => {
+    headers = h;
+    checkHeaders(c.platform, endpoint, type, headers, c.columns, c.config.columns);
+  };
+  const format = c.config.format === 'xml' ? 'XML' : 'CSV';
   const source = Readable.from(bytes());
-  source.on('error', (e) => parser.destroy(e));
-  source.pipe(parser);
+  const records = format === 'XML' ? xmlRecords(source, check) : csvRecords(source, check);
   let page: HitpathRawRecord[] = [];
   let rows = 0;
   let sent = 0;
   try {
-    for await (const row of parser as AsyncIterable<HitpathRawRecord>) {
+    for await (const row of records) {
       rows++;
       if (!keep(row, headers)) continue;
       page.push(row);
@@ -481,12 +567,58 @@ async function streamCsvReport(
     throw new PlatformApiError(
       c.platform,
       endpoint,
-      `reply is not valid CSV after ${rows} rows (${oneLine(scrub((e as Error).message, secret), 160)})${sent > 0 ? `; ${sent} rows had gone out, so the slice is fetched again as a new attempt` : ''}`,
+      `reply is not valid ${format} after ${rows} rows (${oneLine(scrub((e as Error).message, secret), 160)})${sent > 0 ? `; ${sent} rows had gone out, so the slice is fetched again as a new attempt` : ''}`,
       { retryable: sent === 0, cause: e },
     );
   }
   if (page.length > 0) await emit(page);
   return rows;
+}
+
+function csvRecords(source: Readable, onHeaders: (h: string[]) => void): AsyncIterable<HitpathRawRecord> {
+  const parser = parseCsvStream({
+    bom: true,
+    skip_empty_lines: true,
+    columns: (h: string[]) => {
+      const headers = h.map((x) => String(x));
+      onHeaders(headers);
+      return headers;
+    },
+  });
+  source.on('error', (e) => parser.destroy(e));
+  source.pipe(parser);
+  return parser as AsyncIterable<HitpathRawRecord>;
+}
+
+const xmlRowParser = new XMLParser({
+  ignoreAttributes: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  parseTagValue: false,
+  trimValues: true,
+});
+
+/** Rows of a streamed XML report, one row element at a time (XmlRowSplitter); the first row's columns are checked. */
+async function* xmlRecords(source: Readable, onHeaders: (h: string[]) => void): AsyncGenerator<HitpathRawRecord> {
+  const decoder = new TextDecoder('utf-8');
+  const splitter = new XmlRowSplitter();
+  let first = true;
+  const parse = (fragment: string): HitpathRawRecord => {
+    const valid = XMLValidator.validate(fragment);
+    if (valid !== true) throw new Error(`${valid.err.msg} in ${JSON.stringify(fragment.slice(0, 60))}`);
+    const doc = xmlRowParser.parse(fragment) as Record<string, unknown>;
+    const rec = xmlRecord(Object.values(doc)[0]);
+    if (first) {
+      onHeaders(Object.keys(rec));
+      first = false;
+    }
+    return rec;
+  };
+  for await (const chunk of source) {
+    for (const f of splitter.push(decoder.decode(chunk as Uint8Array, { stream: true }))) yield parse(f);
+  }
+  for (const f of splitter.push(decoder.decode())) yield parse(f);
+  splitter.end();
 }
 
 /** Errors from the HTTP layer, with anything HitPath echoed scrubbed of the key and auth failures explained. */
