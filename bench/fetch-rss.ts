@@ -1,5 +1,5 @@
 /**
- * Child process of the benchmark: peak RSS of the fetch worker on one HitPath reply of
+ * Child process of the benchmark: peak RSS of the fetch worker on one HitPath reply (BENCH_FORMAT csv or xml) of
  * BENCH_CLICKS (default 2,000,000) clicks. The parent serves the CSV at BENCH_URL, generated as it
  * is sent; this process runs the real `fetchSlice` (HitPath connector, streamed CSV, the fetch
  * worker's ≤ 900 KB normalize messages, the ledger in the bench database BENCH_PREFIX) with a
@@ -34,6 +34,7 @@ const config = parseConfig({
       baseUrl: process.env.BENCH_URL,
       apiKeyEnv: 'HITPATH_API_KEY',
       timezone: 'UTC',
+      format: process.env.BENCH_FORMAT === 'xml' ? 'xml' : 'csv',
       rateLimit: { requests: 100, perSeconds: 1 },
     },
   },

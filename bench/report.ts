@@ -175,12 +175,18 @@ export function renderResults(r: BenchReport): string {
   }
 
   if (r.fetchRss) {
-    const f = r.fetchRss;
     L.push('## C. Fetch worker memory on one large HitPath reply', '');
     L.push(
-      `bench/fetch-rss.ts: one HitPath \`type=clicks\` CSV reply of ${f.clicks.toLocaleString('en-US')} clicks (${f.replyMb.toFixed(0)} MB, served as it is generated) through the real fetch worker (streamed CSV, ≤ 900 KB normalize messages, the ledger in MariaDB; the queue counts and drops the messages), in a child process: ${f.records.toLocaleString('en-US')} records in ${f.messages.toLocaleString('en-US')} messages (largest ${f.maxMessageBytes.toLocaleString('en-US')} bytes) in ${f.seconds.toFixed(1)} s; **peak RSS ${(f.peakKb / 1024).toFixed(0)} MB** (target < 512 MB; ${(f.baselineKb / 1024).toFixed(0)} MB after the imports).`,
+      'bench/fetch-rss.ts: one HitPath `type=clicks` reply, served as it is generated, through the real fetch worker (streamed CSV or XML, ≤ 900 KB normalize messages, the ledger in MariaDB; the queue counts and drops the messages), in a child process. Target: peak RSS < 512 MB.',
       '',
     );
+    L.push('| format | clicks | reply | records | messages (largest) | time | peak RSS (after imports) |');
+    L.push('|---|---:|---:|---:|---:|---:|---:|');
+    for (const f of [r.fetchRss, r.fetchRssXml].filter((x): x is NonNullable<typeof x> => x !== undefined))
+      L.push(
+        `| ${f.format ?? 'csv'} | ${f.clicks.toLocaleString('en-US')} | ${f.replyMb.toFixed(0)} MB | ${f.records.toLocaleString('en-US')} | ${f.messages.toLocaleString('en-US')} (${f.maxMessageBytes.toLocaleString('en-US')} B) | ${f.seconds.toFixed(1)} s | **${(f.peakKb / 1024).toFixed(0)} MB** (${(f.baselineKb / 1024).toFixed(0)} MB) |`,
+      );
+    L.push('');
   }
   if (r.calls) {
     L.push("## D. API requests vs the minimum the platforms' caps allow", '');

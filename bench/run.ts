@@ -69,6 +69,7 @@ export interface BenchReport {
   rules?: RuleSizeResult[];
   calls?: CallsResult;
   fetchRss?: FetchRssResult;
+  fetchRssXml?: FetchRssResult;
   notes: string[];
   /** Every invocation that contributed a section (with --only, earlier sections are kept). */
   runs?: { command: string; date: string; sections: string[] }[];
@@ -129,8 +130,11 @@ async function runRss(): Promise<RssResult[]> {
   return out;
 }
 
+const COLUMNS = ['hitid', 'date', 'campaignid', 'affiliateid', 'c1', 'c2', 'c3', 'ip'];
+
 export interface FetchRssResult {
   clicks: number;
+  format?: 'csv' | 'xml';
   replyMb: number;
   records: number;
   messages: number;
@@ -141,8 +145,8 @@ export interface FetchRssResult {
 }
 
 /** Peak RSS of the fetch worker on one HitPath CSV reply of `clicks` rows, served as it is generated. */
-async function runFetchRss(clicks: number): Promise<FetchRssResult> {
-  log(`fetch-rss: one HitPath reply of ${clicks.toLocaleString('en-US')} clicks`);
+async function runFetchRss(clicks: number, format: 'csv' | 'xml'): Promise<FetchRssResult> {
+  log(`fetch-rss: one HitPath ${format} reply of ${clicks.toLocaleString('en-US')} clicks`);
   const bdb = await freshBenchDatabase(['everflow', 'hitpath']);
   const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2 * 86_400_000;
   let bytes = 0;
@@ -154,17 +158,29 @@ async function runFetchRss(clicks: number): Promise<FetchRssResult> {
         const lines: string[] = [];
         for (let j = 0; j < 1000 && i < clicks; j++, i++) {
           const at = new Date(day + Math.floor((i * 86_400_000) / clicks)).toISOString().slice(0, 19).replace('T', ' ');
+          const cells = [
+            100_000_000 + i,
+            at,
+            i % 40,
+            i % 300,
+            `sub-${i % 977}-campaign-spring`,
+            i % 13,
+            '',
+            `10.${i % 250}.${i % 200}.${i % 7}`,
+          ];
           lines.push(
-            `${100_000_000 + i},${at},${i % 40},${i % 300},sub-${i % 977}-campaign-spring,${i % 13},,10.${i % 250}.${i % 200}.${i % 7}`,
+            format === 'csv'
+              ? cells.join(',')
+              : `<row>${COLUMNS.map((c, k) => `<${c}>${cells[k]}</${c}>`).join('')}</row>`,
           );
         }
         const chunk = `${lines.join('\n')}\n`;
         bytes += chunk.length;
         if (!res.write(chunk)) return void res.once('drain', pump);
       }
-      res.end();
+      res.end(format === 'csv' ? '' : '</report>\n');
     };
-    res.write('hitid,date,campaignid,affiliateid,c1,c2,c3,ip\n');
+    res.write(format === 'csv' ? `${COLUMNS.join(',')}\n` : '<?xml version="1.0"?>\n<report type="clicks">\n');
     pump();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -175,14 +191,15 @@ async function runFetchRss(clicks: number): Promise<FetchRssResult> {
       env: {
         ...process.env,
         BENCH_PREFIX: bdb.names.prefix,
+        BENCH_FORMAT: format,
         BENCH_URL: `http://127.0.0.1:${port}/api.php`,
         BENCH_FROM: new Date(day).toISOString(),
         BENCH_TO: new Date(day + 86_400_000).toISOString(),
       },
       maxBuffer: 10_000_000,
     });
-    const r = JSON.parse(stdout.trim().split('\n').pop()!) as Omit<FetchRssResult, 'clicks' | 'replyMb'>;
-    const result = { clicks, replyMb: bytes / 1e6, ...r };
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as Omit<FetchRssResult, 'clicks' | 'replyMb' | 'format'>;
+    const result = { clicks, format, replyMb: bytes / 1e6, ...r };
     log(
       `fetch-rss: ${result.records} records, ${result.messages} messages (largest ${result.maxMessageBytes} B), reply ${result.replyMb.toFixed(0)} MB, peak RSS ${(result.peakKb / 1024).toFixed(0)} MB, ${result.seconds.toFixed(1)} s`,
     );
@@ -243,7 +260,9 @@ if (only.includes('ingest')) {
   write();
 }
 if (only.includes('fetch-rss')) {
-  report.fetchRss = await runFetchRss(envInt('BENCH_FETCH_CLICKS', 2_000_000 / div));
+  const n = envInt('BENCH_FETCH_CLICKS', 2_000_000 / div);
+  report.fetchRss = await runFetchRss(n, 'csv');
+  report.fetchRssXml = await runFetchRss(n, 'xml');
   write();
 }
 if (only.includes('calls')) {
