@@ -15,6 +15,8 @@ export const STREAMS = ['conversions', 'conversion_changes', 'clicks', 'affiliat
 export type Stream = (typeof STREAMS)[number];
 export const ENTITY_STREAMS = ['affiliates', 'offers', 'advertisers'] as const;
 export type EntityStream = (typeof ENTITY_STREAMS)[number];
+/** Entity lists are read whole, never by window. */
+export const isEntityStream = (s: string): s is EntityStream => (ENTITY_STREAMS as readonly string[]).includes(s);
 
 export const CONVERSION_STATUSES = ['approved', 'pending', 'rejected', 'invalid'] as const;
 export type ConversionStatus = (typeof CONVERSION_STATUSES)[number];

@@ -1,4 +1,4 @@
-import { ENTITY_STREAMS, type Stream } from '../model/canonical.js';
+import { isEntityStream, type Stream } from '../model/canonical.js';
 import type { Connector } from '../platforms/types.js';
 import type { PlatformConfig } from '../config/schema.js';
 import { deterministicSliceId, newSliceId, type PlannedSlice } from './ledger.js';
@@ -12,8 +12,6 @@ export class PlanError extends Error {
   }
 }
 
-const isEntity = (s: Stream) => (ENTITY_STREAMS as readonly string[]).includes(s);
-
 /**
  * Cuts [from, to) into windows of at most `hours`. A window that fits is one slice. Otherwise the
  * cuts fall on UTC multiples of the slice length (of whole days, for slices longer than a day), so
@@ -26,8 +24,8 @@ export function windows(from: Date, to: Date, hours: number): [Date, Date][] {
   const out: [Date, Date][] = [];
   let start = from.getTime();
   while (start < to.getTime()) {
-    const aligned = Math.floor((start + step) / unit) * unit;
-    const end = Math.min(aligned > start ? aligned : start + step, to.getTime());
+    // step ≥ unit, so the cut is always past `start`.
+    const end = Math.min(Math.floor((start + step) / unit) * unit, to.getTime());
     out.push([new Date(start), new Date(end)]);
     start = end;
   }
@@ -92,9 +90,9 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
   }
   const out: PlannedSlice[] = [];
   for (const stream of req.streams) {
-    const density = isEntity(stream) ? null : (req.rowsPerHour?.[stream] ?? null);
+    const density = isEntityStream(stream) ? null : (req.rowsPerHour?.[stream] ?? null);
     const hours = sliceHoursFor(connector, stream, req.sliceHours?.[stream], density);
-    const ws: [Date, Date][] = isEntity(stream) ? [[req.from, req.to]] : windows(req.from, req.to, hours);
+    const ws: [Date, Date][] = isEntityStream(stream) ? [[req.from, req.to]] : windows(req.from, req.to, hours);
     for (const [f, t] of ws) {
       const from = f.toISOString();
       const to = t.toISOString();
@@ -143,7 +141,7 @@ export function scheduledWindow(
   let from = new Date((watermark?.getTime() ?? now.getTime()) - lookback);
   let clamped = false;
   let gap: { from: Date; to: Date } | undefined;
-  const bound = now.getTime() - (p.maxBehindDays ?? 7) * DAY_MS;
+  const bound = now.getTime() - p.maxBehindDays * DAY_MS;
   if (watermark !== null && from.getTime() < bound) {
     if (watermark.getTime() < bound) gap = { from: watermark, to: new Date(bound) };
     from = new Date(bound);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { ENTITY_STREAMS, STREAMS, type Stream } from '../model/canonical.js';
+import { isEntityStream, STREAMS, type Stream } from '../model/canonical.js';
 import { toSqlDateTime, parseInstant } from '../util/time.js';
 import type { PipelineDeps } from './deps.js';
 import { Ledger, STUCK_AFTER_HOURS, type PlannedSlice, type SliceTotals } from './ledger.js';
@@ -25,7 +25,7 @@ export async function scheduleFetch(platform: string, deps: PipelineDeps): Promi
     deps.logger.warn('stuck slices marked failed', { platform, slices: stuck, afterHours: STUCK_AFTER_HOURS });
   const slices: PlannedSlice[] = [];
   for (const stream of connector.streams) {
-    const isEntity = (ENTITY_STREAMS as readonly string[]).includes(stream);
+    const isEntity = isEntityStream(stream);
     const wm = isEntity
       ? null
       : ((await ledger.watermark(platform, stream)) ?? (await ledger.loadedUntil(platform, stream)));
@@ -147,7 +147,7 @@ export async function planBackfill(
   const backfillId = `${runKey.slice(0, 8)}-${runKey.slice(8, 12)}-${runKey.slice(12, 16)}-${runKey.slice(16, 20)}-${runKey.slice(20, 32)}`;
   const ledger = new Ledger(deps.db, deps.names);
   const rowsPerHour: Record<string, number | null> = {};
-  for (const s of streams) rowsPerHour[s] = await ledger.rowsPerHour(req.platform, s);
+  for (const s of streams) if (!isEntityStream(s)) rowsPerHour[s] = await ledger.rowsPerHour(req.platform, s);
   const slices = planWindow({
     platform: req.platform,
     connector,

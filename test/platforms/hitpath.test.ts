@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { platformSchema } from '#shared/config/schema.js';
 import type { ClickRow, ConversionRow } from '#shared/model/canonical.js';
@@ -1028,19 +1030,20 @@ describe('hitpath pacing (2 calls per 5 minutes)', () => {
   });
 });
 
+/** Local HTTP servers answering as a HitPath instance would (closed after each test). */
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+async function serve(handler: RequestListener): Promise<string> {
+  const server = createServer(handler);
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return `http://127.0.0.1:${port}/api.php`;
+}
+
 describe('HitPath CSV replies are read as a stream', () => {
-  const servers: import('node:http').Server[] = [];
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-  });
-  async function serve(handler: import('node:http').RequestListener): Promise<string> {
-    const { createServer } = await import('node:http');
-    const server = createServer(handler);
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as import('node:net').AddressInfo;
-    return `http://127.0.0.1:${port}/api.php`;
-  }
   const header = 'hitid,date,campaignid,affiliateid,c1,c2,c3,ip\n';
   const rows = (from: number, n: number) =>
     Array.from({ length: n }, (_, i) => `${from + i},2026-10-19 10:00:00,7,42,s1,,,10.0.0.1\n`).join('');
@@ -1136,38 +1139,28 @@ describe('HitPath XML replies are cut into rows as they arrive', () => {
   });
 
   it('pages go out while an XML reply is still arriving', async () => {
-    const { createServer } = await import('node:http');
     let firstPage!: () => void;
     const gotPage = new Promise<void>((r) => (firstPage = r));
     const row = (i: number) =>
       `<row><hitid>${i}</hitid><date>2026-10-19 10:00:00</date><campaignid>7</campaignid><affiliateid>42</affiliateid><c1>s1</c1><c2/><c3/><ip>10.0.0.1</ip></row>\n`;
-    const server = createServer(async (_req, res) => {
+    const url = await serve(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/xml' });
       res.write(`<?xml version="1.0"?>\n<report>\n${Array.from({ length: 2500 }, (_, i) => row(i + 1)).join('')}`);
       await gotPage;
       res.end(`${Array.from({ length: 1500 }, (_, i) => row(i + 2501)).join('')}</report>\n`);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    try {
-      const { port } = server.address() as import('node:net').AddressInfo;
-      const connector = createHitpathConnector(
-        'hitpath',
-        hitpathConfig({ baseUrl: `http://127.0.0.1:${port}/api.php`, format: 'xml' }),
-      );
-      const pages: RawPage[] = [];
-      const summary = await connector.fetchSlice(
-        { platform: 'hitpath', stream: 'clicks', from: '2026-10-19T00:00:00Z', to: '2026-10-20T00:00:00Z' },
-        fetchCtx(NOW),
-        async (p) => {
-          pages.push(p);
-          firstPage();
-        },
-      );
-      expect(summary).toMatchObject({ calls: 1, records: 4000 });
-      expect(pages.map((p) => p.records.length)).toEqual([2000, 2000]);
-      expect(pages[1].records.at(-1)).toMatchObject({ hitid: '4000', c2: '', ip: '10.0.0.1' });
-    } finally {
-      await new Promise((r) => server.close(r));
-    }
+    const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url, format: 'xml' }));
+    const pages: RawPage[] = [];
+    const summary = await connector.fetchSlice(
+      { platform: 'hitpath', stream: 'clicks', from: '2026-10-19T00:00:00Z', to: '2026-10-20T00:00:00Z' },
+      fetchCtx(NOW),
+      async (p) => {
+        pages.push(p);
+        firstPage();
+      },
+    );
+    expect(summary).toMatchObject({ calls: 1, records: 4000 });
+    expect(pages.map((p) => p.records.length)).toEqual([2000, 2000]);
+    expect(pages[1].records.at(-1)).toMatchObject({ hitid: '4000', c2: '', ip: '10.0.0.1' });
   });
 });

@@ -181,12 +181,17 @@ export function parseCsvReport(platform: string, endpoint: string, text: string)
   }
 }
 
-const xmlParser = new XMLParser({
+/** How report XML is read, whole or one row element at a time: text values as sent, attributes ignored. */
+const XML_OPTIONS = {
   ignoreAttributes: true,
   ignoreDeclaration: true,
   ignorePiTags: true,
   parseTagValue: false,
   trimValues: true,
+} as const;
+
+const xmlParser = new XMLParser({
+  ...XML_OPTIONS,
   // Rows are the root's children: always an array, even with one row.
   isArray: (_name, jpath) => String(jpath).split('.').length === 2,
 });
@@ -590,13 +595,7 @@ function csvRecords(source: Readable, onHeaders: (h: string[]) => void): AsyncIt
   return parser as AsyncIterable<HitpathRawRecord>;
 }
 
-const xmlRowParser = new XMLParser({
-  ignoreAttributes: true,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  parseTagValue: false,
-  trimValues: true,
-});
+const xmlRowParser = new XMLParser(XML_OPTIONS);
 
 /** Rows of a streamed XML report, one row element at a time (XmlRowSplitter); the first row's columns are checked. */
 async function* xmlRecords(source: Readable, onHeaders: (h: string[]) => void): AsyncGenerator<HitpathRawRecord> {
