@@ -23,7 +23,8 @@ import { parseLocalTime } from '#shared/util/time.js';
  * - `POST /v1/networks/reporting/conversions?page=&page_size=` (body `from`, `to`, `timezone_id`,
  *   `show_conversions`, `show_events` required; ≤365 days back; status as of now via statusAt);
  * - `POST /v1/networks/reporting/clicks/stream` (≤14-day window else 400; at most `clickCap` rows,
- *   silently truncated like the real endpoint; raw clicks older than 90 days gone unless they
+ *   silently truncated like the real endpoint: the window's earliest clicks are kept, listed newest
+ *   first, as tap-everflow's paging reads the reply; raw clicks older than 90 days gone unless they
  *   converted; `incompleteOnce` makes the first reply `incomplete_results: true` with half the rows);
  * - `POST /v1/networks/{affiliates,offers,advertisers}table` paged;
  * - `from`/`to` are `YYYY-MM-DD[ HH:MM:SS]` in the requested zone, both inclusive to the second
@@ -371,11 +372,14 @@ export function createEverflowSimulator(scenario: Scenario, options: EverflowSim
     if (incompletePending) {
       incompletePending = false;
       return json(200, {
-        clicks: matched.slice(0, Math.ceil(Math.min(matched.length, clickCap) / 2)).map(clickRecord),
+        clicks: matched
+          .slice(0, Math.ceil(Math.min(matched.length, clickCap) / 2))
+          .reverse()
+          .map(clickRecord),
         incomplete_results: true,
       });
     }
-    return json(200, { clicks: matched.slice(0, clickCap).map(clickRecord) });
+    return json(200, { clicks: matched.slice(0, clickCap).reverse().map(clickRecord) });
   }
 
   function entityTable(req: SimRequest, kind: 'affiliates' | 'offers' | 'advertisers'): SimResponse {

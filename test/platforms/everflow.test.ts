@@ -537,14 +537,14 @@ describe('everflow connector against the HTTP simulator', () => {
     expect(sim.server.requests.map((r) => r.query.page)).toEqual(['1', '2', '3']);
   });
 
-  it('asks a truncated click window again over a shorter one until every reply is under the cap', async () => {
-    // 180 clicks in 6 hours, cap 50: sparse for two hours, then 120 in hour 3 (the sizer's guess from
-    // the quiet hours is too long and comes back at the cap), then sparse again.
+  it('pages a truncated click window from its newest second, whatever order the reply lists, every row once', async () => {
+    // 180 clicks in 6 hours, cap 50: sparse for two hours, then 120 in hour 3 with bursts of 7 in one
+    // second (a cut falls inside a burst), then sparse again. The simulator lists replies newest first.
     const at = (i: number) =>
       i < 30
         ? T0 + Math.floor((i * 2 * H) / 30)
         : i < 150
-          ? T0 + 2 * H + (i - 30) * 30_000
+          ? T0 + 2 * H + Math.floor((i - 30) / 7) * 30_000 + ((i - 30) % 7) * 100
           : T0 + 3 * H + (i - 150) * 360_000;
     const clicks = Array.from({ length: 180 }, (_, i) => click(i, at(i) + 250));
     const { sim, baseUrl } = await startSim(scenario({ clicks }), { clickCap: 50 });
@@ -556,22 +556,26 @@ describe('everflow connector against the HTTP simulator', () => {
       to: iso(T0 + 6 * H),
     });
     const ids = records.map((r) => (r as { transaction_id: string }).transaction_id);
-    expect(ids).toEqual(clicks.map((c) => c.clickId)); // all once, in time order
-    expect(summary.records).toBe(180);
-    expect(summary.splits).toBeGreaterThanOrEqual(1);
+    expect(ids.length).toBe(180);
+    expect([...ids].sort()).toEqual(clicks.map((c) => c.clickId).sort()); // all once
+    expect(summary).toMatchObject({ records: 180, splits: 0 });
     const streamCalls = sim.server.requests.filter((r) => r.path === '/v1/networks/reporting/clicks/stream');
-    // Every call is either a complete part or one truncated reply asked again shorter.
-    expect(streamCalls).toHaveLength(summary.pages + summary.splits);
-    expect(pages.every((p) => p.records.length < 50)).toBe(true);
-    // The windows asked are contiguous from the slice start to its end.
+    // 180 rows at up to 50 a call, less the cut second each time: 4 calls, each but the last nearly full.
+    expect(streamCalls).toHaveLength(4);
+    expect(summary.pages).toBe(4);
+    expect(pages.slice(0, -1).every((p) => p.records.length >= 50 - 7)).toBe(true);
+    // Each call asks the rest of the slice from the newest second the previous reply held.
     const windows = streamCalls.map((r) => JSON.parse(r.body) as { from: string; to: string });
-    const complete = windows.filter((w, i) => i === windows.length - 1 || windows[i + 1].from !== w.from);
-    expect(complete[0].from).toBe('2026-10-12 00:00:00');
-    expect(complete.at(-1)?.to).toBe('2026-10-12 06:00:00');
-    for (let i = 1; i < complete.length; i++) expect(complete[i].from).toBe(complete[i - 1].to);
+    expect(windows[0].from).toBe('2026-10-12 00:00:00');
+    for (const w of windows) expect(w.to).toBe('2026-10-12 06:00:00');
+    for (let i = 1; i < windows.length; i++) {
+      const shown = pages[i - 1].records.map((r) => (r as { unix_timestamp: number }).unix_timestamp);
+      expect(Date.parse(`${windows[i].from}Z`) / 1000).toBeGreaterThan(Math.max(...shown));
+    }
     const mapped = records.map((r) => connector.normalize('clicks', r, nctx));
     expect(mapped.every((m) => m.ok)).toBe(true);
-    expect(mapped[0].ok && mapped[0].row).toEqual({
+    const first = mapped.find((m) => m.ok && m.row.click_id === clicks[0].clickId);
+    expect(first?.ok && first.row).toEqual({
       click_id: clicks[0].clickId,
       clicked_at: '2026-10-12T00:00:00.000Z',
       affiliate_id: '57',
@@ -589,19 +593,20 @@ describe('everflow connector against the HTTP simulator', () => {
     });
   });
 
-  it('sizes click calls from what it has seen: a daily cycle costs close to the minimum the row cap allows', async () => {
+  it('a busy fortnight costs the minimum the row cap allows: every call but the last carries the cap', async () => {
     // 14 days up to now, 1,000–4,000 clicks a day in a daily cycle (quiet nights, busy evenings),
-    // growing by half over the fortnight; a cap of 500.
+    // growing by half over the fortnight, a day of nothing in the middle; a cap of 500.
     const start = NOW - 14 * 24 * H;
     const clicks: ScenarioClick[] = [];
     for (let h = 0; h < 14 * 24; h++) {
+      if (h >= 6 * 24 && h < 7 * 24) continue;
       const perHour = Math.round(100 * (1 + 0.6 * Math.sin(((h % 24) / 24) * 2 * Math.PI)) * (1 + (h / 24 / 14) * 0.5));
       for (let j = 0; j < perHour; j++)
         clicks.push(click(clicks.length, start + h * H + Math.floor((j * H) / perHour)));
     }
     const { sim, baseUrl } = await startSim(scenario({ clicks }), { clickCap: 500 });
     const connector = createEverflowConnector('everflow', config(baseUrl), { clickCap: 500 });
-    const { summary } = await collect(connector, {
+    const { summary, pages } = await collect(connector, {
       platform: 'everflow',
       stream: 'clicks',
       from: iso(start),
@@ -609,55 +614,55 @@ describe('everflow connector against the HTTP simulator', () => {
     });
     expect(summary.records).toBe(clicks.length);
     const calls = sim.server.requests.filter((r) => r.path.endsWith('/clicks/stream')).length;
-    const minimum = Math.ceil(clicks.length / 499);
-    console.log(
-      `everflow clicks: ${clicks.length} clicks, ${calls} calls, minimum ${minimum}, ${summary.splits} truncated`,
-    );
-    expect(calls).toBeLessThanOrEqual(Math.ceil(1.2 * minimum));
+    // At most one click a second here, so a truncated reply gives up one row (its cut second).
+    expect(calls).toBe(Math.ceil(clicks.length / 499));
+    expect(pages.slice(0, -1).every((p) => p.records.length === 499)).toBe(true);
   });
 
-  it('calls at most 14 days at a time: a first one-hour call without a density hint, widening while empty; none with a hint', async () => {
+  it('calls at most 14 days at a time, however sparse the clicks', async () => {
     const clicks = [click(1, T0 - 20 * 24 * H), click(2, T0 - 3 * 24 * H), click(3, T0 + 2 * 24 * H)];
     const { sim, baseUrl } = await startSim(scenario({ clicks }));
     const connector = createEverflowConnector('everflow', config(baseUrl));
-    const slice = {
+    const { records, summary } = await collect(connector, {
       platform: 'everflow',
-      stream: 'clicks' as const,
+      stream: 'clicks',
       from: iso(T0 - 25 * 24 * H),
       to: iso(T0 + 5 * 24 * H),
-    };
-    const asked = () =>
-      sim.server.requests
-        .filter((r) => r.path.endsWith('/clicks/stream'))
-        .map((r) => JSON.parse(r.body) as { from: string; to: string })
-        .map((b) => [b.from, b.to]);
-    const probed = await collect(connector, slice);
-    expect(probed.records).toHaveLength(3);
-    expect(probed.summary.splits).toBe(0);
-    // An hour first; nothing there, so the windows widen fourfold (not straight to 14 days); never over 14 days.
-    const blind = asked();
-    expect(blind.slice(0, 4)).toEqual([
-      ['2026-09-17 00:00:00', '2026-09-17 01:00:00'],
-      ['2026-09-17 01:00:00', '2026-09-17 05:00:00'],
-      ['2026-09-17 05:00:00', '2026-09-17 21:00:00'],
-      ['2026-09-17 21:00:00', '2026-09-20 13:00:00'],
-    ]);
-    expect(blind.at(-1)?.[1]).toBe('2026-10-17 00:00:00');
-    for (let i = 0; i < blind.length; i++) {
-      expect(Date.parse(`${blind[i][1]}Z`) - Date.parse(`${blind[i][0]}Z`)).toBeLessThanOrEqual(14 * 24 * H);
-      if (i > 0) expect(blind[i][0]).toBe(blind[i - 1][1]);
-    }
-    sim.server.requests.length = 0;
-    const hinted = await collect(createEverflowConnector('everflow', config(baseUrl)), { ...slice, rowsPerHour: 0.01 });
-    expect(hinted.records).toHaveLength(3);
-    expect(asked()).toEqual([
+    });
+    expect(records).toHaveLength(3);
+    expect(summary.splits).toBe(0);
+    const asked = sim.server.requests
+      .filter((r) => r.path.endsWith('/clicks/stream'))
+      .map((r) => JSON.parse(r.body) as { from: string; to: string })
+      .map((b) => [b.from, b.to]);
+    expect(asked).toEqual([
       ['2026-09-17 00:00:00', '2026-10-01 00:00:00'],
       ['2026-10-01 00:00:00', '2026-10-15 00:00:00'],
       ['2026-10-15 00:00:00', '2026-10-17 00:00:00'],
     ]);
   });
 
-  it('treats incomplete_results as an error: splits the window and re-pulls', async () => {
+  it('names the second when cap-many clicks share it (no narrower window exists), after delivering what came before', async () => {
+    const clicks = [
+      ...Array.from({ length: 3 }, (_, i) => click(i, T0 + i * 60_000)),
+      ...Array.from({ length: 12 }, (_, i) => click(10 + i, T0 + 10 * 60_000 + i * 50)),
+    ];
+    const { baseUrl } = await startSim(scenario({ clicks }), { clickCap: 10 });
+    const connector = createEverflowConnector('everflow', config(baseUrl), { clickCap: 10 });
+    const got: unknown[] = [];
+    const slice = { platform: 'everflow', stream: 'clicks' as const, from: iso(T0), to: iso(T0 + H) };
+    const err = await connector
+      .fetchSlice(slice, fetchCtx(), async (p) => {
+        got.push(...p.records);
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlatformApiError);
+    expect((err as PlatformApiError).message).toContain('within the second 2026-10-12 00:10:00 UTC');
+    expect((err as PlatformApiError).retryable).toBe(false);
+    expect(got).toHaveLength(3);
+  });
+
+  it('treats incomplete_results as an error: drops that reply, asks half the window, then the rest', async () => {
     const clicks = Array.from({ length: 30 }, (_, i) => click(i, T0 + i * 60_000));
     const { sim, baseUrl } = await startSim(scenario({ clicks }), { incompleteOnce: true });
     const connector = createEverflowConnector('everflow', config(baseUrl));
@@ -667,7 +672,8 @@ describe('everflow connector against the HTTP simulator', () => {
       from: iso(T0),
       to: iso(T0 + H),
     });
-    expect(records.map((r) => (r as { transaction_id: string }).transaction_id)).toEqual(clicks.map((c) => c.clickId));
+    const ids = records.map((r) => (r as { transaction_id: string }).transaction_id);
+    expect(ids.sort()).toEqual(clicks.map((c) => c.clickId).sort());
     expect(summary.splits).toBe(1);
     expect(sim.server.requests.filter((r) => r.path.endsWith('/clicks/stream'))).toHaveLength(3);
   });

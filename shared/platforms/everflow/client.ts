@@ -30,14 +30,15 @@ import {
  * - `page`/`page_size` go in the query string (the raw-conversions doc and tap-everflow); the
  *   table endpoints also get `paging` in the body (the newer quickstart). We page by the reply's
  *   own `paging` (servers clamp page_size) until `page * page_size >= total_count`.
- * - clicks/stream has no paging: ≤10,000 rows and ≤14 days per call (§1.2), and a reply with the
- *   cap's number of rows is truncated ("if there are more … they will not be returned"), as is one
- *   with `incomplete_results: true`. Each call's window is sized to carry close to the cap
- *   (ClickWindowSizer): from the ledger's density hint or a one-hour first call, then from the
- *   clicks already received — the same hours a day or a week earlier, whichever predicted better
- *   lately — else the last reply's rate. A truncated reply is asked again over a shorter window (`splits`
- *   counts these); a one-second window that still reaches the cap cannot be split and is an error:
- *   nothing is dropped silently.
+ * - clicks/stream has no paging: ≤10,000 rows and ≤14 days per call (§1.2); a reply with the cap's
+ *   number of rows is truncated ("if there are more … they will not be returned"). Each call asks
+ *   for the rest of the slice (at most 14 days); a truncated reply holds the window's earliest
+ *   clicks, so its rows before its newest second are kept and the next call starts at that second
+ *   (the one that may have been cut) — how tap-everflow pages this endpoint (§1.2). Every call but
+ *   a slice's last carries the cap, in whatever order the reply lists its rows. A reply that says
+ *   `incomplete_results: true` is not used (which rows are missing is not said): the window is
+ *   asked again at half the length (`splits` counts these). Cap-many clicks within one second
+ *   cannot be paged past and are an error: nothing is dropped silently.
  * - Conversions and events come from one call (`show_conversions` and `show_events` true).
  *   `incomplete_results: true` on a conversions page is retried like a bad body.
  */
@@ -141,7 +142,7 @@ export class EverflowClient {
         await this.fetchConversions(this.window(slice), ctx, onPage, counters);
         break;
       case 'clicks': {
-        const until = await this.fetchClicks(this.window(slice), ctx, onPage, counters, slice.rowsPerHour);
+        const until = await this.fetchClicks(this.window(slice), ctx, onPage, counters);
         if (until !== null) return { ...counters, completeUntil: new Date(until).toISOString() };
         break;
       }
@@ -314,22 +315,21 @@ export class EverflowClient {
     ctx: FetchContext,
     onPage: (page: RawPage) => Promise<void>,
     c: Counters,
-    rowsPerHour: number | undefined,
   ): Promise<number | null> {
     if (w.to <= w.from) return null;
     const endpoint = ENDPOINTS.clicks;
     const timezoneId = await this.utcTimezoneId(ctx);
     // Work in whole seconds (Everflow's resolution).
     const end = ceilSecond(w.to);
-    const sizer = new ClickWindowSizer(this.clickCap, this.clickWindowMs, rowsPerHour);
     let a = floorSecond(w.from);
-    let shorter: number | null = null;
+    // incomplete_results replies in a row for the window starting at `a`: each halves the next window.
+    let halvings = 0;
     while (a < end) {
       // Enough for this invocation: everything before `a` is delivered; the caller hands on the rest.
-      if (shorter === null && c.pages > 0 && a < w.to && ctx.shouldYield?.()) return Math.max(a, w.from);
-      const b = Math.min(end, a + (shorter ?? sizer.next(a)));
-      shorter = null;
-      const splittable = b - a >= 2000;
+      if (halvings === 0 && c.pages > 0 && a < w.to && ctx.shouldYield?.()) return Math.max(a, w.from);
+      const longest = Math.min(end - a, this.clickWindowMs);
+      const b = a + Math.max(1000, ceilSecond(longest / 2 ** halvings));
+      const oneSecond = b - a <= 1000;
       const body = JSON.stringify({
         from: everflowDateTime(a),
         to: everflowDateTime(b),
@@ -338,7 +338,7 @@ export class EverflowClient {
       });
       const reply = await this.call(ctx, endpoint, 'POST', body, clicksReplySchema, endpoint, (data) => {
         // A window we cannot shorten is asked again as is; requestWithRetry gives up after its attempts.
-        if (data.incomplete_results === true && !splittable)
+        if (data.incomplete_results === true && oneSecond)
           throw new PlatformApiError(
             this.platform,
             endpoint,
@@ -348,36 +348,41 @@ export class EverflowClient {
       });
       c.calls += reply.attempts;
       const rows = reply.value.clicks;
-      const truncated = rows.length >= this.clickCap;
-      if (truncated || reply.value.incomplete_results === true) {
-        if (!splittable) {
-          throw new PlatformApiError(
-            this.platform,
-            endpoint,
-            `${rows.length} clicks (the ${this.clickCap}-row cap) between ${everflowDateTime(a)} and ${everflowDateTime(b)} UTC: the window cannot be split further, and the rest would be lost`,
-            { retryable: false },
-          );
-        }
-        // The reply is not the whole window: ask a shorter one from the same start.
-        shorter = sizer.truncated(a, b);
+      if (reply.value.incomplete_results === true) {
+        // Which rows are missing is not said: nothing of this reply is kept; a shorter window is asked.
+        halvings += 1;
         c.splits += 1;
-        ctx.logger.debug('everflow click window split', {
+        ctx.logger.debug('everflow click window asked again shorter (incomplete_results)', {
           platform: this.platform,
           from: everflowDateTime(a),
           to: everflowDateTime(b),
           rows: rows.length,
-          reason: truncated ? 'cap' : 'incomplete_results',
         });
         continue;
       }
-      sizer.observe(a, b, rows);
-      const part = { from: Math.max(a, w.from), to: Math.min(b, w.to) };
+      halvings = 0;
+      let next = b;
+      if (rows.length >= this.clickCap) {
+        // Truncated: the reply holds the window's earliest clicks (whatever order it lists them in).
+        // Keep those before its newest second and go on from that second, which may have been cut.
+        const newest = newestSecond(rows);
+        if (newest === null || newest <= a) {
+          throw new PlatformApiError(
+            this.platform,
+            endpoint,
+            `${rows.length} clicks (the ${this.clickCap}-row cap) within the second ${everflowDateTime(a)} UTC: a window cannot be narrower than a second, and the rest would be lost`,
+            { retryable: false },
+          );
+        }
+        next = newest;
+      }
+      const part = { from: Math.max(a, w.from), to: Math.min(next, w.to) };
       const inWindow = rows.filter((r) => keepInWindow(r, 'unix_timestamp', part));
       c.pages += 1;
       c.records += inWindow.length;
       if (inWindow.length > 0) await onPage({ endpoint, records: inWindow });
       ctx.onProgress?.({ pages: c.pages, records: c.records, calls: c.calls });
-      a = b;
+      a = next;
     }
     return null;
   }
@@ -460,176 +465,13 @@ function keepInWindow(record: unknown, key: string, w: { from: number; to: numbe
   return ms >= w.from && ms < w.to;
 }
 
-/** Each clicks/stream call aims at this share of the row cap until the predictions' error is known. */
-const FIRST_FILL = 0.9;
-/** The margin under the cap is twice the recent predictions' RMS error, within these bounds. */
-const MIN_MARGIN = 0.03;
-const MAX_MARGIN = 0.3;
-const BUCKET_MS = 5 * 60_000;
-const FIRST_PROBE_MS = 3_600_000;
 
-/**
- * Sizes clicks/stream windows so each call carries close to (never over) the row cap: a call that
- * comes back truncated is wasted, one that comes back a tenth full costs as much as a full one.
- * It keeps a histogram of the clicks received so far (5-minute buckets: 4,032 numbers for 14 days)
- * and predicts each 5 minutes of a window from the same 5 minutes one day earlier, or one week
- * earlier (weekdays differ), whichever has predicted the recent replies better (a ramp favours the
- * day, a weekly pattern the week), scaled by how the latest reply compared with that prediction. The
- * margin under the cap is twice the chosen predictor's recent error. With less than a day of history
- * it uses the latest reply's rate over its last hour; with none, the ledger's density hint, or one
- * hour (widening fourfold while the replies are empty).
- */
-export class ClickWindowSizer {
-  private readonly buckets = new Map<number, number>();
-  private historyFrom: number | null = null;
-  private historyTo: number | null = null;
-  private rate: number | null;
-  /** Per predictor (the same 5 minutes a day, or a week, earlier): its scale and its last relative errors. */
-  private readonly predictors = [DAY_MS, 7 * DAY_MS].map((period) => ({ period, scale: 1, errors: [] as number[] }));
-  private truncatedAt: number | null = null;
-  private lastWindow: number | null = null;
-
-  constructor(
-    private readonly cap: number,
-    private readonly maxWindowMs: number,
-    rowsPerHour?: number,
-  ) {
-    this.rate = rowsPerHour && rowsPerHour > 0 ? rowsPerHour / HOUR_MS : null;
+/** The newest readable `unix_timestamp` of a click reply, in ms (whole seconds), or null. */
+function newestSecond(rows: readonly unknown[]): number | null {
+  let newest: number | null = null;
+  for (const r of rows) {
+    const t = r !== null && typeof r === 'object' ? (r as Record<string, unknown>).unix_timestamp : undefined;
+    if (typeof t === 'number' && Number.isFinite(t) && (newest === null || t > newest)) newest = t;
   }
-
-  /** Rows a call from `a` aims at: under the cap by twice the chosen predictor's recent RMS error (3–30 %). */
-  target(a?: number): number {
-    const p = a === undefined ? null : this.best(a);
-    if (!p || p.errors.length < 3) return Math.floor(this.cap * FIRST_FILL);
-    return Math.floor(this.cap * (1 - Math.min(MAX_MARGIN, Math.max(MIN_MARGIN, 2 * rms(p.errors)))));
-  }
-
-  /** The length of the next window starting at `a` (whole seconds, ≥ 1 s, ≤ the API's window). */
-  next(a: number): number {
-    const p = this.best(a);
-    let w: number;
-    if (p) w = this.fromHistory(a, p);
-    else if (this.rate !== null && this.rate > 0) w = this.target() / this.rate;
-    else if (this.rate === 0)
-      w = 4 * (this.lastWindow ?? FIRST_PROBE_MS); // nothing yet: widen, do not leap
-    else w = FIRST_PROBE_MS;
-    return this.seconds(w);
-  }
-
-  /** A complete reply for [a, b): its clicks feed the histogram, the rate, and each predictor's scale and error. */
-  observe(a: number, b: number, rows: readonly unknown[]): void {
-    this.score(a, b, rows.length, false);
-    for (const r of rows) {
-      const t = (r as { unix_timestamp?: unknown } | null)?.unix_timestamp;
-      if (typeof t !== 'number' || !Number.isFinite(t)) continue;
-      const k = Math.floor((t * 1000) / BUCKET_MS);
-      this.buckets.set(k, (this.buckets.get(k) ?? 0) + 1);
-    }
-    if (this.historyTo !== a) this.historyFrom = a;
-    this.historyTo = b;
-    this.rate = this.recentRate(a, b, rows.length);
-    this.lastWindow = b - a;
-    this.truncatedAt = null;
-  }
-
-  /**
-   * A truncated reply for [a, b): the rate was at least cap / (b - a) and the predictions too low.
-   * Returns the window to ask instead: 15 % shorter (an overshoot is usually small), halved when the
-   * same start comes back truncated again.
-   */
-  truncated(a: number, b: number): number {
-    this.rate = Math.max(this.rate ?? 0, this.cap / (b - a));
-    this.score(a, b, this.cap, true);
-    const again = this.truncatedAt === a;
-    this.truncatedAt = a;
-    return this.seconds((b - a) * (again ? 0.5 : 0.85));
-  }
-
-  /** Each predictor that could have predicted [a, b) records its error and rescales (`atLeast`: a truncated reply). */
-  private score(a: number, b: number, actual: number, atLeast: boolean): void {
-    for (const p of this.predictors) {
-      if (!this.covers(a, p.period)) continue;
-      const expected = this.expected(a, b, p.period);
-      if (expected <= 0) continue;
-      p.errors.push(clampError(actual / (expected * p.scale) - 1));
-      if (p.errors.length > 8) p.errors.shift();
-      const scale = Math.min(4, Math.max(0.25, actual / expected));
-      p.scale = atLeast ? Math.max(p.scale, scale) : scale;
-    }
-  }
-
-  /** The predictor to use from `a`: of those with the history, the one with the smaller recent error (the daily one until both have a record). */
-  private best(a: number): (typeof this.predictors)[number] | null {
-    const usable = this.predictors.filter((p) => this.covers(a, p.period));
-    if (usable.length === 0) return null;
-    if (usable.some((p) => p.errors.length < 3)) return usable[0];
-    return usable.reduce((x, y) => (rms(y.errors) < rms(x.errors) ? y : x));
-  }
-
-  /** Clicks per ms over the window's last hour (traffic on the rise or fall), or the whole window's when shorter. */
-  private recentRate(a: number, b: number, rows: number): number {
-    const from = Math.ceil((b - HOUR_MS) / BUCKET_MS);
-    const to = Math.floor(b / BUCKET_MS);
-    if (b - a < 2 * HOUR_MS || to <= from) return rows / (b - a);
-    let sum = 0;
-    for (let k = from; k < to; k++) sum += this.buckets.get(k) ?? 0;
-    return sum / ((to - from) * BUCKET_MS);
-  }
-
-  private seconds(w: number): number {
-    return Math.max(1000, Math.min(this.maxWindowMs, Math.floor(w / 1000) * 1000));
-  }
-
-  /** The history runs without a break from at least one `period` before `a` up to `a`. */
-  private covers(a: number, period: number): boolean {
-    return this.historyTo === a && this.historyFrom !== null && a - this.historyFrom >= period;
-  }
-
-  /** The clicks of the 5-minute bucket `k` of a window starting in bucket `first`, as the same bucket `period` (whole periods) earlier had them. */
-  private prior(first: number, k: number, period: number): number {
-    const per = period / BUCKET_MS;
-    return this.buckets.get(k - (Math.floor((k - first) / per) + 1) * per) ?? 0;
-  }
-
-  private expected(a: number, b: number, period: number): number {
-    const first = Math.floor(a / BUCKET_MS);
-    let sum = 0;
-    for (let k = first; k * BUCKET_MS < b; k++) sum += this.prior(first, k, period);
-    return sum;
-  }
-
-  /** The longest window from `a` whose predicted clicks stay under the target. */
-  private fromHistory(a: number, p: (typeof this.predictors)[number]): number {
-    const first = Math.floor(a / BUCKET_MS);
-    const goal = this.target(a);
-    const target = goal / p.scale;
-    let count = 0;
-    let k = first;
-    for (; (k - first) * BUCKET_MS < this.maxWindowMs; k++) {
-      const add = this.prior(first, k, p.period);
-      if (count + add > target) break;
-      count += add;
-    }
-    if (k === first) return this.rate && this.rate > 0 ? goal / this.rate : 1000;
-    // History from a quieter time (traffic that only started) must not stretch the window beyond
-    // half again what the last day's average rate allows.
-    const lastDay = this.expectedFromLastDay(a);
-    const w = k * BUCKET_MS - a;
-    return lastDay > 0 ? Math.min(w, (1.5 * goal) / (lastDay / DAY_MS)) : w;
-  }
-
-  private expectedFromLastDay(a: number): number {
-    let sum = 0;
-    for (let k = Math.floor((a - DAY_MS) / BUCKET_MS); k * BUCKET_MS < a; k++) sum += this.buckets.get(k) ?? 0;
-    return sum;
-  }
-}
-
-function rms(errors: readonly number[]): number {
-  return Math.sqrt(errors.reduce((x, e) => x + e * e, 0) / errors.length);
-}
-
-/** One prediction's relative error, bounded so a prediction from empty history does not set the margin for long. */
-function clampError(e: number): number {
-  return Math.max(-0.5, Math.min(0.5, e));
+  return newest === null ? null : Math.floor(newest) * 1000;
 }
