@@ -77,7 +77,7 @@ export async function fetchSlice(job: FetchJob, deps: PipelineDeps): Promise<Fet
   try {
     const secret = await deps.secret(job.platform);
     const summary = await connector.fetchSlice(
-      { platform: job.platform, stream: job.stream, from: job.from, to: job.to, rowsPerHour: job.rowsPerHour },
+      { platform: job.platform, stream: job.stream, from: job.from, to: job.to },
       {
         fetch: deps.fetch,
         rateLimiter: deps.rateLimiter,
@@ -154,14 +154,7 @@ async function handOff(
   ledger: Ledger,
   deps: PipelineDeps,
 ) {
-  const hours = (Date.parse(until) - Date.parse(job.from)) / 3_600_000;
-  const rest = await ledger.handOff(
-    job.sliceId,
-    attempt,
-    until,
-    hours > 0 ? records / hours : undefined,
-    deps.clock.now(),
-  );
+  const rest = await ledger.handOff(job.sliceId, attempt, until, deps.clock.now());
   if (!rest) return;
   await enqueueSlices([rest], deps);
   deps.logger.info('slice handed on', { sliceId: job.sliceId, until, records, next: rest.sliceId, to: rest.to });

@@ -21,8 +21,6 @@ export interface PlannedSlice {
   from: string;
   to: string;
   backfillId: string | null;
-  /** The stream's recent density (rows per hour) the slice was sized from, when known. */
-  rowsPerHour?: number;
 }
 
 export type ErrorKind = 'api' | 'auth' | 'config' | 'internal' | 'stuck' | 'gap';
@@ -160,16 +158,10 @@ export class Ledger {
   /**
    * The fetch stopped early (rows or time for one invocation) with [from, until) complete: the slice
    * now ends at `until`, and a new slice of the same run (an id derived from this one and its
-   * attempt, the density seen as its hint) takes [until, to). Returns the new slice, or null when
+   * attempt) takes [until, to). Returns the new slice, or null when
    * this attempt is no longer the latest.
    */
-  async handOff(
-    sliceId: string,
-    attempt: number,
-    until: string,
-    rowsPerHour: number | undefined,
-    now: Date,
-  ): Promise<PlannedSlice | null> {
+  async handOff(sliceId: string, attempt: number, until: string, now: Date): Promise<PlannedSlice | null> {
     const [row] = await this.db.query<{
       platform: string;
       stream: Stream;
@@ -193,7 +185,6 @@ export class Ledger {
       from: until,
       to,
       backfillId: row.backfill_id,
-      ...(rowsPerHour !== undefined ? { rowsPerHour } : {}),
     };
     await this.plan([rest], now);
     return rest;

@@ -17,7 +17,7 @@ export const fetchJobSchema = z.strictObject({
   stream: z.enum(STREAMS),
   from: iso,
   to: iso,
-  /** The stream's recent density (rows per hour) when the planner knew it: a sizing hint. */
+  /** Sent by earlier versions as a sizing hint; accepted from messages still queued, and ignored. */
   rowsPerHour: z.number().nonnegative().optional(),
 });
 export type FetchJob = z.infer<typeof fetchJobSchema>;

@@ -62,7 +62,7 @@ export interface WindowRequest {
   backfillId: string | null;
   /** The config's `platforms.<key>.sliceHours` (overrides the connector's defaults). */
   sliceHours?: Partial<Record<string, number>>;
-  /** Each stream's recent density (Ledger.rowsPerHour), for sizing and as the fetch's hint. */
+  /** Each stream's recent density (Ledger.rowsPerHour), to keep slices under the connector's sliceRows. */
   rowsPerHour?: Partial<Record<string, number | null>>;
 }
 
@@ -103,7 +103,6 @@ export function planWindow(req: WindowRequest): PlannedSlice[] {
         from,
         to,
         backfillId: req.backfillId,
-        ...(density !== null ? { rowsPerHour: density } : {}),
       });
     }
   }

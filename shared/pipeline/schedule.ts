@@ -75,7 +75,6 @@ export async function enqueueSlices(slices: readonly PlannedSlice[], deps: Pipel
       stream: s.stream,
       from: s.from,
       to: s.to,
-      ...(s.rowsPerHour !== undefined ? { rowsPerHour: s.rowsPerHour } : {}),
     };
     const list = byPlatform.get(s.platform) ?? [];
     list.push(JSON.stringify(job));

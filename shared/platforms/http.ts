@@ -9,7 +9,11 @@ import { readJson } from './kit/json.js';
  *   else backs off, and
  *   pauses the shared bucket so other workers hold off too;
  * - 5xx, network errors, timeouts and bodies cut short: exponential backoff with full jitter;
- * - other 4xx: a non-retryable PlatformApiError carrying the status and the start of the body.
+ * - other 4xx: a non-retryable PlatformApiError carrying the status and the start of the body;
+ * - a reply read whole (not streamed through `consume`) may be at most `maxReplyBytes` (32 MiB):
+ *   every such endpoint is paged or capped well under that, so a bigger reply means the platform
+ *   ignored the page size or window, and holding it would exhaust the function's memory. It fails
+ *   the call with that reason (not retried) instead.
  * The secret travels only in the request; error messages carry the endpoint label, never the URL
  * (HitPath puts its key in the query string).
  */
@@ -32,7 +36,12 @@ export interface HttpRequest {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
+  /** Largest reply read whole; default MAX_REPLY_BYTES. */
+  maxReplyBytes?: number;
 }
+
+/** 32 MiB: a few times the largest page any connector asks for (Everflow's 10,000 clicks ≈ 12 MB). */
+export const MAX_REPLY_BYTES = 32 * 1024 * 1024;
 
 export interface HttpReply<T = string> {
   status: number;
@@ -105,9 +114,9 @@ export async function requestWithRetry<T = string>(
         signal,
         redirect: 'manual',
       });
-      text = consume && res.status >= 200 && res.status < 300 ? '' : await res.text();
+      text = consume && res.status >= 200 && res.status < 300 ? '' : await readBounded(res, req);
     } catch (e) {
-      if (ctx.signal?.aborted) throw e;
+      if (ctx.signal?.aborted || (e instanceof PlatformApiError && !e.retryable)) throw e;
       const what = timeout.aborted
         ? `timed out after ${policy.timeoutMs} ms`
         : `network error: ${(e as Error).message}`;
@@ -187,6 +196,35 @@ export async function requestWithRetry<T = string>(
     }
   }
   throw lastError ?? new PlatformApiError(req.platform, req.endpoint, 'no attempts made', { retryable: true });
+}
+
+/** The body as text, failing (not retryable) once it passes the request's byte bound. */
+async function readBounded(res: Response, req: HttpRequest): Promise<string> {
+  const limit = req.maxReplyBytes ?? MAX_REPLY_BYTES;
+  const tooLarge = (bytes: string) =>
+    new PlatformApiError(
+      req.platform,
+      req.endpoint,
+      `reply of ${bytes} bytes is over the ${limit.toLocaleString('en-US')}-byte bound for a reply read whole (HTTP ${res.status}): the endpoint is paged or capped far below that, so the platform ignored the page size or window; not read further`,
+      { status: res.status, retryable: false },
+    );
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel();
+    throw tooLarge(declared.toLocaleString('en-US'));
+  }
+  if (!res.body) return '';
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    // Leaving the loop cancels the stream: the rest is never downloaded.
+    if (size > limit) throw tooLarge(`more than ${limit.toLocaleString('en-US')}`);
+    parts.push(decoder.decode(chunk, { stream: true }));
+  }
+  parts.push(decoder.decode());
+  return parts.join('');
 }
 
 function snippet(text: string): string {

@@ -13,11 +13,6 @@ export interface Slice {
   from: string;
   /** ISO-8601 UTC, exclusive. */
   to: string;
-  /**
-   * How dense this stream was lately (rows per hour, from the ledger), when known: a connector that
-   * sizes its own calls (Everflow's clicks/stream) starts from it instead of probing.
-   */
-  rowsPerHour?: number;
 }
 
 /** What a connector needs to talk to the platform. Passed in; never global. */
@@ -55,7 +50,7 @@ export interface FetchSummary {
   pages: number;
   records: number;
   calls: number;
-  /** Sub-windows the connector split the slice into (Everflow click cap, incomplete_results). */
+  /** Replies the connector could not use and asked again over a shorter window (Everflow incomplete_results). */
   splits: number;
   /** Set when the connector yielded (ctx.shouldYield): the slice is complete up to here (ISO), the rest not fetched. */
   completeUntil?: string;

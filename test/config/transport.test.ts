@@ -79,3 +79,69 @@ describe('http: redirects are not followed', () => {
     expect(seen).toEqual(['/moved k-123']);
   });
 });
+
+describe('http: a reply read whole is bounded', () => {
+  let server: Server;
+  let origin = '';
+  const seen: string[] = [];
+  /** Whether each chunked reply was written to its end, as its connection closes. */
+  const finished: Promise<boolean>[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      const chunk = `${'x'.repeat(64 * 1024 - 1)}\n`;
+      if (req.url === '/declared') {
+        res.writeHead(200, { 'content-length': String(4 * 1024 * 1024) });
+        res.write(chunk);
+        return; // never ends unless the client goes away
+      }
+      // Chunked, no length: 64 chunks of 64 KiB (4 MiB), each written when the socket takes it.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let sent = 0;
+      const more = () => {
+        while (sent < 64) {
+          sent++;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      finished.push(new Promise((r) => res.on('close', () => r(res.writableFinished))));
+      more();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  const ctx = () =>
+    ({
+      fetch: globalThis.fetch,
+      rateLimiter: new MemoryRateLimiter({ cake: { requests: 100, perSeconds: 1 } }),
+      clock: systemClock,
+      logger: silentLogger,
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2, timeoutMs: 5_000 },
+    }) as unknown as FetchContext;
+  const call = (path: string, maxReplyBytes: number) =>
+    requestWithRetry({ platform: 'cake', endpoint: path, url: `${origin}${path}`, maxReplyBytes }, ctx());
+
+  it('stops reading past the bound and fails once, naming the bound; a body under it reads whole', async () => {
+    seen.length = 0;
+    const err = await call('/chunked', 1024 * 1024).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlatformApiError);
+    expect((err as PlatformApiError).retryable).toBe(false);
+    expect((err as Error).message).toContain(
+      'cake /chunked: reply of more than 1,048,576 bytes is over the 1,048,576-byte bound for a reply read whole (HTTP 200)',
+    );
+    expect((err as Error).message).toContain('ignored the page size or window');
+    expect(seen).toEqual(['/chunked']); // not retried
+    const ok = await call('/chunked', 8 * 1024 * 1024);
+    expect(ok.text.length).toBe(4 * 1024 * 1024);
+    // The first reply was cut off by the client (the rest never downloaded), the second sent whole.
+    expect(await Promise.all(finished)).toEqual([false, true]);
+  });
+
+  it('refuses a declared Content-Length over the bound before reading it', async () => {
+    const err = await call('/declared', 1024 * 1024).catch((e: unknown) => e);
+    expect((err as Error).message).toContain('reply of 4,194,304 bytes is over the 1,048,576-byte bound');
+    expect((err as PlatformApiError).retryable).toBe(false);
+  });
+});

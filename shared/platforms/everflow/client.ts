@@ -465,7 +465,6 @@ function keepInWindow(record: unknown, key: string, w: { from: number; to: numbe
   return ms >= w.from && ms < w.to;
 }
 
-
 /** The newest readable `unix_timestamp` of a click reply, in ms (whole seconds), or null. */
 function newestSecond(rows: readonly unknown[]): number | null {
   let newest: number | null = null;

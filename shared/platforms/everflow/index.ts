@@ -22,11 +22,11 @@ export { EverflowClient, findUtcTimezone, ENDPOINTS as EVERFLOW_ENDPOINTS } from
  * - horizonDays: 365, the raw conversions limit (§1.2). Raw clicks are kept only ~90 days (except
  *   those that converted): clicks/stream answers older windows with fewer rows, not an error.
  * - sliceHours: conversions 14 days: they page by 2,000 whatever the window, so longer slices mean
- *   fewer part-filled last pages. Clicks 45 days: clicks/stream takes at most 14 days and 10,000
- *   rows a call, and the client sizes each call from the density it sees (and the ledger's hint),
- *   so a slice costs about rows / 10,000 calls whatever its length, and every new slice costs a
- *   first guess: fewer, longer slices waste less. A truncated reply is asked again shorter.
- *   Entities 24 h (the window is ignored: whole list).
+ *   fewer part-filled last pages, but a page-numbered list cannot be handed on part-way, so one
+ *   slice must fit one invocation even before the ledger knows the density. Clicks 45 days:
+ *   clicks/stream takes at most 14 days and 10,000 rows a call, and the client pages a truncated
+ *   reply from its newest second, so a slice costs about rows / 10,000 calls (at least one per 14
+ *   days) whatever its length. Entities 24 h (the window is ignored: whole list).
  * - sliceRows: a slice carries at most 1,000,000 clicks (100 calls, a few minutes) or 200,000
  *   conversions (100 pages): what one fetch invocation gets through well inside its timeout. The
  *   planner shortens slices to it from the ledger's density; with no history yet (the first
