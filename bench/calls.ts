@@ -106,8 +106,6 @@ export async function runCallsBench(clicksPerDay: number): Promise<CallsResult> 
   const record = (
     run: string,
     before: Record<string, number>,
-    from: number,
-    to: number,
     minimum: (p: string) => number,
     loaded: Record<string, number>,
   ) => {
@@ -136,8 +134,6 @@ export async function runCallsBench(clicksPerDay: number): Promise<CallsResult> 
         record(
           run,
           before,
-          from,
-          end,
           (p) => (run.includes('resume') ? 0 : minimumFor(scenario, p, from, end)),
           loadedBy(r.totals),
         );
@@ -151,14 +147,7 @@ export async function runCallsBench(clicksPerDay: number): Promise<CallsResult> 
       const { t, runner } = await install(scenario, clock, network);
       let before = counted();
       const r = await runner().ingest({ from: new Date(from).toISOString(), to: new Date(end - DAY).toISOString() });
-      record(
-        '30-day backfill',
-        before,
-        from,
-        end - DAY,
-        (p) => minimumFor(scenario, p, from, end - DAY),
-        loadedBy(r.totals),
-      );
+      record('30-day backfill', before, (p) => minimumFor(scenario, p, from, end - DAY), loadedBy(r.totals));
       before = counted();
       const loaded: Record<string, number> = {};
       for (let h = 1; h <= 24; h++) {
@@ -166,7 +155,7 @@ export async function runCallsBench(clicksPerDay: number): Promise<CallsResult> 
         const totals = await runner().scheduleRun();
         for (const [p, n] of Object.entries(loadedBy(totals))) loaded[p] = (loaded[p] ?? 0) + n;
       }
-      record('a day of hourly scheduled runs', before, end - DAY, end, (p) => 24 * perRunMinimum(scenario, p), loaded);
+      record('a day of hourly scheduled runs', before, (p) => 24 * perRunMinimum(scenario, p), loaded);
       await t.drop();
     }
   } finally {

@@ -2,7 +2,7 @@ import type * as z from 'zod';
 import type { EntityStream } from '../../model/canonical.js';
 import { parseJsonBody, requestWithRetry } from '../http.js';
 import { PlatformApiError, type FetchContext, type FetchSummary, type RawPage, type Slice } from '../types.js';
-import { DAY_MS, HOUR_MS } from '../../util/time.js';
+import { DAY_MS } from '../../util/time.js';
 import {
   advertisersReplySchema,
   affiliatesReplySchema,
