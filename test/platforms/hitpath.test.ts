@@ -1043,30 +1043,39 @@ async function serve(handler: RequestListener): Promise<string> {
   return `http://127.0.0.1:${port}/api.php`;
 }
 
+/**
+ * Serves `head` at once and `tail` only after the client has emitted a page (a client that waits
+ * for the whole body never gets it), and fetches a day of clicks from it.
+ */
+async function fetchWhileArriving(format: 'csv' | 'xml', head: string, tail: string) {
+  let firstPage!: () => void;
+  const gotPage = new Promise<void>((r) => (firstPage = r));
+  const url = await serve(async (_req, res) => {
+    res.writeHead(200, { 'content-type': format === 'csv' ? 'text/csv' : 'application/xml' });
+    res.write(head);
+    await gotPage;
+    res.end(tail);
+  });
+  const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url, format }));
+  const pages: RawPage[] = [];
+  const summary = await connector.fetchSlice(
+    { platform: 'hitpath', stream: 'clicks', from: '2026-10-19T00:00:00Z', to: '2026-10-20T00:00:00Z' },
+    fetchCtx(NOW),
+    async (p) => {
+      pages.push(p);
+      firstPage();
+    },
+  );
+  return { summary, pages };
+}
+
 describe('HitPath CSV replies are read as a stream', () => {
   const header = 'hitid,date,campaignid,affiliateid,c1,c2,c3,ip\n';
   const rows = (from: number, n: number) =>
     Array.from({ length: n }, (_, i) => `${from + i},2026-10-19 10:00:00,7,42,s1,,,10.0.0.1\n`).join('');
 
   it('pages go out while the reply is still arriving (the rest is sent only after the first page)', async () => {
-    let firstPage!: () => void;
-    const gotPage = new Promise<void>((r) => (firstPage = r));
-    const url = await serve(async (_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/csv' });
-      res.write(header + rows(1, 5000));
-      await gotPage; // a client that waits for the whole body would never get here
-      res.end(rows(5001, 3000));
-    });
-    const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url }));
-    const pages: RawPage[] = [];
-    const summary = await connector.fetchSlice(
-      { platform: 'hitpath', stream: 'clicks', from: '2026-10-19T00:00:00Z', to: '2026-10-20T00:00:00Z' },
-      fetchCtx(NOW),
-      async (p) => {
-        pages.push(p);
-        firstPage();
-      },
-    );
+    const { summary, pages } = await fetchWhileArriving('csv', header + rows(1, 5000), rows(5001, 3000));
     expect(summary).toMatchObject({ calls: 1, records: 8000 });
     expect(pages.map((p) => p.records.length)).toEqual([2000, 2000, 2000, 2000]);
     expect((pages[3].records.at(-1) as { hitid: string }).hitid).toBe('8000');
@@ -1139,25 +1148,12 @@ describe('HitPath XML replies are cut into rows as they arrive', () => {
   });
 
   it('pages go out while an XML reply is still arriving', async () => {
-    let firstPage!: () => void;
-    const gotPage = new Promise<void>((r) => (firstPage = r));
     const row = (i: number) =>
       `<row><hitid>${i}</hitid><date>2026-10-19 10:00:00</date><campaignid>7</campaignid><affiliateid>42</affiliateid><c1>s1</c1><c2/><c3/><ip>10.0.0.1</ip></row>\n`;
-    const url = await serve(async (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/xml' });
-      res.write(`<?xml version="1.0"?>\n<report>\n${Array.from({ length: 2500 }, (_, i) => row(i + 1)).join('')}`);
-      await gotPage;
-      res.end(`${Array.from({ length: 1500 }, (_, i) => row(i + 2501)).join('')}</report>\n`);
-    });
-    const connector = createHitpathConnector('hitpath', hitpathConfig({ baseUrl: url, format: 'xml' }));
-    const pages: RawPage[] = [];
-    const summary = await connector.fetchSlice(
-      { platform: 'hitpath', stream: 'clicks', from: '2026-10-19T00:00:00Z', to: '2026-10-20T00:00:00Z' },
-      fetchCtx(NOW),
-      async (p) => {
-        pages.push(p);
-        firstPage();
-      },
+    const { summary, pages } = await fetchWhileArriving(
+      'xml',
+      `<?xml version="1.0"?>\n<report>\n${Array.from({ length: 2500 }, (_, i) => row(i + 1)).join('')}`,
+      `${Array.from({ length: 1500 }, (_, i) => row(i + 2501)).join('')}</report>\n`,
     );
     expect(summary).toMatchObject({ calls: 1, records: 4000 });
     expect(pages.map((p) => p.records.length)).toEqual([2000, 2000]);
