@@ -457,20 +457,24 @@ function ceilSecond(ms: number): number {
   return Math.ceil(ms / 1000) * 1000;
 }
 
+/** A record's epoch-seconds timestamp at `key`, or null when it is missing or not a finite number. */
+function epochSeconds(record: unknown, key: string): number | null {
+  const t = record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[key] : undefined;
+  return typeof t === 'number' && Number.isFinite(t) ? t : null;
+}
+
 /** Keeps a row whose timestamp lies in [from, to), and any row whose timestamp is unreadable. */
 function keepInWindow(record: unknown, key: string, w: { from: number; to: number }): boolean {
-  const t = record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[key] : undefined;
-  if (typeof t !== 'number' || !Number.isFinite(t)) return true;
-  const ms = t * 1000;
-  return ms >= w.from && ms < w.to;
+  const t = epochSeconds(record, key);
+  return t === null || (t * 1000 >= w.from && t * 1000 < w.to);
 }
 
 /** The newest readable `unix_timestamp` of a click reply, in ms (whole seconds), or null. */
 function newestSecond(rows: readonly unknown[]): number | null {
   let newest: number | null = null;
   for (const r of rows) {
-    const t = r !== null && typeof r === 'object' ? (r as Record<string, unknown>).unix_timestamp : undefined;
-    if (typeof t === 'number' && Number.isFinite(t) && (newest === null || t > newest)) newest = t;
+    const t = epochSeconds(r, 'unix_timestamp');
+    if (t !== null && (newest === null || t > newest)) newest = t;
   }
   return newest === null ? null : Math.floor(newest) * 1000;
 }
