@@ -61,26 +61,7 @@ export class Ledger {
    */
   async plan(slices: readonly PlannedSlice[], now: Date): Promise<PlannedSlice[]> {
     if (slices.length === 0) return [];
-    for (let i = 0; i < slices.length; i += 200) {
-      const chunk = slices.slice(i, i + 200);
-      const params: Record<string, string | null> = { now: toSqlDateTime(now) };
-      const tuples = chunk.map((s, j) => {
-        Object.assign(params, {
-          [`i${j}`]: s.sliceId,
-          [`p${j}`]: s.platform,
-          [`s${j}`]: s.stream,
-          [`f${j}`]: toSqlDateTime(s.from),
-          [`t${j}`]: toSqlDateTime(s.to),
-          [`b${j}`]: s.backfillId,
-        });
-        return `(:i${j}, :p${j}, :s${j}, :f${j}, :t${j}, :b${j}, 'planned', :now)`;
-      });
-      await this.db.execute(
-        `INSERT INTO ${this.t} (slice_id, platform, stream, window_from, window_to, backfill_id, status, planned_at) VALUES ${tuples.join(', ')}
-         ON DUPLICATE KEY UPDATE slice_id = slice_id`,
-        params,
-      );
-    }
+    await this.insertPlanned(slices, now);
     const rows = await this.db.query<{ slice_id: string; status: string; window_to: string }>(
       `SELECT slice_id, status, window_to FROM ${this.t} WHERE slice_id IN (:ids)`,
       { ids: slices.map((s) => s.sliceId) },
@@ -117,6 +98,30 @@ export class Ledger {
         backfillId: r.backfill_id,
       });
     return out;
+  }
+
+  /** Inserts slices as planned, 200 a statement; an id already in the ledger is left as it is. */
+  private async insertPlanned(slices: readonly PlannedSlice[], now: Date): Promise<void> {
+    for (let i = 0; i < slices.length; i += 200) {
+      const chunk = slices.slice(i, i + 200);
+      const params: Record<string, string | null> = { now: toSqlDateTime(now) };
+      const tuples = chunk.map((s, j) => {
+        Object.assign(params, {
+          [`i${j}`]: s.sliceId,
+          [`p${j}`]: s.platform,
+          [`s${j}`]: s.stream,
+          [`f${j}`]: toSqlDateTime(s.from),
+          [`t${j}`]: toSqlDateTime(s.to),
+          [`b${j}`]: s.backfillId,
+        });
+        return `(:i${j}, :p${j}, :s${j}, :f${j}, :t${j}, :b${j}, 'planned', :now)`;
+      });
+      await this.db.execute(
+        `INSERT INTO ${this.t} (slice_id, platform, stream, window_from, window_to, backfill_id, status, planned_at) VALUES ${tuples.join(', ')}
+         ON DUPLICATE KEY UPDATE slice_id = slice_id`,
+        params,
+      );
+    }
   }
 
   /** Marks a slice as being fetched and returns its new attempt number. */
@@ -186,7 +191,7 @@ export class Ledger {
       to,
       backfillId: row.backfill_id,
     };
-    await this.plan([rest], now);
+    await this.insertPlanned([rest], now);
     return rest;
   }
 
